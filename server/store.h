@@ -167,4 +167,30 @@ uint64_t store_commits(const store *s);
 static inline sv sv_of(const void *p, size_t n) { sv v = {p, n}; return v; }
 sv sv_cstr(const char *s);
 
+/* ---- additions ------------------------------------------------------------
+ * Notes on the calls above, as store_lmdb.c implements them:
+ *   - a write call that hits a full map returns STORE_FULL itself (not
+ *     only store_commit), and the txn is then dead: every later call on it
+ *     returns the same code; abort it, store_grow(), redo the work.
+ *   - a key (collection \0 id, bucket, table key) too long for the backend
+ *     (LMDB: 511 bytes) or empty is refused with FS_E_BAD_REQUEST by a
+ *     write, and is simply FS_E_NOT_FOUND for a read.
+ *   - store_del() returns FS_OK when the key was not there.
+ *   - a call that writes on a read transaction returns FS_E_INTERNAL.
+ *   - store_commit() on a read transaction just ends it (FS_OK).
+ *   - store_commits() does not count the commit store_open() makes.
+ *   - store_grow() blocks new transactions while it waits: a thread that
+ *     holds a transaction and begins another while a grow waits deadlocks.
+ */
+
+/* Give the store a new random id (after a restore): written in ST_META
+ * "store_id" by t (write txn), and store_id() returns it once t commits.
+ * Earlier id strings stay valid until store_close(). */
+int store_set_id(store_txn *t);
+
+/* TEST ONLY (store_check's tests): delete the index entry of record
+ * (c, id) and leave the record, so the store is inconsistent.  Write txn.
+ * Never called by the server. */
+int store_debug_unindex(store_txn *t, const char *c, const char *id);
+
 #endif
