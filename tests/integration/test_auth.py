@@ -1,0 +1,572 @@
+"""Integration tests: enrollment, login, tokens, revoke, admin rights (DESIGN.md section 4)."""
+# ---- helpers local to this file (raw HTTP, setup) -------------------------
+import os
+import sys
+import socket
+import threading
+import time
+import json
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import msgpack  # noqa: E402
+
+PIN = "1234"
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def hlc_of(ms, counter=0):
+    return (ms << 16) | counter
+
+
+class RawResp:
+    def __init__(self, status, headers, raw, err=None):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.err = err
+        self.body = _decode(headers.get("content-type", ""), raw)
+
+    def __repr__(self):
+        b = self.body if self.body is not None else self.raw[:200]
+        return "<HTTP %s %r%s>" % (self.status, b,
+                                    " (%s)" % self.err if self.err else "")
+
+
+def _decode(ctype, raw):
+    if not raw:
+        return None
+    ct = (ctype or "").split(";")[0].strip().lower()
+    try:
+        if ct == "application/msgpack" or ct == "application/x-msgpack":
+            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        if ct == "application/json":
+            return json.loads(raw)
+    except Exception:
+        return None
+    return None
+
+
+def _recv_response(s, deadline):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before a full "
+                                  "response header (got %r)" % buf[:200])
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            k = k.strip().lower()
+            headers[k] = (headers[k] + ", " + v.strip()) if k in headers \
+                else v.strip()
+    body = rest
+
+    def more():
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        c = s.recv(65536)
+        if not c:
+            raise ConnectionError("connection closed inside the body")
+        return c
+
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        out = b""
+        while True:
+            while b"\r\n" not in body:
+                body += more()
+            size_s, body = body.split(b"\r\n", 1)
+            size = int(size_s.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            while len(body) < size + 2:
+                body += more()
+            out += body[:size]
+            body = body[size + 2:]
+        return status, headers, out
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(body) < n:
+            body += more()
+        return status, headers, body[:n]
+    while True:  # read to EOF
+        try:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            c = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not c:
+            break
+        body += c
+    return status, headers, body
+
+
+def http(srv, method, path, body=None, headers=None, token=None,
+         timeout=15.0):
+    """One request on its own connection, exact headers (no defaults but
+    Host, Connection: close and Content-Length).  The body is sent from a
+    thread so an early answer (413 before the body is read) is still seen.
+    Returns RawResp; status None when no response could be read."""
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    lines = ["%s %s HTTP/1.1" % (method, path),
+             "Host: 127.0.0.1:%d" % srv.port, "Connection: close"]
+    for k, v in hdrs.items():
+        lines.append("%s: %s" % (k, v))
+    if body is not None and not any(k.lower() == "content-length"
+                                    for k in hdrs):
+        lines.append("Content-Length: %d" % len(body))
+    deadline = time.monotonic() + timeout
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    sender = None
+    try:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if body:
+            def send():
+                try:
+                    mv = memoryview(body)
+                    for i in range(0, len(body), 1 << 16):
+                        s.sendall(mv[i:i + (1 << 16)])
+                except OSError:
+                    pass
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+        try:
+            st, hd, raw = _recv_response(s, deadline)
+        except (OSError, ConnectionError, ValueError, IndexError) as e:
+            return RawResp(None, {}, b"", err=repr(e))
+        return RawResp(st, hd, raw)
+    finally:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+        if sender:
+            sender.join(5)
+
+
+def mp(obj):
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def post(srv, path, obj, token=None, headers=None, timeout=15.0):
+    h = {"Content-Type": "application/msgpack"}
+    h.update(headers or {})
+    return http(srv, "POST", path, mp(obj), h, token, timeout)
+
+
+def sync_raw(srv, token, push=None, pull=None, limit=None, headers=None,
+             **extra):
+    m = {"v": 1, "hlc": hlc_of(now_ms())}
+    if push is not None:
+        m["push"] = push
+    if pull is not None:
+        m["pull"] = pull
+    if limit is not None:
+        m["limit"] = limit
+    m.update(extra)
+    return post(srv, "/v1/sync", m, token, headers)
+
+
+def mkop(c, id, fields, s=None):
+    return {"c": c, "id": id, "s": s if s is not None else
+            hlc_of(now_ms()), "f": fields}
+
+
+def mkbatch(ops, bid=None, by=None):
+    b = {"batch": bid if bid is not None else os.urandom(16), "ops": ops}
+    if by is not None:
+        b["by"] = by
+    return b
+
+
+def check_err(r, status, code, what):
+    assert r.status == status, \
+        "%s: expected HTTP %s %s, got %r" % (what, status, code, r)
+    b = r.body
+    assert isinstance(b, dict) and b.get("error") == code and \
+        isinstance(b.get("msg"), str), \
+        "%s: expected body {error: %r, msg: <text>}, got %r" % (
+            what, code, b if b is not None else r.raw[:200])
+
+
+def push1(srv, token, ops, bid=None, by=None, what="push"):
+    """Push one batch; return its ack (asserting HTTP 200, one ack)."""
+    r = sync_raw(srv, token, push=[mkbatch(ops, bid, by)])
+    assert r.status == 200 and isinstance(r.body, dict), \
+        "%s: expected HTTP 200 sync response, got %r" % (what, r)
+    acks = r.body.get("acks")
+    assert isinstance(acks, list) and len(acks) == 1, \
+        "%s: expected exactly one ack, got %r" % (what, acks)
+    return acks[0]
+
+
+def admin_ok(srv, ops, what="admin push"):
+    ack = push1(srv, srv.admin_token, ops, what=what)
+    assert ack.get("applied") == len(ops) and not ack.get("rej") and \
+        "err" not in ack, "%s: expected all %d ops applied, got ack %r" % (
+            what, len(ops), ack)
+    return ack
+
+
+def mk_site(srv, site):
+    admin_ok(srv, [mkop("site", site, {"name": "Site " + site,
+                                       "tz": "Asia/Shanghai",
+                                       "households": 120})],
+             "create site %s" % site)
+
+
+def mk_staff(srv, site, sid, role, active=True, pin=PIN):
+    admin_ok(srv, [mkop("staff", sid, {"site": site, "name": "N " + sid,
+                                       "role": role, "active": active})],
+             "create staff %s" % sid)
+    r = post(srv, "/v1/admin/staff-pin", {"staff": sid, "pin": pin},
+             srv.admin_token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        r.body.get("ok") is True, "admin staff-pin %s: expected 200 {ok: " \
+        "true}, got %r" % (sid, r)
+
+
+def new_code(srv, site, role=None, uses=None, ttl_s=None):
+    m = {"site": site}
+    if role is not None:
+        m["role"] = role
+    if uses is not None:
+        m["uses"] = uses
+    if ttl_s is not None:
+        m["ttl_s"] = ttl_s
+    r = post(srv, "/v1/admin/enroll-codes", m, srv.admin_token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("code"), str) and r.body["code"], \
+        "enroll-codes %r: expected 200 {code}, got %r" % (m, r)
+    return r.body["code"]
+
+
+def enroll_raw(srv, code, name="dev"):
+    return post(srv, "/v1/enroll", {"code": code, "name": name})
+
+
+def enroll_ok(srv, code, name="dev"):
+    r = enroll_raw(srv, code, name)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("device"), str) and \
+        isinstance(r.body.get("token"), str), \
+        "enroll: expected 200 {device, token}, got %r" % r
+    return r.body["device"], r.body["token"]
+
+
+def login_raw(srv, dtok, staff, pin=PIN):
+    return post(srv, "/v1/login", {"staff": staff, "pin": pin}, dtok)
+
+
+def login_ok(srv, dtok, staff, pin=PIN):
+    r = login_raw(srv, dtok, staff, pin)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("token"), str), \
+        "login %s: expected 200 {token, ...}, got %r" % (staff, r)
+    return r.body
+
+
+class Dev:
+    def __init__(self, device, dtok, token, staff, site, role):
+        self.device, self.dtok, self.token = device, dtok, token
+        self.staff, self.site, self.role = staff, site, role
+
+
+def mk_device(srv, site, staff, role, pin=PIN, make_staff=True):
+    """Staff record + PIN + enroll code + enroll + login."""
+    if make_staff:
+        mk_staff(srv, site, staff, role, pin=pin)
+    code = new_code(srv, site)
+    device, dtok = enroll_ok(srv, code, "hh-" + staff)
+    sess = login_ok(srv, dtok, staff, pin)
+    return Dev(device, dtok, sess["token"], staff, site, role)
+
+
+def healthy(srv, what):
+    r = http(srv, "GET", "/healthz", timeout=5)
+    assert r.status == 200, "%s: /healthz expected 200 (server alive), " \
+        "got %r" % (what, r)
+# ---- end of helpers --------------------------------------------------------
+
+
+# ---- tests -----------------------------------------------------------------
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+def _site_with_guard(ctx, site="s1"):
+    srv = ctx.server()
+    mk_site(srv, site)
+    mk_staff(srv, site, "g1", "guard")
+    return srv
+
+
+def test_enroll_valid_code_gives_device_and_token(ctx):
+    srv = _site_with_guard(ctx)
+    code = new_code(srv, "s1")
+    r = enroll_raw(srv, code, "handheld-1")
+    assert r.status == 200, "enroll with a fresh code: expected 200, got %r" % r
+    b = r.body
+    assert isinstance(b, dict) and isinstance(b.get("device"), str) and \
+        b["device"] and isinstance(b.get("token"), str) and b["token"], \
+        "enroll: expected {device: <str>, token: <str>}, got %r" % b
+    # the device token is good for login
+    sess = login_ok(srv, b["token"], "g1")
+    assert sess.get("staff") == "g1" and sess.get("role") == "guard" and \
+        sess.get("site") == "s1", \
+        "login: expected {staff: g1, role: guard, site: s1}, got %r" % sess
+
+
+def test_enroll_code_single_use_by_default(ctx):
+    srv = _site_with_guard(ctx)
+    code = new_code(srv, "s1")
+    enroll_ok(srv, code, "a")
+    r = enroll_raw(srv, code, "b")
+    check_err(r, 401, "UNAUTHORIZED", "second enroll with a single-use code")
+    assert "token" not in (r.body or {}), "no token may be issued: %r" % r
+
+
+def test_enroll_code_with_uses_3(ctx):
+    srv = _site_with_guard(ctx)
+    code = new_code(srv, "s1", uses=3)
+    devices = set()
+    for i in range(3):
+        d, _ = enroll_ok(srv, code, "dev%d" % i)
+        devices.add(d)
+    assert len(devices) == 3, "3 enrolls must give 3 distinct device ids, " \
+        "got %r" % devices
+    check_err(enroll_raw(srv, code, "dev3"), 401, "UNAUTHORIZED",
+              "4th enroll with a uses:3 code")
+
+
+def test_enroll_code_expired(ctx):
+    srv = _site_with_guard(ctx)
+    code = new_code(srv, "s1", ttl_s=1)
+    time.sleep(1.2)
+    check_err(enroll_raw(srv, code, "late"), 401, "UNAUTHORIZED",
+              "enroll with a code whose ttl_s=1 passed 1.2 s ago")
+
+
+def test_enroll_unknown_code(ctx):
+    srv = _site_with_guard(ctx)
+    check_err(enroll_raw(srv, "no-such-code-123", "x"), 401, "UNAUTHORIZED",
+              "enroll with an unknown code")
+
+
+def test_code_role_limits_login(ctx):
+    srv = _site_with_guard(ctx)
+    mk_staff(srv, "s1", "c1", "cleaner")
+    code = new_code(srv, "s1", role="guard")
+    _, dtok = enroll_ok(srv, code, "guard-only")
+    r = login_raw(srv, dtok, "c1")
+    check_err(r, 403, "FORBIDDEN",
+              "cleaner logging in on a device enrolled with role=guard")
+    assert "token" not in r.body, "no session token may be issued: %r" % r
+    sess = login_ok(srv, dtok, "g1")
+    assert sess.get("role") == "guard", \
+        "guard login on the guard device: role expected guard, got %r" % sess
+
+
+def test_login_wrong_pin(ctx):
+    srv = _site_with_guard(ctx)
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    r = login_raw(srv, dtok, "g1", "9999")
+    check_err(r, 401, "UNAUTHORIZED", "login with a wrong PIN")
+    assert "token" not in r.body, "no session token may be issued: %r" % r
+    # one mistake does not lock the staff member out
+    login_ok(srv, dtok, "g1", PIN)
+
+
+def test_login_unknown_staff(ctx):
+    srv = _site_with_guard(ctx)
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    r = login_raw(srv, dtok, "nobody", PIN)
+    assert r.status in (401, 403) and isinstance(r.body, dict) and \
+        r.body.get("error") in ("UNAUTHORIZED", "FORBIDDEN") and \
+        "token" not in r.body, \
+        "login of unknown staff: expected 401/403 error, no token, got %r" % r
+
+
+def test_login_staff_of_other_site_refused(ctx):
+    srv = _site_with_guard(ctx)
+    mk_site(srv, "s2")
+    mk_staff(srv, "s2", "g2", "guard")
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    r = login_raw(srv, dtok, "g2")
+    expect = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+    assert r.status in expect and isinstance(r.body, dict) and \
+        r.body.get("error") == expect[r.status] and \
+        isinstance(r.body.get("msg"), str), \
+        "login of site s2 staff on a site s1 device: expected 401 " \
+        "UNAUTHORIZED or 403 FORBIDDEN with {error, msg}, got %r" % r
+    assert "token" not in r.body, "no session token may be issued: %r" % r
+
+
+def test_inactive_staff_cannot_login(ctx):
+    srv = _site_with_guard(ctx)
+    mk_staff(srv, "s1", "gx", "guard", active=False)
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    r = login_raw(srv, dtok, "gx")
+    expect = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+    assert r.status in expect and isinstance(r.body, dict) and \
+        r.body.get("error") == expect[r.status] and \
+        "token" not in r.body, \
+        "login of inactive staff: expected 401/403 and no token, got %r" % r
+
+
+def test_session_token_syncs_device_token_does_not(ctx):
+    srv = _site_with_guard(ctx)
+    d = mk_device(srv, "s1", "g1", "guard", make_staff=False)
+    r = sync_raw(srv, d.token, pull={})
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        r.body.get("v") == 1, "sync with a session token: expected 200, " \
+        "got %r" % r
+    check_err(sync_raw(srv, d.dtok, pull={}), 401, "UNAUTHORIZED",
+              "sync with a device token (not a session)")
+
+
+def test_missing_or_garbage_bearer(ctx):
+    srv = _site_with_guard(ctx)
+    body = mp({"v": 1, "hlc": hlc_of(now_ms()), "pull": {}})
+    ct = {"Content-Type": "application/msgpack"}
+    cases = [("no Authorization", {}),
+             ("garbage bearer", {"Authorization": "Bearer garbage-not-a-token"}),
+             ("empty bearer", {"Authorization": "Bearer "}),
+             ("basic scheme", {"Authorization": "Basic dXNlcjpwYXNz"}),
+             ("long bearer", {"Authorization": "Bearer " + "A" * 3000})]
+    for what, h in cases:
+        h = dict(h, **ct)
+        check_err(http(srv, "POST", "/v1/sync", body, h), 401,
+                  "UNAUTHORIZED", "sync with %s" % what)
+    check_err(post(srv, "/v1/login", {"staff": "g1", "pin": PIN}), 401,
+              "UNAUTHORIZED", "login without a device token")
+    check_err(post(srv, "/v1/login", {"staff": "g1", "pin": PIN}, "junk"),
+              401, "UNAUTHORIZED", "login with a garbage device token")
+    check_err(post(srv, "/v1/admin/enroll-codes", {"site": "s1"}), 401,
+              "UNAUTHORIZED", "admin enroll-codes without a token")
+
+
+def test_revoke_stops_every_token_of_the_device_at_once(ctx):
+    srv = _site_with_guard(ctx)
+    mk_staff(srv, "s1", "g2", "guard")
+    a = mk_device(srv, "s1", "g1", "guard", make_staff=False)
+    b = mk_device(srv, "s1", "g2", "guard", make_staff=False)
+    for d in (a, b):
+        assert sync_raw(srv, d.token, pull={}).status == 200, \
+            "sync before revoke must work for %s" % d.staff
+    r = post(srv, "/v1/admin/revoke", {"device": a.device}, srv.admin_token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        r.body.get("ok") is True, "admin revoke: expected 200 {ok: true}, " \
+        "got %r" % r
+    check_err(sync_raw(srv, a.token, pull={}), 401, "UNAUTHORIZED",
+              "sync with the session token of a revoked device")
+    check_err(login_raw(srv, a.dtok, "g1"), 401, "UNAUTHORIZED",
+              "login with the device token of a revoked device")
+    r = sync_raw(srv, b.token, pull={})
+    assert r.status == 200, "another device's session must still work " \
+        "after revoking %s, got %r" % (a.device, r)
+    login_ok(srv, b.dtok, "g2")
+
+
+def test_supervisor_revokes_own_site_guard_cannot(ctx):
+    srv = _site_with_guard(ctx)
+    mk_site(srv, "s2")
+    mk_staff(srv, "s1", "g2", "guard")
+    sup = mk_device(srv, "s1", "sup1", "supervisor")
+    sup2 = mk_device(srv, "s2", "sup2", "supervisor")
+    g1 = mk_device(srv, "s1", "g1", "guard", make_staff=False)
+    g2 = mk_device(srv, "s1", "g2", "guard", make_staff=False)
+    r = post(srv, "/v1/admin/revoke", {"device": g2.device}, g1.token)
+    check_err(r, 403, "FORBIDDEN", "guard revoking another device")
+    assert sync_raw(srv, g2.token, pull={}).status == 200, \
+        "a refused revoke must not revoke anything"
+    r = post(srv, "/v1/admin/revoke", {"device": g2.device}, sup2.token)
+    check_err(r, 403, "FORBIDDEN",
+              "supervisor of site s2 revoking a device of site s1")
+    assert sync_raw(srv, g2.token, pull={}).status == 200, \
+        "a refused revoke must not revoke anything"
+    r = post(srv, "/v1/admin/revoke", {"device": g2.device}, sup.token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        r.body.get("ok") is True, "supervisor of s1 revoking a s1 device: " \
+        "expected 200 {ok: true}, got %r" % r
+    check_err(sync_raw(srv, g2.token, pull={}), 401, "UNAUTHORIZED",
+              "session of the device its supervisor revoked")
+    assert sync_raw(srv, g1.token, pull={}).status == 200, \
+        "the guard's own device must be unaffected"
+
+
+def test_admin_endpoints_refuse_guard(ctx):
+    srv = _site_with_guard(ctx)
+    mk_staff(srv, "s1", "g2", "guard")
+    g1 = mk_device(srv, "s1", "g1", "guard", make_staff=False)
+    g2 = mk_device(srv, "s1", "g2", "guard", make_staff=False)
+    cases = [("/v1/admin/enroll-codes", {"site": "s1"}),
+             ("/v1/admin/staff-pin", {"staff": "g2", "pin": "5555"}),
+             ("/v1/admin/revoke", {"device": g2.device})]
+    for path, body in cases:
+        r = post(srv, path, body, g1.token)
+        check_err(r, 403, "FORBIDDEN", "guard session on POST %s" % path)
+    # nothing happened: g2's PIN and device are unchanged
+    login_ok(srv, g2.dtok, "g2", PIN)
+
+
+def test_staff_pin_by_supervisor_own_site_only(ctx):
+    srv = _site_with_guard(ctx)
+    mk_site(srv, "s2")
+    sup = mk_device(srv, "s1", "sup1", "supervisor")
+    sup2 = mk_device(srv, "s2", "sup2", "supervisor")
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    r = post(srv, "/v1/admin/staff-pin", {"staff": "g1", "pin": "2468"},
+             sup2.token)
+    check_err(r, 403, "FORBIDDEN", "supervisor of s2 setting a s1 PIN")
+    login_ok(srv, dtok, "g1", PIN)
+    r = post(srv, "/v1/admin/staff-pin", {"staff": "g1", "pin": "2468"},
+             sup.token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        r.body.get("ok") is True, "supervisor of s1 setting a s1 PIN: " \
+        "expected 200 {ok: true}, got %r" % r
+    check_err(login_raw(srv, dtok, "g1", PIN), 401, "UNAUTHORIZED",
+              "login with the old PIN after it was changed")
+    login_ok(srv, dtok, "g1", "2468")
+
+
+def test_login_response_fields_and_expiry(ctx):
+    srv = _site_with_guard(ctx)
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    t0 = now_ms()
+    b = login_ok(srv, dtok, "g1")
+    t1 = now_ms()
+    assert b.get("staff") == "g1" and b.get("role") == "guard" and \
+        b.get("site") == "s1" and isinstance(b.get("token"), str), \
+        "login: expected {token, staff: g1, role: guard, site: s1}, " \
+        "got %r" % b
+    exp = b.get("expires")
+    assert isinstance(exp, int) and not isinstance(exp, bool), \
+        "login expires: expected an integer (ms UTC), got %r" % (exp,)
+    lo, hi = t0 + WEEK_MS - 60000, t1 + WEEK_MS + 60000
+    assert lo <= exp <= hi, \
+        "login expires: expected about now + 7 days in ms (%d..%d), got " \
+        "%d (off by %.1f s)" % (lo, hi, exp,
+                               (exp - (t0 + WEEK_MS)) / 1000.0)
+
+
+def test_two_sessions_are_distinct_and_independent(ctx):
+    srv = _site_with_guard(ctx)
+    mk_staff(srv, "s1", "g2", "guard")
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    s1 = login_ok(srv, dtok, "g1")
+    s2 = login_ok(srv, dtok, "g2")
+    assert s1["token"] != s2["token"] and s1["token"] != dtok, \
+        "each login must issue a new token distinct from the device token"
+    for s in (s1, s2):
+        assert sync_raw(srv, s["token"], pull={}).status == 200, \
+            "both sessions on the shared device must work"

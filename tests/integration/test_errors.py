@@ -1,0 +1,652 @@
+"""Integration tests: every documented error code, limits, hostile msgpack (DESIGN.md section 4)."""
+# ---- helpers local to this file (raw HTTP, setup) -------------------------
+import os
+import sys
+import socket
+import threading
+import time
+import json
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import msgpack  # noqa: E402
+
+PIN = "1234"
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def hlc_of(ms, counter=0):
+    return (ms << 16) | counter
+
+
+class RawResp:
+    def __init__(self, status, headers, raw, err=None):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.err = err
+        self.body = _decode(headers.get("content-type", ""), raw)
+
+    def __repr__(self):
+        b = self.body if self.body is not None else self.raw[:200]
+        return "<HTTP %s %r%s>" % (self.status, b,
+                                    " (%s)" % self.err if self.err else "")
+
+
+def _decode(ctype, raw):
+    if not raw:
+        return None
+    ct = (ctype or "").split(";")[0].strip().lower()
+    try:
+        if ct == "application/msgpack" or ct == "application/x-msgpack":
+            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        if ct == "application/json":
+            return json.loads(raw)
+    except Exception:
+        return None
+    return None
+
+
+def _recv_response(s, deadline):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before a full "
+                                  "response header (got %r)" % buf[:200])
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            k = k.strip().lower()
+            headers[k] = (headers[k] + ", " + v.strip()) if k in headers \
+                else v.strip()
+    body = rest
+
+    def more():
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        c = s.recv(65536)
+        if not c:
+            raise ConnectionError("connection closed inside the body")
+        return c
+
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        out = b""
+        while True:
+            while b"\r\n" not in body:
+                body += more()
+            size_s, body = body.split(b"\r\n", 1)
+            size = int(size_s.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            while len(body) < size + 2:
+                body += more()
+            out += body[:size]
+            body = body[size + 2:]
+        return status, headers, out
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(body) < n:
+            body += more()
+        return status, headers, body[:n]
+    while True:  # read to EOF
+        try:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            c = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not c:
+            break
+        body += c
+    return status, headers, body
+
+
+def http(srv, method, path, body=None, headers=None, token=None,
+         timeout=15.0):
+    """One request on its own connection, exact headers (no defaults but
+    Host, Connection: close and Content-Length).  The body is sent from a
+    thread so an early answer (413 before the body is read) is still seen.
+    Returns RawResp; status None when no response could be read."""
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    lines = ["%s %s HTTP/1.1" % (method, path),
+             "Host: 127.0.0.1:%d" % srv.port, "Connection: close"]
+    for k, v in hdrs.items():
+        lines.append("%s: %s" % (k, v))
+    if body is not None and not any(k.lower() == "content-length"
+                                    for k in hdrs):
+        lines.append("Content-Length: %d" % len(body))
+    deadline = time.monotonic() + timeout
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    sender = None
+    try:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if body:
+            def send():
+                try:
+                    mv = memoryview(body)
+                    for i in range(0, len(body), 1 << 16):
+                        s.sendall(mv[i:i + (1 << 16)])
+                except OSError:
+                    pass
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+        try:
+            st, hd, raw = _recv_response(s, deadline)
+        except (OSError, ConnectionError, ValueError, IndexError) as e:
+            return RawResp(None, {}, b"", err=repr(e))
+        return RawResp(st, hd, raw)
+    finally:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+        if sender:
+            sender.join(5)
+
+
+def mp(obj):
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def post(srv, path, obj, token=None, headers=None, timeout=15.0):
+    h = {"Content-Type": "application/msgpack"}
+    h.update(headers or {})
+    return http(srv, "POST", path, mp(obj), h, token, timeout)
+
+
+def sync_raw(srv, token, push=None, pull=None, limit=None, headers=None,
+             **extra):
+    m = {"v": 1, "hlc": hlc_of(now_ms())}
+    if push is not None:
+        m["push"] = push
+    if pull is not None:
+        m["pull"] = pull
+    if limit is not None:
+        m["limit"] = limit
+    m.update(extra)
+    return post(srv, "/v1/sync", m, token, headers)
+
+
+def mkop(c, id, fields, s=None):
+    return {"c": c, "id": id, "s": s if s is not None else
+            hlc_of(now_ms()), "f": fields}
+
+
+def mkbatch(ops, bid=None, by=None):
+    b = {"batch": bid if bid is not None else os.urandom(16), "ops": ops}
+    if by is not None:
+        b["by"] = by
+    return b
+
+
+def check_err(r, status, code, what):
+    assert r.status == status, \
+        "%s: expected HTTP %s %s, got %r" % (what, status, code, r)
+    b = r.body
+    assert isinstance(b, dict) and b.get("error") == code and \
+        isinstance(b.get("msg"), str), \
+        "%s: expected body {error: %r, msg: <text>}, got %r" % (
+            what, code, b if b is not None else r.raw[:200])
+
+
+def push1(srv, token, ops, bid=None, by=None, what="push"):
+    """Push one batch; return its ack (asserting HTTP 200, one ack)."""
+    r = sync_raw(srv, token, push=[mkbatch(ops, bid, by)])
+    assert r.status == 200 and isinstance(r.body, dict), \
+        "%s: expected HTTP 200 sync response, got %r" % (what, r)
+    acks = r.body.get("acks")
+    assert isinstance(acks, list) and len(acks) == 1, \
+        "%s: expected exactly one ack, got %r" % (what, acks)
+    return acks[0]
+
+
+def admin_ok(srv, ops, what="admin push"):
+    ack = push1(srv, srv.admin_token, ops, what=what)
+    assert ack.get("applied") == len(ops) and not ack.get("rej") and \
+        "err" not in ack, "%s: expected all %d ops applied, got ack %r" % (
+            what, len(ops), ack)
+    return ack
+
+
+def mk_site(srv, site):
+    admin_ok(srv, [mkop("site", site, {"name": "Site " + site,
+                                       "tz": "Asia/Shanghai",
+                                       "households": 120})],
+             "create site %s" % site)
+
+
+def mk_staff(srv, site, sid, role, active=True, pin=PIN):
+    admin_ok(srv, [mkop("staff", sid, {"site": site, "name": "N " + sid,
+                                       "role": role, "active": active})],
+             "create staff %s" % sid)
+    r = post(srv, "/v1/admin/staff-pin", {"staff": sid, "pin": pin},
+             srv.admin_token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        r.body.get("ok") is True, "admin staff-pin %s: expected 200 {ok: " \
+        "true}, got %r" % (sid, r)
+
+
+def new_code(srv, site, role=None, uses=None, ttl_s=None):
+    m = {"site": site}
+    if role is not None:
+        m["role"] = role
+    if uses is not None:
+        m["uses"] = uses
+    if ttl_s is not None:
+        m["ttl_s"] = ttl_s
+    r = post(srv, "/v1/admin/enroll-codes", m, srv.admin_token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("code"), str) and r.body["code"], \
+        "enroll-codes %r: expected 200 {code}, got %r" % (m, r)
+    return r.body["code"]
+
+
+def enroll_raw(srv, code, name="dev"):
+    return post(srv, "/v1/enroll", {"code": code, "name": name})
+
+
+def enroll_ok(srv, code, name="dev"):
+    r = enroll_raw(srv, code, name)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("device"), str) and \
+        isinstance(r.body.get("token"), str), \
+        "enroll: expected 200 {device, token}, got %r" % r
+    return r.body["device"], r.body["token"]
+
+
+def login_raw(srv, dtok, staff, pin=PIN):
+    return post(srv, "/v1/login", {"staff": staff, "pin": pin}, dtok)
+
+
+def login_ok(srv, dtok, staff, pin=PIN):
+    r = login_raw(srv, dtok, staff, pin)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("token"), str), \
+        "login %s: expected 200 {token, ...}, got %r" % (staff, r)
+    return r.body
+
+
+class Dev:
+    def __init__(self, device, dtok, token, staff, site, role):
+        self.device, self.dtok, self.token = device, dtok, token
+        self.staff, self.site, self.role = staff, site, role
+
+
+def mk_device(srv, site, staff, role, pin=PIN, make_staff=True):
+    """Staff record + PIN + enroll code + enroll + login."""
+    if make_staff:
+        mk_staff(srv, site, staff, role, pin=pin)
+    code = new_code(srv, site)
+    device, dtok = enroll_ok(srv, code, "hh-" + staff)
+    sess = login_ok(srv, dtok, staff, pin)
+    return Dev(device, dtok, sess["token"], staff, site, role)
+
+
+def healthy(srv, what):
+    r = http(srv, "GET", "/healthz", timeout=5)
+    assert r.status == 200, "%s: /healthz expected 200 (server alive), " \
+        "got %r" % (what, r)
+# ---- end of helpers --------------------------------------------------------
+
+
+# ---- tests -----------------------------------------------------------------
+def _srv(ctx):
+    srv = ctx.server()
+    mk_site(srv, "s1")
+    return srv
+
+
+def _sync_body(**kw):
+    m = {"v": 1, "hlc": hlc_of(now_ms()), "pull": {}}
+    m.update(kw)
+    return m
+
+
+def _post_sync_bytes(srv, raw, token=None, headers=None, timeout=15.0):
+    h = {"Content-Type": "application/msgpack"}
+    h.update(headers or {})
+    return http(srv, "POST", "/v1/sync", raw, h,
+                token if token is not None else srv.admin_token, timeout)
+
+
+def _zone(id, **f):
+    fields = {"site": "s1", "name": "zone " + str(id)[:20]}
+    fields.update(f)
+    return mkop("zone", id, fields)
+
+
+def _check_rej(ack, expect, n_ops, what):
+    """expect: {op index: code}. All other ops applied."""
+    rej = ack.get("rej") or []
+    got = {}
+    for e in rej:
+        assert isinstance(e, dict) and isinstance(e.get("i"), int) and \
+            isinstance(e.get("code"), str) and isinstance(e.get("msg"), str), \
+            "%s: every rej entry needs {i, code, msg}, got %r" % (what, e)
+        got[e["i"]] = e["code"]
+    assert got == expect, "%s: expected rejections %r, got %r (ack %r)" % (
+        what, expect, got, ack)
+    assert ack.get("applied") == n_ops - len(expect), \
+        "%s: expected applied=%d (the valid ops still apply), got ack %r" % (
+            what, n_ops - len(expect), ack)
+    assert "err" not in ack, "%s: err is only for a batch where nothing " \
+        "applied, got %r" % (what, ack)
+
+
+def _site_recs(srv, site="s1"):
+    recs = {}
+    cursor = 0
+    for _ in range(50):
+        r = sync_raw(srv, srv.admin_token, pull={"site/" + site: cursor},
+                     limit=10000)
+        assert r.status == 200, "admin pull: expected 200, got %r" % r
+        b = r.body["buckets"]["site/" + site]
+        for rec in b.get("recs", []):
+            recs[(rec["c"], rec["id"])] = rec["f"]
+        cursor = b["cursor"]
+        if not b.get("more"):
+            return recs
+    raise AssertionError("admin pull of site/%s never ended (more stayed "
+                         "true for 50 pages)" % site)
+
+
+def test_bad_msgpack_garbage_body(ctx):
+    srv = _srv(ctx)
+    for what, raw in [("byte 0xc1", b"\xc1"),
+                      ("text", b"hello, this is not msgpack"),
+                      ("trailing bytes", mp(_sync_body()) + b"\x00\x01")]:
+        check_err(_post_sync_bytes(srv, raw), 400, "BAD_MSGPACK",
+                  "sync body %s" % what)
+    healthy(srv, "after garbage bodies")
+
+
+def test_bad_msgpack_truncated(ctx):
+    srv = _srv(ctx)
+    full = mp(_sync_body(push=[mkbatch([_zone("zt1")])]))
+    for cut in (1, 5, len(full) // 2):
+        check_err(_post_sync_bytes(srv, full[:-cut]), 400, "BAD_MSGPACK",
+                  "sync body truncated by %d bytes" % cut)
+    healthy(srv, "after truncated bodies")
+
+
+def test_bad_request_shapes(ctx):
+    srv = _srv(ctx)
+    check_err(_post_sync_bytes(srv, mp([1, 2, 3])), 400, "BAD_REQUEST",
+              "sync body that is a msgpack array, not a map")
+    check_err(_post_sync_bytes(srv, mp("just a string")), 400, "BAD_REQUEST",
+              "sync body that is a msgpack string")
+    check_err(_post_sync_bytes(srv, mp(_sync_body(push={"a": 1}))), 400,
+              "BAD_REQUEST", "sync with push a map, not an array")
+    check_err(_post_sync_bytes(srv, mp(_sync_body(push="x"))), 400,
+              "BAD_REQUEST", "sync with push a string, not an array")
+    check_err(_post_sync_bytes(srv, mp(_sync_body(pull=[1]))), 400,
+              "BAD_REQUEST", "sync with pull an array, not a map")
+    healthy(srv, "after malformed requests")
+
+
+def test_unsupported_version(ctx):
+    srv = _srv(ctx)
+    r = _post_sync_bytes(srv, mp(_sync_body(v=2)))
+    check_err(r, 400, "UNSUPPORTED_VERSION", "sync with v: 2")
+
+
+def test_unauthorized_and_forbidden(ctx):
+    srv = _srv(ctx)
+    check_err(_post_sync_bytes(srv, mp(_sync_body()), token="nope"), 401,
+              "UNAUTHORIZED", "sync with an unknown token")
+    g = mk_device(srv, "s1", "g1", "guard")
+    check_err(post(srv, "/v1/admin/enroll-codes", {"site": "s1"}, g.token),
+              403, "FORBIDDEN", "guard session on admin enroll-codes")
+
+
+def test_too_large_batches_per_request(ctx):
+    srv = _srv(ctx)
+    ok = [mkbatch([_zone("b%d" % i)]) for i in range(64)]
+    r = _post_sync_bytes(srv, mp(_sync_body(push=ok)), timeout=30)
+    assert r.status == 200 and len(r.body.get("acks", [])) == 64, \
+        "64 batches (the limit) must be accepted with 64 acks, got %r" % r
+    over = [mkbatch([_zone("c%d" % i)]) for i in range(65)]
+    check_err(_post_sync_bytes(srv, mp(_sync_body(push=over)), timeout=30),
+              413, "TOO_LARGE", "65 batches in one request")
+    recs = _site_recs(srv)
+    assert not any(("zone", "c%d" % i) in recs for i in range(65)), \
+        "nothing of a refused 65-batch request may be applied"
+    healthy(srv, "after 65 batches")
+
+
+def test_too_large_ops_per_batch(ctx):
+    srv = _srv(ctx)
+    over = [_zone("o%d" % i) for i in range(5001)]
+    check_err(_post_sync_bytes(srv, mp(_sync_body(push=[mkbatch(over)])),
+                               timeout=30),
+              413, "TOO_LARGE", "5001 ops in one batch")
+    ok = [_zone("p%d" % i) for i in range(5000)]
+    r = _post_sync_bytes(srv, mp(_sync_body(push=[mkbatch(ok)])), timeout=60)
+    assert r.status == 200 and r.body["acks"][0].get("applied") == 5000, \
+        "5000 ops (the limit) in one batch must apply, got %r" % (
+            r.body["acks"] if r.status == 200 else r)
+    recs = _site_recs(srv)
+    assert ("zone", "o0") not in recs, \
+        "nothing of a refused 5001-op batch may be applied"
+    healthy(srv, "after 5001 ops")
+
+
+def test_too_large_body_over_4mib(ctx):
+    srv = _srv(ctx)
+    body = mp(_sync_body(pad=b"\x00" * (4 * 1024 * 1024 + 1024)))
+    r = _post_sync_bytes(srv, body, timeout=30)
+    check_err(r, 413, "TOO_LARGE", "sync body of %d bytes (> 4 MiB)" %
+              len(body))
+    healthy(srv, "after a > 4 MiB body")
+
+
+def test_too_large_op_65_fields_rest_applies(ctx):
+    srv = _srv(ctx)
+    f65 = {"site": "s1", "name": "n"}
+    f65.update(("k%02d" % i, i) for i in range(63))
+    assert len(f65) == 65
+    f64 = {"site": "s1", "name": "n"}
+    f64.update(("k%02d" % i, i) for i in range(62))
+    assert len(f64) == 64
+    ops = [_zone("f0"), mkop("zone", "f1", f65), _zone("f2"),
+           mkop("zone", "f3", f64)]
+    ack = push1(srv, srv.admin_token, ops, what="65 fields")
+    # 64 fields is within the count limit: the unknown names then fail
+    _check_rej(ack, {1: "TOO_LARGE", 3: "UNKNOWN_FIELD"}, 4,
+               "op with 65 fields (and one with 64 unknown-named fields)")
+    recs = _site_recs(srv)
+    assert ("zone", "f0") in recs and ("zone", "f2") in recs and \
+        ("zone", "f1") not in recs, \
+        "valid ops beside the 65-field op must be stored, it must not: %r" % (
+            sorted(recs))
+
+
+def test_too_large_op_long_string(ctx):
+    srv = _srv(ctx)
+    ops = [_zone("l0", name="x" * (64 * 1024 + 1)), _zone("l1"),
+           _zone("l2", name="y" * (64 * 1024))]
+    ack = push1(srv, srv.admin_token, ops, what="long string")
+    _check_rej(ack, {0: "TOO_LARGE"}, 3,
+               "op with a 64 KiB + 1 string (64 KiB exactly is allowed)")
+    recs = _site_recs(srv)
+    assert recs.get(("zone", "l2"), {}).get("name") == "y" * 65536, \
+        "the 64 KiB name must be stored whole"
+
+
+def test_unsupported_media_type(ctx):
+    srv = _srv(ctx)
+    body = mp(_sync_body())
+    r = _post_sync_bytes(srv, body, headers={"Content-Type": "text/plain"})
+    check_err(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+              "sync with Content-Type text/plain")
+    r = _post_sync_bytes(srv, body, headers={"Content-Encoding": "br"})
+    check_err(r, 415, "UNSUPPORTED_MEDIA_TYPE", "sync with Content-Encoding br")
+    r = _post_sync_bytes(srv, body, headers={"Content-Type": "application/json"})
+    check_err(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+              "sync with Content-Type application/json")
+    healthy(srv, "after 415s")
+
+
+def test_not_found_and_method_not_allowed(ctx):
+    srv = _srv(ctx)
+    check_err(http(srv, "GET", "/v1/nope", token=srv.admin_token), 404,
+              "NOT_FOUND", "GET /v1/nope")
+    check_err(http(srv, "GET", "/nothing/here", token=srv.admin_token), 404,
+              "NOT_FOUND", "GET /nothing/here")
+    check_err(http(srv, "GET", "/v1/sync", token=srv.admin_token), 405,
+              "METHOD_NOT_ALLOWED", "GET /v1/sync")
+    check_err(http(srv, "GET", "/v1/enroll"), 405, "METHOD_NOT_ALLOWED",
+              "GET /v1/enroll")
+    check_err(http(srv, "DELETE", "/v1/login", token=srv.admin_token), 405,
+              "METHOD_NOT_ALLOWED", "DELETE /v1/login")
+
+
+def test_per_op_unknown_collection_field_bad_type(ctx):
+    srv = _srv(ctx)
+    deep5 = [[[[["x"]]]]]
+    ops = [mkop("nope", "u0", {"name": "a"}),          # 0 UNKNOWN_COLLECTION
+           _zone("u1"),                                 # 1 ok
+           _zone("u2", nope=1),                         # 2 UNKNOWN_FIELD
+           _zone("u3", name=5),                         # 3 BAD_TYPE
+           mkop("site", "s1", {"households": "many"}),  # 4 BAD_TYPE
+           mkop("standard", "u5", {"site": "s1", "title": "t",
+                                   "checklist": deep5}),  # 5 BAD_TYPE (depth)
+           mkop("staff", "u6", {"site": "s1", "name": "x",
+                                "role": "pilot"}),      # 6 BAD_TYPE (enum)
+           _zone("u7", name={"a": {"b": {"c": {"d": {"e": 1}}}}}),  # 7
+           _zone("u8")]                                 # 8 ok
+    ack = push1(srv, srv.admin_token, ops, what="per-op validation")
+    _check_rej(ack, {0: "UNKNOWN_COLLECTION", 2: "UNKNOWN_FIELD",
+                     3: "BAD_TYPE", 4: "BAD_TYPE", 5: "BAD_TYPE",
+                     6: "BAD_TYPE", 7: "BAD_TYPE"}, 9,
+               "unknown collection / unknown field / wrong types / "
+               "5-deep value / bad enum")
+    recs = _site_recs(srv)
+    assert ("zone", "u1") in recs and ("zone", "u8") in recs, \
+        "the valid ops of the batch must be stored: %r" % sorted(recs)
+    for bad in ("u2", "u3", "u7"):
+        assert ("zone", bad) not in recs, "rejected op zone/%s stored" % bad
+    assert recs[("site", "s1")].get("households") == 120, \
+        "a rejected op must not change the record: %r" % recs[("site", "s1")]
+
+
+def test_per_op_bad_id(ctx):
+    srv = _srv(ctx)
+    ph = "PLACEHOLDERXYZ"
+    ops = [_zone(""),                 # 0 empty
+           _zone("a" * 129),          # 1 129 bytes
+           _zone("a/b"),              # 2 '/'
+           _zone(ph),                 # 3 invalid UTF-8 (patched below)
+           _zone("a" * 128),          # 4 ok: 128 bytes
+           _zone("Az09._:-"),         # 5 ok: every allowed class
+           _zone("a b"),              # 6 space
+           _zone(u"caf\u00e9")]       # 7 non-ASCII UTF-8
+    raw = mp(_sync_body(push=[mkbatch(ops)]))
+    needle = b"\xae" + ph.encode()    # fixstr of 14 bytes
+    assert raw.count(needle) == 1
+    raw = raw.replace(needle, b"\xa3\xff\xfe\x80")
+    r = _post_sync_bytes(srv, raw)
+    assert r.status == 200 and len(r.body.get("acks", [])) == 1, \
+        "sync with bad ids: expected 200 and one ack, got %r" % r
+    _check_rej(r.body["acks"][0], {0: "BAD_ID", 1: "BAD_ID", 2: "BAD_ID",
+                                   3: "BAD_ID", 6: "BAD_ID", 7: "BAD_ID"}, 8,
+               "ids: empty, 129 bytes, '/', invalid UTF-8, space, non-ASCII")
+    recs = _site_recs(srv)
+    assert ("zone", "a" * 128) in recs and ("zone", "Az09._:-") in recs, \
+        "valid ids (128 bytes; [A-Za-z0-9._:-]) must be stored"
+
+
+def _nest(depth, leaf=1):
+    v = leaf
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+def test_nesting_over_32_refused_whole(ctx):
+    srv = _srv(ctx)
+    r = _post_sync_bytes(srv, mp(_sync_body(x=_nest(40))))
+    check_err(r, 400, "BAD_MSGPACK", "message with an array nested 40 deep")
+    deep = mp(_sync_body(push=[mkbatch([_zone("n1", name=_nest(40))])]))
+    check_err(_post_sync_bytes(srv, deep), 400, "BAD_MSGPACK",
+              "op value nested 40 deep (whole message refused)")
+    m = {}
+    for _ in range(100):
+        m = {"k": m}
+    check_err(_post_sync_bytes(srv, mp(_sync_body(x=m))), 400, "BAD_MSGPACK",
+              "maps nested 100 deep")
+    very = b"\x91" * 100000 + b"\xc0"     # 100k nested arrays
+    check_err(_post_sync_bytes(srv, very), 400, "BAD_MSGPACK",
+              "100000 nested arrays")
+    assert ("zone", "n1") not in _site_recs(srv), \
+        "nothing of a refused message may be applied"
+    healthy(srv, "after deep nesting")
+
+
+def test_huge_declared_count_refused_fast(ctx):
+    srv = _srv(ctx)
+    hdr = mp({"v": 1, "hlc": hlc_of(now_ms())})
+    prefix = b"\x83" + hdr[1:] + mp("push")   # map of 3, third value follows
+    cases = [("array32 2^32-1 alone", b"\xdd\xff\xff\xff\xff"),
+             ("map32 2^32-1 alone", b"\xdf\xff\xff\xff\xff"),
+             ("array32 2^32-1 as push", prefix + b"\xdd\xff\xff\xff\xff"),
+             ("map32 2^32-1 as push", prefix + b"\xdf\xff\xff\xff\xff"),
+             ("str32 4 GiB as push", prefix + b"\xdb\xff\xff\xff\xff"),
+             ("bin32 4 GiB as push", prefix + b"\xc6\xff\xff\xff\xff"),
+             ("array32 2^32-1 with a few elements",
+              prefix + b"\xdd\xff\xff\xff\xff" + b"\xc0" * 100)]
+    for what, raw in cases:
+        t = time.monotonic()
+        r = _post_sync_bytes(srv, raw, timeout=10)
+        dt = time.monotonic() - t
+        check_err(r, 400, "BAD_MSGPACK", what)
+        assert dt < 2.0, "%s: refused only after %.2f s (expected < 2 s)" % (
+            what, dt)
+    healthy(srv, "after huge declared counts")
+
+
+def test_limit_above_max_accepted(ctx):
+    srv = _srv(ctx)
+    for lim in (10000, 10001, 1000000, 2 ** 32 - 1):
+        r = sync_raw(srv, srv.admin_token, pull={}, limit=lim)
+        assert r.status == 200 and isinstance(r.body, dict) and \
+            "buckets" in r.body, "limit %d: expected 200 (treated as " \
+            "10000), got %r" % (lim, r)
+
+
+def test_server_survives_every_error(ctx):
+    srv = _srv(ctx)
+    tok = srv.admin_token
+    bads = [b"\xc1", mp([1]), mp(_sync_body(v=2)), b"\xdd\xff\xff\xff\xff",
+            mp(_sync_body(x=_nest(64))), mp(_sync_body(push=7)),
+            mp(_sync_body(push=[{"batch": b"short", "ops": []}])),
+            mp(_sync_body(push=[{"batch": os.urandom(16), "ops": 5}])),
+            mp(_sync_body(push=[{"ops": []}])),
+            mp(_sync_body(push=[mkbatch([{"c": "zone"}])])),
+            mp(_sync_body(push=[mkbatch([{"c": 1, "id": 2, "f": 3}])])),
+            mp(_sync_body(hlc="x", limit=-1, dev=5)),
+            mp({"v": 1}), mp({}), mp(None), b"\x00"]
+    for raw in bads:
+        r = _post_sync_bytes(srv, raw, token=tok)
+        assert r.status is not None and r.status < 500, \
+            "body %r: expected a 2xx/4xx answer, got %r" % (raw[:40], r)
+        if r.status >= 400:
+            assert isinstance(r.body, dict) and \
+                isinstance(r.body.get("error"), str) and \
+                isinstance(r.body.get("msg"), str), \
+                "body %r: error answers carry {error, msg}, got %r" % (
+                    raw[:40], r)
+    healthy(srv, "after a string of bad requests")
+    ack = push1(srv, tok, [_zone("alive")], what="push after errors")
+    assert ack.get("applied") == 1, "a good push after the errors must " \
+        "apply, got %r" % ack

@@ -1,0 +1,539 @@
+"""Integration tests: compression of requests and responses, content types, sync envelope (DESIGN.md section 4)."""
+# ---- helpers local to this file (raw HTTP, setup) -------------------------
+import os
+import sys
+import socket
+import threading
+import time
+import json
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import msgpack  # noqa: E402
+
+PIN = "1234"
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def hlc_of(ms, counter=0):
+    return (ms << 16) | counter
+
+
+class RawResp:
+    def __init__(self, status, headers, raw, err=None):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.err = err
+        self.body = _decode(headers.get("content-type", ""), raw)
+
+    def __repr__(self):
+        b = self.body if self.body is not None else self.raw[:200]
+        return "<HTTP %s %r%s>" % (self.status, b,
+                                    " (%s)" % self.err if self.err else "")
+
+
+def _decode(ctype, raw):
+    if not raw:
+        return None
+    ct = (ctype or "").split(";")[0].strip().lower()
+    try:
+        if ct == "application/msgpack" or ct == "application/x-msgpack":
+            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        if ct == "application/json":
+            return json.loads(raw)
+    except Exception:
+        return None
+    return None
+
+
+def _recv_response(s, deadline):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before a full "
+                                  "response header (got %r)" % buf[:200])
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            k = k.strip().lower()
+            headers[k] = (headers[k] + ", " + v.strip()) if k in headers \
+                else v.strip()
+    body = rest
+
+    def more():
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        c = s.recv(65536)
+        if not c:
+            raise ConnectionError("connection closed inside the body")
+        return c
+
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        out = b""
+        while True:
+            while b"\r\n" not in body:
+                body += more()
+            size_s, body = body.split(b"\r\n", 1)
+            size = int(size_s.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            while len(body) < size + 2:
+                body += more()
+            out += body[:size]
+            body = body[size + 2:]
+        return status, headers, out
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(body) < n:
+            body += more()
+        return status, headers, body[:n]
+    while True:  # read to EOF
+        try:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            c = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not c:
+            break
+        body += c
+    return status, headers, body
+
+
+def http(srv, method, path, body=None, headers=None, token=None,
+         timeout=15.0):
+    """One request on its own connection, exact headers (no defaults but
+    Host, Connection: close and Content-Length).  The body is sent from a
+    thread so an early answer (413 before the body is read) is still seen.
+    Returns RawResp; status None when no response could be read."""
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    lines = ["%s %s HTTP/1.1" % (method, path),
+             "Host: 127.0.0.1:%d" % srv.port, "Connection: close"]
+    for k, v in hdrs.items():
+        lines.append("%s: %s" % (k, v))
+    if body is not None and not any(k.lower() == "content-length"
+                                    for k in hdrs):
+        lines.append("Content-Length: %d" % len(body))
+    deadline = time.monotonic() + timeout
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    sender = None
+    try:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if body:
+            def send():
+                try:
+                    mv = memoryview(body)
+                    for i in range(0, len(body), 1 << 16):
+                        s.sendall(mv[i:i + (1 << 16)])
+                except OSError:
+                    pass
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+        try:
+            st, hd, raw = _recv_response(s, deadline)
+        except (OSError, ConnectionError, ValueError, IndexError) as e:
+            return RawResp(None, {}, b"", err=repr(e))
+        return RawResp(st, hd, raw)
+    finally:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+        if sender:
+            sender.join(5)
+
+
+def mp(obj):
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def post(srv, path, obj, token=None, headers=None, timeout=15.0):
+    h = {"Content-Type": "application/msgpack"}
+    h.update(headers or {})
+    return http(srv, "POST", path, mp(obj), h, token, timeout)
+
+
+def sync_raw(srv, token, push=None, pull=None, limit=None, headers=None,
+             **extra):
+    m = {"v": 1, "hlc": hlc_of(now_ms())}
+    if push is not None:
+        m["push"] = push
+    if pull is not None:
+        m["pull"] = pull
+    if limit is not None:
+        m["limit"] = limit
+    m.update(extra)
+    return post(srv, "/v1/sync", m, token, headers)
+
+
+def mkop(c, id, fields, s=None):
+    return {"c": c, "id": id, "s": s if s is not None else
+            hlc_of(now_ms()), "f": fields}
+
+
+def mkbatch(ops, bid=None, by=None):
+    b = {"batch": bid if bid is not None else os.urandom(16), "ops": ops}
+    if by is not None:
+        b["by"] = by
+    return b
+
+
+def check_err(r, status, code, what):
+    assert r.status == status, \
+        "%s: expected HTTP %s %s, got %r" % (what, status, code, r)
+    b = r.body
+    assert isinstance(b, dict) and b.get("error") == code and \
+        isinstance(b.get("msg"), str), \
+        "%s: expected body {error: %r, msg: <text>}, got %r" % (
+            what, code, b if b is not None else r.raw[:200])
+
+
+def push1(srv, token, ops, bid=None, by=None, what="push"):
+    """Push one batch; return its ack (asserting HTTP 200, one ack)."""
+    r = sync_raw(srv, token, push=[mkbatch(ops, bid, by)])
+    assert r.status == 200 and isinstance(r.body, dict), \
+        "%s: expected HTTP 200 sync response, got %r" % (what, r)
+    acks = r.body.get("acks")
+    assert isinstance(acks, list) and len(acks) == 1, \
+        "%s: expected exactly one ack, got %r" % (what, acks)
+    return acks[0]
+
+
+def admin_ok(srv, ops, what="admin push"):
+    ack = push1(srv, srv.admin_token, ops, what=what)
+    assert ack.get("applied") == len(ops) and not ack.get("rej") and \
+        "err" not in ack, "%s: expected all %d ops applied, got ack %r" % (
+            what, len(ops), ack)
+    return ack
+
+
+def mk_site(srv, site):
+    admin_ok(srv, [mkop("site", site, {"name": "Site " + site,
+                                       "tz": "Asia/Shanghai",
+                                       "households": 120})],
+             "create site %s" % site)
+
+
+def mk_staff(srv, site, sid, role, active=True, pin=PIN):
+    admin_ok(srv, [mkop("staff", sid, {"site": site, "name": "N " + sid,
+                                       "role": role, "active": active})],
+             "create staff %s" % sid)
+    r = post(srv, "/v1/admin/staff-pin", {"staff": sid, "pin": pin},
+             srv.admin_token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        r.body.get("ok") is True, "admin staff-pin %s: expected 200 {ok: " \
+        "true}, got %r" % (sid, r)
+
+
+def new_code(srv, site, role=None, uses=None, ttl_s=None):
+    m = {"site": site}
+    if role is not None:
+        m["role"] = role
+    if uses is not None:
+        m["uses"] = uses
+    if ttl_s is not None:
+        m["ttl_s"] = ttl_s
+    r = post(srv, "/v1/admin/enroll-codes", m, srv.admin_token)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("code"), str) and r.body["code"], \
+        "enroll-codes %r: expected 200 {code}, got %r" % (m, r)
+    return r.body["code"]
+
+
+def enroll_raw(srv, code, name="dev"):
+    return post(srv, "/v1/enroll", {"code": code, "name": name})
+
+
+def enroll_ok(srv, code, name="dev"):
+    r = enroll_raw(srv, code, name)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("device"), str) and \
+        isinstance(r.body.get("token"), str), \
+        "enroll: expected 200 {device, token}, got %r" % r
+    return r.body["device"], r.body["token"]
+
+
+def login_raw(srv, dtok, staff, pin=PIN):
+    return post(srv, "/v1/login", {"staff": staff, "pin": pin}, dtok)
+
+
+def login_ok(srv, dtok, staff, pin=PIN):
+    r = login_raw(srv, dtok, staff, pin)
+    assert r.status == 200 and isinstance(r.body, dict) and \
+        isinstance(r.body.get("token"), str), \
+        "login %s: expected 200 {token, ...}, got %r" % (staff, r)
+    return r.body
+
+
+class Dev:
+    def __init__(self, device, dtok, token, staff, site, role):
+        self.device, self.dtok, self.token = device, dtok, token
+        self.staff, self.site, self.role = staff, site, role
+
+
+def mk_device(srv, site, staff, role, pin=PIN, make_staff=True):
+    """Staff record + PIN + enroll code + enroll + login."""
+    if make_staff:
+        mk_staff(srv, site, staff, role, pin=pin)
+    code = new_code(srv, site)
+    device, dtok = enroll_ok(srv, code, "hh-" + staff)
+    sess = login_ok(srv, dtok, staff, pin)
+    return Dev(device, dtok, sess["token"], staff, site, role)
+
+
+def healthy(srv, what):
+    r = http(srv, "GET", "/healthz", timeout=5)
+    assert r.status == 200, "%s: /healthz expected 200 (server alive), " \
+        "got %r" % (what, r)
+# ---- end of helpers --------------------------------------------------------
+
+
+# ---- tests -----------------------------------------------------------------
+import gzip  # noqa: E402
+import zlib  # noqa: E402
+
+
+def _srv(ctx):
+    srv = ctx.server()
+    mk_site(srv, "s1")
+    return srv
+
+
+def _sync_bytes(**kw):
+    m = {"v": 1, "hlc": hlc_of(now_ms()), "pull": {}}
+    m.update(kw)
+    return mp(m)
+
+
+def _post(srv, raw, headers, token=None, timeout=15.0):
+    h = {"Content-Type": "application/msgpack"}
+    h.update(headers)
+    return http(srv, "POST", "/v1/sync", raw, h,
+                srv.admin_token if token is None else token, timeout)
+
+
+def _zone(id, name=None):
+    return mkop("zone", id, {"site": "s1", "name": name or ("zone " + id)})
+
+
+def _pull_site(srv):
+    r = sync_raw(srv, srv.admin_token, pull={}, limit=10000)
+    assert r.status == 200, "admin pull: expected 200, got %r" % r
+    return {(x["c"], x["id"]): x["f"]
+            for x in r.body["buckets"].get("site/s1", {}).get("recs", [])}
+
+
+def _gzip(data):
+    return gzip.compress(data)
+
+
+def _inflate_response(r):
+    enc = r.headers.get("content-encoding", "").strip().lower()
+    if enc == "gzip":
+        return gzip.decompress(r.raw)
+    if enc == "deflate":
+        try:
+            return zlib.decompress(r.raw)
+        except zlib.error:
+            return zlib.decompress(r.raw, -15)  # raw deflate, leniently
+    assert enc in ("", "identity"), "unexpected Content-Encoding %r" % enc
+    return r.raw
+
+
+def test_request_deflate_accepted(ctx):
+    srv = _srv(ctx)
+    raw = _sync_bytes(push=[mkbatch([_zone("zd1", "deflated")])])
+    r = _post(srv, zlib.compress(raw), {"Content-Encoding": "deflate"})
+    assert r.status == 200 and r.body["acks"][0].get("applied") == 1, \
+        "zlib (Content-Encoding: deflate) request body: expected 200 and " \
+        "the op applied, got %r" % r
+    assert _pull_site(srv).get(("zone", "zd1"), {}).get("name") == \
+        "deflated", "the op of the deflated body must be stored"
+
+
+def test_request_gzip_accepted(ctx):
+    srv = _srv(ctx)
+    raw = _sync_bytes(push=[mkbatch([_zone("zg1", "gzipped")])])
+    r = _post(srv, _gzip(raw), {"Content-Encoding": "gzip"})
+    assert r.status == 200 and r.body["acks"][0].get("applied") == 1, \
+        "gzip request body: expected 200 and the op applied, got %r" % r
+    assert _pull_site(srv).get(("zone", "zg1"), {}).get("name") == \
+        "gzipped", "the op of the gzipped body must be stored"
+
+
+def test_deflate_bomb_refused(ctx):
+    srv = _srv(ctx)
+    # a valid msgpack head whose last value is a 64 MiB bin of zeros
+    n = 64 * 1024 * 1024
+    head = mp({"v": 1, "hlc": hlc_of(now_ms())})
+    head = b"\x83" + head[1:] + mp("pad") + b"\xc6" + n.to_bytes(4, "big")
+    co = zlib.compressobj(9)
+    zero = b"\x00" * (1 << 20)
+    parts = [co.compress(head)]
+    for _ in range(64):
+        parts.append(co.compress(zero))
+    parts.append(co.flush())
+    bomb = b"".join(parts)
+    assert len(bomb) < 4 * 1024 * 1024
+    for enc, body in (("deflate", bomb),):
+        t = time.monotonic()
+        r = _post(srv, body, {"Content-Encoding": enc}, timeout=30)
+        check_err(r, 413, "TOO_LARGE", "%s bomb (%d bytes inflating to "
+                  "64 MiB)" % (enc, len(body)))
+        assert time.monotonic() - t < 10, "bomb took too long to refuse"
+    gz = gzip.compress(b"\x00" * n, 9)
+    check_err(_post(srv, gz, {"Content-Encoding": "gzip"}, timeout=30), 413,
+              "TOO_LARGE", "gzip bomb of 64 MiB zeros")
+    healthy(srv, "after deflate bombs")
+    r = _post(srv, zlib.compress(_sync_bytes()),
+              {"Content-Encoding": "deflate"})
+    assert r.status == 200, "a normal deflated sync after the bombs must " \
+        "work, got %r" % r
+
+
+def test_corrupt_deflate_400(ctx):
+    srv = _srv(ctx)
+    good = zlib.compress(_sync_bytes(push=[mkbatch([_zone("zc1")])]))
+    cases = [("deflate", b"this is not zlib at all"),
+             ("deflate", good[:2] + bytes(b ^ 0x5a for b in good[2:])),
+             ("deflate", good[:len(good) // 2]),
+             ("gzip", b"\x1f\x8b\x08\x00garbage-garbage"),
+             ("gzip", _gzip(_sync_bytes())[:-6])]
+    for enc, body in cases:
+        r = _post(srv, body, {"Content-Encoding": enc})
+        assert r.status == 400 and isinstance(r.body, dict) and \
+            r.body.get("error") in ("BAD_REQUEST", "BAD_MSGPACK") and \
+            isinstance(r.body.get("msg"), str), \
+            "corrupt %s body %r: expected 400 {error, msg}, got %r" % (
+                enc, body[:16], r)
+    assert ("zone", "zc1") not in _pull_site(srv), \
+        "nothing of a corrupt body may be applied"
+    healthy(srv, "after corrupt compressed bodies")
+
+
+def _fill(srv, n=40):
+    ops = [_zone("big%03d" % i, "a fairly long zone name number %d " % i +
+                 "x" * 60) for i in range(n)]
+    admin_ok(srv, ops, "fill the site")
+
+
+def test_response_compressed_when_allowed_and_large(ctx):
+    srv = _srv(ctx)
+    _fill(srv)
+    for enc in ("gzip", "deflate"):
+        r = _post(srv, _sync_bytes(), {"Accept-Encoding": enc})
+        assert r.status == 200, "big pull with Accept-Encoding %s: expected " \
+            "200, got %r" % (enc, r)
+        got = r.headers.get("content-encoding", "").lower()
+        assert got in ("gzip", "deflate") and got in enc, \
+            "Accept-Encoding: %s and a > 1 KiB body: expected " \
+            "Content-Encoding %s, got %r (headers %r)" % (
+                enc, enc, got, r.headers)
+        plain = _inflate_response(r)
+        assert len(plain) > 1024, "the test pull should exceed 1 KiB " \
+            "(%d bytes)" % len(plain)
+        body = msgpack.unpackb(plain, raw=False, strict_map_key=False)
+        recs = body["buckets"]["site/s1"]["recs"]
+        assert len([x for x in recs if x["id"].startswith("big")]) == 40, \
+            "the compressed response must decode to the full pull"
+    r = _post(srv, _sync_bytes(), {"Accept-Encoding": "gzip, deflate;q=0.5"})
+    assert r.headers.get("content-encoding", "").lower() in ("gzip",
+                                                              "deflate"), \
+        "Accept-Encoding 'gzip, deflate;q=0.5': expected a compressed " \
+        "response, got headers %r" % r.headers
+
+
+def test_response_not_compressed_without_accept_encoding(ctx):
+    srv = _srv(ctx)
+    _fill(srv)
+    for h in ({}, {"Accept-Encoding": "identity"}, {"Accept-Encoding": "br"}):
+        r = _post(srv, _sync_bytes(), h)
+        assert r.status == 200, "pull %r: expected 200, got %r" % (h, r)
+        enc = r.headers.get("content-encoding", "identity").lower()
+        assert enc == "identity", "request headers %r: the response must " \
+            "not be compressed, got Content-Encoding %r" % (h, enc)
+        assert len(r.raw) > 1024 and isinstance(r.body, dict), \
+            "the uncompressed big pull must decode as msgpack"
+
+
+def test_small_response_not_compressed(ctx):
+    srv = ctx.server()
+    r = _post(srv, _sync_bytes(), {"Accept-Encoding": "gzip, deflate"})
+    assert r.status == 200, "small sync: expected 200, got %r" % r
+    assert len(r.raw) <= 1024, "a fresh server's pull should be small " \
+        "(%d bytes)" % len(r.raw)
+    assert r.headers.get("content-encoding", "identity").lower() == \
+        "identity", "a body under 1 KiB must not be compressed, got " \
+        "headers %r" % r.headers
+    r = _post(srv, b"\xc1", {"Accept-Encoding": "gzip"})
+    assert r.status == 400 and \
+        r.headers.get("content-encoding", "identity") == "identity" and \
+        r.body is not None, "a small error body must not be compressed: " \
+        "%r %r" % (r, r.headers)
+
+
+def test_response_content_type_msgpack(ctx):
+    srv = _srv(ctx)
+    g = mk_device(srv, "s1", "g1", "guard")
+    checks = [("sync", sync_raw(srv, g.token, pull={})),
+              ("enroll", enroll_raw(srv, new_code(srv, "s1"), "x")),
+              ("login", login_raw(srv, g.dtok, "g1")),
+              ("enroll-codes", post(srv, "/v1/admin/enroll-codes",
+                                    {"site": "s1"}, srv.admin_token)),
+              ("sync error", _post(srv, b"\xc1", {}))]
+    for what, r in checks:
+        ct = r.headers.get("content-type", "").split(";")[0].strip().lower()
+        assert ct == "application/msgpack", \
+            "%s response: Content-Type expected application/msgpack, " \
+            "got %r (%r)" % (what, r.headers.get("content-type"), r)
+
+
+def test_sync_response_carries_now_hlc_store(ctx):
+    srv = _srv(ctx)
+    g = mk_device(srv, "s1", "g1", "guard")
+    stores = set()
+    last_hlc = 0
+    for tok, kw in ((g.token, {}), (srv.admin_token, {}),
+                    (srv.admin_token, {"push": [mkbatch([_zone("h1")])]}),
+                    (g.token, {"push": []})):
+        t0 = now_ms()
+        req_hlc = hlc_of(t0, 7)
+        r = sync_raw(srv, tok, pull={}, hlc=req_hlc, **kw)
+        t1 = now_ms()
+        assert r.status == 200, "sync: expected 200, got %r" % r
+        b = r.body
+        assert b.get("v") == 1, "sync response v expected 1, got %r" % b
+        now = b.get("now")
+        assert isinstance(now, int) and t0 - 2000 <= now <= t1 + 2000, \
+            "sync response now: expected server ms near %d, got %r" % (t0, now)
+        h = b.get("hlc")
+        assert isinstance(h, int) and abs((h >> 16) - now) < 5000, \
+            "sync response hlc: expected wall<<16|counter near now, got %r" % h
+        assert h >= last_hlc, "the server hlc must not go back across " \
+            "responses: %d then %d" % (last_hlc, h)
+        assert h > req_hlc, "the response hlc must be greater than the " \
+            "request's hlc (HLC receive rule): sent %d, got %d" % (req_hlc, h)
+        last_hlc = h
+        st = b.get("store")
+        assert isinstance(st, str) and st, \
+            "sync response store: expected a non-empty string, got %r" % st
+        stores.add(st)
+        assert isinstance(b.get("buckets"), dict) and \
+            isinstance(b.get("scope"), list), \
+            "sync response needs buckets and scope: %r" % b
+    assert len(stores) == 1, "store id must be stable: %r" % stores
+    srv2 = ctx.server()
+    st2 = sync_raw(srv2, srv2.admin_token, pull={}).body.get("store")
+    assert st2 and st2 not in stores, \
+        "two separately initialised stores must have different store ids"
