@@ -47,7 +47,9 @@ int stamp_cmp(const stamp *a, const stamp *b);
 
 /* An empty record. */
 void rec_init(record *r);
-/* Decode the stored form.  FS_OK or FS_E_BAD_MSGPACK. */
+/* Decode the stored form.  FS_OK or FS_E_BAD_MSGPACK (also
+ * FS_E_UNAVAILABLE when the arena is out of memory).  Names, values and
+ * origins point into p[0..n), which must outlive the record. */
 int rec_decode(arena *a, const uint8_t *p, size_t n, record *out);
 /* Stored form. */
 void rec_encode(wbuf *b, const record *r);

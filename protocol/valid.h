@@ -17,7 +17,9 @@ int valid_id(const char *p, size_t n);
  * l->value_depth_max, a string is not UTF-8, or a map key is not a string;
  * FS_E_TOO_LARGE when a str/bin anywhere inside is over l->value_bytes_max. */
 int valid_value(const wval *v, const fs_limits *l);
-/* A field name: 1-64 bytes of [a-z0-9_], not starting with a digit. */
+/* A field name: 1-64 bytes of [a-z0-9_], not starting with a digit
+ * (a leading '_' is fine: reserved names like _deleted pass).  FS_OK, or
+ * FS_E_UNKNOWN_FIELD. */
 int valid_field_name(const char *p, size_t n);
 
 #endif

@@ -67,13 +67,23 @@ struct wval {
 #define WIRE_MAX_DEPTH 32
 
 /* FS_OK, or FS_E_BAD_MSGPACK if p[0..n) is not exactly one well-formed
- * object nested at most max_depth levels (a scalar is depth 0, [1] is 1). */
+ * object nested at most max_depth levels (a scalar is depth 0, [1] is 1).
+ * The walk keeps its counters on the stack: a max_depth above 256 is
+ * treated as 256. */
 int wire_check_depth(const uint8_t *p, size_t n, unsigned max_depth);
 
 /* Decode exactly one object from p[0..n).  Runs wire_check_depth() first
  * with WIRE_MAX_DEPTH.  FS_OK, FS_E_BAD_MSGPACK, or FS_E_UNAVAILABLE when
  * the arena is out of memory. */
 int wire_decode(arena *a, const uint8_t *p, size_t n, wval **out);
+/* Added: wire_decode() that first counts the values the message holds
+ * (every container, key and element is one) and returns FS_E_TOO_LARGE,
+ * before allocating anything, when there are more than max_values.  The
+ * tree takes sizeof(wval) (32) bytes per value, so without a budget a
+ * 32 MiB body of one-byte nils asks the arena for about 1 GiB; callers
+ * decoding untrusted bodies should pass a budget. */
+int wire_decode_max(arena *a, const uint8_t *p, size_t n, size_t max_values,
+                    wval **out);
 
 /* Lookup by string key; NULL when m is not a map or has no such key. */
 const wval *wv_get(const wval *m, const char *key);
@@ -108,7 +118,9 @@ typedef struct {
 
 void wb_init(wbuf *b);
 void wb_free(wbuf *b); /* safe twice */
-/* Hand the bytes to the caller (who free()s them); b is empty after. */
+/* Hand the bytes to the caller (who free()s them); b is empty after.
+ * NULL (and *n = 0) when b->err is set; never NULL otherwise, even for
+ * an empty buffer. */
 uint8_t *wb_take(wbuf *b, size_t *n);
 
 void wb_nil(wbuf *b);

@@ -11,11 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { ZB_DEFLATE, ZB_GZIP } zb_format; /* deflate = zlib format */
+/* deflate = zlib format (RFC 1950); gzip is one member (RFC 1952): a
+ * second concatenated member counts as data after the end. */
+typedef enum { ZB_DEFLATE, ZB_GZIP } zb_format;
 
 typedef struct zb_inflater zb_inflater;
 
-/* A streaming inflater whose output may not exceed `cap` bytes. */
+/* A streaming inflater whose output may not exceed `cap` bytes (it never
+ * allocates more than cap for output).  NULL when out of memory.  Errors
+ * are sticky: after one, every call returns it. */
 zb_inflater *zb_inflate_new(zb_format f, size_t cap);
 /* Feed input.  FS_OK, FS_E_TOO_LARGE (output passed the cap),
  * FS_E_BAD_REQUEST (corrupt stream or data after its end) or
