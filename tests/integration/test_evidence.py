@@ -1,0 +1,403 @@
+"""Evidence times (DESIGN.md section 2): anchors per (device, boot) from each
+sync's dev {boot, mono, wall}, and the server-filled rcv / skew / at_est /
+trust of checkins; the devices report (section 4)."""
+
+# --- helpers (same block in every test file of this group; keep in sync) ---
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as H  # noqa: E402
+
+SEC = 1000
+MIN = 60 * SEC
+HOUR = 60 * MIN
+DAY = 24 * HOUR
+
+
+def _hlc(ms, counter=0):
+    return (int(ms) << 16) | int(counter)
+
+
+def _wall(h):
+    return int(h) >> 16
+
+
+_last_stamp = [0]
+
+
+def _stamp():
+    """A stamp from the real clock, strictly increasing within this module,
+    so two writes of one test to the same field never tie."""
+    s = max(_hlc(H.now_ms()), _last_stamp[0] + 1)
+    _last_stamp[0] = s
+    return s
+
+
+def _op(c, id_, f, s=None):
+    return {"c": c, "id": id_, "f": dict(f), "s": _stamp() if s is None else int(s)}
+
+
+def _batch(ops, by=None, bid=None):
+    b = {"batch": bid if bid is not None else os.urandom(16), "ops": list(ops)}
+    if by is not None:
+        b["by"] = by
+    return b
+
+
+def _sync(srv, token, push=None, pull=None, limit=None, dev=None, hlc=None,
+          what="sync"):
+    """POST /v1/sync with exactly the body given (no defaults added but v, hlc,
+    push and pull); checks the parts every response must have."""
+    body = {"v": 1, "hlc": _hlc(H.now_ms()) if hlc is None else int(hlc),
+            "push": list(push or []), "pull": dict(pull or {})}
+    if limit is not None:
+        body["limit"] = limit
+    if dev is not None:
+        body["dev"] = dev
+    r = H.req(srv, "POST", "/v1/sync", body=body, token=token)
+    assert r.status == 200, "%s: POST /v1/sync answered HTTP %s: %r" % (
+        what, r.status, r.body)
+    b = r.body
+    assert isinstance(b, dict), "%s: sync response is not a map: %r" % (what, b)
+    for k in ("now", "hlc", "store", "acks", "buckets", "scope"):
+        assert k in b, "%s: sync response lacks %r (keys %s)" % (what, k, sorted(b))
+    assert isinstance(b["now"], int) and isinstance(b["hlc"], int), \
+        "%s: now/hlc not integers: %r %r" % (what, b["now"], b["hlc"])
+    acks = b["acks"]
+    assert len(acks) == len(body["push"]), \
+        "%s: %d batches pushed, %d acks back: %r" % (
+            what, len(body["push"]), len(acks), acks)
+    for i, (a, bt) in enumerate(zip(acks, body["push"])):
+        assert a.get("batch") == bt["batch"], \
+            "%s: ack %d is for batch %r, expected %r (acks come in push order)" % (
+                what, i, a.get("batch"), bt["batch"])
+    return b
+
+
+def _rej(ack):
+    """{op index: code} of an ack's rejections."""
+    return {r["i"]: r["code"] for r in (ack.get("rej") or [])}
+
+
+def _rej_entry(ack, i):
+    for r in ack.get("rej") or []:
+        if r["i"] == i:
+            return r
+    return None
+
+
+def _push(srv, token, ops, by=None, what="push", **kw):
+    b = _sync(srv, token, push=[_batch(ops, by=by)], what=what, **kw)
+    return b["acks"][0], b
+
+
+def _push_ok(srv, token, ops, by=None, what="push", **kw):
+    ack, b = _push(srv, token, ops, by=by, what=what, **kw)
+    assert not ack.get("rej") and not ack.get("err"), \
+        "%s: ops rejected: err=%r rej=%r" % (what, ack.get("err"), ack.get("rej"))
+    assert ack.get("applied") == len(ops), \
+        "%s: applied=%r, expected %d" % (what, ack.get("applied"), len(ops))
+    assert not ack.get("dup"), "%s: fresh batch acked dup: %r" % (what, ack)
+    return b
+
+
+def _admin(srv, ops, what="admin setup"):
+    """Push ops with the admin token (5000 ops a batch), all must apply."""
+    ops = list(ops)
+    batches = [_batch(ops[i:i + 5000]) for i in range(0, len(ops), 5000)]
+    for j in range(0, len(batches), 64):
+        part = batches[j:j + 64]
+        b = _sync(srv, srv.admin_token, push=part, what=what)
+        for bt, ack in zip(part, b["acks"]):
+            assert not ack.get("rej") and not ack.get("err"), \
+                "%s: admin ops rejected: err=%r rej=%r" % (
+                    what, ack.get("err"), (ack.get("rej") or [])[:5])
+            assert ack.get("applied") == len(bt["ops"]), \
+                "%s: applied %r of %d" % (what, ack.get("applied"), len(bt["ops"]))
+
+
+def _pull_all(srv, token, cursors=None, limit=None, what="pull", rounds=400):
+    """Pull until no bucket has more.  Returns {"recs": {bucket: {(c, id): rec}},
+    "gone": {bucket: set((c, id))}, "cursors": {...}, "last": last response,
+    "responses": [...]}."""
+    cursors = dict(cursors or {})
+    recs, gone, responses = {}, {}, []
+    for _ in range(rounds):
+        b = _sync(srv, token, pull=cursors, limit=limit, what=what)
+        responses.append(b)
+        more = False
+        for name, bk in b["buckets"].items():
+            if bk.get("reset"):
+                recs[name], gone[name] = {}, set()
+            rs, gs = recs.setdefault(name, {}), gone.setdefault(name, set())
+            for r in bk.get("recs") or []:
+                key = (r["c"], r["id"])
+                rs[key] = r
+                gs.discard(key)
+            for g in bk.get("gone") or []:
+                key = tuple(g)
+                gs.add(key)
+                rs.pop(key, None)
+            cursors[name] = bk["cursor"]
+            more = more or bool(bk.get("more"))
+        for d in b.get("drop") or []:
+            cursors.pop(d, None)
+        if not more:
+            return {"recs": recs, "gone": gone, "cursors": cursors, "last": b,
+                    "responses": responses}
+    raise AssertionError("%s: still 'more' after %d pulls" % (what, rounds))
+
+
+def _get(srv, token, bucket, c, id_, what="read back"):
+    """The record (c, id) as pulled from `bucket` from 0, or None."""
+    got = _pull_all(srv, token, cursors={bucket: 0}, what=what)
+    return got["recs"].get(bucket, {}).get((c, id_))
+
+
+def _stamps(rec):
+    """A record's stamps as {field: (hlc, origin)}."""
+    return {k: (int(v[0]), v[1]) for k, v in (rec.get("s") or {}).items()}
+
+
+def _staff(site, sid, role, **extra):
+    f = {"site": site, "name": "Staff " + sid, "role": role, "active": True}
+    f.update(extra)
+    return _op("staff", sid, f)
+
+
+def _shift(site, shid, role, starts, ends, staff, lead=None, route=None):
+    f = {"site": site, "role": role, "starts": int(starts), "ends": int(ends),
+         "staff": list(staff)}
+    if lead is not None:
+        f["lead"] = lead
+    if route is not None:
+        f["route"] = route
+    return _op("shift", shid, f)
+
+
+def _site(site):
+    return _op("site", site, {"name": "Site " + site, "tz": "Asia/Shanghai",
+                              "households": 480})
+
+
+def _task(site, tid, shift, title="Sweep stairwell 1", **extra):
+    f = {"site": site, "shift": shift, "title": title, "status": "open"}
+    f.update(extra)
+    return _op("task", tid, f)
+
+
+def _device(srv, site, staff, role, pin="1234"):
+    """A device enrolled for `site` with a session of `staff` (.device,
+    .device_token, .token)."""
+    return H.device_for(srv, site, staff, role, pin=pin)
+# --- end helpers ---
+
+E = "E"
+TOL = 2 * SEC  # network and scheduling slack between our clock read and the server's
+
+
+def _world(ctx):
+    srv = ctx.server()
+    now = H.now_ms()
+    _admin(srv, [_site(E), _staff(E, "g1", "guard"), _staff(E, "g2", "guard"),
+                 _staff(E, "sup1", "supervisor"),
+                 _op("zone", "z1", {"site": E, "name": "Gate", "kind": "lobby"}),
+                 _op("checkpoint", "cp1", {"site": E, "zone": "z1", "name": "Gate",
+                                           "tag": "QR-GATE-1"}),
+                 _op("route", "r1", {"site": E, "name": "Round", "checkpoints": ["cp1"],
+                                     "every_min": 60, "grace_min": 10}),
+                 _shift(E, "se", "guard", now - 2 * HOUR, now + 6 * HOUR, ["g1", "g2"],
+                        route="r1")])
+    return srv
+
+
+def _checkin(kid, at, boot, mono, staff="g1"):
+    return _op("checkin", kid, {"site": E, "shift": "se", "route": "r1", "checkpoint": "cp1",
+                                "staff": staff, "at": int(at), "boot": boot,
+                                "mono": int(mono), "method": "qr"})
+
+
+def _read(srv, kid):
+    r = _get(srv, srv.admin_token, "shift/se", "checkin", kid)
+    assert r is not None, "checkin %s not stored" % kid
+    return r["f"]
+
+
+def test_slow_clock_corrected(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    t = H.now_ms()
+    booted = t - HOUR             # true time of boot
+    capture = t - 10 * MIN        # true capture time
+    slow = 40 * MIN               # the phone's clock is 40 minutes slow
+    dev = {"boot": "boot-slow", "mono": t - booted, "wall": t - slow, "pending": 1}
+    _push_ok(srv, g.token, [_checkin("k1", capture - slow, "boot-slow", capture - booted)],
+             dev=dev, what="checkin from a slow phone")
+    f = _read(srv, "k1")
+    assert f.get("trust") == "corrected", \
+        "anchor known and at 40 min off at_est: trust must be corrected, got %r" % f.get("trust")
+    assert abs(f["at_est"] - capture) <= TOL, \
+        "at_est %d must be the true capture time %d (off by %d ms)" % (
+            f["at_est"], capture, f["at_est"] - capture)
+    assert abs(f["skew"] + slow) <= TOL, "skew must be about -40 min, got %r" % f.get("skew")
+    assert abs(f["rcv"] - t) <= TOL, "rcv %r not the receive time %r" % (f.get("rcv"), t)
+    assert f["at"] == capture - slow, "the device's at must be kept as sent: %r" % f["at"]
+
+
+def test_consistent_clock_verified(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    t = H.now_ms()
+    booted = t - 5 * HOUR
+    capture = t - 20 * MIN
+    dev = {"boot": "boot-ok", "mono": t - booted, "wall": t, "pending": 2}
+    _push_ok(srv, g.token, [_checkin("k1", capture, "boot-ok", capture - booted),
+                            _checkin("k2", capture + 30 * SEC, "boot-ok", capture - booted),
+                            _checkin("k3", capture + 90 * SEC, "boot-ok", capture - booted)],
+             dev=dev, what="checkins from a good clock")
+    f = _read(srv, "k1")
+    assert f.get("trust") == "verified", "consistent clock: trust %r" % f.get("trust")
+    assert abs(f["at_est"] - capture) <= TOL, "at_est %r vs capture %r" % (f["at_est"], capture)
+    assert abs(f["skew"]) <= TOL, "skew of a right clock must be ~0, got %r" % f["skew"]
+    assert _read(srv, "k2").get("trust") == "verified", \
+        "at 30 s off at_est is within 60 s: verified"
+    assert _read(srv, "k3").get("trust") == "corrected", \
+        "at 90 s off at_est is beyond 60 s: corrected"
+
+
+def test_unknown_boot_unverified_uses_skew(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    t = H.now_ms()
+    fast = 10 * MIN                   # the phone's clock is 10 minutes fast
+    capture = t - HOUR
+    dev = {"boot": "boot-new", "mono": 30 * SEC, "wall": t + fast, "pending": 1}
+    _push_ok(srv, g.token, [_checkin("k1", capture + fast, "boot-old", 4 * HOUR)],
+             dev=dev, what="checkin from a boot before a reboot")
+    f = _read(srv, "k1")
+    assert f.get("trust") == "unverified", \
+        "no anchor for the checkin's boot: unverified, got %r" % f.get("trust")
+    assert abs(f["skew"] - fast) <= TOL, \
+        "skew = dev.wall - server now = ~+10 min, got %r" % f.get("skew")
+    assert f["at_est"] == f["at"] - f["skew"], \
+        "unverified at_est must be at - skew exactly: %r != %r - %r" % (
+            f["at_est"], f["at"], f["skew"])
+    assert abs(f["at_est"] - capture) <= TOL, "at_est %r vs capture %r" % (f["at_est"], capture)
+
+
+def test_no_wall_skew_null_at_est_is_at(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    t = H.now_ms()
+    at = t - 3 * HOUR - 123
+    _push_ok(srv, g.token, [_checkin("k1", at, "boot-gone", 2 * HOUR)],
+             dev={"boot": "boot-now", "mono": 5000, "pending": 0}, what="dev without wall")
+    _push_ok(srv, g.token, [_checkin("k2", at, "boot-gone2", 2 * HOUR)],
+             what="no dev at all")
+    for kid in ("k1", "k2"):
+        f = _read(srv, kid)
+        assert f.get("skew") is None, "%s: without dev.wall skew is null, got %r" % (
+            kid, f.get("skew"))
+        assert f.get("trust") == "unverified", "%s: trust %r" % (kid, f.get("trust"))
+        assert f.get("at_est") == at, "%s: unverified without skew: at_est = at (%d), got %r" % (
+            kid, at, f.get("at_est"))
+
+
+def test_anchor_is_smallest_candidate(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    m1 = 1000 * SEC
+    # boot A: the second sync's candidate is 30 s later (as if delayed): ignored.
+    t1 = H.now_ms()
+    _sync(srv, g.token, dev={"boot": "bA", "mono": m1, "wall": t1}, what="anchor bA")
+    t2 = H.now_ms()
+    m2 = m1 + (t2 - t1) - 30 * SEC
+    _push_ok(srv, g.token, [_checkin("ka", t2 - 31 * SEC, "bA", m2 - SEC)],
+             dev={"boot": "bA", "mono": m2, "wall": t2}, what="later candidate")
+    fa = _read(srv, "ka")
+    want = t1 - m1 + m2 - SEC  # first anchor + mono
+    assert abs(fa["at_est"] - want) <= TOL, \
+        "anchor is the smallest candidate: at_est %d, expected %d (off %d ms)" % (
+            fa["at_est"], want, fa["at_est"] - want)
+    # boot B: the second sync's candidate is 30 s earlier: it becomes the anchor.
+    t1 = H.now_ms()
+    _sync(srv, g.token, dev={"boot": "bB", "mono": m1, "wall": t1}, what="anchor bB")
+    t2 = H.now_ms()
+    m2 = m1 + (t2 - t1) + 30 * SEC
+    _push_ok(srv, g.token, [_checkin("kb", t2 - SEC, "bB", m2 - SEC)],
+             dev={"boot": "bB", "mono": m2, "wall": t2}, what="earlier candidate")
+    fb = _read(srv, "kb")
+    want = t2 - SEC
+    assert abs(fb["at_est"] - want) <= TOL, \
+        "a smaller candidate replaces the anchor: at_est %d, expected %d (off %d ms)" % (
+            fb["at_est"], want, fb["at_est"] - want)
+
+
+def test_anchor_belongs_to_one_device(ctx):
+    srv = _world(ctx)
+    g1 = _device(srv, E, "g1", "guard")
+    g2 = _device(srv, E, "g2", "guard")
+    t = H.now_ms()
+    _sync(srv, g1.token, dev={"boot": "same-boot", "mono": HOUR, "wall": t}, what="g1 anchors")
+    _push_ok(srv, g2.token, [_checkin("k2", t - MIN, "same-boot", HOUR - MIN, staff="g2")],
+             dev={"boot": "g2-boot", "mono": HOUR, "wall": t}, what="g2 checkin")
+    f = _read(srv, "k2")
+    assert f.get("trust") == "unverified", \
+        "anchors are per (device, boot): another device's boot id gives no anchor; " \
+        "trust %r" % f.get("trust")
+
+
+def _report(srv, token, site=E):
+    r = H.req(srv, "GET", "/v1/reports/devices/" + site, token=token,
+              headers={"Accept": "application/json"})
+    return r
+
+
+def _entry(rep, device):
+    devs = rep.get("devices") or []
+    hit = [d for d in devs if d.get("device") == device]
+    assert len(hit) == 1, "device %s in report %d times: %r" % (device, len(hit), devs)
+    return hit[0]
+
+
+def test_devices_report_pending_skew_boot(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    sup = _device(srv, E, "sup1", "supervisor")
+    t = H.now_ms()
+    ack, _ = _push(srv, g.token, [_op("zone", "zx", {"site": E, "name": "nope"}),
+                                  _op("route", "rx", {"site": E, "name": "nope"})],
+                   dev={"boot": "rb1", "mono": 12345, "wall": t - 40 * MIN, "pending": 7},
+                   what="guard sync with dev")
+    assert ack.get("applied") == 0 and len(_rej(ack)) == 2, "guard's zone/route writes: %r" % ack
+    r = _report(srv, sup.token)
+    assert r.status == 200, "supervisor GET devices report: %s %r" % (r.status, r.body)
+    assert r.body.get("site") == E, "report site: %r" % r.body.get("site")
+    e = _entry(r.body, g.device)
+    assert e.get("staff") == "g1", "report staff %r" % e.get("staff")
+    assert e.get("pending") == 7, "report pending %r, device said 7" % e.get("pending")
+    assert e.get("boot") == "rb1", "report boot %r" % e.get("boot")
+    assert isinstance(e.get("skew"), int) and abs(e["skew"] + 40 * MIN) <= TOL, \
+        "report skew must be ~ -40 min: %r" % e.get("skew")
+    assert isinstance(e.get("last_sync"), int) and abs(e["last_sync"] - t) <= 5 * SEC, \
+        "last_sync %r, synced at ~%d" % (e.get("last_sync"), t)
+    assert e.get("rejected") == 2, "ops rejected: %r, expected 2" % e.get("rejected")
+
+    _sync(srv, g.token, what="sync without dev")
+    e = _entry(_report(srv, sup.token).body, g.device)
+    assert e.get("pending") == 7, "without dev the last reported pending stands: %r" % e.get("pending")
+    _sync(srv, g.token, dev={"boot": "rb2", "mono": 10, "wall": H.now_ms(), "pending": 0},
+          what="sync with pending 0")
+    e = _entry(_report(srv, srv.admin_token).body, g.device)
+    assert e.get("pending") == 0 and e.get("boot") == "rb2", \
+        "admin report after pending 0 / boot rb2: %r" % e
+
+
+def test_devices_report_not_for_guard(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    r = _report(srv, g.token)
+    assert r.status == 403, "guard must not read the devices report: %s %r" % (r.status, r.body)
+    assert isinstance(r.body, dict) and r.body.get("error") == "FORBIDDEN", \
+        "whole-request error body {error: FORBIDDEN}: %r" % r.body

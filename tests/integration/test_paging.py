@@ -1,0 +1,415 @@
+"""Pull order and paging (DESIGN.md section 3): limit over recs+gone of all
+buckets, bytewise bucket order, cursor and `more` semantics, unnamed buckets
+from 0, reset for a cursor above the head, the limit cap, and `store`."""
+
+# --- helpers (same block in every test file of this group; keep in sync) ---
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as H  # noqa: E402
+
+SEC = 1000
+MIN = 60 * SEC
+HOUR = 60 * MIN
+DAY = 24 * HOUR
+
+
+def _hlc(ms, counter=0):
+    return (int(ms) << 16) | int(counter)
+
+
+def _wall(h):
+    return int(h) >> 16
+
+
+_last_stamp = [0]
+
+
+def _stamp():
+    """A stamp from the real clock, strictly increasing within this module,
+    so two writes of one test to the same field never tie."""
+    s = max(_hlc(H.now_ms()), _last_stamp[0] + 1)
+    _last_stamp[0] = s
+    return s
+
+
+def _op(c, id_, f, s=None):
+    return {"c": c, "id": id_, "f": dict(f), "s": _stamp() if s is None else int(s)}
+
+
+def _batch(ops, by=None, bid=None):
+    b = {"batch": bid if bid is not None else os.urandom(16), "ops": list(ops)}
+    if by is not None:
+        b["by"] = by
+    return b
+
+
+def _sync(srv, token, push=None, pull=None, limit=None, dev=None, hlc=None,
+          what="sync"):
+    """POST /v1/sync with exactly the body given (no defaults added but v, hlc,
+    push and pull); checks the parts every response must have."""
+    body = {"v": 1, "hlc": _hlc(H.now_ms()) if hlc is None else int(hlc),
+            "push": list(push or []), "pull": dict(pull or {})}
+    if limit is not None:
+        body["limit"] = limit
+    if dev is not None:
+        body["dev"] = dev
+    r = H.req(srv, "POST", "/v1/sync", body=body, token=token)
+    assert r.status == 200, "%s: POST /v1/sync answered HTTP %s: %r" % (
+        what, r.status, r.body)
+    b = r.body
+    assert isinstance(b, dict), "%s: sync response is not a map: %r" % (what, b)
+    for k in ("now", "hlc", "store", "acks", "buckets", "scope"):
+        assert k in b, "%s: sync response lacks %r (keys %s)" % (what, k, sorted(b))
+    assert isinstance(b["now"], int) and isinstance(b["hlc"], int), \
+        "%s: now/hlc not integers: %r %r" % (what, b["now"], b["hlc"])
+    acks = b["acks"]
+    assert len(acks) == len(body["push"]), \
+        "%s: %d batches pushed, %d acks back: %r" % (
+            what, len(body["push"]), len(acks), acks)
+    for i, (a, bt) in enumerate(zip(acks, body["push"])):
+        assert a.get("batch") == bt["batch"], \
+            "%s: ack %d is for batch %r, expected %r (acks come in push order)" % (
+                what, i, a.get("batch"), bt["batch"])
+    return b
+
+
+def _rej(ack):
+    """{op index: code} of an ack's rejections."""
+    return {r["i"]: r["code"] for r in (ack.get("rej") or [])}
+
+
+def _rej_entry(ack, i):
+    for r in ack.get("rej") or []:
+        if r["i"] == i:
+            return r
+    return None
+
+
+def _push(srv, token, ops, by=None, what="push", **kw):
+    b = _sync(srv, token, push=[_batch(ops, by=by)], what=what, **kw)
+    return b["acks"][0], b
+
+
+def _push_ok(srv, token, ops, by=None, what="push", **kw):
+    ack, b = _push(srv, token, ops, by=by, what=what, **kw)
+    assert not ack.get("rej") and not ack.get("err"), \
+        "%s: ops rejected: err=%r rej=%r" % (what, ack.get("err"), ack.get("rej"))
+    assert ack.get("applied") == len(ops), \
+        "%s: applied=%r, expected %d" % (what, ack.get("applied"), len(ops))
+    assert not ack.get("dup"), "%s: fresh batch acked dup: %r" % (what, ack)
+    return b
+
+
+def _admin(srv, ops, what="admin setup"):
+    """Push ops with the admin token (5000 ops a batch), all must apply."""
+    ops = list(ops)
+    batches = [_batch(ops[i:i + 5000]) for i in range(0, len(ops), 5000)]
+    for j in range(0, len(batches), 64):
+        part = batches[j:j + 64]
+        b = _sync(srv, srv.admin_token, push=part, what=what)
+        for bt, ack in zip(part, b["acks"]):
+            assert not ack.get("rej") and not ack.get("err"), \
+                "%s: admin ops rejected: err=%r rej=%r" % (
+                    what, ack.get("err"), (ack.get("rej") or [])[:5])
+            assert ack.get("applied") == len(bt["ops"]), \
+                "%s: applied %r of %d" % (what, ack.get("applied"), len(bt["ops"]))
+
+
+def _pull_all(srv, token, cursors=None, limit=None, what="pull", rounds=400):
+    """Pull until no bucket has more.  Returns {"recs": {bucket: {(c, id): rec}},
+    "gone": {bucket: set((c, id))}, "cursors": {...}, "last": last response,
+    "responses": [...]}."""
+    cursors = dict(cursors or {})
+    recs, gone, responses = {}, {}, []
+    for _ in range(rounds):
+        b = _sync(srv, token, pull=cursors, limit=limit, what=what)
+        responses.append(b)
+        more = False
+        for name, bk in b["buckets"].items():
+            if bk.get("reset"):
+                recs[name], gone[name] = {}, set()
+            rs, gs = recs.setdefault(name, {}), gone.setdefault(name, set())
+            for r in bk.get("recs") or []:
+                key = (r["c"], r["id"])
+                rs[key] = r
+                gs.discard(key)
+            for g in bk.get("gone") or []:
+                key = tuple(g)
+                gs.add(key)
+                rs.pop(key, None)
+            cursors[name] = bk["cursor"]
+            more = more or bool(bk.get("more"))
+        for d in b.get("drop") or []:
+            cursors.pop(d, None)
+        if not more:
+            return {"recs": recs, "gone": gone, "cursors": cursors, "last": b,
+                    "responses": responses}
+    raise AssertionError("%s: still 'more' after %d pulls" % (what, rounds))
+
+
+def _get(srv, token, bucket, c, id_, what="read back"):
+    """The record (c, id) as pulled from `bucket` from 0, or None."""
+    got = _pull_all(srv, token, cursors={bucket: 0}, what=what)
+    return got["recs"].get(bucket, {}).get((c, id_))
+
+
+def _stamps(rec):
+    """A record's stamps as {field: (hlc, origin)}."""
+    return {k: (int(v[0]), v[1]) for k, v in (rec.get("s") or {}).items()}
+
+
+def _staff(site, sid, role, **extra):
+    f = {"site": site, "name": "Staff " + sid, "role": role, "active": True}
+    f.update(extra)
+    return _op("staff", sid, f)
+
+
+def _shift(site, shid, role, starts, ends, staff, lead=None, route=None):
+    f = {"site": site, "role": role, "starts": int(starts), "ends": int(ends),
+         "staff": list(staff)}
+    if lead is not None:
+        f["lead"] = lead
+    if route is not None:
+        f["route"] = route
+    return _op("shift", shid, f)
+
+
+def _site(site):
+    return _op("site", site, {"name": "Site " + site, "tz": "Asia/Shanghai",
+                              "households": 480})
+
+
+def _task(site, tid, shift, title="Sweep stairwell 1", **extra):
+    f = {"site": site, "shift": shift, "title": title, "status": "open"}
+    f.update(extra)
+    return _op("task", tid, f)
+
+
+def _device(srv, site, staff, role, pin="1234"):
+    """A device enrolled for `site` with a session of `staff` (.device,
+    .device_token, .token)."""
+    return H.device_for(srv, site, staff, role, pin=pin)
+# --- end helpers ---
+
+P = "P"
+ORDERS, PX1, PX2, SITEB = "orders/P", "shift/px1", "shift/px2", "site/P"
+ALL = sorted([ORDERS, PX1, PX2, SITEB])
+
+
+def _world(ctx):
+    """orders/P: 7 orders; shift/px1: 3 tasks + 2 gone (moved to px2);
+    shift/px2: 8 tasks; site/P: site, staff, 2 shifts, 8 zones."""
+    srv = ctx.server()
+    now = H.now_ms()
+    ops = [_site(P), _staff(P, "sp", "supervisor"),
+           _shift(P, "px1", "guard", now - HOUR, now + 7 * HOUR, []),
+           _shift(P, "px2", "guard", now - HOUR, now + 7 * HOUR, [])]
+    ops += [_op("zone", "z%02d" % i, {"site": P, "name": "Zone %d" % i, "kind": "lobby"})
+            for i in range(8)]
+    ops += [_op("order", "o%02d" % i, {"site": P, "category": "complaint",
+                                       "title": "Noise %d" % i, "reported_at": now - HOUR,
+                                       "reporter": "sp", "status": "reported"})
+            for i in range(7)]
+    ops += [_task(P, "t%d" % i, "px1") for i in range(1, 6)]
+    ops += [_task(P, "u%d" % i, "px2") for i in range(1, 7)]
+    _admin(srv, ops)
+    _admin(srv, [_op("task", "t4", {"shift": "px2"}), _op("task", "t5", {"shift": "px2"})],
+           what="move t4, t5 to px2")
+    sp = _device(srv, P, "sp", "supervisor")
+    return srv, sp
+
+
+def _n(bk):
+    return len(bk.get("recs") or []) + len(bk.get("gone") or [])
+
+
+def _full(srv, token):
+    """One pull of everything from 0 with a big limit."""
+    b = _sync(srv, token, limit=10000, what="full pull")
+    assert set(b["buckets"]) == set(ALL), "scope %s" % sorted(b["buckets"])
+    for name, bk in b["buckets"].items():
+        assert not bk.get("more"), "full pull of %s still has more" % name
+    return b
+
+
+def test_paging_world_counts(ctx):
+    srv, sp = _world(ctx)
+    b = _full(srv, sp.token)["buckets"]
+    assert len(b[ORDERS]["recs"]) == 7 and not b[ORDERS].get("gone"), "orders/P: %d" % _n(b[ORDERS])
+    assert {r["id"] for r in b[PX1]["recs"]} == {"t1", "t2", "t3"}, \
+        "shift/px1 recs: %s" % [r["id"] for r in b[PX1]["recs"]]
+    assert sorted(map(tuple, b[PX1].get("gone") or [])) == [("task", "t4"), ("task", "t5")], \
+        "shift/px1 gone: %r" % b[PX1].get("gone")
+    assert len(b[PX2]["recs"]) == 8, "shift/px2: %d" % len(b[PX2]["recs"])
+    assert len(b[SITEB]["recs"]) >= 12, "site/P: %d" % len(b[SITEB]["recs"])
+
+
+def _paged(srv, token, limit, counts, first_pull=None):
+    """Pull with `limit` from scratch, checking each page against the model:
+    buckets filled in bytewise order, `limit` entries per page over all
+    buckets, more exactly when entries remain, cursor unchanged when a bucket
+    returned nothing.  Returns (entries seen per bucket, cursors)."""
+    remaining = dict(counts)
+    cursors = dict(first_pull or {})
+    seen = {n: [] for n in counts}
+    for page in range(1000):
+        sent = dict(cursors)
+        b = _sync(srv, token, pull=sent, limit=limit, what="page %d" % page)
+        left = limit
+        expect = {}
+        for name in sorted(counts):
+            take = min(remaining[name], left)
+            expect[name] = take
+            left -= take
+            remaining[name] -= take
+        got = {n: _n(b["buckets"].get(n, {})) for n in counts}
+        assert got == expect, \
+            ("page %d (limit %d): entries per bucket must fill buckets in bytewise "
+             "name order; expected %s, got %s" % (page, limit, expect, got))
+        for name in counts:
+            bk = b["buckets"][name]
+            assert bool(bk.get("more")) == (remaining[name] > 0), \
+                "page %d: %s more=%r but %d entries remain" % (
+                    page, name, bk.get("more"), remaining[name])
+            before = sent.get(name, 0)
+            if got[name] == 0:
+                assert bk["cursor"] == before, \
+                    "page %d: %s returned nothing: cursor must stay %r, got %r" % (
+                        page, name, before, bk["cursor"])
+            else:
+                assert bk["cursor"] > before, \
+                    "page %d: %s returned entries but cursor %r <= sent %r" % (
+                        page, name, bk["cursor"], before)
+            seen[name] += [("rec", r["c"], r["id"]) for r in bk.get("recs") or []]
+            seen[name] += [("gone",) + tuple(g) for g in bk.get("gone") or []]
+            cursors[name] = bk["cursor"]
+        if not any(remaining.values()):
+            return seen, cursors
+    raise AssertionError("paging never finished")
+
+
+def _entries(bk):
+    return sorted([("rec", r["c"], r["id"]) for r in bk.get("recs") or []] +
+                  [("gone",) + tuple(g) for g in bk.get("gone") or []])
+
+
+def test_paging_limit_order_cursor_more(ctx):
+    srv, sp = _world(ctx)
+    full = _full(srv, sp.token)["buckets"]
+    counts = {n: _n(full[n]) for n in ALL}
+    for limit in (4, 5, 7):
+        seen, cursors = _paged(srv, sp.token, limit, counts)
+        for n in ALL:
+            assert sorted(seen[n]) == _entries(full[n]), \
+                "limit %d: %s paged entries differ from a full pull (dups or gaps): " \
+                "%s vs %s" % (limit, n, sorted(seen[n]), _entries(full[n]))
+            assert cursors[n] == full[n]["cursor"], \
+                "limit %d: %s final cursor %r != highest seq %r of the full pull" % (
+                    limit, n, cursors[n], full[n]["cursor"])
+
+
+def test_paging_exact_fit_has_no_more(ctx):
+    srv, sp = _world(ctx)
+    full = _full(srv, sp.token)["buckets"]
+    n_orders = _n(full[ORDERS])
+    b = _sync(srv, sp.token, limit=n_orders, what="limit == size of orders/P")
+    assert _n(b["buckets"][ORDERS]) == n_orders and not b["buckets"][ORDERS].get("more"), \
+        "orders/P fits the limit exactly: all entries and more=false; got %d, more=%r" % (
+            _n(b["buckets"][ORDERS]), b["buckets"][ORDERS].get("more"))
+    for n in (PX1, PX2, SITEB):
+        assert _n(b["buckets"][n]) == 0 and b["buckets"][n].get("more") is True, \
+            "%s: nothing served (limit used up) so more must be true: %r" % (
+                n, b["buckets"][n])
+        assert b["buckets"][n]["cursor"] == 0, \
+            "%s: nothing returned from 0: cursor must be 0, got %r" % (n, b["buckets"][n]["cursor"])
+
+
+def test_paging_every_record_once_with_writes_between(ctx):
+    srv, sp = _world(ctx)
+    cursors, seen = {}, {}
+    for page in range(200):
+        b = _sync(srv, sp.token, pull=cursors, limit=3, what="page %d" % page)
+        for name, bk in b["buckets"].items():
+            for r in bk.get("recs") or []:
+                seen.setdefault((name, r["c"], r["id"]), []).append(r)
+            cursors[name] = bk["cursor"]
+        if page == 2:  # writes while paging: new and updated records
+            _admin(srv, [_op("zone", "late1", {"site": P, "name": "late"}),
+                         _op("zone", "z07", {"name": "renamed"})])
+        if not any(bk.get("more") for bk in b["buckets"].values()) and page > 2:
+            break
+    full = _full(srv, sp.token)["buckets"]
+    for n in ALL:
+        for r in full[n]["recs"]:
+            k = (n, r["c"], r["id"])
+            assert k in seen, "record %s never pulled" % (k,)
+            assert seen[k][-1]["f"] == r["f"], \
+                "last pulled version of %s is stale: %r vs %r" % (k, seen[k][-1]["f"], r["f"])
+    dups = {k: len(v) for k, v in seen.items() if len(v) > 1 and k[2] != "z07"}
+    assert not dups, "records pulled more than once: %s" % dups
+
+
+def test_limit_default_and_cap(ctx):
+    srv = ctx.server()
+    _admin(srv, [_site("Q"), _staff("Q", "sq", "supervisor")] +
+           [_op("zone", "z%05d" % i, {"site": "Q", "name": "z"}) for i in range(10050)],
+           what="10050 zones")
+    sq = _device(srv, "Q", "sq", "supervisor")
+    b = _sync(srv, sq.token, limit=50000, what="limit 50000")
+    n = sum(_n(bk) for bk in b["buckets"].values())
+    assert n == 10000, "limit above 10000 must be treated as 10000: got %d entries" % n
+    assert b["buckets"]["site/Q"].get("more") is True, "more must be true with entries left"
+    b = _sync(srv, sq.token, what="no limit")
+    n = sum(_n(bk) for bk in b["buckets"].values())
+    assert n == 1000, "default limit is 1000: got %d entries" % n
+    b = _sync(srv, sq.token, limit=10000, what="limit 10000")
+    assert sum(_n(bk) for bk in b["buckets"].values()) == 10000, "limit 10000"
+
+
+def test_unnamed_scope_buckets_served_from_zero(ctx):
+    srv, sp = _world(ctx)
+    full = _full(srv, sp.token)["buckets"]
+    b = _sync(srv, sp.token, pull={SITEB: full[SITEB]["cursor"]}, what="only site/P named")
+    for n in (ORDERS, PX1, PX2):
+        assert n in b["buckets"], "unnamed scope bucket %s not served" % n
+        assert _entries(b["buckets"][n]) == _entries(full[n]), \
+            "unnamed %s must be served from 0 in the same response" % n
+    assert _n(b["buckets"][SITEB]) == 0, "site/P at its head must return nothing"
+
+
+def test_cursor_at_and_above_head(ctx):
+    srv, sp = _world(ctx)
+    full = _full(srv, sp.token)["buckets"]
+    head = full[SITEB]["cursor"]
+    cur = {n: full[n]["cursor"] for n in ALL}
+    b = _sync(srv, sp.token, pull=cur, what="cursors at head")
+    for n in ALL:
+        bk = b["buckets"][n]
+        assert not bk.get("reset") and _n(bk) == 0 and not bk.get("more") and \
+            bk["cursor"] == cur[n], "%s at its head: no reset, nothing, same cursor; %r" % (n, bk)
+    for above in (head + 1, head + 10 ** 9):
+        b = _sync(srv, sp.token, pull=dict(cur, **{SITEB: above}), what="cursor above head")
+        bk = b["buckets"][SITEB]
+        assert bk.get("reset") is True, \
+            "cursor %d above the head %d of site/P must answer reset: true; %r" % (
+                above, head, {k: v for k, v in bk.items() if k not in ("recs",)})
+        assert _entries(bk) == _entries(full[SITEB]), \
+            "reset: the bucket is served from 0 in the same response"
+        for n in (ORDERS, PX1, PX2):
+            assert not b["buckets"][n].get("reset"), "%s reset without cause" % n
+
+
+def test_store_id_stable_across_restart(ctx):
+    srv, sp = _world(ctx)
+    s1 = _sync(srv, sp.token)["store"]
+    s2 = _sync(srv, srv.admin_token)["store"]
+    assert isinstance(s1, str) and s1, "store must be a non-empty string: %r" % s1
+    assert s1 == s2, "store id differs between two syncs: %r %r" % (s1, s2)
+    srv.restart()
+    s3 = _sync(srv, sp.token, what="after restart")["store"]
+    assert s3 == s1, "store id must survive a restart: %r -> %r" % (s1, s3)
+    other = ctx.server()
+    s4 = _sync(other, other.admin_token, what="another server")["store"]
+    assert s4 != s1, "two stores made by separate init share the id %r" % s1

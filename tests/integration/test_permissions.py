@@ -1,0 +1,496 @@
+"""Who may write what (DESIGN.md section 5 and the `by` rule of section 4):
+role, field and owner rules, the scope exceptions (orders by anyone, the
+lead's handover, the evidence window) and attribution of shared-device
+batches."""
+
+# --- helpers (same block in every test file of this group; keep in sync) ---
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as H  # noqa: E402
+
+SEC = 1000
+MIN = 60 * SEC
+HOUR = 60 * MIN
+DAY = 24 * HOUR
+
+
+def _hlc(ms, counter=0):
+    return (int(ms) << 16) | int(counter)
+
+
+def _wall(h):
+    return int(h) >> 16
+
+
+_last_stamp = [0]
+
+
+def _stamp():
+    """A stamp from the real clock, strictly increasing within this module,
+    so two writes of one test to the same field never tie."""
+    s = max(_hlc(H.now_ms()), _last_stamp[0] + 1)
+    _last_stamp[0] = s
+    return s
+
+
+def _op(c, id_, f, s=None):
+    return {"c": c, "id": id_, "f": dict(f), "s": _stamp() if s is None else int(s)}
+
+
+def _batch(ops, by=None, bid=None):
+    b = {"batch": bid if bid is not None else os.urandom(16), "ops": list(ops)}
+    if by is not None:
+        b["by"] = by
+    return b
+
+
+def _sync(srv, token, push=None, pull=None, limit=None, dev=None, hlc=None,
+          what="sync"):
+    """POST /v1/sync with exactly the body given (no defaults added but v, hlc,
+    push and pull); checks the parts every response must have."""
+    body = {"v": 1, "hlc": _hlc(H.now_ms()) if hlc is None else int(hlc),
+            "push": list(push or []), "pull": dict(pull or {})}
+    if limit is not None:
+        body["limit"] = limit
+    if dev is not None:
+        body["dev"] = dev
+    r = H.req(srv, "POST", "/v1/sync", body=body, token=token)
+    assert r.status == 200, "%s: POST /v1/sync answered HTTP %s: %r" % (
+        what, r.status, r.body)
+    b = r.body
+    assert isinstance(b, dict), "%s: sync response is not a map: %r" % (what, b)
+    for k in ("now", "hlc", "store", "acks", "buckets", "scope"):
+        assert k in b, "%s: sync response lacks %r (keys %s)" % (what, k, sorted(b))
+    assert isinstance(b["now"], int) and isinstance(b["hlc"], int), \
+        "%s: now/hlc not integers: %r %r" % (what, b["now"], b["hlc"])
+    acks = b["acks"]
+    assert len(acks) == len(body["push"]), \
+        "%s: %d batches pushed, %d acks back: %r" % (
+            what, len(body["push"]), len(acks), acks)
+    for i, (a, bt) in enumerate(zip(acks, body["push"])):
+        assert a.get("batch") == bt["batch"], \
+            "%s: ack %d is for batch %r, expected %r (acks come in push order)" % (
+                what, i, a.get("batch"), bt["batch"])
+    return b
+
+
+def _rej(ack):
+    """{op index: code} of an ack's rejections."""
+    return {r["i"]: r["code"] for r in (ack.get("rej") or [])}
+
+
+def _rej_entry(ack, i):
+    for r in ack.get("rej") or []:
+        if r["i"] == i:
+            return r
+    return None
+
+
+def _push(srv, token, ops, by=None, what="push", **kw):
+    b = _sync(srv, token, push=[_batch(ops, by=by)], what=what, **kw)
+    return b["acks"][0], b
+
+
+def _push_ok(srv, token, ops, by=None, what="push", **kw):
+    ack, b = _push(srv, token, ops, by=by, what=what, **kw)
+    assert not ack.get("rej") and not ack.get("err"), \
+        "%s: ops rejected: err=%r rej=%r" % (what, ack.get("err"), ack.get("rej"))
+    assert ack.get("applied") == len(ops), \
+        "%s: applied=%r, expected %d" % (what, ack.get("applied"), len(ops))
+    assert not ack.get("dup"), "%s: fresh batch acked dup: %r" % (what, ack)
+    return b
+
+
+def _admin(srv, ops, what="admin setup"):
+    """Push ops with the admin token (5000 ops a batch), all must apply."""
+    ops = list(ops)
+    batches = [_batch(ops[i:i + 5000]) for i in range(0, len(ops), 5000)]
+    for j in range(0, len(batches), 64):
+        part = batches[j:j + 64]
+        b = _sync(srv, srv.admin_token, push=part, what=what)
+        for bt, ack in zip(part, b["acks"]):
+            assert not ack.get("rej") and not ack.get("err"), \
+                "%s: admin ops rejected: err=%r rej=%r" % (
+                    what, ack.get("err"), (ack.get("rej") or [])[:5])
+            assert ack.get("applied") == len(bt["ops"]), \
+                "%s: applied %r of %d" % (what, ack.get("applied"), len(bt["ops"]))
+
+
+def _pull_all(srv, token, cursors=None, limit=None, what="pull", rounds=400):
+    """Pull until no bucket has more.  Returns {"recs": {bucket: {(c, id): rec}},
+    "gone": {bucket: set((c, id))}, "cursors": {...}, "last": last response,
+    "responses": [...]}."""
+    cursors = dict(cursors or {})
+    recs, gone, responses = {}, {}, []
+    for _ in range(rounds):
+        b = _sync(srv, token, pull=cursors, limit=limit, what=what)
+        responses.append(b)
+        more = False
+        for name, bk in b["buckets"].items():
+            if bk.get("reset"):
+                recs[name], gone[name] = {}, set()
+            rs, gs = recs.setdefault(name, {}), gone.setdefault(name, set())
+            for r in bk.get("recs") or []:
+                key = (r["c"], r["id"])
+                rs[key] = r
+                gs.discard(key)
+            for g in bk.get("gone") or []:
+                key = tuple(g)
+                gs.add(key)
+                rs.pop(key, None)
+            cursors[name] = bk["cursor"]
+            more = more or bool(bk.get("more"))
+        for d in b.get("drop") or []:
+            cursors.pop(d, None)
+        if not more:
+            return {"recs": recs, "gone": gone, "cursors": cursors, "last": b,
+                    "responses": responses}
+    raise AssertionError("%s: still 'more' after %d pulls" % (what, rounds))
+
+
+def _get(srv, token, bucket, c, id_, what="read back"):
+    """The record (c, id) as pulled from `bucket` from 0, or None."""
+    got = _pull_all(srv, token, cursors={bucket: 0}, what=what)
+    return got["recs"].get(bucket, {}).get((c, id_))
+
+
+def _stamps(rec):
+    """A record's stamps as {field: (hlc, origin)}."""
+    return {k: (int(v[0]), v[1]) for k, v in (rec.get("s") or {}).items()}
+
+
+def _staff(site, sid, role, **extra):
+    f = {"site": site, "name": "Staff " + sid, "role": role, "active": True}
+    f.update(extra)
+    return _op("staff", sid, f)
+
+
+def _shift(site, shid, role, starts, ends, staff, lead=None, route=None):
+    f = {"site": site, "role": role, "starts": int(starts), "ends": int(ends),
+         "staff": list(staff)}
+    if lead is not None:
+        f["lead"] = lead
+    if route is not None:
+        f["route"] = route
+    return _op("shift", shid, f)
+
+
+def _site(site):
+    return _op("site", site, {"name": "Site " + site, "tz": "Asia/Shanghai",
+                              "households": 480})
+
+
+def _task(site, tid, shift, title="Sweep stairwell 1", **extra):
+    f = {"site": site, "shift": shift, "title": title, "status": "open"}
+    f.update(extra)
+    return _op("task", tid, f)
+
+
+def _device(srv, site, staff, role, pin="1234"):
+    """A device enrolled for `site` with a session of `staff` (.device,
+    .device_token, .token)."""
+    return H.device_for(srv, site, staff, role, pin=pin)
+# --- end helpers ---
+
+A = "A"
+CODES_OUT = ("OUT_OF_SCOPE", "FORBIDDEN")
+
+
+def _world(ctx):
+    srv = ctx.server()
+    now = H.now_ms()
+    staff = {"g1": "guard", "g2": "guard", "g3": "guard", "g4": "guard",
+             "cl1": "cleaner", "cl2": "cleaner", "tech1": "technician",
+             "tech2": "technician", "sup1": "supervisor", "sup2": "supervisor"}
+    ops = [_site(A)] + [_staff(A, s, r) for s, r in staff.items()]
+    ops += [_op("zone", "za", {"site": A, "name": "Lobby", "kind": "lobby"}),
+            _op("checkpoint", "cp1", {"site": A, "zone": "za", "name": "Door",
+                                      "tag": "04:A1:B2"}),
+            _op("route", "r1", {"site": A, "name": "Night", "checkpoints": ["cp1"],
+                                "every_min": 60, "grace_min": 10})]
+    ops += [
+        _shift(A, "sg1", "guard", now - 6 * HOUR, now + 1 * HOUR, ["g1", "g3"], lead="g3",
+               route="r1"),
+        _shift(A, "sgn", "guard", now + 1 * HOUR, now + 9 * HOUR, ["g4"], lead="g4",
+               route="r1"),
+        _shift(A, "sg2", "guard", now - 2 * HOUR, now + 6 * HOUR, ["g2"], route="r1"),
+        _shift(A, "sg_old", "guard", now - 2 * DAY - 8 * HOUR, now - 2 * DAY, ["g1"],
+               route="r1"),
+        _shift(A, "sg_vold", "guard", now - 9 * DAY, now - 8 * DAY - 16 * HOUR, ["g1"],
+               route="r1"),
+        _shift(A, "sc1", "cleaner", now - 2 * HOUR, now + 6 * HOUR, ["cl1"]),
+        _shift(A, "sc2", "cleaner", now - 2 * HOUR, now + 6 * HOUR, ["cl2"]),
+        _shift(A, "sc_old", "cleaner", now - 2 * DAY - 8 * HOUR, now - 2 * DAY, ["cl1"]),
+        _shift(A, "st", "technician", now - 2 * HOUR, now + 6 * HOUR, ["tech1", "tech2"]),
+    ]
+    ops += [_task(A, "tk1", "sc1", title="Sweep stairwell 3", assignee="cl1",
+                  due_from=now - HOUR, due_to=now + HOUR),
+            _task(A, "tk2", "sc2", title="Clean lift car", assignee="cl2"),
+            _task(A, "tk_old", "sc_old", title="Empty bins", assignee="cl1")]
+    ops += [_op("order", "o1", {"site": A, "category": "repair", "title": "Tap drips",
+                                "reported_at": now - HOUR, "reporter": "g2",
+                                "status": "reported"}),
+            _op("order", "o2", {"site": A, "category": "urgent_power", "title": "Fuse",
+                                "reported_at": now - HOUR, "reporter": "g2",
+                                "assignee": "tech2", "status": "accepted",
+                                "accepted_at": now - 50 * MIN})]
+    _admin(srv, ops)
+    return srv
+
+
+def _checkin(kid, shift, staff, at=None, **over):
+    f = {"site": A, "shift": shift, "route": "r1", "checkpoint": "cp1", "staff": staff,
+         "at": int(at if at is not None else H.now_ms() - MIN), "boot": "b-1",
+         "mono": 3 * HOUR, "method": "nfc"}
+    f.update(over)
+    return _op("checkin", kid, f)
+
+
+def _admin_rec(srv, bucket, c, id_):
+    return _get(srv, srv.admin_token, bucket, c, id_)
+
+
+def test_guard_cannot_write_zone_route_staff(ctx):
+    srv = _world(ctx)
+    g = _device(srv, A, "g1", "guard")
+    ack, _ = _push(srv, g.token, [
+        _op("zone", "zg", {"site": A, "name": "Guard zone", "kind": "garage"}),
+        _op("route", "rg", {"site": A, "name": "Guard route", "checkpoints": ["cp1"]}),
+        _op("staff", "sg", {"site": A, "name": "Friend", "role": "guard", "active": True}),
+        _op("zone", "za", {"name": "Renamed by guard"}),
+        _op("staff", "g1", {"role": "supervisor"}),
+        _checkin("ok", "sg1", "g1"),
+    ], what="guard writes site records")
+    want = {0: "FORBIDDEN", 1: "FORBIDDEN", 2: "FORBIDDEN", 3: "FORBIDDEN", 4: "FORBIDDEN"}
+    assert _rej(ack) == want, "guard: zone/route/staff writes FORBIDDEN; got %r" % _rej(ack)
+    assert ack.get("applied") == 1, "the guard's own checkin applies: %r" % ack
+    cur = (_rej_entry(ack, 3) or {}).get("cur")
+    assert isinstance(cur, dict) and cur["f"].get("name") == "Lobby", \
+        "FORBIDDEN on a visible record carries cur: %r" % _rej_entry(ack, 3)
+    site = _pull_all(srv, srv.admin_token)["recs"]["site/" + A]
+    assert ("zone", "zg") not in site and ("route", "rg") not in site and \
+        ("staff", "sg") not in site, "forbidden records stored"
+    assert site[("zone", "za")]["f"]["name"] == "Lobby", "zone renamed by a guard"
+    assert site[("staff", "g1")]["f"]["role"] == "guard", "guard promoted itself"
+
+
+def test_guard_checkin_on_other_shift_rejected(ctx):
+    srv = _world(ctx)
+    g = _device(srv, A, "g1", "guard")
+    ack, _ = _push(srv, g.token, [_checkin("k-other", "sg2", "g1"),
+                                  _checkin("k-own", "sg1", "g1")], what="checkins")
+    assert set(_rej(ack)) == {0} and _rej(ack)[0] in CODES_OUT, \
+        "checkin on a shift the guard is not on must be rejected (DESIGN: " \
+        "OUT_OF_SCOPE): %r" % ack
+    assert "cur" not in _rej_entry(ack, 0), "no cur for a record that does not exist"
+    assert ack.get("applied") == 1, "own-shift checkin applies: %r" % ack
+    assert _admin_rec(srv, "shift/sg2", "checkin", "k-other") is None, "rejected checkin stored"
+    assert _admin_rec(srv, "shift/sg1", "checkin", "k-own") is not None, "own checkin missing"
+
+
+def test_checkin_for_other_staff_forbidden(ctx):
+    srv = _world(ctx)
+    g = _device(srv, A, "g1", "guard")
+    ack, _ = _push(srv, g.token, [_checkin("k-g3", "sg1", "g3")], what="checkin as g3")
+    assert _rej(ack) == {0: "FORBIDDEN"}, \
+        "a checkin whose staff is not the writer must be FORBIDDEN: %r" % ack
+    assert _admin_rec(srv, "shift/sg1", "checkin", "k-g3") is None, "stored anyway"
+
+
+def test_cleaner_task_fields(ctx):
+    srv = _world(ctx)
+    c = _device(srv, A, "cl1", "cleaner")
+    now = H.now_ms()
+    done = {"status": "done", "done_at": now - MIN, "done_by": "cl1",
+            "note": "mopped twice", "photo": "ab" * 32, "checklist_done": ["floor", "rails"]}
+    ack, _ = _push(srv, c.token, [
+        _op("task", "tk1", done),
+        _op("task", "tk1", {"title": "Nothing to do"}),
+        _op("task", "tk1", {"status": "skipped", "title": "x"}),
+        _op("task", "tk1", {"due_to": now + 5 * HOUR}),
+    ], what="cleaner writes its task")
+    assert _rej(ack) == {1: "FORBIDDEN", 2: "FORBIDDEN", 3: "FORBIDDEN"}, \
+        "cleaner may write status/done_at/done_by/note/photo/checklist_done only: %r" % ack
+    assert ack.get("applied") == 1, "the allowed op applies: %r" % ack
+    cur = (_rej_entry(ack, 1) or {}).get("cur")
+    assert isinstance(cur, dict) and cur["f"].get("title") == "Sweep stairwell 3", \
+        "FORBIDDEN on a visible task carries cur: %r" % _rej_entry(ack, 1)
+    r = _get(srv, c.token, "shift/sc1", "task", "tk1")
+    for k, v in done.items():
+        assert r["f"].get(k) == v, "task %s: %r, cleaner wrote %r" % (k, r["f"].get(k), v)
+    assert r["f"]["title"] == "Sweep stairwell 3", "title changed by a cleaner"
+    assert _stamps(r)["status"][1] == c.device, "status not stamped by the cleaner's device"
+
+
+def test_cleaner_cannot_write_other_shift_task(ctx):
+    srv = _world(ctx)
+    c = _device(srv, A, "cl1", "cleaner")
+    ack, _ = _push(srv, c.token, [_op("task", "tk2", {"status": "done"})], what="tk2")
+    assert set(_rej(ack)) == {0} and _rej(ack)[0] in CODES_OUT, "tk2 of sc2: %r" % ack
+    assert "cur" not in _rej_entry(ack, 0), \
+        "cur must not reveal a record the device may not see: %r" % _rej_entry(ack, 0)
+    assert _admin_rec(srv, "shift/sc2", "task", "tk2")["f"]["status"] == "open", "tk2 changed"
+
+
+def test_supervisor_cannot_grant_admin_or_change_own_role(ctx):
+    srv = _world(ctx)
+    s = _device(srv, A, "sup1", "supervisor")
+    ack, _ = _push(srv, s.token, [
+        _op("staff", "newg", {"site": A, "name": "New guard", "role": "guard", "active": True}),
+        _op("staff", "newa", {"site": A, "name": "Boss", "role": "admin", "active": True}),
+        _op("staff", "g2", {"role": "admin"}),
+        _op("staff", "sup1", {"role": "guard"}),
+        _op("staff", "sup1", {"name": "Renamed supervisor"}),
+        _op("staff", "sup2", {"role": "guard"}),
+    ], what="supervisor staff writes")
+    assert _rej(ack) == {1: "FORBIDDEN", 2: "FORBIDDEN", 3: "FORBIDDEN"}, \
+        "supervisor: no admin grants, no own role change; got %r" % ack
+    assert ack.get("applied") == 3, "the other staff writes apply: %r" % ack
+    site = _pull_all(srv, s.token)["recs"]["site/" + A]
+    assert ("staff", "newg") in site and ("staff", "newa") not in site, "staff records"
+    assert site[("staff", "g2")]["f"]["role"] == "guard", "g2 was made admin"
+    assert site[("staff", "sup1")]["f"]["role"] == "supervisor", "supervisor changed own role"
+    assert site[("staff", "sup1")]["f"]["name"] == "Renamed supervisor", "own name not applied"
+    assert site[("staff", "sup2")]["f"]["role"] == "guard", "other supervisor's role not applied"
+
+
+def test_guard_creates_order_without_pulling_orders(ctx):
+    srv = _world(ctx)
+    g = _device(srv, A, "g1", "guard")
+    now = H.now_ms()
+    base = {"site": A, "category": "incident", "title": "Broken window",
+            "detail": "block 3, 2nd floor", "reported_at": now - MIN, "reporter": "g1",
+            "status": "reported", "photos": [], "note": "seen on round"}
+    ack, b = _push(srv, g.token, [
+        _op("order", "og1", base),
+        _op("order", "og2", dict(base, reporter="g2")),
+        _op("order", "og3", dict(base, status="accepted")),
+        _op("order", "og4", dict(base, assignee="tech1")),
+        _op("order", "o1", {"status": "closed"}),
+    ], what="guard reports faults")
+    codes = _rej(ack)
+    assert 0 not in codes, "anyone of the site creates an order: %r" % ack
+    assert codes.get(1) == "FORBIDDEN" and codes.get(2) == "FORBIDDEN" and \
+        codes.get(3) == "FORBIDDEN", \
+        "order created with reporter != self / status != reported / an assignee: %r" % codes
+    assert codes.get(4) in CODES_OUT, "guard updating an existing order: %r" % codes
+    assert ack.get("applied") == 1, "applied %r" % ack.get("applied")
+    assert "orders/" + A not in b["buckets"] and "orders/" + A not in b["scope"], \
+        "guards do not pull orders/%s" % A
+    r = _admin_rec(srv, "orders/" + A, "order", "og1")
+    assert r is not None and r["f"]["reporter"] == "g1" and r["f"]["status"] == "reported", \
+        "guard's order: %r" % (r and r["f"])
+    assert r["f"].get("respond_by") == now - MIN + 15 * MIN, \
+        "incident respond_by = reported_at + 15 min: %r" % r["f"].get("respond_by")
+    assert _admin_rec(srv, "orders/" + A, "order", "o1")["f"]["status"] == "reported", \
+        "guard changed o1"
+
+
+def test_technician_takes_and_updates_own_order(ctx):
+    srv = _world(ctx)
+    t1 = _device(srv, A, "tech1", "technician")
+    t2 = _device(srv, A, "tech2", "technician")
+    now = H.now_ms()
+    _push_ok(srv, t1.token, [_op("order", "o1", {"assignee": "tech1"})], what="tech1 takes o1")
+    _push_ok(srv, t1.token, [_op("order", "o1", {"status": "accepted", "accepted_at": now})],
+             what="tech1 accepts o1")
+    _push_ok(srv, t1.token, [_op("order", "o1", {"status": "on_site", "on_site_at": now + 1,
+                                                 "note": "on my way"})],
+             what="tech1 on site")
+    ack, _ = _push(srv, t1.token, [_op("order", "o2", {"status": "on_site"}),
+                                   _op("order", "o1", {"title": "Renamed"}),
+                                   _op("order", "o1", {"reporter": "tech1"})],
+                   what="tech1 oversteps")
+    assert _rej(ack) == {0: "FORBIDDEN", 1: "FORBIDDEN", 2: "FORBIDDEN"}, \
+        "tech1: o2 is tech2's; title/reporter are not a technician's fields: %r" % ack
+    ack, _ = _push(srv, t2.token, [_op("order", "o1", {"status": "resolved"}),
+                                   _op("order", "o1", {"assignee": "tech2"})],
+                   what="tech2 on tech1's order")
+    assert _rej(ack) == {0: "FORBIDDEN", 1: "FORBIDDEN"}, \
+        "tech2 cannot update or take an order assigned to tech1: %r" % ack
+    cur = (_rej_entry(ack, 0) or {}).get("cur")
+    assert isinstance(cur, dict) and cur["f"].get("assignee") == "tech1", \
+        "rejection on a visible order carries cur: %r" % _rej_entry(ack, 0)
+    orders = _pull_all(srv, t1.token)["recs"]["orders/" + A]
+    o1, o2 = orders[("order", "o1")]["f"], orders[("order", "o2")]["f"]
+    assert o1["assignee"] == "tech1" and o1["status"] == "on_site" and \
+        o1["title"] == "Tap drips" and o1["note"] == "on my way", "o1: %r" % o1
+    assert o2["status"] == "accepted" and o2["assignee"] == "tech2", "o2: %r" % o2
+
+
+def test_lead_creates_handover_for_incoming_shift(ctx):
+    srv = _world(ctx)
+    lead = _device(srv, A, "g3", "guard")
+    other = _device(srv, A, "g1", "guard")
+    incoming = _device(srv, A, "g4", "guard")
+    now = H.now_ms()
+    h = {"site": A, "from_shift": "sg1", "to_shift": "sgn", "by": "g3", "at": now,
+         "note": "gate 2 lock sticks", "open_items": ["gate 2 lock"]}
+    _push_ok(srv, lead.token, [_op("handover", "h1", h)], what="lead writes handover")
+    ack, _ = _push(srv, other.token, [_op("handover", "h2", dict(h, by="g1"))],
+                   what="non-lead writes handover")
+    assert set(_rej(ack)) == {0} and _rej(ack)[0] in CODES_OUT, \
+        "only a supervisor or the lead of from_shift writes a handover: %r" % ack
+    got = _pull_all(srv, incoming.token, what="incoming shift pulls")
+    recs = got["recs"].get("shift/sgn", {})
+    r = recs.get(("handover", "h1"))
+    assert r is not None and r["f"]["note"] == "gate 2 lock sticks" and \
+        r["f"]["open_items"] == ["gate 2 lock"], \
+        "handover must be in the to_shift bucket for the incoming shift: %s" % sorted(recs)
+    assert ("handover", "h2") not in recs, "rejected handover delivered"
+
+
+def test_evidence_window_allows_late_checkin(ctx):
+    srv = _world(ctx)
+    g = _device(srv, A, "g1", "guard")
+    c = _device(srv, A, "cl1", "cleaner")
+    now = H.now_ms()
+    b = _sync(srv, g.token, pull={"shift/sg_old": 0}, what="old shift out of scope")
+    assert "shift/sg_old" in (b.get("drop") or []), \
+        "a shift that ended 2 days ago is outside the guard's scope"
+    ack, _ = _push(srv, g.token, [_checkin("k-late", "sg_old", "g1", at=now - 2 * DAY - HOUR),
+                                  _checkin("k-vlate", "sg_vold", "g1",
+                                           at=now - 8 * DAY - 17 * HOUR)],
+                   what="late checkins")
+    assert 0 not in _rej(ack), \
+        "checkin for own shift ended 2 days ago (< evidence_window) must be accepted: %r" % ack
+    assert _rej(ack).get(1) == "OUT_OF_SCOPE", \
+        "own shift ended 8+ days ago is past evidence_window: OUT_OF_SCOPE; %r" % ack
+    assert _admin_rec(srv, "shift/sg_old", "checkin", "k-late") is not None, "late checkin lost"
+    _push_ok(srv, c.token, [_op("task", "tk_old", {"status": "done", "done_by": "cl1",
+                                                   "done_at": now - 2 * DAY - HOUR})],
+             what="late task completion")
+    assert _admin_rec(srv, "shift/sc_old", "task", "tk_old")["f"]["status"] == "done"
+
+
+def test_by_attribution_on_shared_device(ctx):
+    srv = _world(ctx)
+    code = H.enroll_code(srv, A)
+    device, dtok = H.enroll(srv, code, "shared handheld")
+    for s in ("g1", "g2", "g3"):
+        H.set_pin(srv, s, "4321")
+    s1 = H.login(srv, dtok, "g1", "4321")["token"]
+    s2 = H.login(srv, dtok, "g2", "4321")["token"]
+    _device(srv, A, "g3", "guard")  # g3 has sessions, but on another device
+    # g1's round, pushed after g2 logged in on the same handheld.
+    ack, _ = _push(srv, s2, [_checkin("k-by", "sg1", "g1")], by="g1", what="by=g1")
+    assert not ack.get("rej") and ack.get("applied") == 1, \
+        "batch by=g1 (who held a session on this device) applies with g1's rights: %r" % ack
+    r = _admin_rec(srv, "shift/sg1", "checkin", "k-by")
+    assert r is not None and _stamps(r)["staff"][1] == device, \
+        "attributed checkin must be stored, stamped with the device: %r" % r
+    ack, _ = _push(srv, s2, [_checkin("k-noby", "sg1", "g1")], what="no by")
+    assert _rej(ack).get(0) in CODES_OUT, \
+        "without by the session's staff (g2) is meant: g1's checkin rejected: %r" % ack
+    bt = _batch([_checkin("k-g3a", "sg1", "g3"), _checkin("k-g3b", "sg1", "g3")], by="g3")
+    ack = _sync(srv, s2, push=[bt], what="by=g3")["acks"][0]
+    assert _rej(ack) == {0: "FORBIDDEN", 1: "FORBIDDEN"} and ack.get("applied") == 0, \
+        "by naming a staff who never held a session on this device: every op " \
+        "FORBIDDEN: %r" % ack
+    assert ack.get("err") == "FORBIDDEN", "batch-level err FORBIDDEN expected: %r" % ack
+    again = _sync(srv, s2, push=[bt], what="resend by=g3")["acks"][0]
+    assert again.get("dup") is True, "a FORBIDDEN-by batch is recorded: resend dup: %r" % again
+    assert _admin_rec(srv, "shift/sg1", "checkin", "k-g3a") is None, "by=g3 op stored"
+    _ = s1
