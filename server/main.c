@@ -1,0 +1,357 @@
+/*
+ * main.c — fieldsyncd: init, serve, demo.  All state lives in one
+ * context owned here and passed down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "protocol/errors.h"
+#include "server/auth.h"
+#include "server/demo.h"
+#include "server/engine.h"
+#include "server/http.h"
+#include "server/store.h"
+
+/* Cost of one PIN check: about 20 ms on the reference machine. */
+#define PBKDF2_DEFAULT 60000
+
+typedef struct {
+	const char *data, *listen, *cert, *key;
+	int insecure;
+	unsigned threads, pbkdf2, timeout_ms;
+	size_t map_mb, max_mb;
+	engine_cfg ecfg;
+} options;
+
+typedef enum { O_STR, O_SIZE, O_U64, O_I64, O_UINT, O_FLAG } otype;
+
+typedef struct {
+	const char *name;
+	otype type;
+	size_t off;       /* into options */
+	const char *help;
+} option;
+
+#define OFF(f) offsetof(options, f)
+static const option opts[] = {
+	{"--data", O_STR, OFF(data), "DIR   the store's directory"},
+	{"--listen", O_STR, OFF(listen), "HOST:PORT  address to serve on (127.0.0.1:8443)"},
+	{"--cert", O_STR, OFF(cert), "PEM   TLS certificate (chain)"},
+	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
+	{"--insecure-http", O_FLAG, OFF(insecure), "      plain HTTP (loopback or behind a TLS proxy)"},
+	{"--threads", O_UINT, OFF(threads), "N     worker threads (16)"},
+	{"--pbkdf2-iter", O_UINT, OFF(pbkdf2), "N     PBKDF2 iterations for new PINs (60000, ~20 ms)"},
+	{"--request-timeout-ms", O_UINT, OFF(timeout_ms), "N  deadline to read a request (30000)"},
+	{"--map-mb", O_SIZE, OFF(map_mb), "N     initial store map size (256)"},
+	{"--max-store-mb", O_SIZE, OFF(max_mb), "N     the map grows up to this (65536)"},
+	{"--max-skew-ms", O_U64, OFF(ecfg.lim.max_skew_ms), "N  clock guard (300000)"},
+	{"--tombstone-ttl-ms", O_U64, OFF(ecfg.lim.tombstone_ttl_ms), "N  (30 days)"},
+	{"--session-ttl-ms", O_U64, OFF(ecfg.lim.session_ttl_ms), "N  (7 days)"},
+	{"--evidence-window-ms", O_U64, OFF(ecfg.lim.evidence_window_ms), "N  late pushes for ended shifts (7 days)"},
+	{"--body-max", O_SIZE, OFF(ecfg.lim.body_max), "BYTES  request body, compressed (4 MiB)"},
+	{"--inflated-max", O_SIZE, OFF(ecfg.lim.inflated_max), "BYTES  request body, inflated (32 MiB)"},
+	{"--clock-offset-ms", O_I64, OFF(ecfg.clock_offset_ms), "N  shift the server clock (tests, drills)"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: fieldsyncd COMMAND [options]\n\n"
+	        "commands:\n"
+	        "  init  --data DIR   create the store, write DIR/admin.token (0600)\n"
+	        "  serve --data DIR --listen HOST:PORT [--cert PEM --key PEM | --insecure-http]\n"
+	        "                     serve until SIGTERM\n"
+	        "  demo  --data DIR   load the demo property (staff PIN 1234)\n"
+	        "  help               this text\n\noptions:\n");
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		fprintf(f, "  %-22s %s\n", opts[i].name, opts[i].help);
+}
+
+static int parse_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+	for (int i = 2; i < argc; i++) {
+		const option *op = NULL;
+		for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+			if (!strcmp(argv[i], opts[k].name))
+				op = &opts[k];
+		if (!op) {
+			fprintf(stderr, "fieldsyncd: unknown option %s (see fieldsyncd help)\n", argv[i]);
+			return -1;
+		}
+		char *field = (char *)o + op->off;
+		if (op->type == O_FLAG) {
+			*(int *)field = 1;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "fieldsyncd: %s needs a value\n", argv[i]);
+			return -1;
+		}
+		const char *v = argv[++i];
+		unsigned long long n;
+		switch (op->type) {
+		case O_STR:
+			*(const char **)field = v;
+			break;
+		case O_I64: {
+			char *end;
+			errno = 0;
+			long long x = strtoll(v, &end, 10);
+			if (errno || *end || !*v)
+				goto bad;
+			*(int64_t *)field = x;
+			break;
+		}
+		case O_SIZE:
+			if (parse_num(v, SIZE_MAX, &n))
+				goto bad;
+			*(size_t *)field = (size_t)n;
+			break;
+		case O_U64:
+			if (parse_num(v, UINT64_MAX, &n))
+				goto bad;
+			*(uint64_t *)field = n;
+			break;
+		case O_UINT:
+			if (parse_num(v, UINT_MAX, &n))
+				goto bad;
+			*(unsigned *)field = (unsigned)n;
+			break;
+		case O_FLAG:
+			break;
+		}
+		continue;
+	bad:
+		fprintf(stderr, "fieldsyncd: %s: bad value '%s'\n", op->name, v);
+		return -1;
+	}
+	if (!o->data) {
+		fprintf(stderr, "fieldsyncd: --data DIR is required\n");
+		return -1;
+	}
+	return 0;
+}
+
+typedef struct {
+	options o;
+	store *st;
+	engine *e;
+	http_server *http;
+} app;
+
+static int open_all(app *a, int create)
+{
+	struct stat s;
+	if (stat(a->o.data, &s) != 0) {
+		if (!create) {
+			fprintf(stderr, "fieldsyncd: %s: no store here (run init)\n", a->o.data);
+			return -1;
+		}
+		if (mkdir(a->o.data, 0700)) {
+			fprintf(stderr, "fieldsyncd: cannot create %s: %s\n", a->o.data,
+			        strerror(errno));
+			return -1;
+		}
+	}
+	store_opts so;
+	memset(&so, 0, sizeof(so));
+	so.map_mb = a->o.map_mb;
+	so.max_mb = a->o.max_mb;
+	so.readers = 512;
+	if (store_open(&a->st, a->o.data, &so) || !a->st) {
+		fprintf(stderr, "fieldsyncd: cannot open the store in %s\n", a->o.data);
+		return -1;
+	}
+	if (engine_open(&a->e, a->st, &a->o.ecfg)) {
+		fprintf(stderr, "fieldsyncd: cannot start the engine\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void close_all(app *a)
+{
+	http_stop(a->http);
+	engine_close(a->e);
+	store_close(a->st);
+}
+
+static int has_admin(app *a)
+{
+	store_txn *t;
+	sv v;
+	if (store_begin(a->st, 0, &t))
+		return 0;
+	int yes = store_get(t, ST_META, sv_cstr("admin_device"), &v) == FS_OK;
+	store_abort(t);
+	return yes;
+}
+
+static int cmd_init(app *a)
+{
+	if (open_all(a, 1))
+		return 1;
+	if (has_admin(a)) {
+		printf("fieldsyncd: a store already exists in %s (store %s); nothing changed\n",
+		       a->o.data, store_id(a->st));
+		return 0;
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/admin.token", a->o.data);
+	int rc = auth_init_admin(a->e, path);
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: init failed: %s\n", fs_err_name(rc));
+		return 1;
+	}
+	printf("fieldsyncd: new store %s in %s\nadmin token: %s (mode 0600)\n",
+	       store_id(a->st), a->o.data, path);
+	return 0;
+}
+
+static int cmd_demo(app *a)
+{
+	if (open_all(a, 0))
+		return 1;
+	if (!has_admin(a)) {
+		fprintf(stderr, "fieldsyncd: run init first\n");
+		return 1;
+	}
+	auth_cfg ac = {a->o.pbkdf2};
+	if (demo_load(a->e, &ac))
+		return 1;
+	printf("fieldsyncd: demo property 'harbour' loaded: guards g-li, g-chen; "
+	       "cleaner c-wang; technician t-zhao; supervisor s-liu; PIN 1234\n");
+	return 0;
+}
+
+/* Cert and key in one 0600 PEM file, as CivetWeb wants them. */
+static int tls_bundle(app *a, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/tls-bundle.pem", a->o.data);
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	const char *src[2] = {a->o.key, a->o.cert};
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(src[i], "rb");
+		if (!f) {
+			fprintf(stderr, "fieldsyncd: cannot read %s: %s\n", src[i], strerror(errno));
+			close(fd);
+			return -1;
+		}
+		char buf[8192];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			if (write(fd, buf, n) != (ssize_t)n) {
+				fclose(f);
+				close(fd);
+				return -1;
+			}
+		fclose(f);
+		if (write(fd, "\n", 1) != 1) {
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_serve(app *a)
+{
+	if (!a->o.listen) {
+		fprintf(stderr, "fieldsyncd: --listen HOST:PORT is required\n");
+		return 1;
+	}
+	if (!a->o.insecure && (!a->o.cert || !a->o.key)) {
+		fprintf(stderr, "fieldsyncd: HTTPS needs --cert and --key "
+		                "(or --insecure-http for loopback / a TLS proxy)\n");
+		return 1;
+	}
+	/* signals are taken by sigwait below, never by a worker */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (open_all(a, 0))
+		return 1;
+	char pem[PATH_MAX];
+	if (!a->o.insecure && tls_bundle(a, pem, sizeof(pem)))
+		return 1;
+	http_cfg hc;
+	memset(&hc, 0, sizeof(hc));
+	hc.listen = a->o.listen;
+	hc.data_dir = a->o.data;
+	hc.tls_pem = a->o.insecure ? NULL : pem;
+	hc.threads = a->o.threads;
+	hc.request_timeout_ms = a->o.timeout_ms;
+	hc.auth.pbkdf2_iter = a->o.pbkdf2;
+	if (http_start(&a->http, a->e, &hc))
+		return 1;
+	fprintf(stderr, "fieldsyncd: serving store %s on %s://%s\n",
+	        store_id(a->st), a->o.insecure ? "http" : "https", a->o.listen);
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGHUP)
+			continue; /* certificate reload: see deploy/ notes */
+		fprintf(stderr, "fieldsyncd: signal %d: finishing in-flight requests\n", sig);
+		break;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	app a;
+	memset(&a, 0, sizeof(a));
+	fs_limits_default(&a.o.ecfg.lim);
+	a.o.pbkdf2 = PBKDF2_DEFAULT;
+	a.o.threads = 16;
+	const char *cmd = argv[1];
+	int (*fn)(app *) = !strcmp(cmd, "init")    ? cmd_init
+	                   : !strcmp(cmd, "serve") ? cmd_serve
+	                   : !strcmp(cmd, "demo")  ? cmd_demo
+	                                           : NULL;
+	if (!fn) {
+		fprintf(stderr, "fieldsyncd: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (parse_args(argc, argv, &a.o))
+		return 2;
+	if (!a.o.pbkdf2)
+		a.o.pbkdf2 = 1;
+	int rc = fn(&a);
+	close_all(&a);
+	return rc;
+}
