@@ -1,29 +1,49 @@
 # fieldsync — build, run, test.
-#   make          build everything into build/
-#   make run      build, install what is missing, serve the demo property
-#   make test     build and run the whole suite
-# Debian packages that are missing are installed with apt-get (as root).
+#   make            build everything into build/
+#   make run        build, install what is missing, serve the demo property
+#   make test       build and run the whole suite (unit + integration)
+#   make test-asan  the same suite built with AddressSanitizer + UBSan into
+#                   build-asan/
+#   make unit / make integration   one half of the suite
+#   make clean      remove build outputs (keeps the fetched CivetWeb source);
+#   make distclean  remove build/, build-asan/ and var/ entirely
+# Debian packages that are missing are installed with apt-get (as root, or
+# through sudo when it is there).
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-           -Wshadow -Wstrict-prototypes -fno-strict-aliasing -pthread
+# Flags the code needs whatever CFLAGS says (so `make CFLAGS=-O0` keeps them).
+FS_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+             -Wshadow -Wstrict-prototypes -fno-strict-aliasing -pthread
+# Extra flags for our code and its links (sanitizers: see test-asan).
+SAN     ?=
+# Extra flags for the CivetWeb object.
+CW_SAN  ?=
+LDFLAGS ?=
 LDLIBS  += -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread -lm
 B       := build
-CW_DIR  := $(B)/third_party/civetweb
+# Third-party sources live under build/ whatever B is, so a sanitizer build
+# reuses the one download.
+TP      := build/third_party
+CW_DIR  := $(TP)/civetweb
 PY      := /usr/bin/python3
+ASAN_B  := build-asan
 
-# Debian packages the build and the tests need: header or file -> package.
-DEB_NEEDS := /usr/include/lmdb.h:liblmdb-dev \
+# Debian packages the build and the tests need: a file it installs -> package.
+# (Installed with --no-install-recommends, so everything is named here.)
+DEB_NEEDS := /usr/bin/cc:gcc \
+             /usr/bin/make:make \
+             /usr/include/stdio.h:libc6-dev \
+             /usr/include/lmdb.h:liblmdb-dev \
              /usr/include/msgpack.h:libmsgpack-dev \
              /usr/include/zlib.h:zlib1g-dev \
              /usr/include/openssl/ssl.h:libssl-dev \
              /usr/include/cmocka.h:libcmocka-dev \
              /usr/bin/openssl:openssl \
+             /etc/ssl/certs/ca-certificates.crt:ca-certificates \
              /usr/bin/python3:python3 \
              /usr/lib/python3/dist-packages/msgpack/__init__.py:python3-msgpack \
              /usr/bin/curl:curl \
-             /usr/bin/cc:gcc \
              /usr/bin/xz:xz-utils \
              /usr/bin/dpkg-source:dpkg-dev
 
@@ -38,55 +58,78 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%) \
               $(SRVT_SRC:tests/server/%.c=$(B)/tests/%)
 SHIM       := $(B)/tests/syncshim.so
 
-.PHONY: all deps run test unit integration clean
+# A test file name used in both tests/unit and tests/server would give one
+# binary for two sources: refuse it early.
+DUP_TESTS := $(filter $(notdir $(UNIT_SRC)),$(notdir $(SRVT_SRC)))
+ifneq ($(strip $(DUP_TESTS)),)
+$(error test file names used in both tests/unit and tests/server: $(DUP_TESTS))
+endif
+
+.PHONY: all deps run test unit integration clean distclean test-asan asan-build
+.DEFAULT_GOAL := all
 all: deps $(B)/fieldsyncd $(UNIT_BIN) $(SHIM)
 
 # ---- dependencies ----------------------------------------------------------
-$(B)/.deps:
+# Checked on every make (a handful of stat calls); apt-get runs only when a
+# file is missing.
+deps:
 	@missing=""; for pair in $(DEB_NEEDS); do f=$${pair%%:*}; p=$${pair##*:}; \
 	  [ -e "$$f" ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	  else echo "missing Debian packages:$$missing (run make as root)" >&2; exit 1; fi; \
 	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
 	fi
-	@mkdir -p $(B) && touch $@
-deps: $(B)/.deps
 
-$(CW_DIR)/src/civetweb.c: | $(B)/.deps
-	sh deploy/fetch-civetweb.sh $(B)/third_party
+$(CW_DIR)/src/civetweb.c: | deps
+	sh deploy/fetch-civetweb.sh $(TP)
 
 # CivetWeb 1.15 from Debian's source package, built for OpenSSL 3.
-$(CW_OBJ): $(CW_DIR)/src/civetweb.c
+# SOCKET_TIMEOUT_QUANTUM: CivetWeb polls in slices of this many ms and looks
+# at its stop flag between them; the default 2000 makes every mg_stop (every
+# SIGTERM) take 2 s.  Timeouts themselves are unchanged.
+CW_DEFS := -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_WEBSOCKET -DUSE_IPV6 -DNO_CGI \
+           -DNO_FILES_WRITE -DSOCKET_TIMEOUT_QUANTUM=100
+$(CW_OBJ): $(CW_DIR)/src/civetweb.c Makefile | deps
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -pthread -w -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_WEBSOCKET \
-	  -DUSE_IPV6 -DNO_CGI -DNO_FILES_WRITE -DMG_EXPERIMENTAL_INTERFACES \
-	  -I$(CW_DIR)/include -c $< -o $@
+	$(CC) -O2 -g -pthread -w $(CW_SAN) $(CW_DEFS) -I$(CW_DIR)/include \
+	  -c $< -o $@
 
 # ---- our code --------------------------------------------------------------
-$(B)/obj/%.o: %.c | $(B)/.deps $(CW_DIR)/src/civetweb.c
+$(B)/obj/%.o: %.c | deps $(CW_DIR)/src/civetweb.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -I. -I$(CW_DIR)/include -c $< -o $@
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -I. -I$(CW_DIR)/include \
+	  -c $< -o $@
 
 $(B)/libfsproto.a: $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
 	ar rcs $@ $^
 
 $(B)/fieldsyncd: $(B)/obj/server/main.o $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # tests/unit: protocol and schema only; tests/server: the server's modules too.
-$(B)/tests/%: tests/unit/%.c $(B)/libfsproto.a
+$(B)/tests/%: tests/unit/%.c $(B)/libfsproto.a | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
+	  $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/tests/%: tests/server/%.c $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ)
+$(B)/tests/%: tests/server/%.c $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -I$(CW_DIR)/include -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
+	  -I$(CW_DIR)/include $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(SHIM): tests/shim/syncshim.c
+# The fsync shim is never sanitized: it is preloaded into other programs.
+$(SHIM): tests/shim/syncshim.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -shared -fPIC -o $@ $< -ldl
+	$(CC) -O2 -g -std=c11 -Wall -Wextra -shared -fPIC -o $@ $< -ldl
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
 
 # ---- use it ----------------------------------------------------------------
 run: all
@@ -101,5 +144,26 @@ integration: all
 test: all
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) $(UNIT_BIN)
 
+# ---- sanitizers ------------------------------------------------------------
+# Our code with ASan+UBSan, CivetWeb with ASan; the same suite runs on it.
+# verify_asan_link_order=0: the fsync shim is LD_PRELOADed ahead of libasan;
+# it defines no allocator function, so the order does not matter.
+ASAN_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:verify_asan_link_order=0 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+asan-build: deps
+	$(MAKE) --no-print-directory B=$(ASAN_B) SAN="$(ASAN_SAN)" \
+	  CW_SAN="-fsanitize=address -fno-omit-frame-pointer" all
+
+test-asan: asan-build
+	@$(ASAN_ENV) $(PY) tests/run_all.py --server $(ASAN_B)/fieldsyncd \
+	  --shim $(ASAN_B)/tests/syncshim.so $(UNIT_BIN:$(B)/%=$(ASAN_B)/%)
+
 clean:
-	rm -rf $(B)
+	rm -rf $(ASAN_B)
+	if [ -d $(B) ]; then find $(B) -mindepth 1 -maxdepth 1 \
+	  ! -name third_party -exec rm -rf {} +; fi
+
+distclean:
+	rm -rf build $(ASAN_B) var

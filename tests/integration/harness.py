@@ -1,0 +1,752 @@
+"""Integration-test harness: a real fieldsyncd on loopback, and helpers that
+speak its wire protocol (DESIGN.md section 4).
+
+Standard library plus msgpack only.  Test files do `from harness import *`
+(tests/integration/run.py puts this folder on sys.path).
+
+Servers
+    srv = Server(binary, shim=None, args=(), env=None, data=None,
+                 preload=None, init_args=())
+    srv.start()  init (unless DATA already holds a store) + serve on a free
+                 loopback port, plain HTTP, --pbkdf2-iter 1000; waits for
+                 GET /healthz == 200 (10 s).
+    srv.url srv.port srv.data srv.admin_token srv.pid srv.returncode
+    srv.stop() srv.kill9() srv.restart() srv.alive() srv.log()
+    with Server(...) as srv: ...
+  With a shim preloaded, FS_SHIM_COUNT=DATA/shim.count and
+  FS_SHIM_FAIL=DATA/shim.fail are set (unless env sets them) and
+    srv.syncs()            -> list of SyncCall (fn, fd, ok, t0, t1) so far
+    srv.fail_syncs(True)   -> every fdatasync/fsync/msync fails with EIO
+    srv.fail_syncs(False)  -> syncs work again
+
+HTTP
+    req(server_or_url, method, path, body=None, token=None, headers=None,
+        raw=None, timeout=10) -> Resp(.status .headers .raw .body .wire)
+    sync(server, token, push=None, pull=None, limit=None, dev=None,
+         hlc=None, **extra) -> Resp
+
+Records
+    now_ms() now_hlc() hlc_of(ms, counter=0) batch_id()
+    op(c, id, fields, s=None) batch(ops, by=None, bid=None)
+
+Setting up a site
+    admin_push(server, ops) setup_site(server, site="s1", staff=(), shifts=())
+    set_pin enroll_code enroll login device_for
+"""
+
+import gzip
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import zlib
+
+import msgpack
+
+__all__ = [
+    "Server", "Resp", "SyncCall", "HarnessError",
+    "req", "sync", "check",
+    "now_ms", "now_hlc", "hlc_of", "batch_id", "op", "batch",
+    "admin_push", "setup_site", "set_pin", "enroll_code", "enroll",
+    "login", "device_for", "Device", "Ids",
+    "pack", "unpack",
+]
+
+HEALTH_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+PBKDF2_ITER = 1000
+
+
+class HarnessError(Exception):
+    """The harness could not do what was asked (server would not start...)."""
+
+
+# ---------------------------------------------------------------- msgpack --
+
+def pack(obj):
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def unpack(data):
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+# ---------------------------------------------------------------- clocks ---
+
+def now_ms():
+    """Wall clock now, in ms since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def hlc_of(ms, counter=0):
+    """The HLC value for wall time `ms` and `counter`: ms << 16 | counter."""
+    return (int(ms) << 16) | (int(counter) & 0xFFFF)
+
+
+_hlc_lock = threading.Lock()
+_hlc_last = 0
+
+
+def now_hlc():
+    """hlc_of(now_ms()), strictly increasing across calls in this process."""
+    global _hlc_last
+    with _hlc_lock:
+        h = max(hlc_of(now_ms()), _hlc_last + 1)
+        _hlc_last = h
+        return h
+
+
+def batch_id():
+    """A fresh random 16-byte batch id."""
+    return os.urandom(16)
+
+
+def op(c, id, fields, s=None):
+    """One op: {"c": c, "id": id, "s": s or now_hlc(), "f": fields}."""
+    return {"c": c, "id": id, "s": now_hlc() if s is None else s,
+            "f": dict(fields)}
+
+
+def batch(ops, by=None, bid=None):
+    """One batch: {"batch": bid or batch_id(), "ops": [...], "by"?: by}."""
+    b = {"batch": batch_id() if bid is None else bid, "ops": list(ops)}
+    if by is not None:
+        b["by"] = by
+    return b
+
+
+# ------------------------------------------------------------------ HTTP ---
+
+class Resp:
+    """An HTTP response.
+
+    status   int
+    headers  dict, lower-case names (repeated headers joined with ", ")
+    raw      the body bytes, after undoing Content-Encoding gzip/deflate
+    wire     the body bytes as they came over the wire
+    body     decoded raw: msgpack for application/msgpack, JSON for
+             application/json; None when the type is neither or it does not
+             decode
+    """
+
+    def __init__(self, status, headers, raw, wire):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.wire = wire
+        self.body = None
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        self.content_type = ctype
+        if ctype == "application/msgpack" or ctype == "application/x-msgpack":
+            try:
+                self.body = unpack(raw)
+            except Exception:
+                self.body = None
+        elif ctype == "application/json":
+            try:
+                self.body = json.loads(raw.decode("utf-8"))
+            except Exception:
+                self.body = None
+
+    def __repr__(self):
+        shown = self.body if self.body is not None else self.raw[:300]
+        return "<Resp %s %s %r>" % (self.status, self.content_type or "-",
+                                    shown)
+
+
+def _decode_content(raw, encoding):
+    enc = (encoding or "").strip().lower()
+    if not enc or enc == "identity":
+        return raw
+    if enc in ("gzip", "x-gzip"):
+        return gzip.decompress(raw)
+    if enc == "deflate":
+        try:
+            return zlib.decompress(raw)              # zlib-wrapped (RFC 1950)
+        except zlib.error:
+            return zlib.decompress(raw, -zlib.MAX_WBITS)   # raw deflate
+    raise HarnessError("unknown Content-Encoding %r" % encoding)
+
+
+def _base_url(server_or_url):
+    if isinstance(server_or_url, str):
+        return server_or_url
+    return server_or_url.url
+
+
+def req(server_or_url, method, path, body=None, token=None, headers=None,
+        raw=None, timeout=10):
+    """Send one request and return a Resp.
+
+    body     any msgpack-able value: sent msgpack-encoded (use_bin_type)
+             with Content-Type application/msgpack
+    raw      bytes sent as they are (Content-Type application/msgpack unless
+             headers name another)
+    token    sent as Authorization: Bearer <token>
+    headers  extra headers; a value of None removes a header the harness
+             would add (e.g. {"Content-Type": None})
+    Responses with Content-Encoding gzip or deflate are decoded.  Ask for a
+    compressed one with headers={"Accept-Encoding": "gzip"}; by default
+    http.client sends Accept-Encoding: identity.
+    """
+    url = urllib.parse.urlsplit(_base_url(server_or_url))
+    hdrs = {}
+    data = None
+    if body is not None and raw is not None:
+        raise ValueError("give body or raw, not both")
+    if body is not None:
+        data = pack(body)
+        hdrs["Content-Type"] = "application/msgpack"
+    elif raw is not None:
+        data = bytes(raw)
+        hdrs["Content-Type"] = "application/msgpack"
+    if token is not None:
+        hdrs["Authorization"] = "Bearer %s" % token
+    for k, v in (headers or {}).items():
+        for have in [h for h in hdrs if h.lower() == k.lower()]:
+            del hdrs[have]
+        if v is not None:
+            hdrs[k] = str(v)
+
+    if url.scheme == "https":
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(url.hostname, url.port or 443,
+                                           timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80,
+                                          timeout=timeout)
+    full = (url.path.rstrip("/") + path) if url.path else path
+    try:
+        if data is None and method.upper() in ("POST", "PUT", "PATCH"):
+            data = b""
+        conn.request(method, full, body=data, headers=hdrs)
+        r = conn.getresponse()
+        wire = r.read()
+        rh = {}
+        for k, v in r.getheaders():
+            k = k.lower()
+            rh[k] = (rh[k] + ", " + v) if k in rh else v
+        status = r.status
+    finally:
+        conn.close()
+    decoded = _decode_content(wire, rh.get("content-encoding"))
+    return Resp(status, rh, decoded, wire)
+
+
+def check(resp, status=200):
+    """Assert resp.status == status; the message shows the response.
+    Returns resp.body."""
+    if resp.status != status:
+        raise AssertionError("expected HTTP %s, got %r" % (status, resp))
+    return resp.body
+
+
+def sync(server, token, push=None, pull=None, limit=None, dev=None, hlc=None,
+         **extra):
+    """POST /v1/sync with {"v": 1, "hlc": hlc or now_hlc(), "push": push or
+    [], "pull": pull or {}, "limit"?: limit, "dev"?: dev, **extra}.
+
+    extra keys go into the body and may replace any key (v=2 tests the
+    version check); a value of None drops that key.  Two keys are not body
+    keys: headers= and timeout= go to req()."""
+    headers = extra.pop("headers", None)
+    timeout = extra.pop("timeout", 10)
+    body = {"v": 1, "hlc": now_hlc() if hlc is None else hlc,
+            "push": [] if push is None else push,
+            "pull": {} if pull is None else pull}
+    if limit is not None:
+        body["limit"] = limit
+    if dev is not None:
+        body["dev"] = dev
+    for k, v in extra.items():
+        if v is None:
+            body.pop(k, None)
+        else:
+            body[k] = v
+    return req(server, "POST", "/v1/sync", body=body, token=token,
+               headers=headers, timeout=timeout)
+
+
+# ---------------------------------------------------------------- server ---
+
+class SyncCall:
+    """One fdatasync/fsync/msync the shim saw.  t0/t1: CLOCK_MONOTONIC ns
+    before/after the call (compare with time.monotonic_ns())."""
+    __slots__ = ("fn", "fd", "ok", "t0", "t1")
+
+    def __init__(self, fn, fd, ok, t0, t1):
+        self.fn, self.fd, self.ok, self.t0, self.t1 = fn, fd, ok, t0, t1
+
+    def __repr__(self):
+        return "SyncCall(%s fd=%d %s t1=%d)" % (
+            self.fn, self.fd, "ok" if self.ok else "fail", self.t1)
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _has_store(data):
+    if not os.path.isdir(data):
+        return False
+    if os.path.exists(os.path.join(data, "admin.token")):
+        return True
+    for _root, _dirs, files in os.walk(data):
+        if any(f.endswith(".mdb") for f in files):
+            return True
+    return False
+
+
+class Server:
+    """A fieldsyncd on 127.0.0.1, plain HTTP.
+
+    binary     path of fieldsyncd
+    shim       path of syncshim.so (or None)
+    args       extra arguments for `serve`
+    env        extra environment variables (a None value unsets one)
+    data       data directory; default: a fresh tempfile.mkdtemp()
+    preload    LD_PRELOAD the shim; default: True when shim is given
+    init_args  extra arguments for `init`
+    """
+
+    def __init__(self, binary, shim=None, args=(), env=None, data=None,
+                 preload=None, init_args=()):
+        self.binary = os.path.abspath(binary)
+        self.shim = os.path.abspath(shim) if shim else None
+        self.args = [str(a) for a in args]
+        self.env = dict(env or {})
+        self.preload = bool(self.shim) if preload is None else bool(preload)
+        if self.preload and not self.shim:
+            raise ValueError("preload=True needs shim=")
+        self.init_args = [str(a) for a in init_args]
+        self.own_data = data is None
+        self.data = os.path.abspath(data) if data else \
+            tempfile.mkdtemp(prefix="fieldsync-it-")
+        self.port = None
+        self.proc = None
+        self.returncode = None
+        self._log = None
+
+    # -- properties
+    @property
+    def url(self):
+        if self.port is None:
+            raise HarnessError("server not started")
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    @property
+    def admin_token(self):
+        with open(os.path.join(self.data, "admin.token")) as f:
+            return f.read().strip()
+
+    @property
+    def log_path(self):
+        return os.path.join(self.data, "server.log")
+
+    @property
+    def shim_count_path(self):
+        return self.env.get("FS_SHIM_COUNT") or \
+            os.path.join(self.data, "shim.count")
+
+    @property
+    def shim_fail_path(self):
+        return self.env.get("FS_SHIM_FAIL") or \
+            os.path.join(self.data, "shim.fail")
+
+    # -- life cycle
+    def _environ(self):
+        env = dict(os.environ)
+        if self.preload:
+            env["FS_SHIM_COUNT"] = self.shim_count_path
+            env["FS_SHIM_FAIL"] = self.shim_fail_path
+            old = env.get("LD_PRELOAD")
+            env["LD_PRELOAD"] = self.shim + (":" + old if old else "")
+            # A sanitized server refuses to start when a preloaded object
+            # comes before libasan; the shim defines no allocator, so the
+            # order is harmless.
+            asan = env.get("ASAN_OPTIONS", "")
+            if "verify_asan_link_order" not in asan:
+                env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
+                    "verify_asan_link_order=0"
+        for k, v in self.env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = str(v)
+        return env
+
+    def _init(self):
+        os.makedirs(self.data, exist_ok=True)
+        cmd = [self.binary, "init", "--data", self.data] + self.init_args
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=self._environ(),
+                               timeout=60)
+        except subprocess.TimeoutExpired as e:
+            raise HarnessError("%s init timed out after 60 s" % self.binary) \
+                from e
+        out = p.stdout.decode("utf-8", "replace")
+        with open(os.path.join(self.data, "init.log"), "a") as f:
+            f.write(out)
+        if p.returncode != 0:
+            raise HarnessError("`%s` exited %d:\n%s"
+                               % (" ".join(cmd), p.returncode, out))
+
+    def _spawn(self):
+        cmd = [self.binary, "serve", "--data", self.data,
+               "--listen", "127.0.0.1:%d" % self.port, "--insecure-http",
+               "--pbkdf2-iter", str(PBKDF2_ITER)] + self.args
+        if self._log is None or self._log.closed:
+            self._log = open(self.log_path, "ab", buffering=0)
+        self._log.write(("\n==== %s: %s\n" % (
+            time.strftime("%H:%M:%S"), " ".join(cmd))).encode())
+        self.returncode = None
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=self._log,
+                                     env=self._environ())
+
+    def _wait_healthy(self):
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.returncode = self.proc.returncode
+                return "exited with status %d" % self.proc.returncode
+            try:
+                r = req(self.url, "GET", "/healthz", timeout=1)
+                if r.status == 200:
+                    return None
+                last = "GET /healthz answered %d" % r.status
+            except (OSError, http.client.HTTPException) as e:
+                last = "GET /healthz: %s" % e
+            time.sleep(0.05)
+        return "not healthy after %.0f s (%s)" % (HEALTH_TIMEOUT, last)
+
+    def start(self):
+        """Init (unless the data dir already has a store) and serve; returns
+        self once GET /healthz answers 200."""
+        if self.alive():
+            return self
+        if not _has_store(self.data):
+            self._init()
+        fixed_port = self.port is not None
+        attempts = 1 if fixed_port else 3
+        why = None
+        for _ in range(attempts):
+            if not fixed_port:
+                self.port = _free_port()
+            self._spawn()
+            why = self._wait_healthy()
+            if why is None:
+                return self
+            if self.alive() or fixed_port:
+                break
+            # It exited.  Try another port only when the bind failed (a
+            # process took the port between our probe and its bind).
+            if "in use" not in self.log_tail(10).lower():
+                break
+        if self.alive():
+            self.kill9()
+        raise HarnessError("fieldsyncd %s on port %s; log %s:\n%s" % (
+            why, self.port, self.log_path, self.log_tail(20)))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _reap(self, timeout):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        self.returncode = self.proc.returncode
+        return True
+
+    def stop(self):
+        """SIGTERM, wait up to 5 s, then SIGKILL.  Returns the exit status
+        (negative: killed by that signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            if not self._reap(STOP_TIMEOUT):
+                try:
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self._reap(None)
+        else:
+            self.returncode = self.proc.returncode
+        return self.returncode
+
+    def kill9(self):
+        """SIGKILL at once (a crash); returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap(None)
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+    def restart(self):
+        """Stop (if running) and start again on the same data dir and port."""
+        self.stop()
+        return self.start()
+
+    def close(self):
+        """Stop and close the log."""
+        self.stop()
+        if self._log is not None and not self._log.closed:
+            self._log.close()
+
+    def cleanup(self):
+        """Stop, and remove the data dir if the harness made it."""
+        self.close()
+        if self.own_data:
+            shutil.rmtree(self.data, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- logs and shim
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=40):
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def syncs(self):
+        """Every sync call the shim logged so far (needs a preloaded shim)."""
+        if not self.preload:
+            raise HarnessError("syncs() needs a server started with the shim")
+        out = []
+        try:
+            with open(self.shim_count_path) as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) == 5:
+                        out.append(SyncCall(p[0], int(p[1]), p[2] == "ok",
+                                            int(p[3]), int(p[4])))
+        except FileNotFoundError:
+            pass
+        return out
+
+    def fail_syncs(self, on=True):
+        """While on, every fdatasync/fsync/msync fails with EIO."""
+        if not self.preload:
+            raise HarnessError("fail_syncs() needs a server started with "
+                               "the shim")
+        if on:
+            open(self.shim_fail_path, "w").close()
+        else:
+            try:
+                os.unlink(self.shim_fail_path)
+            except FileNotFoundError:
+                pass
+
+    def __repr__(self):
+        return "<Server pid=%s port=%s data=%s>" % (self.pid, self.port,
+                                                    self.data)
+
+
+# ------------------------------------------------------------ site setup ---
+
+class Ids(dict):
+    """A dict whose keys are also attributes (ids.site == ids["site"])."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _acks_ok(resp, n_ops_per_batch):
+    body = check(resp, 200)
+    if not isinstance(body, dict):
+        raise AssertionError("sync answered no msgpack map: %r" % resp)
+    acks = body.get("acks") or []
+    if len(acks) != len(n_ops_per_batch):
+        raise AssertionError("expected %d acks, got %r"
+                             % (len(n_ops_per_batch), body))
+    for ack, n in zip(acks, n_ops_per_batch):
+        if ack.get("err") or ack.get("rej") or ack.get("applied") != n:
+            raise AssertionError("admin push not fully applied "
+                                 "(%d ops): %r" % (n, ack))
+    return body
+
+
+def admin_push(server, ops, chunk=1000):
+    """Push ops as the admin (token from DATA/admin.token), in batches of at
+    most `chunk`; assert every op was applied; return the (last) Resp."""
+    ops = list(ops)
+    token = server.admin_token
+    resp = None
+    for i in range(0, max(len(ops), 1), chunk):
+        part = ops[i:i + chunk]
+        if not part:
+            break
+        resp = sync(server, token, push=[batch(part)])
+        _acks_ok(resp, [len(part)])
+    return resp
+
+
+def _shift_op(site, spec, now):
+    """A shift from (id, role, staff_ids[, starts, ends]) or a dict with
+    id, role, staff, starts?, ends?, route?, lead? (default: started an
+    hour ago, ends in 8 h)."""
+    if isinstance(spec, dict):
+        d = dict(spec)
+        sid = d.pop("id")
+    else:
+        sid, role, staff = spec[0], spec[1], spec[2]
+        d = {"role": role, "staff": list(staff)}
+        if len(spec) > 3:
+            d["starts"] = spec[3]
+        if len(spec) > 4:
+            d["ends"] = spec[4]
+    d.setdefault("site", site)
+    d.setdefault("starts", now - 3600_000)
+    d.setdefault("ends", now + 8 * 3600_000)
+    d["staff"] = list(d.get("staff", []))
+    return op("shift", sid, d)
+
+
+def setup_site(server, site="s1", staff=(), shifts=(), tz="Asia/Shanghai",
+               households=500, name=None):
+    """Create, with admin pushes, the site `site` (tz, households), its staff
+    and its shifts.
+
+    staff   (id, role) or (id, role, name) tuples; active, of this site
+    shifts  (id, role, [staff ids]) or (id, role, [staff], starts, ends)
+            tuples, or dicts of shift fields with an "id"
+    Returns Ids(site=..., staff=[ids], roles={id: role}, shifts=[ids])."""
+    now = now_ms()
+    ops = [op("site", site, {"name": name or ("Site %s" % site), "tz": tz,
+                             "households": households})]
+    staff_ids, roles = [], {}
+    for s in staff:
+        sid, role = s[0], s[1]
+        nm = s[2] if len(s) > 2 else "Staff %s" % sid
+        ops.append(op("staff", sid, {"site": site, "name": nm, "role": role,
+                                     "active": True}))
+        staff_ids.append(sid)
+        roles[sid] = role
+    shift_ids = []
+    for sh in shifts:
+        o = _shift_op(site, sh, now)
+        ops.append(o)
+        shift_ids.append(o["id"])
+    admin_push(server, ops)
+    return Ids(site=site, staff=staff_ids, roles=roles, shifts=shift_ids)
+
+
+def set_pin(server, staff, pin, token=None):
+    """POST /v1/admin/staff-pin {staff, pin} (admin token unless token=)."""
+    r = req(server, "POST", "/v1/admin/staff-pin",
+            body={"staff": staff, "pin": pin},
+            token=server.admin_token if token is None else token)
+    check(r, 200)
+    return r
+
+
+def enroll_code(server, site, role=None, uses=None, ttl_s=None, token=None):
+    """POST /v1/admin/enroll-codes; returns the code."""
+    body = {"site": site}
+    if role is not None:
+        body["role"] = role
+    if uses is not None:
+        body["uses"] = uses
+    if ttl_s is not None:
+        body["ttl_s"] = ttl_s
+    r = req(server, "POST", "/v1/admin/enroll-codes", body=body,
+            token=server.admin_token if token is None else token)
+    return check(r, 200)["code"]
+
+
+def enroll(server, code, name):
+    """POST /v1/enroll; returns (device, device_token)."""
+    r = req(server, "POST", "/v1/enroll", body={"code": code, "name": name})
+    b = check(r, 200)
+    return b["device"], b["token"]
+
+
+def login(server, device_token, staff, pin):
+    """POST /v1/login; returns the response map {token, staff, role, site,
+    expires}."""
+    r = req(server, "POST", "/v1/login", body={"staff": staff, "pin": pin},
+            token=device_token)
+    return check(r, 200)
+
+
+class Device:
+    """An enrolled device with a logged-in session.
+    .device .device_token .token (session) .session (login map)
+    .server .site .staff .role; .sync(**kw) = sync(server, token, **kw)."""
+
+    def __init__(self, server, site, staff, role, device, device_token,
+                 session):
+        self.server, self.site, self.staff, self.role = \
+            server, site, staff, role
+        self.device, self.device_token = device, device_token
+        self.session = session
+        self.token = session["token"]
+
+    def sync(self, **kw):
+        return sync(self.server, self.token, **kw)
+
+    def login(self, staff, pin):
+        """Log another staff member in on this device; returns the map and
+        makes it this device's session."""
+        self.session = login(self.server, self.device_token, staff, pin)
+        self.token = self.session["token"]
+        self.staff = staff
+        self.role = self.session.get("role", self.role)
+        return self.session
+
+    def __repr__(self):
+        return "<Device %s staff=%s role=%s>" % (self.device, self.staff,
+                                                 self.role)
+
+
+def device_for(server, site, staff, role, pin="1234", name=None,
+               code_role=True):
+    """set_pin + enroll_code(site, role) + enroll + login, for a staff
+    member that already exists.  code_role=False makes a code with no role.
+    Returns a Device."""
+    set_pin(server, staff, pin)
+    code = enroll_code(server, site, role=role if code_role else None)
+    device, device_token = enroll(server, code, name or ("dev-%s" % staff))
+    session = login(server, device_token, staff, pin)
+    return Device(server, site, staff, role, device, device_token, session)

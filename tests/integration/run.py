@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""Run the integration tests: every function named test_* in
+tests/integration/test_*.py, each against real fieldsyncd processes.
+
+    run.py --server build/fieldsyncd --shim build/tests/syncshim.so [-k SUB]
+           [-x] [--keep]
+
+A test function takes no argument or one, `ctx`:
+    ctx.binary  ctx.shim   paths given on the command line
+    ctx.server(**kw)       Server(ctx.binary, **kw).start(), stopped after
+                           the test (shim=True means shim=ctx.shim)
+    ctx.tmpdir             a scratch directory for this test
+    ctx.name               "test_file.py::test_name"
+Each test has 60 s of wall time (set fn.timeout = S on the function for
+another limit).  A test fails when it raises, when it runs out of time, or
+when a server's log shows an AddressSanitizer/UBSan/LeakSanitizer report.
+The last line is `N passed, N failed`; the exit status is 1 when a test
+failed or none ran.
+"""
+
+import argparse
+import importlib.util
+import inspect
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+try:
+    import msgpack  # noqa: F401
+except ImportError:
+    # Run as `python3 run.py` by some other python: use Debian's, which
+    # has python3-msgpack (make deps installs it).
+    if os.path.exists("/usr/bin/python3") and \
+            os.path.realpath(sys.executable) != \
+            os.path.realpath("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
+import harness  # noqa: E402
+
+DEFAULT_TIMEOUT = 60
+SANITIZER_RE = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+    r"|WARNING: ThreadSanitizer|^\S+:\d+:\d+: runtime error: ", re.M)
+
+
+class TestTimeout(BaseException):
+    """Raised by SIGALRM; a BaseException so `except Exception` in a test
+    does not swallow it."""
+
+
+def _on_alarm(signum, frame):
+    raise TestTimeout("test ran past its time limit")
+
+
+class Ctx:
+    def __init__(self, binary, shim, name):
+        self.binary = binary
+        self.shim = shim
+        self.name = name
+        self.servers = []
+        self.tmpdir = tempfile.mkdtemp(prefix="fieldsync-it-tmp-")
+
+    def server(self, **kw):
+        if kw.get("shim") is True:
+            kw["shim"] = self.shim
+        s = harness.Server(self.binary, **kw)
+        self.servers.append(s)
+        return s.start()
+
+    def stop_all(self):
+        for s in self.servers:
+            try:
+                s.close()
+            except Exception:
+                traceback.print_exc()
+
+    def sanitizer_reports(self):
+        found = []
+        for s in self.servers:
+            text = s.log()
+            if SANITIZER_RE.search(text):
+                found.append(s)
+        return found
+
+    def remove_files(self):
+        for s in self.servers:
+            if s.own_data:
+                shutil.rmtree(s.data, ignore_errors=True)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def discover(pattern):
+    """[(name, fn)] for every test, and [(name, traceback)] for files that
+    would not import."""
+    tests, broken = [], []
+    for fname in sorted(os.listdir(HERE)):
+        if not (fname.startswith("test_") and fname.endswith(".py")):
+            continue
+        modname = fname[:-3]
+        try:
+            spec = importlib.util.spec_from_file_location(
+                modname, os.path.join(HERE, fname))
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[modname] = mod
+            spec.loader.exec_module(mod)
+        except BaseException:
+            name = "%s (import)" % fname
+            if not pattern or pattern in name:
+                broken.append((name, traceback.format_exc()))
+            continue
+        for attr, fn in list(vars(mod).items()):
+            if not attr.startswith("test_") or not callable(fn):
+                continue
+            if getattr(fn, "__module__", None) != modname:
+                continue
+            name = "%s::%s" % (fname, attr)
+            if pattern and pattern not in name:
+                continue
+            tests.append((name, fn))
+    return tests, broken
+
+
+def wants_ctx(fn):
+    try:
+        return len(inspect.signature(fn).parameters) >= 1
+    except (TypeError, ValueError):
+        return True
+
+
+def run_one(name, fn, args):
+    ctx = Ctx(args.server, args.shim, name)
+    limit = int(getattr(fn, "timeout", DEFAULT_TIMEOUT))
+    ok = False
+    why = None
+    t0 = time.monotonic()
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(limit)
+    try:
+        if wants_ctx(fn):
+            fn(ctx)
+        else:
+            fn()
+        ok = True
+    except TestTimeout:
+        why = "timed out after %d s\n%s" % (limit, traceback.format_exc())
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        why = traceback.format_exc()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        ctx.stop_all()
+    bad = ctx.sanitizer_reports()
+    if bad:
+        ok = False
+        why = (why or "") + "sanitizer report in %s" % ", ".join(
+            s.log_path for s in bad)
+    dt = time.monotonic() - t0
+    if ok:
+        print("PASS %s (%.2f s)" % (name, dt), flush=True)
+        if not args.keep:
+            ctx.remove_files()
+    else:
+        print("FAIL %s (%.2f s)" % (name, dt), flush=True)
+        print(_indent(why or "failed"), flush=True)
+        for s in ctx.servers:
+            tail = s.log_tail(60 if s in bad else 25)
+            print("    --- %s (exit %s), data %s, log tail:"
+                  % (s.binary, s.returncode, s.data))
+            print(_indent(tail or "(empty)", "    | "), flush=True)
+    return ok
+
+
+def _indent(text, prefix="    "):
+    return "\n".join(prefix + line for line in text.rstrip().splitlines())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--server", required=True, help="path of fieldsyncd")
+    ap.add_argument("--shim", required=True, help="path of syncshim.so")
+    ap.add_argument("-k", dest="pattern", default=None,
+                    help="run only tests whose name contains this")
+    ap.add_argument("-x", dest="exitfirst", action="store_true",
+                    help="stop at the first failure")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data dirs of passing tests too")
+    args = ap.parse_args()
+    # SIGTERM (run_all.py's time limit, CI) ends the run through the same
+    # cleanup as an exception, so no server outlives it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+    args.server = os.path.abspath(args.server)
+    args.shim = os.path.abspath(args.shim)
+    for p in (args.server, args.shim):
+        if not os.path.exists(p):
+            print("run.py: %s does not exist (run make first)" % p,
+                  file=sys.stderr)
+    passed = failed = 0
+
+    tests, broken = discover(args.pattern)
+    for name, tb in broken:
+        print("FAIL %s" % name)
+        print(_indent(tb), flush=True)
+        failed += 1
+    for name, fn in tests:
+        if run_one(name, fn, args):
+            passed += 1
+        else:
+            failed += 1
+            if args.exitfirst:
+                break
+    if passed + failed == 0:
+        print("run.py: no integration test ran (no test_*.py in %s%s)"
+              % (HERE, ", or none matched -k" if args.pattern else ""))
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
