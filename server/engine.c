@@ -974,7 +974,10 @@ static opresult apply_op(actx *x, const wval *op)
 	if (!id)
 		return rej(FS_E_UNAVAILABLE, NULL, NULL);
 
-	record old, nw;
+	record *oldp = arena_alloc(x->a, sizeof(record)), nw;
+	if (!oldp)
+		return rej(FS_E_UNAVAILABLE, NULL, NULL);
+#define old (*oldp)
 	rec_init(&old);
 	char *old_bucket = NULL;
 	int rc = load_record(x->t, x->a, col->name, id, &old, &old_bucket, NULL);
@@ -1073,6 +1076,28 @@ static opresult apply_op(actx *x, const wval *op)
 	    (rc = note_changed(x, old_bucket)))
 		return rej(rc, NULL, NULL);
 	return rej(FS_OK, NULL, NULL);
+#undef old
+}
+
+/* `cur` for an op refused before it reached the store: the record's
+ * current fields when it exists and the session may see it. */
+static const record *cur_of(actx *x, const wval *op)
+{
+	const wval *c = wv_get(op, "c"), *idv = wv_get(op, "id");
+	if (!c || c->t != WV_STR || !idv || idv->t != WV_STR ||
+	    valid_id(idv->s.p, idv->s.n))
+		return NULL;
+	const scollection *col = schema_collection(c->s.p, c->s.n);
+	char *id = wv_strdup(x->a, idv);
+	record *r = arena_alloc(x->a, sizeof(record));
+	char *bucket = NULL;
+	if (!col || !id || !r)
+		return NULL;
+	rec_init(r);
+	if (load_record(x->t, x->a, col->name, id, r, &bucket, NULL) ||
+	    !visible(x, bucket))
+		return NULL;
+	return r;
 }
 
 /* ---- batches and groups (writer thread) --------------------------------- */
@@ -1177,7 +1202,8 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 			        "this device never held a session of the batch's "
 			        "'by' staff member", NULL);
 		else if (j->checks[bi][i].code)
-			r = rej(j->checks[bi][i].code, j->checks[bi][i].msg, NULL);
+			r = rej(j->checks[bi][i].code, j->checks[bi][i].msg,
+			        cur_of(x, &ops->a.v[i]));
 		else {
 			r = apply_op(x, &ops->a.v[i]);
 			if (r.code && !r.msg)
@@ -1237,18 +1263,23 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 	return FS_OK;
 }
 
-/* The anchor and the device's sync report, once per request. */
+/* The request's own (device, boot) anchor candidate: before its batches,
+ * so it anchors the checkins it carries. */
+static int apply_anchor(actx *x)
+{
+	job *j = x->j;
+	if (!j->has_boot || !j->has_mono)
+		return FS_OK;
+	int64_t cand = (int64_t)j->t - (int64_t)j->mono, cur;
+	if (anchor_get(x->t, j->p->device, j->boot, &cur) == FS_OK && cur <= cand)
+		return FS_OK;
+	return anchor_put(x->t, j->p->device, j->boot, cand);
+}
+
+/* The device's sync report, once per request. */
 static int apply_dev(actx *x, uint64_t rejected)
 {
 	job *j = x->j;
-	int rc;
-	if (j->has_boot && j->has_mono) {
-		int64_t cand = (int64_t)j->t - (int64_t)j->mono, cur;
-		if (anchor_get(x->t, j->p->device, j->boot, &cur) != FS_OK ||
-		    cand < cur)
-			if ((rc = anchor_put(x->t, j->p->device, j->boot, cand)))
-				return rc;
-	}
 	device_info d;
 	if (auth_device_get(x->t, j->p->device, &d) != FS_OK)
 		return FS_OK; /* the admin device keeps no report */
@@ -1309,6 +1340,7 @@ static int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		wb_init(&x.rec);
 		uint64_t rejected = 0;
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
+		rc = apply_anchor(&x);
 		for (uint32_t bi = 0; bi < nb && !rc; bi++)
 			if (!only || bi == only_bi)
 				rc = apply_batch(&x, bi, &rejected);

@@ -784,8 +784,13 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	r.h = h;
 	r.c = c;
 	r.ri = mg_get_request_info(c);
-	if (authenticate(&r, SESSION))
-		return 1; /* refuse */
+	int rc = authenticate(&r, SESSION);
+	if (rc) {
+		/* refuse before the handshake, with the usual error body */
+		r.a = NULL;
+		reply_error(&r, rc, "missing, unknown, expired or revoked token");
+		return 1;
+	}
 	live_conn *lc = calloc(1, sizeof(*lc));
 	if (!lc)
 		return 1;
