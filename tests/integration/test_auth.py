@@ -570,3 +570,49 @@ def test_two_sessions_are_distinct_and_independent(ctx):
     for s in (s1, s2):
         assert sync_raw(srv, s["token"], pull={}).status == 200, \
             "both sessions on the shared device must work"
+
+
+def test_session_expires_after_session_ttl(ctx):
+    srv = ctx.server(args=("--session-ttl-ms", "1000"))
+    mk_site(srv, "s1")
+    mk_staff(srv, "s1", "g1", "guard")
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    t0 = now_ms()
+    b = login_ok(srv, dtok, "g1")
+    assert abs(b.get("expires", 0) - (t0 + 1000)) < 5000, \
+        "login expires with --session-ttl-ms 1000: expected about now + " \
+        "1 s, got %r (now %d)" % (b.get("expires"), t0)
+    assert sync_raw(srv, b["token"], pull={}).status == 200, \
+        "a fresh session must sync"
+    time.sleep(1.3)
+    check_err(sync_raw(srv, b["token"], pull={}), 401, "UNAUTHORIZED",
+              "sync with a session past its expiry")
+    b2 = login_ok(srv, dtok, "g1")
+    assert sync_raw(srv, b2["token"], pull={}).status == 200, \
+        "after expiry the device token still logs in and the new session " \
+        "syncs"
+
+
+def test_pin_guessing_locks_out(ctx):
+    """DESIGN.md section 4: lockout, not iterations, protects a short PIN.
+    After 20 wrong PINs in a row even the right one must not open a
+    session at once."""
+    srv = _site_with_guard(ctx)
+    _, dtok = enroll_ok(srv, new_code(srv, "s1"))
+    codes = set()
+    for i in range(20):
+        r = login_raw(srv, dtok, "g1", "%04d" % (5000 + i))
+        assert r.status in (401, 403, 429) and "token" not in (r.body or {}), \
+            "wrong PIN #%d: expected a refusal, got %r" % (i + 1, r)
+        codes.add(r.status)
+    r = login_raw(srv, dtok, "g1", PIN)
+    assert r.status in (401, 403, 429) and "token" not in (r.body or {}), \
+        "after 20 wrong PINs in a row the right PIN still opened a session " \
+        "at once (no lockout): %r" % r
+    if r.status == 429:
+        assert "retry-after" in r.headers, \
+            "a 429 RATE_LIMITED answer carries Retry-After: %r" % r.headers
+    # other staff on the same site are not locked out by g1's guesses
+    mk_staff(srv, "s1", "g2", "guard")
+    _, dtok2 = enroll_ok(srv, new_code(srv, "s1"))
+    login_ok(srv, dtok2, "g2")

@@ -601,17 +601,33 @@ def test_live_not_told_of_other_sites(ctx):
         ws.close()
 
 
-def test_live_needs_session(ctx):
+def test_live_refuses_without_session(ctx):
     srv, sup, g = _live_setup(ctx)
     for what, tok in (("no token", None), ("garbage token", "garbage"),
                       ("device token", sup.dtok)):
         ws = WS(srv, "/v1/live", tok)
         try:
-            assert ws.status == 401, "/v1/live with %s: expected 401, got " \
-                "%r" % (what, ws.head[:300])
+            assert ws.status != 101, "/v1/live with %s: the upgrade must " \
+                "be refused, got %r" % (what, ws.head[:300])
         finally:
             ws.s.close()
     healthy(srv, "after refused WebSocket upgrades")
+
+
+def test_live_without_session_answers_401(ctx):
+    srv, sup, g = _live_setup(ctx)
+    bad = []
+    for what, tok in (("no token", None), ("garbage token", "garbage"),
+                      ("device token", sup.dtok)):
+        ws = WS(srv, "/v1/live", tok)
+        try:
+            if ws.status != 401:
+                bad.append("%s: %s" % (what, ws.head[:200] or
+                                       "connection closed, no HTTP answer"))
+        finally:
+            ws.s.close()
+    assert not bad, "GET /v1/live (WebSocket upgrade) without a session " \
+        "token: expected HTTP 401 UNAUTHORIZED, got: %s" % "; ".join(bad)
 
 
 # ---- metrics and health ----------------------------------------------------

@@ -537,3 +537,92 @@ def test_sync_response_carries_now_hlc_store(ctx):
     st2 = sync_raw(srv2, srv2.admin_token, pull={}).body.get("store")
     assert st2 and st2 not in stores, \
         "two separately initialised stores must have different store ids"
+
+
+def test_inflated_body_between_4_and_32_mib_accepted(ctx):
+    srv = _srv(ctx)
+    # 128 ops with 64 KiB names: about 8 MiB inflated, tiny compressed
+    ops = [_zone("w%03d" % i, chr(97 + i % 26) * 65536) for i in range(128)]
+    raw = _sync_bytes(push=[mkbatch(ops)], pull={"site/s1": 2 ** 62})
+    assert 8 * 1024 * 1024 < len(raw) < 32 * 1024 * 1024
+    for enc, comp in (("deflate", zlib.compress(raw)), ("gzip", _gzip(raw))):
+        r = _post(srv, comp, {"Content-Encoding": enc}, timeout=30)
+        assert r.status == 200 and r.body["acks"][0].get("applied") == 128, \
+            "%s body of %d bytes inflating to %d (under the 32 MiB cap): " \
+            "expected 200 with 128 ops applied, got %r" % (
+                enc, len(comp), len(raw), r.body.get("acks") if
+                isinstance(r.body, dict) else r)
+
+
+test_inflated_body_between_4_and_32_mib_accepted.timeout = 90
+
+
+def test_plain_body_just_under_4_mib_accepted(ctx):
+    srv = _srv(ctx)
+    ops = [_zone("p%03d" % i, "q" * 65536) for i in range(63)]
+    raw = _sync_bytes(push=[mkbatch(ops)], pull={"site/s1": 2 ** 62})
+    assert 4 * 1024 * 1024 - 65536 < len(raw) < 4 * 1024 * 1024
+    r = _post(srv, raw, {}, timeout=30)
+    assert r.status == 200 and r.body["acks"][0].get("applied") == 63, \
+        "uncompressed body of %d bytes (under 4 MiB): expected 200 with 63 " \
+        "ops applied, got %r" % (len(raw), r.body.get("acks") if
+                                 isinstance(r.body, dict) else r)
+
+
+def _vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmHWM:"):
+                return int(ln.split()[1])
+    return None
+
+
+def test_big_bomb_memory_stays_bounded(ctx):
+    srv = _srv(ctx)
+    co = zlib.compressobj(1)
+    zero = b"\x00" * (4 << 20)
+    parts = [co.compress(zero) for _ in range(128)]     # 512 MiB of zeros
+    parts.append(co.flush())
+    bomb = b"".join(parts)
+    assert len(bomb) < 4 * 1024 * 1024
+    for _ in range(3):
+        r = _post(srv, bomb, {"Content-Encoding": "deflate"}, timeout=30)
+        check_err(r, 413, "TOO_LARGE", "deflate body inflating to 512 MiB")
+    healthy(srv, "after 512 MiB bombs")
+    hwm = _vm_hwm_kib(srv.pid)
+    assert hwm is not None and hwm < 256 * 1024, \
+        "server peak RSS after three 512 MiB deflate bombs is %s KiB; the " \
+        "inflate cap (32 MiB) should keep it far below 256 MiB" % hwm
+
+
+def test_keepalive_several_requests_one_connection(ctx):
+    import http.client
+    srv = _srv(ctx)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    hdr = {"Content-Type": "application/msgpack",
+           "Authorization": "Bearer " + srv.admin_token}
+    try:
+        seq = [("good", _sync_bytes(push=[mkbatch([_zone("k1")])]), 200),
+               ("bad msgpack", b"\xc1", 400),
+               ("good", _sync_bytes(push=[mkbatch([_zone("k2")])]), 200),
+               ("wrong version", _sync_bytes(v=2), 400),
+               ("good", _sync_bytes(), 200)]
+        for what, body, want in seq:
+            conn.request("POST", "/v1/sync", body=body, headers=hdr)
+            r = conn.getresponse()
+            data = r.read()
+            assert r.status == want, "request %r on a kept-alive " \
+                "connection: expected %d, got %d %r" % (what, want, r.status,
+                                                       data[:200])
+            b = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            assert isinstance(b, dict), "%r: body must be a msgpack map" % (
+                what)
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, "GET /healthz on the same connection"
+    finally:
+        conn.close()
+    recs = _pull_site(srv)
+    assert ("zone", "k1") in recs and ("zone", "k2") in recs, \
+        "both good pushes on the kept-alive connection must be stored"
