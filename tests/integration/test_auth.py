@@ -458,17 +458,22 @@ def test_missing_or_garbage_bearer(ctx):
 def test_revoke_stops_every_token_of_the_device_at_once(ctx):
     srv = _site_with_guard(ctx)
     mk_staff(srv, "s1", "g2", "guard")
+    mk_staff(srv, "s1", "g3", "guard")
     a = mk_device(srv, "s1", "g1", "guard", make_staff=False)
     b = mk_device(srv, "s1", "g2", "guard", make_staff=False)
-    for d in (a, b):
-        assert sync_raw(srv, d.token, pull={}).status == 200, \
-            "sync before revoke must work for %s" % d.staff
+    a2 = login_ok(srv, a.dtok, "g3")["token"]   # a 2nd session on device a
+    for tok in (a.token, a2, b.token):
+        assert sync_raw(srv, tok, pull={}).status == 200, \
+            "sync before revoke must work"
     r = post(srv, "/v1/admin/revoke", {"device": a.device}, srv.admin_token)
     assert r.status == 200 and isinstance(r.body, dict) and \
         r.body.get("ok") is True, "admin revoke: expected 200 {ok: true}, " \
         "got %r" % r
     check_err(sync_raw(srv, a.token, pull={}), 401, "UNAUTHORIZED",
               "sync with the session token of a revoked device")
+    check_err(sync_raw(srv, a2, pull={}), 401, "UNAUTHORIZED",
+              "sync with the second session (other staff) of a revoked "
+              "device")
     check_err(login_raw(srv, a.dtok, "g1"), 401, "UNAUTHORIZED",
               "login with the device token of a revoked device")
     r = sync_raw(srv, b.token, pull={})
@@ -616,3 +621,22 @@ def test_pin_guessing_locks_out(ctx):
     mk_staff(srv, "s1", "g2", "guard")
     _, dtok2 = enroll_ok(srv, new_code(srv, "s1"))
     login_ok(srv, dtok2, "g2")
+
+
+def test_pin_never_synced(ctx):
+    srv = _site_with_guard(ctx)
+    sup = mk_device(srv, "s1", "sup1", "supervisor")
+    for tok, who in ((srv.admin_token, "admin"), (sup.token, "supervisor")):
+        r = sync_raw(srv, tok, pull={})
+        assert r.status == 200, "%s pull: %r" % (who, r)
+        staff = [x for x in r.body["buckets"].get("site/s1", {})
+                 .get("recs", []) if x.get("c") == "staff"]
+        assert any(x["id"] == "g1" for x in staff), \
+            "%s pull must include staff g1 of site/s1" % who
+        for x in staff:
+            bad = [k for k in x["f"] if any(w in k.lower() for w in
+                                            ("pin", "hash", "salt", "pbkdf"))]
+            assert not bad, "%s pull: staff %s carries secret fields %r " \
+                "(PINs are never synced)" % (who, x["id"], bad)
+            assert PIN not in repr(x["f"]), "%s pull: staff %s shows " \
+                "the PIN: %r" % (who, x["id"], x["f"])

@@ -477,3 +477,117 @@ def test_pull_only_sync_served_while_disk_fails(ctx):
               what="push after recovery")
     assert a.get("applied") == 1 and "err" not in a, \
         "a push after the disk recovered must apply: %r" % a
+
+
+def test_concurrent_pushes_each_ack_after_its_sync(ctx):
+    """Group commit: many requests at once, each ack still only after a
+    sync that started after the request was sent."""
+    import threading as th
+    srv = ctx.server(shim=True)
+    mk_site(srv, "s1")
+    results, errors = [], []
+    lock = th.Lock()
+
+    def worker(w):
+        try:
+            for k in range(6):
+                ops = [_zone("c%d-%d-%d" % (w, k, j), "w%d" % w)
+                       for j in range(2)]
+                r, t0, t1 = _push_timed(srv, ops)
+                with lock:
+                    results.append((w, k, r, t0, t1))
+        except Exception as e:  # reported below
+            with lock:
+                errors.append(repr(e))
+    threads = [th.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, "concurrent pushes raised: %r" % errors[:3]
+    assert len(results) == 48, "expected 48 pushes, got %d" % len(results)
+    calls = [c for c in srv.syncs() if c.ok]
+    for w, k, r, t0, t1 in results:
+        assert r.status == 200 and r.body["acks"][0].get("applied") == 2, \
+            "worker %d push %d: expected 2 applied, got %r" % (w, k, r)
+        assert any(t0 <= c.t0 and c.t1 <= t1 for c in calls), \
+            "worker %d push %d: acked with no successful sync call that " \
+            "started after the request was sent and ended before the ack" % (
+                w, k)
+    recs, _ = _pull_all(srv)
+    missing = [(w, k) for w, k, *_ in results
+               if ("zone", "c%d-%d-0" % (w, k)) not in recs]
+    assert not missing, "acked concurrent pushes missing: %r" % missing[:5]
+
+
+def test_kill9_mid_stream_acked_survive_batches_atomic(ctx):
+    """kill -9 while pushes are in flight: every acked batch is there after
+    restart, and every batch is there whole or not at all."""
+    import random
+    import threading as th
+    srv = ctx.server()
+    mk_site(srv, "s1")
+    rng = random.Random(7)
+    acked, sent = set(), []
+    for rnd in range(5):
+        stop = th.Event()
+        lock = th.Lock()
+
+        def pusher(w):
+            n = 0
+            while not stop.is_set() and n < 400:
+                name = "k%d-%d-%d" % (rnd, w, n)
+                ops = [_zone(name + "-%d" % j, name) for j in range(3)]
+                with lock:
+                    sent.append(name)
+                try:
+                    r = sync_raw(srv, srv.admin_token, push=[mkbatch(ops)])
+                except OSError:
+                    return
+                if r.status == 200 and r.body and \
+                        r.body["acks"][0].get("applied") == 3:
+                    with lock:
+                        acked.add(name)
+                elif r.status is None:
+                    return
+                n += 1
+        threads = [th.Thread(target=pusher, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.15 + rng.random() * 0.25)
+        srv.kill9()
+        stop.set()
+        for t in threads:
+            t.join(15)
+        srv.start()
+        recs, _ = _pull_all(srv)
+        lost = [n for n in acked if ("zone", n + "-0") not in recs]
+        assert not lost, "round %d: acked batches lost by kill -9: %r" % (
+            rnd, sorted(lost)[:5])
+        for n in sent:
+            have = [("zone", "%s-%d" % (n, j)) in recs for j in range(3)]
+            assert all(have) or not any(have), "round %d: batch %s is " \
+                "half applied after kill -9 (ops present: %r)" % (
+                    rnd, n, have)
+    assert len(acked) > 20, "too few pushes were acked to mean anything " \
+        "(%d)" % len(acked)
+
+
+test_kill9_mid_stream_acked_survive_batches_atomic.timeout = 120
+
+
+def test_enroll_while_disk_fails_is_503_and_code_kept(ctx):
+    srv = ctx.server(shim=True)
+    mk_site(srv, "s1")
+    mk_staff(srv, "s1", "g1", "guard")
+    code = new_code(srv, "s1")
+    srv.fail_syncs(True)
+    try:
+        r = enroll_raw(srv, code, "while failing")
+        check_err(r, 503, "UNAVAILABLE", "enroll while the disk fails")
+        assert "token" not in r.body, "no token may be issued when it " \
+            "could not be stored: %r" % r
+    finally:
+        srv.fail_syncs(False)
+    device, dtok = enroll_ok(srv, code, "after recovery")
+    login_ok(srv, dtok, "g1")

@@ -509,6 +509,13 @@ def test_not_found_and_method_not_allowed(ctx):
               "GET /v1/enroll")
     check_err(http(srv, "DELETE", "/v1/login", token=srv.admin_token), 405,
               "METHOD_NOT_ALLOWED", "DELETE /v1/login")
+    check_err(http(srv, "PUT", "/v1/sync", mp(_sync_body()),
+                   {"Content-Type": "application/msgpack"},
+                   srv.admin_token), 405, "METHOD_NOT_ALLOWED", "PUT /v1/sync")
+    check_err(http(srv, "POST", "/v1/blobs/" + "ab" * 32, b"x",
+                   {"Content-Type": "application/octet-stream"},
+                   srv.admin_token), 405, "METHOD_NOT_ALLOWED",
+              "POST /v1/blobs/<sha256>")
 
 
 def test_per_op_unknown_collection_field_bad_type(ctx):
