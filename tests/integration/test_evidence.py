@@ -376,6 +376,7 @@ def test_devices_report_pending_skew_boot(ctx):
     assert r.body.get("site") == E, "report site: %r" % r.body.get("site")
     e = _entry(r.body, g.device)
     assert e.get("staff") == "g1", "report staff %r" % e.get("staff")
+    assert e.get("name") == "dev-g1", "report name %r (enrolled as dev-g1)" % e.get("name")
     assert e.get("pending") == 7, "report pending %r, device said 7" % e.get("pending")
     assert e.get("boot") == "rb1", "report boot %r" % e.get("boot")
     assert isinstance(e.get("skew"), int) and abs(e["skew"] + 40 * MIN) <= TOL, \

@@ -299,6 +299,38 @@ def test_checkin_for_other_staff_forbidden(ctx):
     assert _admin_rec(srv, "shift/sg1", "checkin", "k-g3") is None, "stored anyway"
 
 
+def test_checkin_only_by_guards(ctx):
+    srv = _world(ctx)
+    c = _device(srv, A, "cl1", "cleaner")
+    ack, _ = _push(srv, c.token, [_checkin("k-cl", "sc1", "cl1")], what="cleaner checkin")
+    assert _rej(ack) == {0: "FORBIDDEN"}, \
+        "checkins are written by a guard on its own shift; a cleaner on its own " \
+        "shift gets FORBIDDEN: %r" % ack
+
+
+def test_supervisor_cannot_write_other_site(ctx):
+    srv = _world(ctx)
+    _admin(srv, [_site("B"), _op("zone", "zb", {"site": "B", "name": "B lobby"})])
+    s = _device(srv, A, "sup1", "supervisor")
+    ack, _ = _push(srv, s.token, [
+        _op("zone", "zb2", {"site": "B", "name": "planted"}),
+        _op("zone", "za", {"site": "B"}),
+        _op("zone", "zb", {"name": "renamed"}),
+        _op("zone", "za2", {"site": A, "name": "fine"}),
+    ], what="supervisor of A writes into B")
+    codes = _rej(ack)
+    assert codes.get(0) == "OUT_OF_SCOPE" and codes.get(1) == "OUT_OF_SCOPE", \
+        "a record that after the write is in site/B is OUT_OF_SCOPE for A's " \
+        "supervisor: %r" % codes
+    assert codes.get(2) in CODES_OUT and 3 not in codes, "codes %r" % codes
+    assert "cur" not in (_rej_entry(ack, 2) or {}), "cur must not reveal site B's zone"
+    b = _pull_all(srv, srv.admin_token)["recs"]
+    assert ("zone", "zb2") not in b["site/B"] and ("zone", "za") not in b["site/B"], \
+        "records written into site/B"
+    assert b["site/B"][("zone", "zb")]["f"]["name"] == "B lobby", "site B's zone renamed"
+    assert b["site/" + A][("zone", "za")]["f"]["site"] == A, "za moved to site B"
+
+
 def test_cleaner_task_fields(ctx):
     srv = _world(ctx)
     c = _device(srv, A, "cl1", "cleaner")
@@ -405,6 +437,13 @@ def test_technician_takes_and_updates_own_order(ctx):
                    what="tech1 oversteps")
     assert _rej(ack) == {0: "FORBIDDEN", 1: "FORBIDDEN", 2: "FORBIDDEN"}, \
         "tech1: o2 is tech2's; title/reporter are not a technician's fields: %r" % ack
+    _admin(srv, [_op("order", "o3", {"site": A, "category": "repair", "title": "Door",
+                                     "reported_at": now - HOUR, "reporter": "g2",
+                                     "status": "reported"})])
+    ack, _ = _push(srv, t1.token, [_op("order", "o3", {"assignee": "tech2"})],
+                   what="tech1 assigns o3 to tech2")
+    assert _rej(ack) == {0: "FORBIDDEN"}, \
+        "a technician takes an unassigned order for itself only: %r" % ack
     ack, _ = _push(srv, t2.token, [_op("order", "o1", {"status": "resolved"}),
                                    _op("order", "o1", {"assignee": "tech2"})],
                    what="tech2 on tech1's order")
@@ -429,6 +468,9 @@ def test_lead_creates_handover_for_incoming_shift(ctx):
     h = {"site": A, "from_shift": "sg1", "to_shift": "sgn", "by": "g3", "at": now,
          "note": "gate 2 lock sticks", "open_items": ["gate 2 lock"]}
     _push_ok(srv, lead.token, [_op("handover", "h1", h)], what="lead writes handover")
+    sup = _device(srv, A, "sup1", "supervisor")
+    _push_ok(srv, sup.token, [_op("handover", "h3", dict(h, by="sup1", note="sup"))],
+             what="supervisor writes handover")
     ack, _ = _push(srv, other.token, [_op("handover", "h2", dict(h, by="g1"))],
                    what="non-lead writes handover")
     assert set(_rej(ack)) == {0} and _rej(ack)[0] in CODES_OUT, \
@@ -440,6 +482,7 @@ def test_lead_creates_handover_for_incoming_shift(ctx):
         r["f"]["open_items"] == ["gate 2 lock"], \
         "handover must be in the to_shift bucket for the incoming shift: %s" % sorted(recs)
     assert ("handover", "h2") not in recs, "rejected handover delivered"
+    assert ("handover", "h3") in recs, "supervisor's handover not delivered to sgn"
 
 
 def test_evidence_window_allows_late_checkin(ctx):

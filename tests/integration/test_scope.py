@@ -424,3 +424,21 @@ def test_moved_record_back_returns_to_old_bucket(ctx):
     assert r is not None and r["f"].get("note") == "back", \
         "a record moved back must be sent again in its bucket: %r" % \
         p3["last"]["buckets"].get("shift/sa")
+
+
+def test_scope_follows_shift_membership(ctx):
+    srv = _world(ctx)
+    g = _device(srv, A, "g1", "guard")
+    first = _pull_all(srv, g.token, what="g1 initial")
+    assert "shift/o_cur" not in first["cursors"], "g1 is not on o_cur yet"
+    # g1 joins o_cur and leaves g_cur: scope changes by itself on the next sync.
+    _admin(srv, [_op("shift", "o_cur", {"staff": ["g2", "g1"]}),
+                 _op("shift", "g_cur", {"staff": []})])
+    b = _sync(srv, g.token, pull=first["cursors"], what="g1 after the roster change")
+    assert "shift/o_cur" in b["scope"] and "shift/g_cur" not in b["scope"], \
+        "scope must follow the shift roster: %s" % sorted(b["scope"])
+    ids = {(r["c"], r["id"]) for r in b["buckets"].get("shift/o_cur", {}).get("recs") or []}
+    assert ("task", "task_o_cur") in ids, \
+        "a bucket new to the scope is served from 0 in the same response: %s" % ids
+    assert "shift/g_cur" in (b.get("drop") or []) and "shift/g_cur" not in b["buckets"], \
+        "the held bucket that left the scope must be in drop: %r" % b.get("drop")

@@ -259,6 +259,9 @@ def test_lww_per_field_newer_stamp_wins(ctx):
             assert r["f"]["site"] == SITE and st["site"][0] == old, \
                 "%s/%s: untouched field site changed: %r %r" % (
                     who, zid, r["f"].get("site"), st.get("site"))
+            assert str(st["site"][1]).startswith("admin-"), \
+                "admin writes carry the admin device's origin ('admin-...'): %r" % (
+                    st["site"],)
             assert set(r["s"]) == set(r["f"]), \
                 "recs carry every field with its stamp: f %s vs s %s" % (
                     sorted(r["f"]), sorted(r["s"]))
@@ -379,6 +382,7 @@ def test_same_ops_new_batch_id_applied_no_change(ctx):
 
 def test_per_op_rejection_codes_valid_ops_apply(ctx):
     srv, (d1,) = _merge_world(ctx, n_sup=1)
+    _admin(srv, [_zone("zold", site=SITE, name="old", kind="lobby")])
     now = H.now_ms()
     ops = [
         _zone("ok1", site=SITE, name="valid one"),                         # 0
@@ -394,12 +398,14 @@ def test_per_op_rejection_codes_valid_ops_apply(ctx):
         _zone("ok2", site=SITE, name="valid two"),                         # 7
         _op("shift", "sh", {"site": SITE, "role": "guard",
                             "starts": "tomorrow", "ends": now, "staff": []}),  # 8
+        _zone("zold", site=None),                                          # 9
+        _zone("zold", kind=None),                                          # 10
     ]
     ack, _ = _push(srv, d1.token, ops, what="mixed batch")
     want = {1: "UNKNOWN_COLLECTION", 2: "UNKNOWN_FIELD", 3: "BAD_TYPE", 4: "BAD_ID",
-            5: "FORBIDDEN", 6: "BAD_REQUEST", 8: "BAD_TYPE"}
+            5: "FORBIDDEN", 6: "BAD_REQUEST", 8: "BAD_TYPE", 9: "BAD_REQUEST"}
     assert _rej(ack) == want, "per-op codes: expected %r, got %r" % (want, _rej(ack))
-    assert ack.get("applied") == 2, "the 2 valid ops must apply: %r" % ack
+    assert ack.get("applied") == 3, "the 3 valid ops must apply: %r" % ack
     assert not ack.get("err"), "err only when nothing applied: %r" % ack
     for r in ack.get("rej") or []:
         assert isinstance(r.get("msg"), str), "rejection without msg text: %r" % r
@@ -410,6 +416,9 @@ def test_per_op_rejection_codes_valid_ops_apply(ctx):
     for k in (("zone", "zu"), ("staff", "sx"), ("zone", "nosite"), ("shift", "sh")):
         assert k not in site, "rejected op %s was stored anyway" % (k,)
     assert ("order", "o1") not in got.get("orders/" + SITE, {}), "rejected order stored"
+    zold = site[("zone", "zold")]["f"]
+    assert zold.get("site") == SITE and zold.get("kind") is None, \
+        "the bucket field cannot be cleared, any other field can: %r" % zold
 
 
 def test_rejection_carries_cur_of_visible_record(ctx):
@@ -562,6 +571,16 @@ def test_clock_ahead_rejected_then_restamped(ctx):
              what="op 200 s ahead is within max_skew")
 
 
+def test_clock_guard_threshold_is_max_skew(ctx):
+    srv, (d1,) = _merge_world(ctx, n_sup=1)
+    now = H.now_ms()
+    ack, _ = _push(srv, d1.token, [_zone("z290", s=_hlc(now + 290 * SEC), site=SITE, name="a"),
+                                   _zone("z310", s=_hlc(now + 310 * SEC), site=SITE, name="b")],
+                   what="ops 290 s and 310 s ahead")
+    assert _rej(ack) == {1: "CLOCK_AHEAD"} and ack.get("applied") == 1, \
+        "max_skew_ms is 300000: 290 s ahead applies, 310 s ahead is CLOCK_AHEAD; %r" % ack
+
+
 def test_every_response_has_now_and_hlc(ctx):
     srv, (d1,) = _merge_world(ctx, n_sup=1)
     prev = 0
@@ -597,7 +616,8 @@ def test_request_hlc_far_ahead_is_ignored(ctx):
     far = _hlc(H.now_ms() + HOUR)
     b = _sync(srv, d1.token, hlc=far, what="hlc 1 h ahead")
     b2 = _sync(srv, d1.token, what="next sync")
-    for x in (b, b2):
+    b3 = _sync(srv, d1.token, hlc=_hlc(H.now_ms() + 330 * SEC), what="hlc 330 s ahead")
+    for x in (b, b2, b3):
         now = H.now_ms()
         assert _wall(x["hlc"]) <= now + 5 * SEC, \
             "a request hlc more than max_skew ahead must be ignored; server hlc wall " \
