@@ -626,3 +626,227 @@ def test_keepalive_several_requests_one_connection(ctx):
     recs = _pull_site(srv)
     assert ("zone", "k1") in recs and ("zone", "k2") in recs, \
         "both good pushes on the kept-alive connection must be stored"
+
+
+# ---- HTTPS -----------------------------------------------------------------
+import socket as _socket  # noqa: E402
+import ssl  # noqa: E402
+import subprocess  # noqa: E402
+
+
+class _TlsServer:
+    """fieldsyncd serving HTTPS with a fresh self-signed certificate (the
+    harness always serves plain HTTP)."""
+
+    def __init__(self, ctx):
+        self.dir = os.path.join(ctx.tmpdir, "tls")
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.dir, exist_ok=True)
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        p = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-keyout", self.key, "-out", self.cert, "-days", "2",
+             "-subj", "/CN=127.0.0.1"], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        assert p.returncode == 0, "openssl req failed: %s" % p.stdout
+        self.binary = ctx.binary
+        p = subprocess.run([ctx.binary, "init", "--data", self.data],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        assert p.returncode == 0, "fieldsyncd init failed: %s" % p.stdout
+        with open(os.path.join(self.data, "admin.token")) as f:
+            self.admin_token = f.read().strip()
+        self.proc = None
+        self.log = open(os.path.join(self.dir, "server.log"), "ab")
+
+    def start(self):
+        for _ in range(3):
+            with _socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+            self.proc = subprocess.Popen(
+                [self.binary, "serve", "--data", self.data, "--listen",
+                 "127.0.0.1:%d" % self.port, "--cert", self.cert, "--key",
+                 self.key, "--pbkdf2-iter", "1000"],
+                stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    if self.get("/healthz", timeout=1)[0] == 200:
+                        return self
+                except (OSError, ssl.SSLError):
+                    pass
+                time.sleep(0.05)
+            self.stop()
+        raise AssertionError("fieldsyncd with --cert/--key did not serve "
+                             "HTTPS /healthz; log %s" % self.log.name)
+
+    def context(self, **kw):
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        c.check_hostname = False
+        c.verify_mode = ssl.CERT_NONE
+        for k, v in kw.items():
+            setattr(c, k, v)
+        return c
+
+    def conn(self, timeout=10, **kw):
+        import http.client
+        return http.client.HTTPSConnection("127.0.0.1", self.port,
+                                           timeout=timeout,
+                                           context=self.context(**kw))
+
+    def get(self, path, timeout=10):
+        c = self.conn(timeout)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def post(self, path, body, token, c=None):
+        own = c is None
+        c = c or self.conn()
+        try:
+            c.request("POST", path, body=body, headers={
+                "Content-Type": "application/msgpack",
+                "Authorization": "Bearer " + token})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), \
+                data
+        finally:
+            if own:
+                c.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def test_https_serves_and_survives(ctx):
+    srv = _TlsServer(ctx).start()
+    try:
+        c = srv.conn()
+        try:
+            c.connect()
+            ver = c.sock.version()
+            assert ver in ("TLSv1.2", "TLSv1.3"), \
+                "HTTPS negotiated %r, expected TLS 1.2+" % ver
+            st, hd, data = srv.post("/v1/sync", _sync_bytes(),
+                                    srv.admin_token, c)
+            assert st == 200, "HTTPS sync: expected 200, got %d %r" % (
+                st, data[:200])
+            b = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            assert isinstance(b.get("store"), str), \
+                "HTTPS sync response needs store: %r" % b
+            # a second request on the same TLS connection
+            st, _, _ = srv.post("/v1/sync", _sync_bytes(), srv.admin_token, c)
+            assert st == 200, "second HTTPS request on one connection: %d" % st
+        finally:
+            c.close()
+        errs = []
+
+        def worker():
+            try:
+                for _ in range(5):
+                    st, _, _ = srv.post("/v1/sync", _sync_bytes(),
+                                        srv.admin_token)
+                    if st != 200:
+                        errs.append(st)
+            except Exception as e:
+                errs.append(repr(e))
+        import threading as th
+        ts = [th.Thread(target=worker) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        assert not errs, "concurrent HTTPS syncs failed: %r" % errs[:3]
+        assert srv.proc.poll() is None, "fieldsyncd died serving HTTPS " \
+            "(exit %r)" % srv.proc.returncode
+        assert srv.get("/healthz")[0] == 200, "HTTPS /healthz after load"
+    finally:
+        srv.stop()
+
+
+def test_https_refuses_tls_below_1_2(ctx):
+    srv = _TlsServer(ctx).start()
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            old = srv.context(maximum_version=ssl.TLSVersion.TLSv1_1,
+                              minimum_version=ssl.TLSVersion.TLSv1)
+        try:
+            old.set_ciphers("DEFAULT:@SECLEVEL=0")
+        except ssl.SSLError:
+            pass
+        s = _socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        got = None
+        try:
+            t = old.wrap_socket(s)
+            got = t.version()
+            t.close()
+        except (ssl.SSLError, OSError):
+            got = None
+        finally:
+            s.close()
+        assert got is None, "the server accepted a %s handshake; the " \
+            "contract is TLS 1.2+" % got
+        assert srv.get("/healthz")[0] == 200, "HTTPS still works after a " \
+            "refused old handshake"
+    finally:
+        srv.stop()
+
+
+def test_https_port_does_not_speak_plain_http(ctx):
+    srv = _TlsServer(ctx).start()
+    try:
+        s = _socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            try:
+                while len(data) < 4096:
+                    c = s.recv(4096)
+                    if not c:
+                        break
+                    data += c
+            except OSError:
+                pass
+        finally:
+            s.close()
+        assert not data.startswith(b"HTTP/1.1 200"), \
+            "plain HTTP on the HTTPS port was served: %r" % data[:100]
+    finally:
+        srv.stop()
+
+
+def test_serve_without_tls_or_insecure_flag_refuses(ctx):
+    data = os.path.join(ctx.tmpdir, "notls")
+    p = subprocess.run([ctx.binary, "init", "--data", data],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    assert p.returncode == 0, "init failed: %s" % p.stdout
+    with _socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        p = subprocess.run([ctx.binary, "serve", "--data", data, "--listen",
+                            "127.0.0.1:%d" % port], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=5)
+        assert p.returncode != 0, "serve with neither --cert/--key nor " \
+            "--insecure-http must refuse to start; exited 0: %s" % p.stdout
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("serve with neither --cert/--key nor "
+                             "--insecure-http kept running (plain HTTP is "
+                             "only for when asked for)") from e
