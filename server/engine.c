@@ -27,6 +27,7 @@
 #include "protocol/record.h"
 #include "schema/schema.h"
 #include "server/auth.h"
+#include "server/maint.h"
 
 #define HOUR_MS (3600ULL * 1000)
 #define TRUST_WINDOW_MS 60000
@@ -1072,6 +1073,10 @@ static opresult apply_op(actx *x, const wval *op)
 		return rej(rc, NULL, NULL);
 	if ((rc = register_bucket(x->t, bucket)) || (rc = note_changed(x, bucket)))
 		return rej(rc, NULL, NULL);
+	const rfield *del = rec_get(&nw, "_deleted");
+	if (del && del->val.t == WV_BOOL && del->val.b &&
+	    (rc = maint_note_tomb(x->t, col->name, id, HLC_WALL(del->st.hlc))))
+		return rej(rc, NULL, NULL);
 	if (exists && strcmp(old_bucket, bucket) &&
 	    (rc = note_changed(x, old_bucket)))
 		return rej(rc, NULL, NULL);
@@ -1251,7 +1256,8 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 	be64(val, j->t);
 	memcpy(val + 8, ack->p, ack->n);
 	if ((rc = store_put(x->t, ST_ACKS, sv_of(key, kn),
-	                    sv_of(val, ack->n + 8))))
+	                    sv_of(val, ack->n + 8))) ||
+	    (rc = maint_note_ack(x->t, sv_of(key, kn), j->t)))
 		return rc;
 	for (uint32_t k = 0; k < nrej; k++)
 		count_op(x->e, rj[k].code);

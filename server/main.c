@@ -17,16 +17,18 @@
 #include "server/demo.h"
 #include "server/engine.h"
 #include "server/http.h"
+#include "server/maint.h"
 #include "server/store.h"
 
 /* Cost of one PIN check: about 20 ms on the reference machine. */
-#define PBKDF2_DEFAULT 60000
+#define PBKDF2_DEFAULT 40000
 
 typedef struct {
 	const char *data, *listen, *cert, *key;
 	int insecure;
 	unsigned threads, pbkdf2, timeout_ms;
 	size_t map_mb, max_mb;
+	uint64_t maint_ms;
 	engine_cfg ecfg;
 } options;
 
@@ -47,7 +49,7 @@ static const option opts[] = {
 	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
 	{"--insecure-http", O_FLAG, OFF(insecure), "      plain HTTP (loopback or behind a TLS proxy)"},
 	{"--threads", O_UINT, OFF(threads), "N     worker threads (16)"},
-	{"--pbkdf2-iter", O_UINT, OFF(pbkdf2), "N     PBKDF2 iterations for new PINs (60000, ~20 ms)"},
+	{"--pbkdf2-iter", O_UINT, OFF(pbkdf2), "N     PBKDF2 iterations for new PINs (40000, ~20 ms)"},
 	{"--request-timeout-ms", O_UINT, OFF(timeout_ms), "N  deadline to read a request (30000)"},
 	{"--map-mb", O_SIZE, OFF(map_mb), "N     initial store map size (256)"},
 	{"--max-store-mb", O_SIZE, OFF(max_mb), "N     the map grows up to this (65536)"},
@@ -57,6 +59,7 @@ static const option opts[] = {
 	{"--evidence-window-ms", O_U64, OFF(ecfg.lim.evidence_window_ms), "N  late pushes for ended shifts (7 days)"},
 	{"--body-max", O_SIZE, OFF(ecfg.lim.body_max), "BYTES  request body, compressed (4 MiB)"},
 	{"--inflated-max", O_SIZE, OFF(ecfg.lim.inflated_max), "BYTES  request body, inflated (32 MiB)"},
+	{"--maint-interval-ms", O_U64, OFF(maint_ms), "N  purge pass every N ms (3600000)"},
 	{"--clock-offset-ms", O_I64, OFF(ecfg.clock_offset_ms), "N  shift the server clock (tests, drills)"},
 };
 
@@ -157,6 +160,7 @@ typedef struct {
 	store *st;
 	engine *e;
 	http_server *http;
+	maint *maint;
 } app;
 
 static int open_all(app *a, int create)
@@ -192,6 +196,7 @@ static int open_all(app *a, int create)
 static void close_all(app *a)
 {
 	http_stop(a->http);
+	maint_stop(a->maint);
 	engine_close(a->e);
 	store_close(a->st);
 }
@@ -310,6 +315,8 @@ static int cmd_serve(app *a)
 	hc.request_timeout_ms = a->o.timeout_ms;
 	hc.auth.pbkdf2_iter = a->o.pbkdf2;
 	if (http_start(&a->http, a->e, &hc))
+		return 1;
+	if (maint_start(&a->maint, a->e, a->o.maint_ms))
 		return 1;
 	fprintf(stderr, "fieldsyncd: serving store %s on %s://%s\n",
 	        store_id(a->st), a->o.insecure ? "http" : "https", a->o.listen);
