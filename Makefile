@@ -45,7 +45,8 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/lib/python3/dist-packages/msgpack/__init__.py:python3-msgpack \
              /usr/bin/curl:curl \
              /usr/bin/xz:xz-utils \
-             /usr/bin/dpkg-source:dpkg-dev
+             /usr/bin/dpkg-source:dpkg-dev \
+             /usr/share/zoneinfo/Europe/Berlin:tzdata
 
 PROTO_SRC  := $(sort $(wildcard protocol/*.c) $(wildcard schema/*.c))
 SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c)))
