@@ -402,3 +402,33 @@ def test_devices_report_not_for_guard(ctx):
     assert r.status == 403, "guard must not read the devices report: %s %r" % (r.status, r.body)
     assert isinstance(r.body, dict) and r.body.get("error") == "FORBIDDEN", \
         "whole-request error body {error: FORBIDDEN}: %r" % r.body
+
+
+def test_anchor_without_wall_still_verifies(ctx):
+    srv = _world(ctx)
+    g = _device(srv, E, "g1", "guard")
+    t = H.now_ms()
+    capture = t - 5 * MIN
+    _push_ok(srv, g.token, [_checkin("k1", capture, "bw", capture - (t - HOUR))],
+             dev={"boot": "bw", "mono": HOUR, "pending": 0}, what="dev without wall")
+    f = _read(srv, "k1")
+    assert f.get("skew") is None, "no dev.wall: skew null, got %r" % f.get("skew")
+    assert f.get("trust") == "verified", \
+        "the request's (boot, mono) anchors its checkins even without wall: %r" % f.get("trust")
+    assert abs(f["at_est"] - capture) <= TOL, "at_est %r vs %r" % (f["at_est"], capture)
+
+
+def test_devices_report_is_per_site(ctx):
+    srv = _world(ctx)
+    _admin(srv, [_site("F"), _staff("F", "gf", "guard"), _staff("F", "supf", "supervisor")])
+    ge = _device(srv, E, "g1", "guard")
+    gf = _device(srv, "F", "gf", "guard")
+    sup = _device(srv, E, "sup1", "supervisor")
+    for d in (ge, gf):
+        _sync(srv, d.token, dev={"boot": "b", "mono": 1, "wall": H.now_ms(), "pending": 3})
+    r = _report(srv, sup.token)
+    devs = {d.get("device") for d in r.body.get("devices") or []}
+    assert ge.device in devs and gf.device not in devs, \
+        "site E's report lists E's devices only: %s" % sorted(devs)
+    r = _report(srv, sup.token, site="F")
+    assert r.status == 403, "supervisor of E reads F's devices report: %s %r" % (r.status, r.body)

@@ -413,3 +413,23 @@ def test_store_id_stable_across_restart(ctx):
     other = ctx.server()
     s4 = _sync(other, other.admin_token, what="another server")["store"]
     assert s4 != s1, "two stores made by separate init share the id %r" % s1
+
+
+def test_one_entry_per_record(ctx):
+    srv, sp = _world(ctx)
+    before = _full(srv, sp.token)["buckets"]
+    for i in range(5):
+        _admin(srv, [_op("zone", "z00", {"name": "rename %d" % i})], what="update %d" % i)
+    after = _full(srv, sp.token)["buckets"]
+    ids = [r["id"] for r in after[SITEB]["recs"]]
+    assert ids.count("z00") == 1, \
+        "the bucket index keeps one entry per record (the newest): z00 sent %d times" % \
+        ids.count("z00")
+    assert len(ids) == len(before[SITEB]["recs"]), \
+        "updates must not add entries: %d -> %d" % (len(before[SITEB]["recs"]), len(ids))
+    z = [r for r in after[SITEB]["recs"] if r["id"] == "z00"][0]
+    assert z["f"]["name"] == "rename 4", "newest version expected: %r" % z["f"]
+    b = _sync(srv, sp.token, pull={n: before[n]["cursor"] for n in ALL}, what="incremental")
+    got = {n: _entries(b["buckets"][n]) for n in ALL}
+    assert got == {ORDERS: [], PX1: [], PX2: [], SITEB: [("rec", "zone", "z00")]}, \
+        "from the old cursors only z00 changed: %s" % got
