@@ -315,8 +315,8 @@ static int h_sync(req_ctx *r)
 	wbuf out;
 	wb_init(&out);
 	rc = engine_sync(r->h->e, &r->p, body, r->t_ms, r->a, &out, &msg);
-	int st = rc ? reply_error(r, rc, msg) : reply_msgpack(r, &out);
-	wb_free(&out);
+	/* counted before the answer leaves, so a client that reads /metrics
+	 * right after its sync sees it */
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double s = (double)(t1.tv_sec - t0.tv_sec) +
 	           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -326,6 +326,8 @@ static int h_sync(req_ctx *r)
 	atomic_fetch_add(&r->h->sync_lat[i], 1);
 	atomic_fetch_add(&r->h->sync_count, 1);
 	atomic_fetch_add(&r->h->sync_sum_us, (uint64_t)(s * 1e6));
+	int st = rc ? reply_error(r, rc, msg) : reply_msgpack(r, &out);
+	wb_free(&out);
 	return st;
 }
 
