@@ -630,6 +630,36 @@ def test_live_without_session_answers_401(ctx):
         "token: expected HTTP 401 UNAUTHORIZED, got: %s" % "; ".join(bad)
 
 
+def test_live_stops_after_revoke(ctx):
+    """Revoke: every token of the device stops working at once, so an open
+    /v1/live socket of that device gets no more change notices."""
+    srv, sup, g = _live_setup(ctx)
+    ws = WS(srv, "/v1/live", sup.token)
+    try:
+        assert ws.status == 101, "expected 101, got %r" % ws.head[:300]
+        time.sleep(0.3)
+        admin_ok(srv, [mkop("zone", "za", {"site": "s1", "name": "before"})])
+        _wait_buckets(ws, "site/s1", 3.0)
+        r = post(srv, "/v1/admin/revoke", {"device": sup.device},
+                 srv.admin_token)
+        assert r.status == 200, "admin revoke: %r" % r
+        admin_ok(srv, [mkop("zone", "zb", {"site": "s1", "name": "after"})])
+        deadline = time.monotonic() + 1.5
+        frames = []
+        while True:
+            try:
+                op, payload = ws.recv_message(deadline)
+            except (socket.timeout, ConnectionError, OSError):
+                break
+            if op == 0x2:
+                frames.append(msgpack.unpackb(payload, raw=False))
+        assert not any("site/s1" in f.get("buckets", []) for f in frames), \
+            "the revoked device's open /v1/live socket still got change " \
+            "notices after the revoke: %r" % frames
+    finally:
+        ws.close()
+
+
 # ---- metrics and health ----------------------------------------------------
 _METRIC = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)')
 
