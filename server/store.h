@@ -75,6 +75,7 @@ enum store_table {
 	ST_SHIFTS,  /* site \0 starts(8, big-endian) \0 shift -> shift info */
 	ST_BLOBS,   /* sha256 hex -> blob info (size, refs) */
 	ST_AUX,     /* anything else keyed by the caller */
+	ST_AUDIT,   /* audit trail: applied ops and archive reads (audit.h) */
 	ST__COUNT
 };
 
@@ -187,6 +188,16 @@ sv sv_cstr(const char *s);
  * "store_id" by t (write txn), and store_id() returns it once t commits.
  * Earlier id strings stay valid until store_close(). */
 int store_set_id(store_txn *t);
+
+/* Backup: a compacted copy of the whole store, as of one consistent
+ * snapshot (one read transaction), into the new file `path` (created
+ * exclusively, mode 0600, fdatasync'ed before FS_OK).  It runs beside the
+ * writer: in this process, or in another process that opened the same
+ * directory (LMDB shares readers through its lock file, so the writer
+ * never reuses pages the copy still reads).  store_open() of that file's
+ * directory, under the name data.mdb, gives the store back.
+ * FS_OK, or FS_E_UNAVAILABLE (path exists, disk error, ...). */
+int store_backup(store *s, const char *path);
 
 /* TEST ONLY (store_check's tests): delete the index entry of record
  * (c, id) and leave the record, so the store is inconsistent.  Write txn.

@@ -25,12 +25,14 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -49,7 +51,7 @@ static const char *const table_names[ST__COUNT] = {
 	[ST_DEVICES] = "t_devices", [ST_DEVSTAFF] = "t_devstaff",
 	[ST_ACKS] = "t_acks",       [ST_ANCHORS] = "t_anchors",
 	[ST_SHIFTS] = "t_shifts",   [ST_BLOBS] = "t_blobs",
-	[ST_AUX] = "t_aux",
+	[ST_AUX] = "t_aux",         [ST_AUDIT] = "t_audit",
 };
 
 /* Store ids ever made while open: store_id() hands out a pointer that
@@ -460,6 +462,8 @@ int store_open(store **out, const char *dir, const store_opts *o)
 	}
 	/* The map size is set after open: an existing store keeps the size
 	 * it grew to (LMDB reads it from the meta page when none is set). */
+	/* recs, idx, gone, binfo, _meta and one per table */
+	_Static_assert(5 + ST__COUNT <= 32, "raise maxdbs");
 	if (mdb_env_set_maxdbs(s->env, 32) ||
 	    mdb_env_set_maxreaders(s->env, readers)) {
 		rc = FS_E_INTERNAL;
@@ -1393,6 +1397,65 @@ void store_size(store *s, uint64_t *used, uint64_t *mapsize)
 uint64_t store_commits(const store *s)
 {
 	return atomic_load(&((store *)s)->commits);
+}
+
+/* Another process (the server, when this one is `fieldsyncd backup`)
+ * grew the map past ours: adopt the size in the meta page.  Like
+ * store_grow(), waits until no transaction is open here. */
+static int adopt_mapsize(store *s)
+{
+	MDB_envinfo ei;
+	int rc = FS_OK;
+
+	pthread_mutex_lock(&s->gate_mu);
+	while (s->growing)
+		pthread_cond_wait(&s->gate_cv, &s->gate_mu);
+	s->growing = 1;
+	while (s->open_txns)
+		pthread_cond_wait(&s->gate_cv, &s->gate_mu);
+	if (mdb_env_set_mapsize(s->env, 0) || mdb_env_info(s->env, &ei)) {
+		rc = FS_E_UNAVAILABLE;
+	} else {
+		s->map_mb = (ei.me_mapsize + MIB - 1) / MIB;
+		if (s->max_mb < s->map_mb)
+			s->max_mb = s->map_mb;
+	}
+	s->growing = 0;
+	pthread_cond_broadcast(&s->gate_cv);
+	pthread_mutex_unlock(&s->gate_mu);
+	return rc;
+}
+
+int store_backup(store *s, const char *path)
+{
+	int fd, rc = FS_OK, mrc = MDB_SUCCESS, attempt;
+
+	if (!s || !path)
+		return FS_E_INTERNAL;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return FS_E_UNAVAILABLE;
+	for (attempt = 0; attempt < 3; attempt++) {
+		/* the copy holds a read transaction: count it in the gate so a
+		 * grow in this process waits for it */
+		gate_enter(s);
+		mrc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+		gate_leave(s);
+		if (mrc != MDB_MAP_RESIZED)
+			break;
+		if (adopt_mapsize(s) || ftruncate(fd, 0) ||
+		    lseek(fd, 0, SEEK_SET) != 0)
+			break;
+	}
+	if (mrc)
+		rc = FS_E_UNAVAILABLE;
+	if (!rc && fdatasync(fd))
+		rc = FS_E_UNAVAILABLE;
+	if (close(fd) && !rc)
+		rc = FS_E_UNAVAILABLE;
+	if (rc)
+		unlink(path);
+	return rc;
 }
 
 int store_debug_unindex(store_txn *t, const char *c, const char *id)
