@@ -26,6 +26,7 @@
 #include "protocol/hlc.h"
 #include "protocol/record.h"
 #include "schema/schema.h"
+#include "server/audit.h"
 #include "server/auth.h"
 #include "server/maint.h"
 
@@ -88,6 +89,9 @@ struct engine {
 
 	engine_notify_fn notify;
 	void *notify_ctx;
+	pthread_mutex_t notify_mu; /* guards the extra listeners */
+	engine_notify_fn more_fn[ENGINE_LISTENERS_MAX];
+	void *more_ctx[ENGINE_LISTENERS_MAX];
 
 	pthread_mutex_t stats_mu;
 	engine_stats stats;
@@ -131,6 +135,29 @@ void engine_set_notify(engine *e, engine_notify_fn fn, void *ctx)
 {
 	e->notify = fn;
 	e->notify_ctx = ctx;
+}
+
+int engine_add_notify(engine *e, engine_notify_fn fn, void *ctx)
+{
+	int rc = FS_E_TOO_LARGE;
+	pthread_mutex_lock(&e->notify_mu);
+	for (int i = 0; i < ENGINE_LISTENERS_MAX && rc; i++)
+		if (!e->more_fn[i]) {
+			e->more_fn[i] = fn;
+			e->more_ctx[i] = ctx;
+			rc = FS_OK;
+		}
+	pthread_mutex_unlock(&e->notify_mu);
+	return rc;
+}
+
+void engine_remove_notify(engine *e, engine_notify_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&e->notify_mu);
+	for (int i = 0; i < ENGINE_LISTENERS_MAX; i++)
+		if (e->more_fn[i] == fn && e->more_ctx[i] == ctx)
+			e->more_fn[i] = NULL;
+	pthread_mutex_unlock(&e->notify_mu);
 }
 
 void engine_get_stats(engine *e, engine_stats *out)
@@ -608,6 +635,7 @@ typedef struct {
 	int have_rscope;
 	strvec *changed;  /* buckets changed in this group */
 	wbuf rec;         /* scratch for encoding records */
+	const uint8_t *batch; /* id (16 bytes) of the batch being applied */
 } actx;
 
 typedef struct {
@@ -1073,6 +1101,20 @@ static opresult apply_op(actx *x, const wval *op)
 		return rej(rc, NULL, NULL);
 	if ((rc = register_bucket(x->t, bucket)) || (rc = note_changed(x, bucket)))
 		return rej(rc, NULL, NULL);
+	if (!exists && !strcmp(col->name, "order")) {
+		/* the server's first receive time of an order (ST_AUX
+		 * "orcv/<id>", 8 bytes big-endian): reports show the delay */
+		char k[160];
+		uint8_t b[8];
+		be64(b, x->j->t);
+		int kn = snprintf(k, sizeof(k), "orcv/%s", id);
+		if ((rc = store_put(x->t, ST_AUX, sv_of(k, (size_t)kn), sv_of(b, 8))))
+			return rej(rc, NULL, NULL);
+	}
+	/* the audit trail, in the op's own transaction */
+	if ((rc = audit_op(x->t, x->a, &x->w, x->j->p->device, x->batch, x->now,
+	                   col->name, id, bucket, seq, exists ? &old : NULL, &nw)))
+		return rej(rc, NULL, NULL);
 	const rfield *del = rec_get(&nw, "_deleted");
 	if (del && del->val.t == WV_BOOL && del->val.b &&
 	    (rc = maint_note_tomb(x->t, col->name, id, HLC_WALL(del->st.hlc))))
@@ -1171,6 +1213,7 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 
 	uint8_t key[FS_ID_MAX + 20];
 	size_t kn = ack_key(key, j->p->device, (const uint8_t *)bid->s.p);
+	x->batch = (const uint8_t *)bid->s.p;
 	sv stored;
 	int rc = store_get(x->t, ST_ACKS, sv_of(key, kn), &stored);
 	if (rc == FS_OK) {
@@ -1398,6 +1441,14 @@ static void run_group(engine *e, job *list)
 	pthread_mutex_unlock(&e->stats_mu);
 	if (changed.n && e->notify)
 		e->notify(e->notify_ctx, changed.v, changed.n);
+	if (changed.n) {
+		/* under the lock, so a listener is never called after removal */
+		pthread_mutex_lock(&e->notify_mu);
+		for (int i = 0; i < ENGINE_LISTENERS_MAX; i++)
+			if (e->more_fn[i])
+				e->more_fn[i](e->more_ctx[i], changed.v, changed.n);
+		pthread_mutex_unlock(&e->notify_mu);
+	}
 	arena_free(ga);
 }
 
@@ -1784,6 +1835,7 @@ int engine_open(engine **out, store *s, const engine_cfg *cfg)
 	pthread_mutex_init(&e->write_mu, NULL);
 	pthread_mutex_init(&e->q_mu, NULL);
 	pthread_mutex_init(&e->stats_mu, NULL);
+	pthread_mutex_init(&e->notify_mu, NULL);
 	pthread_cond_init(&e->q_cv, NULL);
 	pthread_cond_init(&e->done_cv, NULL);
 	e->hlc.last = 0;
@@ -1811,6 +1863,7 @@ void engine_close(engine *e)
 	pthread_mutex_destroy(&e->write_mu);
 	pthread_mutex_destroy(&e->q_mu);
 	pthread_mutex_destroy(&e->stats_mu);
+	pthread_mutex_destroy(&e->notify_mu);
 	pthread_cond_destroy(&e->q_cv);
 	pthread_cond_destroy(&e->done_cv);
 	free(e);
