@@ -225,32 +225,37 @@ static int read_body(req_ctx *r, size_t cap, uint8_t **out, size_t *out_n,
 	return FS_OK;
 }
 
-static int decode_body(req_ctx *r, wval **out, const char **msg)
+int http_body_format(const char *ct, const char *ce, int *zf, const char **msg)
 {
-	const fs_limits *l = engine_limits(r->h->e);
-	const char *ct = mg_get_header(r->c, "Content-Type");
+	*zf = -1;
 	if (!ct || strncasecmp(ct, "application/msgpack", 19) ||
 	    (ct[19] && ct[19] != ';' && ct[19] != ' ')) {
 		*msg = "Content-Type must be application/msgpack";
 		return FS_E_UNSUPPORTED_MEDIA_TYPE;
 	}
-	const char *ce = mg_get_header(r->c, "Content-Encoding");
-	int zf = -1;
 	if (ce && *ce && strcasecmp(ce, "identity")) {
 		if (!strcasecmp(ce, "deflate"))
-			zf = ZB_DEFLATE;
+			*zf = ZB_DEFLATE;
 		else if (!strcasecmp(ce, "gzip"))
-			zf = ZB_GZIP;
+			*zf = ZB_GZIP;
 		else {
 			*msg = "Content-Encoding must be deflate, gzip or identity";
 			return FS_E_UNSUPPORTED_MEDIA_TYPE;
 		}
 	}
-	uint8_t *raw;
-	size_t n;
-	int rc = read_body(r, l->body_max, &raw, &n, msg);
-	if (rc)
-		return rc;
+	return FS_OK;
+}
+
+int http_body_decode(const fs_limits *l, int zf, uint8_t *raw, size_t n,
+                     arena *a, wval **out, const char **msg)
+{
+	int rc;
+	*out = NULL;
+	if (n > l->body_max) {
+		free(raw);
+		*msg = "body over the size limit";
+		return FS_E_TOO_LARGE;
+	}
 	if (zf >= 0) {
 		uint8_t *inf;
 		size_t in_n;
@@ -265,7 +270,7 @@ static int decode_body(req_ctx *r, wval **out, const char **msg)
 		n = in_n;
 	}
 	/* the tree points into the bytes: keep them in the arena */
-	uint8_t *keep = arena_dup(r->a, raw, n ? n : 1);
+	uint8_t *keep = arena_dup(a, raw, n ? n : 1);
 	free(raw);
 	if (!keep) {
 		*msg = "out of memory";
@@ -273,7 +278,7 @@ static int decode_body(req_ctx *r, wval **out, const char **msg)
 	}
 	/* every decoded value costs arena memory: cap how many a body may
 	 * hold (a 32 MiB body of 1-byte nils would otherwise ask for 1 GiB) */
-	rc = wire_decode_max(r->a, keep, n, HTTP_MAX_VALUES, out);
+	rc = wire_decode_max(a, keep, n, HTTP_MAX_VALUES, out);
 	if (rc == FS_E_BAD_MSGPACK)
 		*msg = "body is not one valid MessagePack value (or nests over 32 levels)";
 	else if (rc == FS_E_TOO_LARGE)
@@ -281,6 +286,22 @@ static int decode_body(req_ctx *r, wval **out, const char **msg)
 	else if (rc)
 		*msg = "out of memory";
 	return rc;
+}
+
+static int decode_body(req_ctx *r, wval **out, const char **msg)
+{
+	const fs_limits *l = engine_limits(r->h->e);
+	int zf;
+	int rc = http_body_format(mg_get_header(r->c, "Content-Type"),
+	                          mg_get_header(r->c, "Content-Encoding"), &zf, msg);
+	if (rc)
+		return rc;
+	uint8_t *raw;
+	size_t n;
+	rc = read_body(r, l->body_max, &raw, &n, msg);
+	if (rc)
+		return rc;
+	return http_body_decode(l, zf, raw, n, r->a, out, msg);
 }
 
 /* ---- auth --------------------------------------------------------------------- */

@@ -26,4 +26,20 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg);
 /* Stop: finish in-flight requests, close listeners; safe on NULL. */
 void http_stop(http_server *h);
 
+/* The body half of every POST handler, without the connection (the
+ * handlers call it; tests/fuzz/fuzz_http.c drives it directly).
+ * http_body_format: from the Content-Type and Content-Encoding header
+ * values (NULL when absent), FS_OK and *zf (-1: identity, else a
+ * zb_format), or FS_E_UNSUPPORTED_MEDIA_TYPE and *msg.  Checked before
+ * the body is read. */
+int http_body_format(const char *ctype, const char *cenc, int *zf,
+                     const char **msg);
+/* raw[0..n) (malloc'd, always freed here) is the body as read: over
+ * l->body_max it is FS_E_TOO_LARGE; it is inflated when zf >= 0 (at most
+ * l->inflated_max bytes), copied into the arena and decoded with a value
+ * budget.  FS_OK and *out (valid while the arena lives), or a code
+ * (BAD_MSGPACK, BAD_REQUEST, TOO_LARGE, UNAVAILABLE) and *msg. */
+int http_body_decode(const fs_limits *l, int zf, uint8_t *raw, size_t n,
+                     arena *a, wval **out, const char **msg);
+
 #endif
