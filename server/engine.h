@@ -76,6 +76,13 @@ int engine_scope(engine *e, store_txn *t, const principal *p, uint64_t now,
 /* Called after each durable commit with the buckets that changed. */
 typedef void (*engine_notify_fn)(void *ctx, char **buckets, unsigned n);
 void engine_set_notify(engine *e, engine_notify_fn fn, void *ctx);
+/* More listeners beside the one engine_set_notify() sets (the task
+ * generator), at most ENGINE_LISTENERS_MAX: FS_OK or FS_E_TOO_LARGE.
+ * Listeners run in the writer thread after each commit: they must be quick
+ * and must never call engine_sync() or engine_write() (deadlock). */
+#define ENGINE_LISTENERS_MAX 4
+int engine_add_notify(engine *e, engine_notify_fn fn, void *ctx);
+void engine_remove_notify(engine *e, engine_notify_fn fn, void *ctx);
 
 /* Counters for /metrics. */
 typedef struct {
