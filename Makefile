@@ -132,6 +132,56 @@ $(SHIM): tests/shim/syncshim.c | deps
 
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
 
+# ---- clients ---------------------------------------------------------------
+# libfieldsync (clients/*.c but the two programs) as build/libfieldsync.a
+# (with protocol/ and schema/ inside, so -lfieldsync is enough) and
+# build/libfieldsync.so (PIC objects in build/pic/), build/fieldsync.pc,
+# the CLI build/fieldsync and the simulator build/fieldsync-sim.
+# Unit tests: tests/clients/test_*.c link the library's objects.
+CLIENT_SRC  := $(sort $(filter-out clients/cli.c clients/sim.c,$(wildcard clients/*.c)))
+CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
+CLIENT_PIC  := $(CLIENT_SRC:%.c=$(B)/pic/%.o) $(PROTO_SRC:%.c=$(B)/pic/%.o)
+CLNT_SRC    := $(sort $(wildcard tests/clients/test_*.c))
+CLNT_BIN    := $(CLNT_SRC:tests/clients/%.c=$(B)/tests/%)
+CLIENT_LIBS := -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread
+UNIT_BIN    += $(CLNT_BIN)
+all: $(B)/libfieldsync.a $(B)/libfieldsync.so $(B)/fieldsync.pc \
+     $(B)/fieldsync $(B)/fieldsync-sim $(CLNT_BIN)
+
+$(B)/pic/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -fPIC -MMD -MP -I. -c $< -o $@
+
+$(B)/libfieldsync.a: $(CLIENT_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/libfieldsync.so: $(CLIENT_PIC)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -shared -Wl,-soname,libfieldsync.so \
+	  $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+$(B)/fieldsync.pc: Makefile
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'prefix=$(CURDIR)' 'libdir=$${prefix}/$(B)' \
+	  'includedir=$${prefix}/clients' '' 'Name: fieldsync' \
+	  'Description: fieldsync handheld client library (offline store, outbox, sync)' \
+	  'Version: 1.0' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfieldsync' \
+	  'Libs.private: $(CLIENT_LIBS)' > $@
+
+$(B)/fieldsync: $(B)/obj/clients/cli.o $(B)/libfieldsync.a
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+$(B)/fieldsync-sim: $(B)/obj/clients/sim.o $(B)/libfieldsync.a
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm
+
+$(B)/tests/%: tests/clients/%.c $(CLIENT_OBJ) $(B)/libfsproto.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
+	  $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lcmocka
+
+-include $(shell find $(B)/pic -name '*.d' 2>/dev/null)
+
 # ---- use it ----------------------------------------------------------------
 run: all
 	sh deploy/run-demo.sh $(B)/fieldsyncd var/demo
@@ -161,10 +211,100 @@ test-asan: asan-build
 	@$(ASAN_ENV) $(PY) tests/run_all.py --server $(ASAN_B)/fieldsyncd \
 	  --shim $(ASAN_B)/tests/syncshim.so $(UNIT_BIN:$(B)/%=$(ASAN_B)/%)
 
+# ---- fuzzing ---------------------------------------------------------------
+# libFuzzer targets, one per decoder/parser (tests/fuzz/fuzz_*.c; see
+# tests/fuzz/README.md).  `make fuzz` builds them with clang into
+# build-fuzz/ (our code with -fsanitize=fuzzer-no-link,address,undefined,
+# UB aborting; CivetWeb with ASan) and runs each for FUZZ_SECONDS over a
+# working corpus build-fuzz/corpus/<target> plus the committed seeds in
+# tests/fuzz/corpus/<target>; crashers are written to
+# tests/fuzz/crashers/<target>/ (commit them with the fix).  Logs and a
+# per-target summary (executions, exec/s, cov, ft) go to build-fuzz/logs/.
+#   make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS="fuzz_ops"
+# `make test` replays every corpus and crasher file without libFuzzer:
+# build/tests/replay_<target> (gcc; under test-asan with the sanitizers)
+# runs as one more unit-test binary.
+FUZZ_B         := build-fuzz
+FUZZ_SECONDS   ?= 60
+FUZZ_NAMES     := $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
+FUZZ_TARGETS   ?= $(FUZZ_NAMES)
+FUZZ_SAN       := -fsanitize=fuzzer-no-link,address,undefined \
+                  -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_DEB_NEEDS := /usr/bin/clang:clang \
+  /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
+FUZZ_REPLAY    := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
+UNIT_BIN       += $(FUZZ_REPLAY)
+
+.PHONY: fuzz fuzz-deps fuzz-build fuzz-bins fuzz-clean
+all: $(FUZZ_REPLAY)
+
+# fuzz_wire and fuzz_inflate test protocol/ alone; the others the server.
+FUZZ_PROTO     := fuzz_wire fuzz_inflate
+FUZZ_LINK       = $(if $(filter $(FUZZ_PROTO),$*),$(B)/libfsproto.a,\
+                  $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ))
+FUZZ_DEPS      := $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ)
+.SECONDEXPANSION:
+$(B)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c \
+                     $$(if $$(filter $(FUZZ_PROTO),$$*),$(B)/libfsproto.a,$(FUZZ_DEPS)) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
+	  -DFUZZ_DIRS='"$(CURDIR)/tests/fuzz/corpus/$*:$(CURDIR)/tests/fuzz/crashers/$*"' \
+	  $(LDFLAGS) -o $@ tests/fuzz/$*.c tests/fuzz/replay.c $(FUZZ_LINK) $(LDLIBS)
+
+# Only `make fuzz` needs clang and the libFuzzer runtime.
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(FUZZ_DEB_NEEDS)"
+
+fuzz-build: fuzz-deps deps
+	$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang CFLAGS="-O1 -g" \
+	  SAN="$(FUZZ_SAN)" CW_SAN="-fsanitize=address -fno-omit-frame-pointer" \
+	  fuzz-bins
+
+fuzz-bins: $(FUZZ_NAMES:%=$(B)/fuzz/%)
+
+$(B)/fuzz/%: tests/fuzz/%.c \
+             $$(if $$(filter $(FUZZ_PROTO),$$*),$(B)/libfsproto.a,$(FUZZ_DEPS)) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(subst fuzzer-no-link,fuzzer,$(SAN)) \
+	  -MMD -MP -MF $@.d -MT $@ -I. $(LDFLAGS) -o $@ $< $(FUZZ_LINK) $(LDLIBS)
+
+# Inputs are capped per target (-max_len): a msgpack body, a compressed
+# stream, a generator's bytes, headers + body.  Stores of fuzz_ops and
+# fuzz_http live in a tmpfs folder removed afterwards.
+fuzz: fuzz-build
+	@tmp=$$(mktemp -d /dev/shm/fieldsync-fuzz.XXXXXX 2>/dev/null || mktemp -d); \
+	fail=""; mkdir -p $(FUZZ_B)/logs; : > $(FUZZ_B)/logs/summary.txt; \
+	for t in $(FUZZ_TARGETS); do \
+	  case $$t in fuzz_inflate) ml=65536;; fuzz_http) ml=32768;; \
+	    fuzz_wire) ml=16384;; *) ml=4096;; esac; \
+	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
+	  mkdir -p $(FUZZ_B)/corpus/$$t tests/fuzz/crashers/$$t; \
+	  echo "== $$t: $(FUZZ_SECONDS) s, log $(FUZZ_B)/logs/$$t.log"; \
+	  FUZZ_TMPDIR=$$tmp ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -rss_limit_mb=4096 -max_len=$$ml $$dict -print_final_stats=1 \
+	    -artifact_prefix=tests/fuzz/crashers/$$t/ \
+	    $(FUZZ_B)/corpus/$$t tests/fuzz/corpus/$$t \
+	    > $(FUZZ_B)/logs/$$t.log 2>&1 || fail="$$fail $$t"; \
+	  done_line=$$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' $(FUZZ_B)/logs/$$t.log | tail -1); \
+	  runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_B)/logs/$$t.log); \
+	  rate=$$(sed -n 's/^stat::average_exec_per_sec: *//p' $(FUZZ_B)/logs/$$t.log); \
+	  rss=$$(sed -n 's/^stat::peak_rss_mb: *//p' $(FUZZ_B)/logs/$$t.log); \
+	  line="$$t: runs=$${runs:-?} exec/s=$${rate:-?} peak_rss_mb=$${rss:-?} | $$done_line"; \
+	  echo "$$line"; echo "$$line" >> $(FUZZ_B)/logs/summary.txt; \
+	done; rm -rf "$$tmp"; \
+	if [ -n "$$fail" ]; then \
+	  echo "fuzz: FAILED:$$fail (crashers in tests/fuzz/crashers/, logs in $(FUZZ_B)/logs/)"; \
+	  exit 1; fi; echo "fuzz: no crash ($(FUZZ_SECONDS) s per target)"
+
+fuzz-clean:
+	rm -rf $(FUZZ_B)
+
 clean:
 	rm -rf $(ASAN_B)
 	if [ -d $(B) ]; then find $(B) -mindepth 1 -maxdepth 1 \
 	  ! -name third_party -exec rm -rf {} +; fi
 
-distclean:
+distclean: fuzz-clean
 	rm -rf build $(ASAN_B) var
