@@ -20,6 +20,8 @@
 #include "civetweb.h"
 #include "protocol/errors.h"
 #include "protocol/zbody.h"
+#include "schema/schema.h"
+#include "server/audit.h"
 #include "server/crypto.h"
 #include "server/json.h"
 
@@ -699,6 +701,70 @@ static int h_blob_get(req_ctx *r, const char *hex)
 	return 200;
 }
 
+/* ---- audit trail ----------------------------------------------------------------- */
+
+/* A uint64 query parameter: FS_OK (dflt when absent) or FS_E_BAD_REQUEST. */
+static int audit_q_u64(req_ctx *r, const char *name, uint64_t dflt,
+                       uint64_t *out)
+{
+	const char *q = r->ri->query_string;
+	char buf[32], *end;
+	int n = q ? mg_get_var(q, strlen(q), name, buf, sizeof(buf)) : -1;
+	*out = dflt;
+	if (n == -1)
+		return FS_OK;
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return FS_E_BAD_REQUEST;
+	errno = 0;
+	*out = strtoull(buf, &end, 10);
+	return errno || *end ? FS_E_BAD_REQUEST : FS_OK;
+}
+
+/* GET /v1/audit/<collection>/<id>?after=&limit= and
+ * GET /v1/audit/_reads?from=&to=&after=&limit= (audit.h) */
+static int h_audit(req_ctx *r, const char *rest)
+{
+	uint64_t after, limit, from, to;
+	if (audit_q_u64(r, "after", 0, &after) ||
+	    audit_q_u64(r, "limit", 500, &limit) ||
+	    audit_q_u64(r, "from", 0, &from) ||
+	    audit_q_u64(r, "to", UINT64_MAX, &to))
+		return reply_error(r, FS_E_BAD_REQUEST,
+		                   "after, limit, from and to are unsigned integers");
+	if (limit == 0 || limit > 5000)
+		limit = limit ? 5000 : 500;
+	int json = !accepts(mg_get_header(r->c, "Accept"), "application/msgpack");
+	const char *msg = NULL;
+	wbuf b;
+	wb_init(&b);
+	int rc;
+	if (!strcmp(rest, "_reads")) {
+		rc = audit_reads(r->h->e, &r->p, from, to, after, (uint32_t)limit,
+		                 json, r->a, &b, &msg);
+	} else {
+		const char *slash = strchr(rest, '/');
+		char *c = slash ? arena_strndup(r->a, rest, (size_t)(slash - rest))
+		                : NULL;
+		if (!c || !schema_collection(c, strlen(c)) ||
+		    valid_id(slash + 1, strlen(slash + 1)))
+			rc = FS_E_NOT_FOUND, msg = "GET /v1/audit/<collection>/<id> "
+			                           "or /v1/audit/_reads";
+		else
+			rc = audit_history(r->h->e, &r->p, c, slash + 1, after,
+			                   (uint32_t)limit, json, r->a, &b, &msg);
+	}
+	int st;
+	if (rc)
+		st = reply_error(r, rc, msg);
+	else if (json)
+		st = b.err ? reply_error(r, FS_E_UNAVAILABLE, "out of memory")
+		           : send_body(r, 200, "application/json", b.p, b.n, NULL);
+	else
+		st = reply_msgpack(r, &b);
+	wb_free(&b);
+	return st;
+}
+
 /* ---- routing -------------------------------------------------------------------- */
 
 typedef struct {
@@ -719,6 +785,7 @@ static const route routes[] = {
 	{"POST", "/v1/admin/staff-pin", SESSION, h_pin, NULL},
 	{"POST", "/v1/admin/revoke", SESSION, h_revoke, NULL},
 	{"GET", "/v1/reports/devices/", SESSION, NULL, h_report_devices},
+	{"GET", "/v1/audit/", SESSION, NULL, h_audit},
 	{"PUT", "/v1/blobs/", SESSION, NULL, h_blob_dispatch},
 	{"GET", "/v1/blobs/", SESSION, NULL, h_blob_dispatch},
 	{"GET", "/healthz", 0, h_healthz, NULL},
@@ -789,6 +856,13 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 			                                 : NULL);
 			goto out;
 		}
+	}
+	/* every lookup of the archive is logged, durably, before it is served */
+	if (hit->auth && audit_is_archive_read(uri) &&
+	    audit_read(h->e, &r.p, uri, r.ri->query_string)) {
+		st = reply_error(&r, FS_E_UNAVAILABLE,
+		                 "the lookup could not be logged; retry later");
+		goto out;
 	}
 	st = hit->fn ? hit->fn(&r) : hit->fn_arg(&r, rest);
 out:
