@@ -701,6 +701,9 @@ def test_metrics_counters_move(ctx):
         assert any(n == name for n, _ in m0), \
             "/metrics must have %s; names: %r" % (
                 name, sorted({n for n, _ in m0}))
+    assert _total(m0, "fieldsync_store_bytes") > 0, \
+        "/metrics must report fieldsync_store_bytes > 0: %r" % {
+            k: v for k, v in m0.items() if k[0] == "fieldsync_store_bytes"}
     req0 = _total(m0, "fieldsync_requests_total")
     app0 = _total(m0, "fieldsync_ops_applied_total")
     rej0 = _total(m0, "fieldsync_ops_rejected_total", 'code="BAD_ID"')
