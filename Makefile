@@ -136,7 +136,7 @@ $(SHIM): tests/shim/syncshim.c | deps
 # libfieldsync (clients/*.c but the two programs) as build/libfieldsync.a
 # (with protocol/ and schema/ inside, so -lfieldsync is enough) and
 # build/libfieldsync.so (PIC objects in build/pic/), build/fieldsync.pc,
-# the CLI build/fieldsync and the simulator build/fieldsync-sim.
+# the CLI build/fieldsync.
 # Unit tests: tests/clients/test_*.c link the library's objects.
 CLIENT_SRC  := $(sort $(filter-out clients/cli.c clients/sim.c,$(wildcard clients/*.c)))
 CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
@@ -146,7 +146,7 @@ CLNT_BIN    := $(CLNT_SRC:tests/clients/%.c=$(B)/tests/%)
 CLIENT_LIBS := -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread
 UNIT_BIN    += $(CLNT_BIN)
 all: $(B)/libfieldsync.a $(B)/libfieldsync.so $(B)/fieldsync.pc \
-     $(B)/fieldsync $(B)/fieldsync-sim $(CLNT_BIN)
+     $(B)/fieldsync $(CLNT_BIN)
 
 $(B)/pic/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -171,9 +171,6 @@ $(B)/fieldsync.pc: Makefile
 
 $(B)/fieldsync: $(B)/obj/clients/cli.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
-
-$(B)/fieldsync-sim: $(B)/obj/clients/sim.o $(B)/libfieldsync.a
-	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm
 
 $(B)/tests/%: tests/clients/%.c $(CLIENT_OBJ) $(B)/libfsproto.a | deps
 	@mkdir -p $(dir $@)

@@ -1,0 +1,75 @@
+/*
+ * lstore.h — the device's local key-value store (LMDB underneath; this is
+ * the only client file that includes lmdb.h).  Named tables of byte keys
+ * and values, transactions, prefix scans.  What lives in each table is
+ * described in local.h.
+ *
+ * Values returned by ls_get / ls_scan point into the store and are valid
+ * until the next write in the transaction or its end.  A write
+ * transaction is durable on disk when ls_commit returns (unless the store
+ * was opened with no_fsync).  Several processes may open one directory.
+ */
+#ifndef FS_CLIENT_LSTORE_H
+#define FS_CLIENT_LSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+	LT_META,   /* settings and state: name -> bytes */
+	LT_RECS,   /* "c\0id" -> [bucket, stored record] */
+	LT_BMEM,   /* "bucket\0c\0id" -> "" (records of a bucket) */
+	LT_CURS,   /* bucket -> be64 cursor */
+	LT_OUTB,   /* be64 seq -> batch header */
+	LT_OUTO,   /* be64 seq . be32 index -> op */
+	LT_DEAD,   /* be64 seq -> dead letter */
+	LT_URG,    /* order id -> urgent report */
+	LT_PHOTO,  /* sha256 hex -> queued photo */
+	LT__COUNT
+} ls_table;
+
+typedef struct {
+	const void *p;
+	size_t n;
+} ls_val;
+
+typedef struct ls_env ls_env;
+typedef struct ls_txn ls_txn;
+
+/* Open or create the store in dir (made 0700; files 0600).  FSC_OK or
+ * FSC_ESTORE with a message in err. */
+int ls_open(const char *dir, int no_fsync, ls_env **out, char *err,
+            size_t errn);
+void ls_close(ls_env *e); /* NULL is fine */
+
+int ls_begin(ls_env *e, int write, ls_txn **out);
+/* Commit (durably for a write txn) and free t: FSC_OK or FSC_ESTORE. */
+int ls_commit(ls_txn *t);
+void ls_abort(ls_txn *t); /* NULL is fine */
+
+/* FSC_OK, FSC_ENOTFOUND or FSC_ESTORE. */
+int ls_get(ls_txn *t, ls_table tb, ls_val k, ls_val *v);
+int ls_put(ls_txn *t, ls_table tb, ls_val k, ls_val v);
+/* Absent keys are fine. */
+int ls_del(ls_txn *t, ls_table tb, ls_val k);
+/* Visit keys starting with prefix (empty: all), ascending; cb returns
+ * nonzero to stop early.  Do not write the table from inside cb. */
+int ls_scan(ls_txn *t, ls_table tb, ls_val prefix,
+            int (*cb)(void *ctx, ls_val k, ls_val v), void *ctx);
+/* The last key of a table: FSC_OK, FSC_ENOTFOUND (empty). */
+int ls_last(ls_txn *t, ls_table tb, ls_val *k, ls_val *v);
+/* Entries in a table. */
+uint64_t ls_count(ls_txn *t, ls_table tb);
+/* Delete every key with this prefix. */
+int ls_del_prefix(ls_txn *t, ls_table tb, ls_val prefix);
+
+/* Helpers for the key shapes above. */
+static inline ls_val ls_v(const void *p, size_t n)
+{
+	ls_val v = {p, n};
+	return v;
+}
+void ls_be64(uint8_t out[8], uint64_t v);
+uint64_t ls_get_be64(const void *p);
+
+#endif
