@@ -36,6 +36,7 @@ typedef struct live_conn live_conn;
 struct live_conn {
 	struct mg_connection *conn;
 	principal p;
+	int closing; /* its device was revoked: told to close, sent nothing */
 	live_conn *next;
 };
 
@@ -985,6 +986,18 @@ static void *live_main(void *arg)
 			char **scope;
 			unsigned ns;
 			arena_reset(a);
+			/* a revoked device's open socket stops at once, like its
+			 * tokens: close it instead of telling it anything */
+			device_info dev;
+			if (lc->closing)
+				continue;
+			if (auth_device_get(t, lc->p.device, &dev) || dev.revoked) {
+				lc->closing = 1;
+				mg_websocket_write(lc->conn,
+				                   MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE,
+				                   "\x03\xf0revoked", 9);
+				continue;
+			}
 			if (engine_scope(h->e, t, &lc->p, now, a, &scope, &ns))
 				continue;
 			wbuf b;
