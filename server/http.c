@@ -24,6 +24,7 @@
 #include "server/audit.h"
 #include "server/crypto.h"
 #include "server/json.h"
+#include "server/reports.h"
 
 #define COMPRESS_MIN 1024
 #define HTTP_MAX_VALUES (2u << 20)
@@ -579,6 +580,35 @@ static int h_report_devices(req_ctx *r, const char *site)
 	return st;
 }
 
+/* GET /v1/reports/shift/<shift> and /v1/reports/site/<site>?from=&to=
+ * (reports.h): JSON unless msgpack is asked for; CSV for the site. */
+static int h_report(req_ctx *r, const char *id, int site)
+{
+	const char *q = r->ri->query_string;
+	int f = reports_format(mg_get_header(r->c, "Accept"), q, site);
+	r->want_json = f != REPORT_MSGPACK;
+	if (f < 0)
+		return reply_error(r, FS_E_BAD_REQUEST,
+		                   site ? "format is json, msgpack or csv"
+		                        : "format is json or msgpack");
+	if (!r->h->cfg.tz)
+		return reply_error(r, FS_E_UNAVAILABLE, "reports are not served here");
+	wbuf out;
+	wb_init(&out);
+	const char *msg = NULL;
+	int rc = site ? reports_site(r->h->e, r->h->cfg.tz, &r->p, id, q, f,
+	                             r->a, &out, &msg)
+	              : reports_shift(r->h->e, r->h->cfg.tz, &r->p, id, f, r->a,
+	                              &out, &msg);
+	int st = rc ? reply_error(r, rc, msg)
+	            : send_body(r, 200, reports_ctype(f), out.p, out.n, NULL);
+	wb_free(&out);
+	return st;
+}
+
+static int h_report_shift(req_ctx *r, const char *rest) { return h_report(r, rest, 0); }
+static int h_report_site(req_ctx *r, const char *rest) { return h_report(r, rest, 1); }
+
 /* ---- blobs -------------------------------------------------------------------- */
 
 static int blob_name_ok(const char *hex)
@@ -786,6 +816,8 @@ static const route routes[] = {
 	{"POST", "/v1/admin/staff-pin", SESSION, h_pin, NULL},
 	{"POST", "/v1/admin/revoke", SESSION, h_revoke, NULL},
 	{"GET", "/v1/reports/devices/", SESSION, NULL, h_report_devices},
+	{"GET", "/v1/reports/shift/", SESSION, NULL, h_report_shift},
+	{"GET", "/v1/reports/site/", SESSION, NULL, h_report_site},
 	{"GET", "/v1/audit/", SESSION, NULL, h_audit},
 	{"PUT", "/v1/blobs/", SESSION, NULL, h_blob_dispatch},
 	{"GET", "/v1/blobs/", SESSION, NULL, h_blob_dispatch},

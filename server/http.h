@@ -9,6 +9,7 @@
 
 #include "server/auth.h"
 #include "server/engine.h"
+#include "server/tz.h"
 
 typedef struct {
 	const char *listen;      /* HOST:PORT */
@@ -17,6 +18,7 @@ typedef struct {
 	unsigned threads;        /* worker threads */
 	unsigned request_timeout_ms;
 	auth_cfg auth;
+	tz_db *tz;                   /* zones for the reports (reports.h) */
 } http_cfg;
 
 typedef struct http_server http_server;

@@ -19,6 +19,7 @@
 #include "server/demo.h"
 #include "server/engine.h"
 #include "server/http.h"
+#include "server/tasks.h"
 #include "server/maint.h"
 #include "server/store.h"
 
@@ -32,6 +33,8 @@ typedef struct {
 	size_t map_mb, max_mb;
 	uint64_t maint_ms;
 	const char *out, *from;               /* backup, restore */
+	const char *site;                     /* catalogue */
+	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
 	engine_cfg ecfg;
 } options;
@@ -68,6 +71,8 @@ static const option opts[] = {
 	{"--audit-ttl-ms", O_U64, OFF(audit_ttl_ms), "N  keep audit entries N ms (400 days; 0: forever)"},
 	{"--audit-purge-interval-ms", O_U64, OFF(audit_purge_ms), "N  audit purge pass every N ms (3600000)"},
 	{"--out", O_STR, OFF(out), "FILE  backup: the archive to write"},
+	{"--site", O_STR, OFF(site), "ID    catalogue: the site to install it into"},
+	{"--task-interval-ms", O_U64, OFF(tasks_ms), "N  task generation pass over every site every N ms (600000)"},
 	{"--from", O_STR, OFF(from), "FILE  restore: the archive to read"},
 };
 
@@ -80,6 +85,8 @@ static void usage(FILE *f)
 	        "  serve --data DIR --listen HOST:PORT [--cert PEM --key PEM | --insecure-http]\n"
 	        "                     serve until SIGTERM\n"
 	        "  demo  --data DIR   load the demo property (staff PIN 1234)\n"
+	        "  catalogue --data DIR --site S   install the default service standards\n"
+	        "                     (schema/CATALOGUE.md) into site S; again: no change\n"
 	        "  backup --data DIR --out FILE   archive the store and photos (server may run)\n"
 	        "  restore --from FILE --data NEWDIR   check an archive, restore it, new store id\n"
 	        "  check --data DIR   integrity walk of the store; exit 0 ok, 1 damaged\n"
@@ -173,6 +180,8 @@ typedef struct {
 	http_server *http;
 	maint *maint;
 	audit_keeper *audit;
+	tz_db *tz;
+	tasks_gen *tasks;
 } app;
 
 static int open_all(app *a, int create)
@@ -208,10 +217,12 @@ static int open_all(app *a, int create)
 static void close_all(app *a)
 {
 	http_stop(a->http);
+	tasks_gen_stop(a->tasks);
 	audit_stop(a->audit);
 	maint_stop(a->maint);
 	engine_close(a->e);
 	store_close(a->st);
+	tz_db_close(a->tz);
 }
 
 static int has_admin(app *a)
@@ -319,8 +330,11 @@ static int cmd_serve(app *a)
 	char pem[PATH_MAX];
 	if (!a->o.insecure && tls_bundle(a, pem, sizeof(pem)))
 		return 1;
+	if (tz_db_open(&a->tz, NULL))
+		return 1;
 	http_cfg hc;
 	memset(&hc, 0, sizeof(hc));
+	hc.tz = a->tz;
 	hc.listen = a->o.listen;
 	hc.data_dir = a->o.data;
 	hc.tls_pem = a->o.insecure ? NULL : pem;
@@ -328,6 +342,8 @@ static int cmd_serve(app *a)
 	hc.request_timeout_ms = a->o.timeout_ms;
 	hc.auth.pbkdf2_iter = a->o.pbkdf2;
 	if (http_start(&a->http, a->e, &hc))
+		return 1;
+	if (tasks_gen_start(&a->tasks, a->e, a->tz, a->o.tasks_ms))
 		return 1;
 	if (maint_start(&a->maint, a->e, a->o.maint_ms))
 		return 1;
@@ -344,6 +360,31 @@ static int cmd_serve(app *a)
 		fprintf(stderr, "fieldsyncd: signal %d: finishing in-flight requests\n", sig);
 		break;
 	}
+	return 0;
+}
+
+/* Install the default catalogue into a site, as the server. */
+static int cmd_catalogue(app *a)
+{
+	if (!a->o.site) {
+		fprintf(stderr, "fieldsyncd: catalogue needs --site ID\n");
+		return 2;
+	}
+	if (open_all(a, 0))
+		return 1;
+	unsigned created = 0;
+	int rc = tasks_install_catalogue(a->e, a->o.site, &created);
+	if (rc == FS_E_NOT_FOUND) {
+		fprintf(stderr, "fieldsyncd: no site '%s' in %s\n", a->o.site, a->o.data);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: catalogue: %s\n", fs_err_name(rc));
+		return 1;
+	}
+	printf("fieldsyncd: catalogue: %u standards installed into site '%s' "
+	       "(%s)\n", created, a->o.site,
+	       created ? "the others were there already" : "all were there already");
 	return 0;
 }
 
@@ -419,6 +460,7 @@ int main(int argc, char **argv)
 	int (*fn)(app *) = !strcmp(cmd, "init")    ? cmd_init
 	                   : !strcmp(cmd, "serve") ? cmd_serve
 	                   : !strcmp(cmd, "demo")  ? cmd_demo
+	                   : !strcmp(cmd, "catalogue") ? cmd_catalogue
 	                   : !strcmp(cmd, "backup") ? cmd_backup
 	                   : !strcmp(cmd, "restore") ? cmd_restore
 	                   : !strcmp(cmd, "check") ? cmd_check
