@@ -545,6 +545,35 @@ static int check_type(const sfield *f, const wval *v)
 	return FS_E_BAD_TYPE;
 }
 
+/* At most 64 bytes of a name from the wire, fit to be quoted in a
+ * message: the response is msgpack, whose strings must be UTF-8, so bytes
+ * that are not UTF-8 (or are control characters) become '?', and a
+ * character cut by the 64-byte limit is left out. */
+static const char *wire_name(arena *a, const char *p, size_t n)
+{
+	size_t len = n > 64 ? 64 : n, i = 0, k = 0;
+	char *o = arena_alloc(a, len + 1);
+	if (!o)
+		return "?";
+	while (i < len) {
+		unsigned char c = (unsigned char)p[i];
+		size_t cl = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		if (cl > 1 && i + cl > len && i + cl <= n &&
+		    utf8_valid(p + i, cl))
+			break; /* a whole character cut by the limit */
+		if (cl > 1 && i + cl <= len && utf8_valid(p + i, cl)) {
+			memcpy(o + k, p + i, cl);
+			k += cl;
+			i += cl;
+			continue;
+		}
+		o[k++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		i++;
+	}
+	o[k] = 0;
+	return o;
+}
+
 /* Everything about one op that needs no store. */
 static opcheck check_op(engine *e, arena *a, const wval *op)
 {
@@ -559,9 +588,8 @@ static opcheck check_op(engine *e, arena *a, const wval *op)
 	const scollection *col = schema_collection(c->s.p, c->s.n);
 	if (!col)
 		return (opcheck){FS_E_UNKNOWN_COLLECTION,
-		                 arena_printf(a, "unknown collection '%.*s'",
-		                              (int)(c->s.n > 64 ? 64 : c->s.n),
-		                              c->s.p)};
+		                 arena_printf(a, "unknown collection '%s'",
+		                              wire_name(a, c->s.p, c->s.n))};
 	if (!id || id->t != WV_STR || valid_id(id->s.p, id->s.n) != FS_OK)
 		return (opcheck){FS_E_BAD_ID, "id must be 1-128 bytes of [A-Za-z0-9._:-]"};
 	uint64_t su;
@@ -580,9 +608,8 @@ static opcheck check_op(engine *e, arena *a, const wval *op)
 		int vr = valid_value(v, l);
 		if (vr == FS_E_TOO_LARGE)
 			return (opcheck){vr, arena_printf(a,
-			        "field '%.*s': a string or bin over %u bytes",
-			        (int)(k->s.n > 64 ? 64 : k->s.n), k->s.p,
-			        l->value_bytes_max)};
+			        "field '%s': a string or bin over %u bytes",
+			        wire_name(a, k->s.p, k->s.n), l->value_bytes_max)};
 	}
 	for (uint32_t i = 0; i < f->m.n; i++) {
 		const wval *k = &f->m.k[i], *v = &f->m.v[i];
@@ -598,8 +625,8 @@ static opcheck check_op(engine *e, arena *a, const wval *op)
 		const sfield *sf = schema_field(col, k->s.p, k->s.n);
 		if (!sf)
 			return (opcheck){FS_E_UNKNOWN_FIELD,
-			        arena_printf(a, "%s has no field '%.*s'",
-			                     col->name, kn, k->s.p)};
+			        arena_printf(a, "%s has no field '%s'", col->name,
+			                     wire_name(a, k->s.p, k->s.n))};
 		int vr = valid_value(v, l);
 		if (vr)
 			return (opcheck){vr, arena_printf(a,
@@ -1725,7 +1752,10 @@ int engine_sync(engine *e, const principal *p, const wval *req, uint64_t t_ms,
 	if (pull && pull->t == WV_MAP)
 		for (uint32_t i = 0; i < pull->m.n; i++) {
 			uint64_t c;
-			if (pull->m.k[i].t != WV_STR || pull->m.k[i].s.n > 300 ||
+			/* names come back in `drop`: UTF-8, no NUL */
+			const wval *k = &pull->m.k[i];
+			if (k->t != WV_STR || k->s.n > 300 ||
+			    !utf8_valid(k->s.p, k->s.n) || memchr(k->s.p, 0, k->s.n) ||
 			    !wv_u64(&pull->m.v[i], &c))
 				FAIL(FS_E_BAD_REQUEST, "pull maps bucket names to uint cursors");
 		}
