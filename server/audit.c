@@ -349,8 +349,6 @@ int audit_history(engine *e, const principal *p, const char *c,
 	memcpy(start, k, pn);
 	put64(start + pn, after == UINT64_MAX ? after : after + 1);
 	jwriter jw;
-	wbuf items;
-	wb_init(&items);
 	lister l;
 	memset(&l, 0, sizeof(l));
 	l.p = p;
