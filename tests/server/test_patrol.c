@@ -19,8 +19,10 @@
 #define HR (60 * MIN)
 /* 22:00 on some night, as ms UTC */
 #define T0 1717279200000ULL
-/* hh:mm of the night: 22:xx, 23:xx, then 00:xx.. of the next day */
-#define AT(h, m) (T0 + (((h) >= 22 ? (h) - 22 : (h) + 2) * HR) + (m) * MIN)
+/* hh:mm of the night: 21:xx, 22:xx, 23:xx, then 00:xx.. of the next day */
+#define AT(h, m)                                                               \
+	((uint64_t)((int64_t)T0 + ((h) >= 12 ? (h) - 22 : (h) + 2) * (int64_t)HR + \
+	            (m) * (int64_t)MIN))
 
 static const char *const route[] = {"A", "B"};
 
