@@ -18,6 +18,7 @@
 #include "protocol/errors.h"
 #include "protocol/record.h"
 #include "server/crypto.h"
+#include "server/lockout.h"
 
 #define FAIL(code, m)                                                          \
 	do {                                                                   \
@@ -432,8 +433,13 @@ static int pin_get(store_txn *t, arena *a, const char *staff, pin_hash *ph)
 	return FS_OK;
 }
 
+/* The PIN is checked last: a refusal for any other reason (unknown,
+ * inactive or other-site staff; another role on a role-limited device)
+ * comes before it, so no answer tells a right PIN from a wrong one except
+ * success.  Lockout (server/lockout.h) wraps the check. */
 int auth_login(engine *e, const auth_cfg *c, const principal *dev,
-               const wval *req, arena *a, wbuf *out, const char **msg)
+               const char *addr, const wval *req, arena *a, wbuf *out,
+               unsigned *retry_s, const char **msg)
 {
 	if (req->t != WV_MAP)
 		FAIL(FS_E_BAD_REQUEST, "body must be a map {staff, pin}");
@@ -442,46 +448,77 @@ int auth_login(engine *e, const auth_cfg *c, const principal *dev,
 		FAIL(FS_E_BAD_REQUEST, "staff must be a staff id");
 	if (str_arg(req, "pin", 64, a, &pin))
 		FAIL(FS_E_BAD_REQUEST, "pin must be a string of 1-64 bytes");
-	store_txn *t;
-	if (store_begin(engine_store(e), 0, &t))
+	lockout_ticket tk;
+	int rc = lockout_begin(c->lock, &tk, staff, addr, engine_now(e), retry_s,
+	                       msg);
+	if (rc == FS_E_RATE_LIMITED)
+		return rc;
+	if (rc)
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+	enum lockout_outcome o = LOCKOUT_NEUTRAL;
+	store_txn *t;
 	principal who;
 	memset(&who, 0, sizeof(who));
 	device_info d;
+	memset(&d, 0, sizeof(d));
 	pin_hash ph;
+	if (store_begin(engine_store(e), 0, &t)) {
+		rc = FS_E_UNAVAILABLE;
+		*msg = "store unavailable";
+		goto out;
+	}
 	int rs = auth_staff(t, a, staff, &who);
 	int rd = auth_device_get(t, dev->device, &d);
 	int rp = pin_get(t, a, staff, &ph);
 	store_abort(t);
-	if (rd)
-		FAIL(FS_E_UNAUTHORIZED, "unknown device");
-	if (rs || rp) {
-		/* spend the same time as a real check: no staff oracle */
-		uint8_t salt[16] = {0}, h[32];
-		crypto_pbkdf2(pin, strlen(pin), salt, 16, c->pbkdf2_iter, h);
-		FAIL(FS_E_UNAUTHORIZED, "unknown staff, inactive, or wrong PIN");
+	rc = FS_E_UNAUTHORIZED;
+	*msg = "unknown staff, inactive, or wrong PIN";
+	if (rd) {
+		*msg = "unknown device";
+		goto out;
+	}
+	int other_site = !rs && (who.role == ROLE_ADMIN || strcmp(who.site, d.site));
+	if (!rs && !other_site && d.role_limit != ROLE_NONE &&
+	    d.role_limit != who.role) {
+		rc = FS_E_FORBIDDEN;
+		*msg = "this device is enrolled for another role";
+		goto out;
 	}
 	uint8_t h[32];
-	if (crypto_pbkdf2(pin, strlen(pin), ph.salt, 16, ph.iter, h))
-		FAIL(FS_E_INTERNAL, "PBKDF2 failed");
-	if (!crypto_equal(h, ph.hash, 32))
-		FAIL(FS_E_UNAUTHORIZED, "unknown staff, inactive, or wrong PIN");
-	if (who.role == ROLE_ADMIN || strcmp(who.site, d.site))
-		FAIL(FS_E_FORBIDDEN, "this staff member is not of the device's site");
-	if (d.role_limit != ROLE_NONE && d.role_limit != who.role)
-		FAIL(FS_E_FORBIDDEN, "this device is enrolled for another role");
+	if (rs || rp || other_site) {
+		/* spend the same time as a real check: no staff oracle */
+		uint8_t salt[16] = {0};
+		crypto_pbkdf2(pin, strlen(pin), salt, 16, c->pbkdf2_iter, h);
+		o = LOCKOUT_FAILED;
+		goto out;
+	}
+	if (crypto_pbkdf2(pin, strlen(pin), ph.salt, 16, ph.iter, h)) {
+		rc = FS_E_INTERNAL;
+		*msg = "PBKDF2 failed";
+		goto out;
+	}
+	if (!crypto_equal(h, ph.hash, 32)) {
+		o = LOCKOUT_WRONG_PIN;
+		goto out;
+	}
+	o = LOCKOUT_RIGHT;
 	session_ctx x = {e, dev->device, staff,
 	                 engine_now(e) + engine_limits(e)->session_ttl_ms, {0}};
-	int rc = engine_write(e, session_txn, &x);
-	if (rc)
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+	if (engine_write(e, session_txn, &x)) {
+		rc = FS_E_UNAVAILABLE;
+		*msg = "store unavailable";
+		goto out;
+	}
 	wb_map(out, 5);
 	put_str(out, "token", x.token);
 	put_str(out, "staff", staff);
 	put_str(out, "role", role_name(who.role));
 	put_str(out, "site", who.site);
 	put_u64(out, "expires", x.expires);
-	return FS_OK;
+	rc = FS_OK;
+out:
+	lockout_end(c->lock, &tk, o, dev->device, d.site, engine_now(e));
+	return rc;
 }
 
 typedef struct {
@@ -606,7 +643,8 @@ int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,
 	put_ctx x = {staff, strlen(staff), b.p, b.n, ST_PINS};
 	int rc = b.err ? FS_E_UNAVAILABLE : engine_write(e, put_txn, &x);
 	wb_free(&b);
-	if (rc)
+	/* a new PIN lifts a lockout of the old one */
+	if (rc || (rc = lockout_clear(c->lock, staff)))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
 	wb_map(out, 1);
 	wb_cstr(out, "ok");

@@ -42,16 +42,23 @@ enum token_kind { TOK_DEVICE = 1, TOK_SESSION = 2, TOK_ADMIN = 3 };
 int auth_resolve(engine *e, const char *tok, size_t n, unsigned accept,
                  principal *p);
 
+typedef struct lockout lockout; /* server/lockout.h */
+
 typedef struct {
 	unsigned pbkdf2_iter;
+	lockout *lock; /* login lockout; NULL: none (tools, demo) */
 } auth_cfg;
 
 /* Handlers: `req` decoded body; FS_OK with `out` the msgpack response,
  * else an error code and *msg. */
 int auth_enroll(engine *e, const auth_cfg *c, const wval *req, arena *a,
                 wbuf *out, const char **msg);
+/* Login.  `addr` is the client address (lockout per address; NULL:
+ * none).  FS_E_RATE_LIMITED when the staff member or the address is
+ * locked out: *retry_s is then the Retry-After in seconds. */
 int auth_login(engine *e, const auth_cfg *c, const principal *dev,
-               const wval *req, arena *a, wbuf *out, const char **msg);
+               const char *addr, const wval *req, arena *a, wbuf *out,
+               unsigned *retry_s, const char **msg);
 int auth_enroll_code(engine *e, const principal *p, const wval *req,
                      arena *a, wbuf *out, const char **msg);
 int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,

@@ -28,6 +28,7 @@
 #include "schema/schema.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/blobref.h"
 #include "server/maint.h"
 
 #define HOUR_MS (3600ULL * 1000)
@@ -1124,7 +1125,8 @@ static opresult apply_op(actx *x, const wval *op)
 		return rej(FS_E_UNAVAILABLE, NULL, NULL);
 	uint64_t seq;
 	if ((rc = store_rec_put(x->t, col->name, id, bucket,
-	                        sv_of(x->rec.p, x->rec.n), &seq)))
+	                        sv_of(x->rec.p, x->rec.n), &seq)) ||
+	    (rc = blobref_note(x->t, col->name, &nw, bucket)))
 		return rej(rc, NULL, NULL);
 	if ((rc = register_bucket(x->t, bucket)) || (rc = note_changed(x, bucket)))
 		return rej(rc, NULL, NULL);

@@ -22,6 +22,8 @@
 #include "protocol/zbody.h"
 #include "schema/schema.h"
 #include "server/audit.h"
+#include "server/blobref.h"
+#include "server/bodywatch.h"
 #include "server/crypto.h"
 #include "server/json.h"
 #include "server/reports.h"
@@ -59,6 +61,12 @@ struct http_server {
 	_Atomic uint64_t sync_count;
 	_Atomic uint64_t sync_sum_us;
 
+	/* abuse limits (ratelimit.h, lockout.h; the lockout is cfg.auth.lock) */
+	ratelimit *rl_dev, *rl_addr;
+	rl_proxies *proxies;
+	bodywatch *watch; /* body deadlines */
+	_Atomic uint64_t limited[4]; /* address, device, login, slow body */
+
 	pthread_mutex_t live_mu;
 	pthread_cond_t live_cv;
 	live_conn *live;
@@ -76,7 +84,18 @@ typedef struct {
 	uint64_t t_ms;
 	principal p;
 	int want_json;
+	char addr[RL_ADDR_MAX]; /* the client (ratelimit.h) */
+	uint64_t mono0;         /* CLOCK_MONOTONIC ms when the headers were in */
+	unsigned retry_after;   /* seconds, for a 429 */
+	int close_after;        /* close the connection after the answer */
 } req_ctx;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* ---- responses ------------------------------------------------------------- */
 
@@ -132,8 +151,12 @@ static int reply_error(req_ctx *r, int code, const char *msg)
 	if (!msg)
 		msg = fs_err_msg(code);
 	const char *extra = NULL;
-	if (code == FS_E_RATE_LIMITED || code == FS_E_UNAVAILABLE)
-		extra = "Retry-After: 1\r\n";
+	char ra[40];
+	if (code == FS_E_RATE_LIMITED || code == FS_E_UNAVAILABLE) {
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n",
+		         r->retry_after ? r->retry_after : 1);
+		extra = ra;
+	}
 	else if (code == FS_E_UNAUTHORIZED)
 		extra = "WWW-Authenticate: Bearer\r\n";
 	wbuf b;
@@ -170,6 +193,48 @@ static int reply_msgpack(req_ctx *r, wbuf *b)
 
 /* ---- request bodies ------------------------------------------------------------ */
 
+/* mg_read with a deadline against slow clients.  CivetWeb's
+ * request_timeout_ms bounds the headers and a wait with no byte at all,
+ * but mg_read(n) returns only once n bytes came: a body trickled in would
+ * hold the call, and its worker, as long as the client likes.  So each
+ * call asks for one second's worth at body_min_rate and is armed
+ * (bodywatch.h) with the time its bytes are due: the body must average
+ * body_min_rate from request_timeout_ms after the headers on, and each
+ * call's bytes must come within request_timeout_ms plus a second.
+ * `have`: bytes read so far.  -2 when late (the connection is then closed
+ * after the answer, rather than CivetWeb draining the rest). */
+static int body_read(req_ctx *r, void *buf, size_t n, size_t have)
+{
+	const http_cfg *c = &r->h->cfg;
+	if (!c->body_min_rate)
+		return mg_read(r->c, buf, n);
+	size_t k = c->body_min_rate < 16      ? 16
+	           : c->body_min_rate > 65536 ? 65536
+	                                      : c->body_min_rate;
+	if (k > n)
+		k = n;
+	double ms_per_byte = 1000.0 / c->body_min_rate;
+	uint64_t now = mono_ms();
+	uint64_t avg_due = r->mono0 + c->request_timeout_ms +
+	                   (uint64_t)((double)(have + k) * ms_per_byte);
+	uint64_t call_due = now + c->request_timeout_ms +
+	                    (uint64_t)((double)k * ms_per_byte);
+	uint64_t due = avg_due < call_due ? avg_due : call_due;
+	int got = -2;
+	if (due > now) {
+		int slot = bodywatch_arm(r->h->watch, r->ri->remote_addr,
+		                         r->ri->remote_port, r->ri->server_port, due);
+		got = mg_read(r->c, buf, k);
+		if (bodywatch_disarm(r->h->watch, slot))
+			got = -2;
+	}
+	if (got == -2) {
+		r->close_after = 1;
+		atomic_fetch_add(&r->h->limited[3], 1);
+	}
+	return got;
+}
+
 /* Read the body (within limits), inflate it, decode it. */
 static int read_body(req_ctx *r, size_t cap, uint8_t **out, size_t *out_n,
                      const char **msg)
@@ -204,10 +269,11 @@ static int read_body(req_ctx *r, size_t cap, uint8_t **out, size_t *out_n,
 			buf = nb;
 			room = nr;
 		}
-		int n = mg_read(r->c, buf + have, room - have);
+		int n = body_read(r, buf + have, room - have, have);
 		if (n < 0) {
 			free(buf);
-			*msg = "could not read the body";
+			*msg = n == -2 ? "the body came too slowly"
+			               : "could not read the body";
 			return FS_E_BAD_REQUEST;
 		}
 		if (n == 0)
@@ -381,7 +447,11 @@ static int do_enroll(req_ctx *r, const wval *b, wbuf *o, const char **m)
 }
 static int do_login(req_ctx *r, const wval *b, wbuf *o, const char **m)
 {
-	return auth_login(r->h->e, &r->h->cfg.auth, &r->p, b, r->a, o, m);
+	int rc = auth_login(r->h->e, &r->h->cfg.auth, &r->p, r->addr, b, r->a, o,
+	                    &r->retry_after, m);
+	if (rc == FS_E_RATE_LIMITED)
+		atomic_fetch_add(&r->h->limited[2], 1);
+	return rc;
 }
 static int do_codes(req_ctx *r, const wval *b, wbuf *o, const char **m)
 {
@@ -472,6 +542,12 @@ static int h_metrics(req_ctx *r)
 	OUT("# TYPE fieldsync_store_bytes gauge\n");
 	OUT("fieldsync_store_bytes %llu\n", (unsigned long long)used);
 	OUT("fieldsync_store_map_bytes %llu\n", (unsigned long long)mapsize);
+	OUT("# HELP fieldsync_limited_total Requests refused by abuse limits.\n");
+	OUT("# TYPE fieldsync_limited_total counter\n");
+	static const char *const lim[4] = {"address", "device", "login", "slow_body"};
+	for (int i = 0; i < 4; i++)
+		OUT("fieldsync_limited_total{limit=\"%s\"} %llu\n", lim[i],
+		    (unsigned long long)atomic_load(&h->limited[i]));
 #undef OUT
 	int st = send_body(r, 200, "text/plain; version=0.0.4", b.p, b.n, NULL);
 	wb_free(&b);
@@ -609,6 +685,27 @@ static int h_report(req_ctx *r, const char *id, int site)
 static int h_report_shift(req_ctx *r, const char *rest) { return h_report(r, rest, 0); }
 static int h_report_site(req_ctx *r, const char *rest) { return h_report(r, rest, 1); }
 
+/* GET /v1/reports/lockouts/<site>: login lockouts (lockout.h) */
+static int h_report_lockouts(req_ctx *r, const char *site)
+{
+	if (valid_id(site, strlen(site)))
+		return reply_error(r, FS_E_NOT_FOUND, "no such site");
+	if (r->p.role != ROLE_ADMIN &&
+	    (r->p.role != ROLE_SUPERVISOR || strcmp(r->p.site, site)))
+		return reply_error(r, FS_E_FORBIDDEN,
+		                   "reports are for the site's supervisors and admins");
+	int json = !accepts(mg_get_header(r->c, "Accept"), "application/msgpack");
+	wbuf b;
+	wb_init(&b);
+	int rc = lockout_report(r->h->cfg.auth.lock, site, json,
+	                        engine_now(r->h->e), &b);
+	int st = rc     ? reply_error(r, rc, NULL)
+	         : json ? send_body(r, 200, "application/json", b.p, b.n, NULL)
+	                : reply_msgpack(r, &b);
+	wb_free(&b);
+	return st;
+}
+
 /* ---- blobs -------------------------------------------------------------------- */
 
 static int blob_name_ok(const char *hex)
@@ -619,6 +716,34 @@ static int blob_name_ok(const char *hex)
 		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
 			return 0;
 	return 1;
+}
+
+typedef struct {
+	const char *hex, *device;
+} blob_up;
+
+static int blob_up_txn(void *ctx, store_txn *t)
+{
+	blob_up *u = ctx;
+	return blobref_uploaded(t, u->hex, u->device);
+}
+
+/* 1 when the session may fetch the blob (blobref.h), 0 when not, -1 when
+ * the store cannot say. */
+static int blob_in_scope(req_ctx *r, const char *hex)
+{
+	if (r->p.role == ROLE_ADMIN)
+		return 1;
+	store_txn *t;
+	if (store_begin(engine_store(r->h->e), 0, &t))
+		return -1;
+	char **scope;
+	unsigned n;
+	int ok = engine_scope(r->h->e, t, &r->p, r->t_ms, r->a, &scope, &n)
+	                 ? -1
+	                 : blobref_visible(t, hex, r->p.device, scope, n);
+	store_abort(t);
+	return ok;
 }
 
 static int h_blob_put(req_ctx *r, const char *hex)
@@ -647,10 +772,11 @@ static int h_blob_put(req_ctx *r, const char *hex)
 	int rc = FS_OK;
 	const char *msg = NULL;
 	for (;;) {
-		int n = mg_read(r->c, buf, sizeof(buf));
+		int n = body_read(r, buf, sizeof(buf), total);
 		if (n < 0) {
 			rc = FS_E_BAD_REQUEST;
-			msg = "could not read the body";
+			msg = n == -2 ? "the body came too slowly"
+			              : "could not read the body";
 			break;
 		}
 		if (n == 0)
@@ -694,6 +820,10 @@ static int h_blob_put(req_ctx *r, const char *hex)
 		fsync(dfd);
 		close(dfd);
 	}
+	/* the uploader may fetch it back (blobref.h) */
+	blob_up up = {hex, r->p.device};
+	if (engine_write(r->h->e, blob_up_txn, &up))
+		return reply_error(r, FS_E_UNAVAILABLE, "store unavailable");
 	wbuf b;
 	wb_init(&b);
 	wb_map(&b, 1);
@@ -706,6 +836,12 @@ static int h_blob_put(req_ctx *r, const char *hex)
 
 static int h_blob_get(req_ctx *r, const char *hex)
 {
+	/* out of scope looks the same as absent: no oracle for other sites */
+	int vis = blob_in_scope(r, hex);
+	if (vis < 0)
+		return reply_error(r, FS_E_UNAVAILABLE, NULL);
+	if (!vis)
+		return reply_error(r, FS_E_NOT_FOUND, "no such blob");
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", r->h->blob_dir, hex);
 	int fd = open(path, O_RDONLY);
@@ -816,6 +952,7 @@ static const route routes[] = {
 	{"POST", "/v1/admin/staff-pin", SESSION, h_pin, NULL},
 	{"POST", "/v1/admin/revoke", SESSION, h_revoke, NULL},
 	{"GET", "/v1/reports/devices/", SESSION, NULL, h_report_devices},
+	{"GET", "/v1/reports/lockouts/", SESSION, NULL, h_report_lockouts},
 	{"GET", "/v1/reports/shift/", SESSION, NULL, h_report_shift},
 	{"GET", "/v1/reports/site/", SESSION, NULL, h_report_site},
 	{"GET", "/v1/audit/", SESSION, NULL, h_audit},
@@ -832,6 +969,26 @@ static int h_blob_dispatch(req_ctx *r, const char *rest)
 		                   "a blob is named by 64 lower-case hex digits of its SHA-256");
 	return strcmp(r->ri->request_method, "PUT") ? h_blob_get(r, rest)
 	                                            : h_blob_put(r, rest);
+}
+
+/* The client address (ratelimit.h): the peer, or behind a trusted
+ * proxy the X-Forwarded-For entry the proxies vouch for (the last 16
+ * header lines at most: the right-most entries are the ones that count). */
+static void client_addr(req_ctx *r)
+{
+	const char *xff[16];
+	unsigned n = 0;
+	if (rl_proxy_trusted(r->h->proxies, r->ri->remote_addr)) {
+		for (int i = r->ri->num_headers; i-- > 0 && n < 16;)
+			if (!strcasecmp(r->ri->http_headers[i].name, "X-Forwarded-For"))
+				xff[n++] = r->ri->http_headers[i].value;
+		for (unsigned i = 0; i < n / 2; i++) {
+			const char *x = xff[i];
+			xff[i] = xff[n - 1 - i];
+			xff[n - 1 - i] = x;
+		}
+	}
+	rl_client_addr(r->h->proxies, r->ri->remote_addr, xff, n, r->addr);
 }
 
 static int path_match(const route *rt, const char *uri, const char **rest)
@@ -856,6 +1013,8 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 	r.c = c;
 	r.ri = mg_get_request_info(c);
 	r.t_ms = engine_now(h->e);
+	r.mono0 = mono_ms();
+	client_addr(&r);
 	r.want_json = accepts(mg_get_header(c, "Accept"), "application/json") &&
 	              !accepts(mg_get_header(c, "Accept"), "application/msgpack");
 	r.a = arena_new(64 * 1024);
@@ -876,6 +1035,16 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 		}
 	}
 	int st;
+	/* abuse limits: the address before any work (also for unknown
+	 * paths), the device once known; /healthz and /metrics are free */
+	int limited = !hit || (hit->fn != h_healthz && hit->fn != h_metrics);
+	if (limited && (r.retry_after = rl_take(h->rl_addr, r.addr,
+	                                        strlen(r.addr), r.mono0))) {
+		atomic_fetch_add(&h->limited[0], 1);
+		st = reply_error(&r, FS_E_RATE_LIMITED,
+		                 "too many requests from this address");
+		goto out;
+	}
 	if (!hit) {
 		st = path_hit ? reply_error(&r, FS_E_METHOD_NOT_ALLOWED, NULL)
 		              : reply_error(&r, FS_E_NOT_FOUND, "no such endpoint");
@@ -889,6 +1058,15 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 			                                 : NULL);
 			goto out;
 		}
+		/* the admin token is exempt (bulk imports); its address is not */
+		if (r.p.role != ROLE_ADMIN &&
+		    (r.retry_after = rl_take(h->rl_dev, r.p.device,
+		                             strlen(r.p.device), r.mono0))) {
+			atomic_fetch_add(&h->limited[1], 1);
+			st = reply_error(&r, FS_E_RATE_LIMITED,
+			                 "too many requests from this device");
+			goto out;
+		}
 	}
 	/* every lookup of the archive is logged, durably, before it is served */
 	if (hit->auth && audit_is_archive_read(uri) &&
@@ -900,6 +1078,13 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 	st = hit->fn ? hit->fn(&r) : hit->fn_arg(&r, rest);
 out:
 	arena_free(r.a);
+	/* a body cut off for slowness: close now rather than let CivetWeb
+	 * read the rest of it (it drains unread bodies to keep the connection
+	 * alive).  mg_close_connection on a server connection inside its
+	 * handler closes the socket and marks it to close; the worker then
+	 * finds it closed (civetweb.c close_connection is idempotent). */
+	if (r.close_after)
+		mg_close_connection(c);
 	return st;
 }
 
@@ -914,11 +1099,17 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	r.h = h;
 	r.c = c;
 	r.ri = mg_get_request_info(c);
-	int rc = authenticate(&r, SESSION);
+	client_addr(&r);
+	int rc = (r.retry_after = rl_take(h->rl_addr, r.addr, strlen(r.addr),
+	                                  mono_ms()))
+	                 ? FS_E_RATE_LIMITED
+	                 : authenticate(&r, SESSION);
 	if (rc) {
 		/* refuse before the handshake, with the usual error body */
 		r.a = NULL;
-		reply_error(&r, rc, "missing, unknown, expired or revoked token");
+		reply_error(&r, rc, rc == FS_E_RATE_LIMITED
+		                        ? "too many requests from this address"
+		                        : "missing, unknown, expired or revoked token");
 		return 1;
 	}
 	live_conn *lc = calloc(1, sizeof(*lc));
@@ -1077,6 +1268,13 @@ static int log_message(const struct mg_connection *c, const char *msg)
 	return 1;
 }
 
+/* CivetWeb's SSL_CTX is set up by tls.c; 1: "done, load nothing". */
+static int init_ssl(void *ssl_ctx, void *user_data)
+{
+	http_server *h = user_data;
+	return tls_setup_ctx(h->cfg.tls, ssl_ctx) ? -1 : 1;
+}
+
 int http_start(http_server **out, engine *e, const http_cfg *cfg)
 {
 	*out = NULL;
@@ -1090,11 +1288,31 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	pthread_mutex_init(&h->live_mu, NULL);
 	pthread_cond_init(&h->live_cv, NULL);
 
-	char ports[300], threads[16], timeout[16];
-	snprintf(ports, sizeof(ports), "%s%s", cfg->listen, cfg->tls_pem ? "s" : "");
+	char err[200];
+	if (!h->cfg.request_timeout_ms)
+		h->cfg.request_timeout_ms = 30000;
+	if (rl_open(&h->rl_dev, &cfg->rate_device) ||
+	    rl_open(&h->rl_addr, &cfg->rate_address) ||
+	    lockout_open(&h->cfg.auth.lock, e, &cfg->lockout) ||
+	    bodywatch_start(&h->watch, cfg->threads ? cfg->threads : 16)) {
+		fprintf(stderr, "fieldsyncd: out of memory\n");
+		http_stop(h);
+		return FS_E_INTERNAL;
+	}
+	if (rl_proxies_parse(&h->proxies, cfg->trusted_proxies, err, sizeof(err))) {
+		fprintf(stderr, "fieldsyncd: %s\n", err);
+		http_stop(h);
+		return FS_E_INTERNAL;
+	}
+
+	char ports[300], threads[16], timeout[16], queue[16], keep[16];
+	snprintf(ports, sizeof(ports), "%s%s", cfg->listen, cfg->tls ? "s" : "");
 	snprintf(threads, sizeof(threads), "%u", cfg->threads ? cfg->threads : 16);
-	snprintf(timeout, sizeof(timeout), "%u",
-	         cfg->request_timeout_ms ? cfg->request_timeout_ms : 30000);
+	snprintf(timeout, sizeof(timeout), "%u", h->cfg.request_timeout_ms);
+	snprintf(queue, sizeof(queue), "%u",
+	         cfg->connection_queue ? cfg->connection_queue : 20);
+	snprintf(keep, sizeof(keep), "%u",
+	         cfg->keep_alive_ms ? cfg->keep_alive_ms : 30000);
 	const char *opts[32];
 	int n = 0;
 	opts[n++] = "listening_ports";
@@ -1106,25 +1324,25 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	opts[n++] = "enable_keep_alive";
 	opts[n++] = "yes";
 	opts[n++] = "keep_alive_timeout_ms";
-	opts[n++] = "30000";
+	opts[n++] = keep;
+	opts[n++] = "connection_queue";
+	opts[n++] = queue;
 	opts[n++] = "max_request_size";
 	opts[n++] = "32768";
-	if (cfg->tls_pem) {
-		opts[n++] = "ssl_certificate";
-		opts[n++] = cfg->tls_pem;
+	if (cfg->tls) {
+		/* the certificate, minimum version and ciphers come from
+		 * tls_setup_ctx (init_ssl below); this is belt and braces */
 		opts[n++] = "ssl_protocol_version";
 		opts[n++] = "4"; /* TLS 1.2 and newer */
-		opts[n++] = "ssl_cipher_list";
-		opts[n++] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-		            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-		            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 	}
 	opts[n] = NULL;
 
 	struct mg_callbacks cb;
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = log_message;
-	mg_init_library(cfg->tls_pem ? MG_FEATURES_TLS : 0);
+	if (cfg->tls)
+		cb.init_ssl = init_ssl;
+	mg_init_library(cfg->tls ? MG_FEATURES_TLS : 0);
 	h->ctx = mg_start(&cb, h, opts);
 	if (!h->ctx) {
 		fprintf(stderr, "fieldsyncd: cannot listen on %s\n", cfg->listen);
@@ -1158,5 +1376,10 @@ void http_stop(http_server *h)
 	live_free(h->live_q);
 	pthread_mutex_destroy(&h->live_mu);
 	pthread_cond_destroy(&h->live_cv);
+	bodywatch_stop(h->watch);
+	rl_close(h->rl_dev);
+	rl_close(h->rl_addr);
+	rl_proxies_free(h->proxies);
+	lockout_close(h->cfg.auth.lock);
 	free(h);
 }

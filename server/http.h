@@ -9,14 +9,28 @@
 
 #include "server/auth.h"
 #include "server/engine.h"
+#include "server/lockout.h"
+#include "server/ratelimit.h"
+#include "server/tls.h"
 #include "server/tz.h"
 
 typedef struct {
 	const char *listen;      /* HOST:PORT */
 	const char *data_dir;    /* blobs live in DATA/blobs */
-	const char *tls_pem;     /* cert + key in one PEM; NULL: plain HTTP */
-	unsigned threads;        /* worker threads */
-	unsigned request_timeout_ms;
+	tls_keys *tls;           /* certificate and settings; NULL: plain HTTP */
+	/* CivetWeb serves each connection (keep-alive and /v1/live ones
+	 * too) on its own worker: `threads` is the cap on connections served
+	 * at once; up to `connection_queue` more wait accepted, the rest in
+	 * the kernel's listen backlog. */
+	unsigned threads;
+	unsigned connection_queue;
+	unsigned request_timeout_ms; /* headers; and the grace before body_min_rate */
+	unsigned keep_alive_ms;      /* idle keep-alive connection closes after */
+	unsigned body_min_rate;      /* bytes/s a body must average after the grace */
+	rl_cfg rate_device;          /* requests per device (authenticated ones) */
+	rl_cfg rate_address;         /* requests per client address */
+	const char *trusted_proxies; /* comma list (ratelimit.h); NULL: none */
+	lockout_cfg lockout;
 	auth_cfg auth;
 	tz_db *tz;                   /* zones for the reports (reports.h) */
 } http_cfg;

@@ -37,9 +37,15 @@ typedef struct {
 	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
 	engine_cfg ecfg;
+	/* abuse limits (http.h, ratelimit.h, lockout.h) */
+	unsigned queue, keep_alive_ms, body_min_rate;
+	rl_cfg rate_dev, rate_addr;
+	char trusted[1024];     /* --trusted-proxy, comma-joined */
+	lockout_cfg lock;
 } options;
 
-typedef enum { O_STR, O_SIZE, O_U64, O_I64, O_UINT, O_FLAG } otype;
+/* O_LIST: a char[1024] field; each use appends ",VALUE" */
+typedef enum { O_STR, O_SIZE, O_U64, O_I64, O_UINT, O_FLAG, O_LIST } otype;
 
 typedef struct {
 	const char *name;
@@ -68,6 +74,19 @@ static const option opts[] = {
 	{"--inflated-max", O_SIZE, OFF(ecfg.lim.inflated_max), "BYTES  request body, inflated (32 MiB)"},
 	{"--maint-interval-ms", O_U64, OFF(maint_ms), "N  purge pass every N ms (3600000)"},
 	{"--clock-offset-ms", O_I64, OFF(ecfg.clock_offset_ms), "N  shift the server clock (tests, drills)"},
+	{"--max-connections", O_UINT, OFF(threads), "N  connections served at once = worker threads (64; same as --threads)"},
+	{"--connection-queue", O_UINT, OFF(queue), "N  accepted connections waiting for a worker (64)"},
+	{"--keep-alive-ms", O_UINT, OFF(keep_alive_ms), "N  an idle keep-alive connection is closed after (10000)"},
+	{"--body-min-rate", O_UINT, OFF(body_min_rate), "BYTES  a body must average this many bytes/s after --request-timeout-ms (1024; 0: off)"},
+	{"--rate-device-per-s", O_UINT, OFF(rate_dev.per_s), "N  requests a second per device (20; 0: off)"},
+	{"--rate-device-burst", O_UINT, OFF(rate_dev.burst), "N  requests a device may send at once (300)"},
+	{"--rate-address-per-s", O_UINT, OFF(rate_addr.per_s), "N  requests a second per client address (1000; 0: off)"},
+	{"--rate-address-burst", O_UINT, OFF(rate_addr.burst), "N  requests an address may send at once (20000)"},
+	{"--trusted-proxy", O_LIST, OFF(trusted), "ADDR[/BITS][,...]  believe its X-Forwarded-For (repeatable)"},
+	{"--lockout-after", O_UINT, OFF(lock.after), "N  wrong PINs in a row lock a staff member (5; 0: off)"},
+	{"--lockout-ms", O_U64, OFF(lock.lock_ms), "N  first lock; doubles on each further lock (900000)"},
+	{"--lockout-max-ms", O_U64, OFF(lock.max_ms), "N  the doubling stops here (86400000)"},
+	{"--lockout-address-after", O_UINT, OFF(lock.addr_after), "N  failed logins from one address in --lockout-ms lock it (100; 0: off)"},
 	{"--audit-ttl-ms", O_U64, OFF(audit_ttl_ms), "N  keep audit entries N ms (400 days; 0: forever)"},
 	{"--audit-purge-interval-ms", O_U64, OFF(audit_purge_ms), "N  audit purge pass every N ms (3600000)"},
 	{"--out", O_STR, OFF(out), "FILE  backup: the archive to write"},
@@ -158,6 +177,16 @@ static int parse_args(int argc, char **argv, options *o)
 				goto bad;
 			*(unsigned *)field = (unsigned)n;
 			break;
+		case O_LIST: {
+			char *l = field;
+			size_t have = strlen(l), vn = strlen(v);
+			if (!vn || have + vn + 2 > sizeof(((options *)0)->trusted))
+				goto bad;
+			if (have)
+				l[have++] = ',';
+			memcpy(l + have, v, vn + 1);
+			break;
+		}
 		case O_FLAG:
 			break;
 		}
@@ -178,6 +207,7 @@ typedef struct {
 	store *st;
 	engine *e;
 	http_server *http;
+	tls_keys *tls;
 	maint *maint;
 	audit_keeper *audit;
 	tz_db *tz;
@@ -217,6 +247,7 @@ static int open_all(app *a, int create)
 static void close_all(app *a)
 {
 	http_stop(a->http);
+	tls_close(a->tls);
 	tasks_gen_stop(a->tasks);
 	audit_stop(a->audit);
 	maint_stop(a->maint);
@@ -265,44 +296,11 @@ static int cmd_demo(app *a)
 		fprintf(stderr, "fieldsyncd: run init first\n");
 		return 1;
 	}
-	auth_cfg ac = {a->o.pbkdf2};
+	auth_cfg ac = {a->o.pbkdf2, NULL};
 	if (demo_load(a->e, &ac))
 		return 1;
 	printf("fieldsyncd: demo property 'harbour' loaded: guards g-li, g-chen; "
 	       "cleaner c-wang; technician t-zhao; supervisor s-liu; PIN 1234\n");
-	return 0;
-}
-
-/* Cert and key in one 0600 PEM file, as CivetWeb wants them. */
-static int tls_bundle(app *a, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s/tls-bundle.pem", a->o.data);
-	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	const char *src[2] = {a->o.key, a->o.cert};
-	for (int i = 0; i < 2; i++) {
-		FILE *f = fopen(src[i], "rb");
-		if (!f) {
-			fprintf(stderr, "fieldsyncd: cannot read %s: %s\n", src[i], strerror(errno));
-			close(fd);
-			return -1;
-		}
-		char buf[8192];
-		size_t n;
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-			if (write(fd, buf, n) != (ssize_t)n) {
-				fclose(f);
-				close(fd);
-				return -1;
-			}
-		fclose(f);
-		if (write(fd, "\n", 1) != 1) {
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
 	return 0;
 }
 
@@ -327,9 +325,12 @@ static int cmd_serve(app *a)
 	signal(SIGPIPE, SIG_IGN);
 	if (open_all(a, 0))
 		return 1;
-	char pem[PATH_MAX];
-	if (!a->o.insecure && tls_bundle(a, pem, sizeof(pem)))
+	char err[600];
+	if (!a->o.insecure &&
+	    tls_open(&a->tls, a->o.cert, a->o.key, err, sizeof(err))) {
+		fprintf(stderr, "fieldsyncd: TLS: %s\n", err);
 		return 1;
+	}
 	if (tz_db_open(&a->tz, NULL))
 		return 1;
 	http_cfg hc;
@@ -337,9 +338,16 @@ static int cmd_serve(app *a)
 	hc.tz = a->tz;
 	hc.listen = a->o.listen;
 	hc.data_dir = a->o.data;
-	hc.tls_pem = a->o.insecure ? NULL : pem;
+	hc.tls = a->tls;
 	hc.threads = a->o.threads;
+	hc.connection_queue = a->o.queue;
 	hc.request_timeout_ms = a->o.timeout_ms;
+	hc.keep_alive_ms = a->o.keep_alive_ms;
+	hc.body_min_rate = a->o.body_min_rate;
+	hc.rate_device = a->o.rate_dev;
+	hc.rate_address = a->o.rate_addr;
+	hc.trusted_proxies = a->o.trusted;
+	hc.lockout = a->o.lock;
 	hc.auth.pbkdf2_iter = a->o.pbkdf2;
 	if (http_start(&a->http, a->e, &hc))
 		return 1;
@@ -355,8 +363,22 @@ static int cmd_serve(app *a)
 		int sig = 0;
 		if (sigwait(&set, &sig))
 			continue;
-		if (sig == SIGHUP)
-			continue; /* certificate reload: see deploy/ notes */
+		if (sig == SIGHUP) {
+			/* new certificate and key for new handshakes (tls.h) */
+			char serial[80];
+			if (!a->tls)
+				fprintf(stderr, "fieldsyncd: SIGHUP: plain HTTP, no "
+				                "certificate to reload\n");
+			else if (tls_reload(a->tls, err, sizeof(err)))
+				fprintf(stderr, "fieldsyncd: SIGHUP: certificate NOT "
+				                "reloaded, the old one stays: %s\n", err);
+			else {
+				tls_serial(a->tls, serial, sizeof(serial));
+				fprintf(stderr, "fieldsyncd: SIGHUP: certificate "
+				                "reloaded (serial %s)\n", serial);
+			}
+			continue;
+		}
 		fprintf(stderr, "fieldsyncd: signal %d: finishing in-flight requests\n", sig);
 		break;
 	}
@@ -454,7 +476,15 @@ int main(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	fs_limits_default(&a.o.ecfg.lim);
 	a.o.pbkdf2 = PBKDF2_DEFAULT;
-	a.o.threads = 16;
+	a.o.threads = 64;
+	a.o.queue = 64;
+	a.o.keep_alive_ms = 10000;
+	a.o.body_min_rate = 1024;
+	a.o.rate_dev.per_s = 20;
+	a.o.rate_dev.burst = 300;
+	a.o.rate_addr.per_s = 1000;
+	a.o.rate_addr.burst = 20000;
+	lockout_cfg_default(&a.o.lock);
 	a.o.audit_ttl_ms = AUDIT_TTL_DEFAULT_MS;
 	const char *cmd = argv[1];
 	int (*fn)(app *) = !strcmp(cmd, "init")    ? cmd_init

@@ -6,10 +6,13 @@ Standard library plus msgpack only.  Test files do `from harness import *`
 
 Servers
     srv = Server(binary, shim=None, args=(), env=None, data=None,
-                 preload=None, init_args=())
+                 preload=None, init_args=(), tls=None)
     srv.start()  init (unless DATA already holds a store) + serve on a free
                  loopback port, plain HTTP, --pbkdf2-iter 1000; waits for
                  GET /healthz == 200 (10 s).
+    tls=(cert_pem, key_pem) serves HTTPS with those files instead of
+                 --insecure-http (srv.url is then https://...; req() does not
+                 verify the certificate).
     srv.url srv.port srv.data srv.admin_token srv.pid srv.returncode
     srv.stop() srv.kill9() srv.restart() srv.alive() srv.log()
     with Server(...) as srv: ...
@@ -319,10 +322,11 @@ class Server:
     data       data directory; default: a fresh tempfile.mkdtemp()
     preload    LD_PRELOAD the shim; default: True when shim is given
     init_args  extra arguments for `init`
+    tls        (cert, key) PEM paths: serve HTTPS with them
     """
 
     def __init__(self, binary, shim=None, args=(), env=None, data=None,
-                 preload=None, init_args=()):
+                 preload=None, init_args=(), tls=None):
         self.binary = os.path.abspath(binary)
         self.shim = os.path.abspath(shim) if shim else None
         self.args = [str(a) for a in args]
@@ -331,6 +335,8 @@ class Server:
         if self.preload and not self.shim:
             raise ValueError("preload=True needs shim=")
         self.init_args = [str(a) for a in init_args]
+        self.tls = (os.path.abspath(tls[0]), os.path.abspath(tls[1])) \
+            if tls else None
         self.own_data = data is None
         self.data = os.path.abspath(data) if data else \
             tempfile.mkdtemp(prefix="fieldsync-it-")
@@ -344,7 +350,8 @@ class Server:
     def url(self):
         if self.port is None:
             raise HarnessError("server not started")
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http",
+                                      self.port)
 
     @property
     def pid(self):
@@ -411,8 +418,10 @@ class Server:
 
     def _spawn(self):
         cmd = [self.binary, "serve", "--data", self.data,
-               "--listen", "127.0.0.1:%d" % self.port, "--insecure-http",
-               "--pbkdf2-iter", str(PBKDF2_ITER)] + self.args
+               "--listen", "127.0.0.1:%d" % self.port] + \
+            (["--cert", self.tls[0], "--key", self.tls[1]] if self.tls
+             else ["--insecure-http"]) + \
+            ["--pbkdf2-iter", str(PBKDF2_ITER)] + self.args
         if self._log is None or self._log.closed:
             self._log = open(self.log_path, "ab", buffering=0)
         self._log.write(("\n==== %s: %s\n" % (
