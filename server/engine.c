@@ -33,6 +33,9 @@
 
 #define HOUR_MS (3600ULL * 1000)
 #define TRUST_WINDOW_MS 60000
+/* Latest time a device may claim, in ms (2^47: the year 6429); dev.wall
+ * past it is refused, checkin times past it are clamped in arithmetic. */
+#define TIME_MAX_MS ((int64_t)1 << 47)
 #define GROUP_OPS_MAX 20000
 
 static const char *const role_names[] = {"guard", "cleaner", "technician",
@@ -931,21 +934,27 @@ static int fill_checkin(actx *x, record *r)
 	int64_t anchor = 0;
 	int has_anchor = boot && has_mono &&
 	                 anchor_get(x->t, j->p->device, boot, &anchor) == FS_OK;
-	uint64_t at_est;
+	/* at and mono are the device's word: anything past TIME_MAX_MS is
+	 * nonsense and is clamped for this arithmetic (the record keeps what
+	 * was sent), so no value a device sends can overflow it */
+	int64_t at_c = at > TIME_MAX_MS ? TIME_MAX_MS : (int64_t)at;
+	int64_t mono_c = mono > TIME_MAX_MS ? TIME_MAX_MS : (int64_t)mono;
+	int64_t est;
 	const char *trust;
 	if (has_anchor) {
-		at_est = (uint64_t)(anchor + (int64_t)mono);
-		int64_t d = has_at ? (int64_t)at - (int64_t)at_est : INT64_MAX;
+		est = anchor + mono_c;
+		int64_t d = has_at ? at_c - est : INT64_MAX;
 		trust = (d <= TRUST_WINDOW_MS && d >= -TRUST_WINDOW_MS)
 		                ? "verified"
 		                : "corrected";
 	} else {
 		trust = "unverified";
 		if (has_at)
-			at_est = (uint64_t)((int64_t)at - (has_skew ? skew : 0));
+			est = at_c - (has_skew ? skew : 0);
 		else
-			at_est = j->t;
+			est = (int64_t)j->t;
 	}
+	uint64_t at_est = est < 0 ? 0 : (uint64_t)est;
 	int rc;
 	if ((rc = set_server(x, r, "rcv", wv_uint(j->t), &st)) ||
 	    (rc = set_server(x, r, "skew", has_skew ? wv_int(skew) : (wval){0},
