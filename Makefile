@@ -136,7 +136,7 @@ $(SHIM): tests/shim/syncshim.c | deps
 # libfieldsync (clients/*.c but the two programs) as build/libfieldsync.a
 # (with protocol/ and schema/ inside, so -lfieldsync is enough) and
 # build/libfieldsync.so (PIC objects in build/pic/), build/fieldsync.pc,
-# the CLI build/fieldsync.
+# the CLI build/fieldsync and the simulator build/fieldsync-sim.
 # Unit tests: tests/clients/test_*.c link the library's objects.
 CLIENT_SRC  := $(sort $(filter-out clients/cli.c clients/sim.c,$(wildcard clients/*.c)))
 CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
@@ -146,7 +146,7 @@ CLNT_BIN    := $(CLNT_SRC:tests/clients/%.c=$(B)/tests/%)
 CLIENT_LIBS := -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread
 UNIT_BIN    += $(CLNT_BIN)
 all: $(B)/libfieldsync.a $(B)/libfieldsync.so $(B)/fieldsync.pc \
-     $(B)/fieldsync $(CLNT_BIN)
+     $(B)/fieldsync $(B)/fieldsync-sim $(CLNT_BIN)
 
 $(B)/pic/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -172,12 +172,23 @@ $(B)/fieldsync.pc: Makefile
 $(B)/fieldsync: $(B)/obj/clients/cli.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
+$(B)/fieldsync-sim: $(B)/obj/clients/sim.o $(B)/libfieldsync.a
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm
+
 $(B)/tests/%: tests/clients/%.c $(CLIENT_OBJ) $(B)/libfsproto.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
 	  $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lcmocka
 
 -include $(shell find $(B)/pic -name '*.d' 2>/dev/null)
+
+# The simulator's full run on a fresh loopback server (not part of make
+# test, which runs a few devices for ~10 s): 50 devices for 60 s.
+SIM_ARGS ?= --devices 50 --duration 60 --offline-ratio 0.2 --skew-ms 600000 \
+            --reboot-ratio 0.1 --lost-ratio 0.05 --seed 42
+.PHONY: bench-sim
+bench-sim: $(B)/fieldsyncd $(B)/fieldsync-sim
+	sh clients/bench-sim.sh $(B) $(SIM_ARGS)
 
 # ---- use it ----------------------------------------------------------------
 run: all
