@@ -204,4 +204,10 @@ int store_backup(store *s, const char *path);
  * Never called by the server. */
 int store_debug_unindex(store_txn *t, const char *c, const char *id);
 
+/* TEST ONLY (the fuzz targets, which need every input to start from an
+ * empty store without paying for a new environment each time): empty
+ * every table, record, index entry, gone entry and bucket head, as in a
+ * new store; the store id stays.  Write txn.  Never called by the server. */
+int store_debug_clear(store_txn *t);
+
 #endif

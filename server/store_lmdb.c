@@ -1473,3 +1473,26 @@ int store_debug_unindex(store_txn *t, const char *c, const char *id)
 		return rc;
 	return del(t, t->s->idx, ik.b, ik.n);
 }
+
+int store_debug_clear(store_txn *t)
+{
+	MDB_dbi own[5];
+	const char *id;
+	int rc, i;
+
+	if ((rc = writable(t)))
+		return rc;
+	own[0] = t->s->recs;
+	own[1] = t->s->idx;
+	own[2] = t->s->gone;
+	own[3] = t->s->binfo;
+	own[4] = t->s->meta;
+	for (i = 0; i < 5; i++)
+		if ((rc = map_rc(t, mdb_drop(t->txn, own[i], 0))))
+			return rc;
+	for (i = 0; i < ST__COUNT; i++)
+		if ((rc = map_rc(t, mdb_drop(t->txn, t->s->tables[i], 0))))
+			return rc;
+	id = store_id(t->s);
+	return put(t, t->s->tables[ST_META], "store_id", 8, id, strlen(id));
+}

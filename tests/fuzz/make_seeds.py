@@ -148,10 +148,6 @@ def seeds_ops():
     w("raw_admin_setup_checkin_order", b"\x00" + pack(sync(
         [batch(SETUP), batch([CHECKIN, ORDER], b"seed-batch-11111")],
         dev=DEV)))
-    w("raw_admin_checkin_huge_mono", b"\x00" + pack(sync(
-        [batch(SETUP + [op("checkin", "k2", dict(CHECKIN["f"],
-                                                 mono=2**63 - 1))])],
-        dev={"boot": "b1", "mono": 0, "wall": NOW})))
     w("raw_guard_checkin", b"\x04" + pack(sync([batch([CHECKIN])], dev=DEV)))
     w("raw_bad_ops", b"\x00" + pack(sync([batch([
         op("nope", "x", {}), op("site", "bad id!", {}),
