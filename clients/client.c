@@ -284,6 +284,26 @@ int cl_request(fs_client *c, http_client *h, const char *method,
 	return rc == FSC_OK ? FSC_ESERVER : rc;
 }
 
+int cl_connect(fs_client *c, http_client *h)
+{
+	uint64_t backoff = c->backoff_ms;
+	int rc = FSC_ENET;
+
+	for (unsigned att = 0; att < c->attempts; att++) {
+		if (att) {
+			uint64_t wait = backoff + cl_rand(c) % (backoff + 1);
+
+			c->retries++;
+			sleep_ms(wait > 30000 ? 30000 : wait);
+			backoff *= 2;
+		}
+		rc = http_connect(h, c->err, sizeof(c->err));
+		if (rc != FSC_ENET)
+			return rc;
+	}
+	return rc;
+}
+
 int cl_http_error(fs_client *c, const char *what, const http_resp *r)
 {
 	arena *a = arena_new(0);

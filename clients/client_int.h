@@ -62,6 +62,8 @@ int cl_request(fs_client *c, http_client *h, const char *method,
                const char *path, const char *token, const char *ctype,
                const void *body, size_t n, int deflate, int is_sync,
                http_resp *out);
+/* Open the connection, with the same retries and backoff. */
+int cl_connect(fs_client *c, http_client *h);
 /* The error of a non-2xx reply ({error, msg} msgpack): FSC_EAUTH for 401,
  * else FSC_ESERVER, message set. */
 int cl_http_error(fs_client *c, const char *what, const http_resp *r);

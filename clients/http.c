@@ -130,6 +130,19 @@ void http_disconnect(http_client *h)
 	h->bpos = h->blen = 0;
 }
 
+int http_connect(http_client *h, char *err, size_t errn)
+{
+	int rc;
+
+	if (h->conn)
+		return FSC_OK;
+	rc = tp_connect(h->host, h->port, h->tls, h->timeout_ms, &h->conn, err,
+	                errn);
+	h->reused = 0;
+	h->bpos = h->blen = 0;
+	return rc;
+}
+
 void http_free(http_client *h)
 {
 	if (!h)

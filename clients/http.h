@@ -41,6 +41,8 @@ int http_request(http_client *h, const char *method, const char *path,
                  size_t n, int deflate_body, http_resp *out, char *err,
                  size_t errn);
 void http_resp_free(http_resp *r);
+/* Open the connection now (no request): FSC_OK, FSC_ENET, FSC_ETLS. */
+int http_connect(http_client *h, char *err, size_t errn);
 /* Close the kept-alive connection (the server keeps a worker per open
  * connection: clients close when a sync is over). */
 void http_disconnect(http_client *h);

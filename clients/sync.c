@@ -926,6 +926,10 @@ int fs_sync(fs_client *c, fs_sync_stats *out)
 		goto out;
 	ls_abort(t);
 	t = NULL;
+	/* reach the server before sealing anything: an offline attempt leaves
+	 * the open batch open for the next change */
+	if ((rc = cl_connect(c, h)))
+		goto out;
 	for (unsigned round = 0; round < SYNC_MAX_ROUNDS; round++) {
 		sync_req rq;
 		http_resp r = {0};

@@ -121,11 +121,17 @@ static int connect_one(const struct addrinfo *ai, unsigned timeout_ms)
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
 		struct pollfd p = {fd, POLLOUT, 0};
 
-		if (errno != EINPROGRESS ||
-		    poll(&p, 1, (int)timeout_ms) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
+		int pr;
+
+		if (errno != EINPROGRESS) {
+			close(fd);
+			return -1;
+		}
+		pr = poll(&p, 1, (int)timeout_ms);
+		if (pr != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
 		    soerr) {
 			close(fd);
+			errno = pr == 0 ? ETIMEDOUT : soerr ? soerr : errno;
 			return -1;
 		}
 	}
@@ -159,6 +165,7 @@ int tp_connect(const char *host, unsigned port, tp_tls *tls,
 		snprintf(err, errn, "cannot resolve %s: %s", host, gai_strerror(gai));
 		goto out;
 	}
+	errno = 0;
 	for (ai = res; ai && fd < 0; ai = ai->ai_next)
 		fd = connect_one(ai, timeout_ms);
 	if (fd < 0) {

@@ -709,6 +709,12 @@ static int visible(actx *x, const char *bucket)
 	return in_sorted(x->rscope, x->nrscope, bucket);
 }
 
+/* visible() for blobref.h: may the writing session see a photo's bytes? */
+static int sees_bucket(void *ctx, const char *bucket)
+{
+	return visible(ctx, bucket);
+}
+
 /* May the batch's writer put a record of `col` into `bucket`? */
 static int may_write_bucket(actx *x, const scollection *col,
                             const char *bucket, int creating, unsigned grants)
@@ -1135,7 +1141,10 @@ static opresult apply_op(actx *x, const wval *op)
 	uint64_t seq;
 	if ((rc = store_rec_put(x->t, col->name, id, bucket,
 	                        sv_of(x->rec.p, x->rec.n), &seq)) ||
-	    (rc = blobref_note(x->t, col->name, &nw, bucket)))
+	    (rc = blobref_note(x->t, col->name, &nw, bucket,
+	                       &(blobref_writer){x->j->p->device,
+	                                         x->j->p->role == ROLE_ADMIN,
+	                                         sees_bucket, x})))
 		return rej(rc, NULL, NULL);
 	if ((rc = register_bucket(x->t, bucket)) || (rc = note_changed(x, bucket)))
 		return rej(rc, NULL, NULL);
