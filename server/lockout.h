@@ -49,7 +49,7 @@ void lockout_close(lockout *l);
 /* One login attempt, from lockout_begin to lockout_end (caller's). */
 typedef struct {
 	char staff[FS_ID_MAX + 1];
-	char addr[48];
+	char addr[64]; /* RL_ADDR_MAX */
 	int slot;      /* in-flight slot; -1: none */
 	int had_staff; /* the staff member had a count (a success clears it) */
 } lockout_ticket;

@@ -48,7 +48,7 @@ unsigned rl_take(ratelimit *r, const char *key, size_t n, uint64_t now_ms);
 /* ---- client addresses --------------------------------------------------- */
 
 /* Room for a normalised address, NUL included. */
-#define RL_ADDR_MAX 48
+#define RL_ADDR_MAX 64
 
 typedef struct rl_proxies rl_proxies;
 
