@@ -316,3 +316,39 @@ clean:
 
 distclean: fuzz-clean
 	rm -rf build $(ASAN_B) var
+
+# ---- bench -----------------------------------------------------------------
+# make bench        fieldsync against PouchDB Server 4.2.0, side by side on
+#                   this machine (about 15 min); results in
+#                   bench/results/latest.json, explained in BENCHMARKS.md
+# make bench-quick  the same at small sizes (under 2 min): quick.json
+# PouchDB Server is installed from the npm registry into bench/node_modules
+# (ignored), as pinned by bench/package-lock.json.
+BENCH_B     := $(B)/bench
+BENCH_NEEDS := /usr/bin/node:nodejs /usr/bin/npm:npm
+.PHONY: bench bench-quick bench-build bench-deps
+bench-deps: deps
+	@missing=""; for pair in $(BENCH_NEEDS); do f=$${pair%%:*}; p=$${pair##*:}; \
+	  command -v $$(basename $$f) >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; fi
+	@[ -x bench/node_modules/.bin/pouchdb-server ] || \
+	  npm ci --prefix bench --no-audit --no-fund --loglevel=error
+
+bench-build: $(B)/fieldsyncd $(BENCH_B)/loadgen $(BENCH_B)/lmdb_ceiling
+
+$(BENCH_B)/loadgen: bench/loadgen.c $(B)/libfsproto.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) -O2 -g -I. -o $@ $< $(B)/libfsproto.a -lmsgpackc -lz -lpthread
+
+$(BENCH_B)/lmdb_ceiling: bench/lmdb_ceiling.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) -O2 -g -o $@ $< -llmdb
+
+bench: bench-deps bench-build
+	$(PY) bench/run.py
+
+bench-quick: bench-deps bench-build
+	$(PY) bench/run.py --quick

@@ -1,0 +1,566 @@
+#!/usr/bin/python3
+"""bench/run.py — fieldsync against PouchDB Server, side by side, in one run
+on one machine (BENCHMARKS.md says what every number means).
+
+    bench/run.py            the full benchmark   -> bench/results/latest.json
+    bench/run.py --quick    smaller sizes (<2 min) -> bench/results/quick.json
+
+It starts fieldsyncd (plain HTTP on 127.0.0.1, durable LMDB store in a temp
+dir) and PouchDB Server 4.2.0 (bench/node_modules, LevelDB in a temp dir) on
+free loopback ports, drives both with build/bench/loadgen (one C client,
+the same task records for both), runs build/bench/lmdb_ceiling, and prints
+a table.  Every figure is the median of RUNS runs.  Standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+LOADGEN = os.path.join(BUILD, "bench", "loadgen")
+CEILING = os.path.join(BUILD, "bench", "lmdb_ceiling")
+FSD = os.path.join(BUILD, "fieldsyncd")
+POUCH = os.path.join(ROOT, "bench", "node_modules", ".bin", "pouchdb-server")
+RESULTS = os.path.join(ROOT, "bench", "results")
+
+SIZES = {
+    # ingest: clients x batches x per; pull stores; burst: sites x shifts x staff
+    "full": dict(clients=50, batches=20, per=100, updates=10000, upd_clients=10,
+                 fs_big=1_000_000, fs_small=10_000,
+                 burst_sites=20, burst_shifts=10, burst_staff=10, burst_secs=60,
+                 runs=3),
+    "quick": dict(clients=10, batches=10, per=100, updates=1000, upd_clients=10,
+                  fs_big=100_000, fs_small=10_000,
+                  burst_sites=4, burst_shifts=5, burst_staff=10, burst_secs=10,
+                  runs=3),
+}
+
+DURABILITY = ("PouchDB Server 4.2.0 (LevelDB through leveldown) does not fsync "
+              "its writes: an acknowledged _bulk_docs can be lost in a power "
+              "failure.  fieldsync acknowledges a batch only after the LMDB "
+              "transaction holding it is on disk (fdatasync).")
+
+
+def log(msg):
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=60.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError("%s did not answer within %.0f s" % (url, timeout))
+
+
+class Proc:
+    """A server process we started; stopped by its own pid only."""
+
+    def __init__(self, name, cmd, cwd, logpath, env=None):
+        self.name = name
+        self.logf = open(logpath, "ab")
+        self.p = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
+                                  stdout=self.logf, stderr=subprocess.STDOUT,
+                                  env=env)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.logf.close()
+
+
+def loadgen(*args, timeout=3600):
+    cmd = [LOADGEN] + [str(a) for a in args]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("loadgen %s failed (%d):\n%s" % (
+            args[0], p.returncode, p.stderr.decode(errors="replace")[-3000:]))
+    out = p.stdout.decode().strip().splitlines()
+    return json.loads(out[-1])
+
+
+# ------------------------------------------------------------ fieldsync ----
+
+def serve_flags():
+    """Rate limits raised for the loopback load, where the server has them."""
+    h = subprocess.run([FSD, "help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT).stdout.decode()
+    flags = []
+    generous = [("--rate-address-per-s", "1000000"),
+                ("--rate-address-burst", "1000000"),
+                ("--rate-device-per-s", "1000000"),
+                ("--rate-device-burst", "1000000"),
+                ("--lockout-address-after", "0")]
+    for f, v in generous:
+        if f in h:
+            flags += [f, v]
+    return flags
+
+
+class Fieldsync:
+    def __init__(self, tmp, name):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        subprocess.run([FSD, "init", "--data", self.data], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.admin = os.path.join(self.data, "admin.token")
+        self.tokens = os.path.join(self.dir, "tokens")
+        cmd = [FSD, "serve", "--data", self.data, "--listen",
+               "127.0.0.1:%d" % self.port, "--insecure-http"] + serve_flags()
+        self.proc = Proc("fieldsyncd", cmd, self.dir,
+                         os.path.join(self.dir, "server.log"))
+        wait_http(self.url + "/healthz")
+
+    def setup(self, shifts, sups):
+        return loadgen("fs-setup", "--url", self.url, "--admin", self.admin,
+                       "--shifts", shifts, "--sups", sups, "--out", self.tokens)
+
+    def token(self, kind, k=None):
+        for line in open(self.tokens):
+            p = line.split()
+            if p[0] == kind and (k is None or p[1] == str(k)):
+                return p[-1]
+        raise RuntimeError("no %s token" % kind)
+
+    def stop(self):
+        self.proc.stop()
+
+
+# -------------------------------------------------------------- PouchDB ----
+
+class Pouch:
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "pouchdb")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        cmd = [POUCH, "--port", str(self.port), "--host", "127.0.0.1",
+               "--dir", self.dir, "--no-stdout-logs"]
+        self.proc = Proc("pouchdb-server", cmd, self.dir,
+                         os.path.join(self.dir, "stdout.log"))
+        wait_http(self.url + "/", timeout=120)
+
+    @property
+    def pid(self):
+        # the node process itself (bin/pouchdb-server is a node script)
+        return self.proc.pid
+
+    def stop(self):
+        self.proc.stop()
+
+
+# ------------------------------------------------------------ workloads ----
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+class Results:
+    def __init__(self):
+        self.runs = {}   # key -> [values]
+
+    def add(self, key, value):
+        self.runs.setdefault(key, []).append(value)
+
+    def medians(self):
+        return {k: med(v) for k, v in self.runs.items()}
+
+
+def w_ingest(S, tmp, R):
+    """ingest + update, then bytes, on a fresh store / database per run."""
+    n_total = S["clients"] * S["batches"] * S["per"]
+    pd = Pouch(tmp)
+    try:
+        for run in range(S["runs"]):
+            prefix = "r%d" % run
+            log("ingest run %d: fieldsync" % (run + 1))
+            fs = Fieldsync(tmp, "fs-ingest-%d" % run)
+            try:
+                fs.setup(n_total // 1000, S["clients"])
+                r = loadgen("fs-ingest", "--url", fs.url, "--tokens", fs.tokens,
+                            "--clients", S["clients"], "--batches", S["batches"],
+                            "--per", S["per"], "--updates", S["updates"],
+                            "--upd-clients", S["upd_clients"], "--prefix", prefix)
+                for ph in ("ingest", "update"):
+                    for m in ("records_per_s", "p50_ms", "p99_ms", "max_ms",
+                              "errors"):
+                        R.add("%s.fieldsync.%s" % (ph, m), r[ph][m])
+                # bytes: full pull (admin, every bucket) and one shift
+                log("bytes run %d: fieldsync" % (run + 1))
+                for enc in ("deflate", "identity"):
+                    args = ["fs-fullpull", "--url", fs.url, "--admin", fs.admin]
+                    if enc == "deflate":
+                        args.append("--deflate")
+                    f = loadgen(*args)
+                    R.add("bytes.fieldsync.full_%s_bytes" % enc, f["wire_bytes"])
+                    R.add("bytes.fieldsync.full_records", f["records"])
+                    p = loadgen("fs-pull", "--url", fs.url, "--token",
+                                fs.token("cl", 0), "--limit", 1000,
+                                "--expect", 1000,
+                                *(["--deflate"] if enc == "deflate" else []))
+                    R.add("bytes.fieldsync.shift_%s_bytes" % enc, p["wire_bytes"])
+                    if enc == "identity":
+                        R.add("limit.fieldsync.stored_bytes_per_record",
+                              p["stored_bytes_per_record"])
+            finally:
+                fs.stop()
+            log("ingest run %d: pouchdb" % (run + 1))
+            db = "ingest%d" % run
+            r = loadgen("pd-ingest", "--url", pd.url, "--db", db,
+                        "--clients", S["clients"], "--batches", S["batches"],
+                        "--per", S["per"], "--updates", S["updates"],
+                        "--upd-clients", S["upd_clients"], "--prefix", prefix)
+            for ph in ("ingest", "update"):
+                for m in ("records_per_s", "p50_ms", "p99_ms", "max_ms", "errors"):
+                    R.add("%s.pouchdb.%s" % (ph, m), r[ph][m])
+            log("bytes run %d: pouchdb" % (run + 1))
+            for gz in (False, True):
+                tag = "gzip" if gz else "json"
+                extra = ["--gzip"] if gz else []
+                f = loadgen("pd-changes", "--url", pd.url, "--db", db, *extra)
+                R.add("bytes.pouchdb.full_changes_%s_bytes" % tag, f["wire_bytes"])
+                R.add("bytes.pouchdb.full_records", f["records"])
+        w_pouch_pull(S, pd, "ingest%d" % (S["runs"] - 1), R)
+    finally:
+        pd.stop()
+
+
+def w_pouch_pull(S, pd, db, R):
+    """shift_pull on PouchDB: _changes with a _selector filter (GET), and
+    _find on an index on shift; the store is the last ingest database."""
+    for run in range(S["runs"]):
+        shift = "sh-%05d" % (run + 1)
+        log("shift_pull run %d: pouchdb _changes?filter=_selector" % (run + 1))
+        c = loadgen("pd-changes", "--url", pd.url, "--db", db, "--shift", shift,
+                    "--expect", 1000)
+        R.add("shift_pull.pouchdb.changes_ms", c["ms"])
+        R.add("bytes.pouchdb.shift_changes_json_bytes", c["wire_bytes"])
+    log("shift_pull: pouchdb index on shift (build)")
+    i = loadgen("pd-index", "--url", pd.url, "--db", db, "--warm", "sh-00009")
+    R.add("shift_pull.pouchdb.index_build_ms", i["ms"])
+    for run in range(S["runs"]):
+        shift = "sh-%05d" % (run + 1)
+        f = loadgen("pd-find", "--url", pd.url, "--db", db, "--shift", shift,
+                    "--expect", 1000)
+        R.add("shift_pull.pouchdb.find_ms", f["ms"])
+        R.add("bytes.pouchdb.shift_find_json_bytes", f["wire_bytes"])
+    for run in range(S["runs"]):
+        shift = "sh-%05d" % (run + 4)
+        f = loadgen("pd-find", "--url", pd.url, "--db", db, "--shift", shift,
+                    "--expect", 1000, "--gzip")
+        R.add("bytes.pouchdb.shift_find_gzip_bytes", f["wire_bytes"])
+        log("bytes run %d: pouchdb _changes?filter=_selector, gzip" % (run + 1))
+        c = loadgen("pd-changes", "--url", pd.url, "--db", db, "--shift", shift,
+                    "--expect", 1000, "--gzip")
+        R.add("bytes.pouchdb.shift_changes_gzip_bytes", c["wire_bytes"])
+
+
+def w_fs_pull(S, tmp, R):
+    """shift_pull and scale: seeded stores, one cold pull per run, each run
+    a different current shift and device."""
+    for size, key in ((S["fs_big"], "big"), (S["fs_small"], "small")):
+        log("seeding a fieldsync store of %d records" % size)
+        fs = Fieldsync(tmp, "fs-pull-%s" % key)
+        try:
+            fs.setup(size // 1000, 4)
+            ld = loadgen("fs-load", "--url", fs.url, "--tokens", fs.tokens,
+                         "--count", size, "--conns", 4, "--per", 5000, "--nb", 2,
+                         "--prefix", "p")
+            R.add("seed.fieldsync.%s_records_per_s" % key, ld["records_per_s"])
+            for run in range(S["runs"]):
+                p = loadgen("fs-pull", "--url", fs.url, "--token",
+                            fs.token("cl", run), "--limit", 1000, "--expect", 1000)
+                R.add("scale.fieldsync.%s_ms" % key, p["ms"])
+                if key == "big":
+                    R.add("shift_pull.fieldsync.ms", p["ms"])
+            R.add("scale.fieldsync.%s_records" % key, size)
+        finally:
+            fs.stop()
+
+
+def w_burst(S, tmp, R):
+    ndev = S["burst_sites"] * S["burst_shifts"] * S["burst_staff"]
+    shape = ["--sites", S["burst_sites"], "--shifts", S["burst_shifts"],
+             "--staff", S["burst_staff"]]
+    log("burst: fieldsync setup (%d staff PINs at the default PBKDF2 cost, "
+        "%d devices)" % (ndev, ndev))
+    fs = Fieldsync(tmp, "fs-burst")
+    try:
+        devs = os.path.join(fs.dir, "devices")
+        loadgen("fs-burst-setup", "--url", fs.url, "--admin", fs.admin,
+                "--out", devs, "--threads", 4, *shape)
+        for run in range(S["runs"]):
+            log("burst run %d: fieldsync, %d devices in %d s" % (
+                run + 1, ndev, S["burst_secs"]))
+            b = loadgen("fs-burst", "--url", fs.url, "--devices", devs,
+                        "--secs", S["burst_secs"], "--threads", 64,
+                        "--pid", fs.proc.pid, "--deflate")
+            for m in ("p50_ms", "p99_ms", "max_ms", "errors", "login_p50_ms",
+                      "login_p99_ms", "done_s", "rss_anon_peak_kb", "syncs"):
+                R.add("burst.fieldsync.%s" % m, b[m])
+    finally:
+        fs.stop()
+    log("burst: pouchdb load")
+    pd = Pouch(tmp)
+    try:
+        devs = os.path.join(pd.dir, "devices")
+        loadgen("pd-burst-load", "--url", pd.url, "--db", "burst", "--out", devs,
+                *shape)
+        loadgen("pd-index", "--url", pd.url, "--db", "burst", "--warm",
+                "bsh-000-000")
+        for run in range(S["runs"]):
+            log("burst run %d: pouchdb, %d devices in %d s" % (
+                run + 1, ndev, S["burst_secs"]))
+            b = loadgen("pd-burst", "--url", pd.url, "--devices", devs,
+                        "--db", "burst", "--secs", S["burst_secs"],
+                        "--threads", 64, "--pid", pd.pid, "--deflate")
+            for m in ("p50_ms", "p99_ms", "max_ms", "errors", "done_s",
+                      "rss_anon_peak_kb", "syncs"):
+                R.add("burst.pouchdb.%s" % m, b[m])
+    finally:
+        pd.stop()
+
+
+def w_limit(S, tmp, R, value_bytes):
+    n = S["clients"] * S["batches"] * S["per"]
+    for run in range(S["runs"]):
+        d = tempfile.mkdtemp(prefix="ceiling-", dir=tmp)
+        p = subprocess.run([CEILING, d, str(n), str(value_bytes)], check=True,
+                           stdout=subprocess.PIPE)
+        r = json.loads(p.stdout.decode())
+        R.add("limit.lmdb.records_per_s", r["records_per_s"])
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------- report ----
+
+def ratios(m):
+    def div(a, b):
+        a, b = m.get(a), m.get(b)
+        return a / b if a and b else None
+    r = {}
+    r["ratio.ingest"] = div("ingest.fieldsync.records_per_s",
+                            "ingest.pouchdb.records_per_s")
+    r["ratio.ingest_p99"] = div("ingest.pouchdb.p99_ms", "ingest.fieldsync.p99_ms")
+    r["ratio.update"] = div("update.fieldsync.records_per_s",
+                            "update.pouchdb.records_per_s")
+    r["ratio.update_p99"] = div("update.pouchdb.p99_ms", "update.fieldsync.p99_ms")
+    r["ratio.shift_pull"] = div("shift_pull.pouchdb.changes_ms",
+                                "shift_pull.fieldsync.ms")
+    r["ratio.shift_pull_find"] = div("shift_pull.pouchdb.find_ms",
+                                     "shift_pull.fieldsync.ms")
+    r["ratio.scale"] = div("scale.fieldsync.big_ms", "scale.fieldsync.small_ms")
+    # bytes: PouchDB's smallest one-shift answer that it offers, per kind
+    pd_gz = [m.get(k) for k in ("bytes.pouchdb.shift_find_gzip_bytes",
+                                "bytes.pouchdb.shift_changes_gzip_bytes") if m.get(k)]
+    pd_js = [m.get(k) for k in ("bytes.pouchdb.shift_find_json_bytes",
+                                "bytes.pouchdb.shift_changes_json_bytes") if m.get(k)]
+    fsb = m.get("bytes.fieldsync.shift_deflate_bytes")
+    r["ratio.bytes"] = min(pd_gz) / fsb if pd_gz and fsb else None
+    r["ratio.bytes_json"] = min(pd_js) / fsb if pd_js and fsb else None
+    r["ratio.bytes_full"] = div("bytes.pouchdb.full_changes_gzip_bytes",
+                                "bytes.fieldsync.full_deflate_bytes")
+    r["ratio.burst"] = div("burst.pouchdb.p99_ms", "burst.fieldsync.p99_ms")
+    r["ratio.limit"] = div("ingest.fieldsync.records_per_s",
+                           "limit.lmdb.records_per_s")
+    return {k: v for k, v in r.items() if v is not None}
+
+
+TARGETS = [
+    # (ratio or metric, test, text)
+    ("ratio.ingest", lambda v: v >= 10, ">= 10 (records/s vs PouchDB)"),
+    ("ratio.ingest_p99", lambda v: v >= 10, ">= 10 (PouchDB p99 / fieldsync p99)"),
+    ("ratio.shift_pull", lambda v: v >= 300, ">= 300 (vs filtered _changes)"),
+    ("ratio.shift_pull_find", lambda v: v >= 10, ">= 10 (vs indexed _find)"),
+    ("ratio.scale", lambda v: v <= 1.3, "<= 1.3 (1M vs 10k records)"),
+    ("ratio.bytes", lambda v: v >= 3, ">= 3 (PouchDB gzip / fieldsync deflate)"),
+    ("ratio.bytes_json", lambda v: v >= 3, ">= 3 (PouchDB JSON / fieldsync deflate)"),
+    ("burst.fieldsync.p99_ms", lambda v: v < 100, "< 100 ms"),
+    ("burst.fieldsync.errors", lambda v: v == 0, "0"),
+    ("burst.fieldsync.rss_anon_peak_kb", lambda v: v < 64 * 1024, "< 65536 kB"),
+    ("ratio.limit", lambda v: v >= 0.25, ">= 0.25 (of LMDB's one-txn rate)"),
+]
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return "{:,.0f}".format(v)
+        if abs(v) >= 10:
+            return "%.1f" % v
+        return "%.2f" % v
+    return "{:,}".format(v)
+
+
+def table(m):
+    rows = [
+        ("ingest", "records/s", "ingest.fieldsync.records_per_s", "ingest.pouchdb.records_per_s"),
+        ("ingest", "batch p50 ms", "ingest.fieldsync.p50_ms", "ingest.pouchdb.p50_ms"),
+        ("ingest", "batch p99 ms", "ingest.fieldsync.p99_ms", "ingest.pouchdb.p99_ms"),
+        ("update", "records/s", "update.fieldsync.records_per_s", "update.pouchdb.records_per_s"),
+        ("update", "batch p50 ms", "update.fieldsync.p50_ms", "update.pouchdb.p50_ms"),
+        ("update", "batch p99 ms", "update.fieldsync.p99_ms", "update.pouchdb.p99_ms"),
+        ("shift_pull", "ms (fs: shift bucket; pd: _changes _selector)", "shift_pull.fieldsync.ms", "shift_pull.pouchdb.changes_ms"),
+        ("shift_pull", "ms (pd: _find on index)", "shift_pull.fieldsync.ms", "shift_pull.pouchdb.find_ms"),
+        ("shift_pull", "index build ms", None, "shift_pull.pouchdb.index_build_ms"),
+        ("scale", "pull ms, small store", "scale.fieldsync.small_ms", None),
+        ("scale", "pull ms, big store", "scale.fieldsync.big_ms", None),
+        ("bytes", "one shift, compressed", "bytes.fieldsync.shift_deflate_bytes", "bytes.pouchdb.shift_find_gzip_bytes"),
+        ("bytes", "one shift, _changes gzip", None, "bytes.pouchdb.shift_changes_gzip_bytes"),
+        ("bytes", "one shift, uncompressed", "bytes.fieldsync.shift_identity_bytes", "bytes.pouchdb.shift_find_json_bytes"),
+        ("bytes", "one shift, _changes JSON", None, "bytes.pouchdb.shift_changes_json_bytes"),
+        ("bytes", "full pull, compressed", "bytes.fieldsync.full_deflate_bytes", "bytes.pouchdb.full_changes_gzip_bytes"),
+        ("bytes", "full pull, uncompressed", "bytes.fieldsync.full_identity_bytes", "bytes.pouchdb.full_changes_json_bytes"),
+        ("burst", "sync p50 ms", "burst.fieldsync.p50_ms", "burst.pouchdb.p50_ms"),
+        ("burst", "sync p99 ms", "burst.fieldsync.p99_ms", "burst.pouchdb.p99_ms"),
+        ("burst", "sync max ms", "burst.fieldsync.max_ms", "burst.pouchdb.max_ms"),
+        ("burst", "login p99 ms", "burst.fieldsync.login_p99_ms", None),
+        ("burst", "errors", "burst.fieldsync.errors", "burst.pouchdb.errors"),
+        ("burst", "last device done, s", "burst.fieldsync.done_s", "burst.pouchdb.done_s"),
+        ("burst", "RssAnon peak kB", "burst.fieldsync.rss_anon_peak_kb", "burst.pouchdb.rss_anon_peak_kb"),
+        ("limit", "records/s (LMDB one txn)", "ingest.fieldsync.records_per_s", "limit.lmdb.records_per_s"),
+    ]
+    out = []
+    out.append("| workload | metric | fieldsync | PouchDB Server (or LMDB) |")
+    out.append("|---|---|---:|---:|")
+    for w, metric, a, b in rows:
+        out.append("| %s | %s | %s | %s |" % (w, metric, fmt(m.get(a)) if a else "",
+                                             fmt(m.get(b)) if b else ""))
+    out.append("")
+    out.append("| target | measured | wanted | met |")
+    out.append("|---|---:|---|---|")
+    for key, test, text in TARGETS:
+        v = m.get(key)
+        out.append("| %s | %s | %s | %s |" % (key, fmt(v), text,
+                                              "-" if v is None else
+                                              ("yes" if test(v) else "**no**")))
+    return "\n".join(out)
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = "%.1f GiB" % (int(line.split()[1]) / 1048576)
+    except OSError:
+        pass
+    node = subprocess.run(["node", "--version"], stdout=subprocess.PIPE).stdout.decode().strip()
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+                            ).stdout.decode().strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem,
+            "kernel": platform.release(), "node": node, "commit": commit,
+            "pouchdb_server": "4.2.0"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (<2 min)")
+    ap.add_argument("--only", default="", help="comma list: ingest,pull,burst,limit")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    a = ap.parse_args()
+    S = SIZES["quick" if a.quick else "full"]
+    for f in (LOADGEN, CEILING, FSD, POUCH):
+        if not os.path.exists(f):
+            sys.exit("bench: %s is missing (run make bench)" % f)
+    only = set(filter(None, a.only.split(",")))
+    tmp = tempfile.mkdtemp(prefix="fieldsync-bench-")
+    log("temp dir %s; sizes %s" % (tmp, "quick" if a.quick else "full"))
+    R = Results()
+    t0 = time.time()
+    try:
+        if not only or "ingest" in only:
+            w_ingest(S, tmp, R)
+        if not only or "pull" in only:
+            w_fs_pull(S, tmp, R)
+        if not only or "burst" in only:
+            w_burst(S, tmp, R)
+        if not only or "limit" in only:
+            vb = med(R.runs.get("limit.fieldsync.stored_bytes_per_record", [])) or 600
+            w_limit(S, tmp, R, int(vb))
+    finally:
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    m = R.medians()
+    m.update(ratios(m))
+    doc = {
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if a.quick else "full",
+        "seconds": round(time.time() - t0, 1),
+        "machine": machine(),
+        "sizes": S,
+        "note": DURABILITY,
+        "rate_limits": "fieldsyncd ran with %s" % (" ".join(serve_flags()) or
+                                                 "its defaults (no rate-limit flags)"),
+        "runs": R.runs,
+    }
+    flat = dict(sorted((k, round(v, 3) if isinstance(v, float) else v)
+                       for k, v in m.items()))
+    doc.update(flat)
+    os.makedirs(RESULTS, exist_ok=True)
+    name = "quick.json" if a.quick else "latest.json"
+    if only:
+        name = "partial.json"
+    path = os.path.join(RESULTS, name)
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=False)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+    print(table(m))
+    print()
+    print(DURABILITY)
+    print("Every figure is the median of %d runs; all of them are in %s."
+          % (S["runs"], os.path.relpath(path, ROOT)))
+    print("Took %.0f s." % (time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()
