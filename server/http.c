@@ -1323,6 +1323,10 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	opts[n++] = timeout;
 	opts[n++] = "enable_keep_alive";
 	opts[n++] = "yes";
+	/* headers and body go out in separate writes: without NODELAY, Nagle
+	 * holds the second until the client's delayed ACK (40 ms) */
+	opts[n++] = "tcp_nodelay";
+	opts[n++] = "1";
 	opts[n++] = "keep_alive_timeout_ms";
 	opts[n++] = keep;
 	opts[n++] = "connection_queue";
