@@ -176,8 +176,8 @@ int ls_scan(ls_txn *t, ls_table tb, ls_val prefix,
 	rc = prefix.n ? mdb_cursor_get(cur, &mk, &mv, MDB_SET_RANGE)
 	              : mdb_cursor_get(cur, &mk, &mv, MDB_FIRST);
 	while (!rc) {
-		if (mk.mv_size < prefix.n ||
-		    memcmp(mk.mv_data, prefix.p, prefix.n))
+		if (prefix.n && (mk.mv_size < prefix.n ||
+		                 memcmp(mk.mv_data, prefix.p, prefix.n)))
 			break;
 		stop = cb(ctx, ls_v(mk.mv_data, mk.mv_size),
 		          ls_v(mv.mv_data, mv.mv_size));
@@ -232,8 +232,8 @@ int ls_del_prefix(ls_txn *t, ls_table tb, ls_val prefix)
 	rc = prefix.n ? mdb_cursor_get(cur, &mk, &mv, MDB_SET_RANGE)
 	              : mdb_cursor_get(cur, &mk, &mv, MDB_FIRST);
 	while (!rc) {
-		if (mk.mv_size < prefix.n ||
-		    memcmp(mk.mv_data, prefix.p, prefix.n))
+		if (prefix.n && (mk.mv_size < prefix.n ||
+		                 memcmp(mk.mv_data, prefix.p, prefix.n)))
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)))
 			break;
