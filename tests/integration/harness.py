@@ -13,6 +13,10 @@ Servers
     tls=(cert_pem, key_pem) serves HTTPS with those files instead of
                  --insecure-http (srv.url is then https://...; req() does not
                  verify the certificate).
+    tls=True     the same with a fresh self-signed certificate (CN and
+                 subjectAltName 127.0.0.1, made with `openssl req` into
+                 DATA/tls-cert.pem and DATA/tls-key.pem at the first start);
+                 srv.tls is then (cert, key).
     srv.url srv.port srv.data srv.admin_token srv.pid srv.returncode
     srv.stop() srv.kill9() srv.restart() srv.alive() srv.log()
     with Server(...) as srv: ...
@@ -28,6 +32,27 @@ HTTP
     sync(server, token, push=None, pull=None, limit=None, dev=None,
          hlc=None, **extra) -> Resp
 
+Raw HTTP (one connection per request, exactly the headers given)
+    raw_http(server, method, path, body=None, headers=None, token=None,
+             timeout=15.0) -> RawResp(.status .headers .raw .body .err)
+        sends only Host, Connection: close and Content-Length besides the
+        headers given (so no Accept-Encoding unless asked); the body goes out
+        from a thread, so an answer the server gives before reading it all
+        (an early 413) is still read.  status None (and .err) when no
+        response could be read.  Plain HTTP only (HarnessError for a
+        server started with tls=).
+
+WebSocket (RFC 6455, client side)
+    ws = WebSocket(server, path, token, timeout=5.0)
+    ws.status ws.headers ws.head ws.accept_ok() ws.send(opcode, payload)
+    ws.recv_message(deadline) -> (opcode, payload)   ws.close()
+
+Metrics
+    metrics(server) -> {(name, "{labels}" or ""): value} from GET /metrics
+                       (asserts 200, text/plain, every line Prometheus text)
+    metric_total(ms, name, label_sub="") -> sum over the label sets of
+                       `name` that contain label_sub
+
 Records
     now_ms() now_hlc() hlc_of(ms, counter=0) batch_id()
     op(c, id, fields, s=None) batch(ops, by=None, bid=None)
@@ -37,14 +62,18 @@ Setting up a site
     set_pin enroll_code enroll login device_for
 """
 
+import base64
 import gzip
+import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
@@ -61,6 +90,7 @@ __all__ = [
     "admin_push", "setup_site", "set_pin", "enroll_code", "enroll",
     "login", "device_for", "Device", "Ids",
     "pack", "unpack",
+    "RawResp", "raw_http", "WebSocket", "metrics", "metric_total",
 ]
 
 HEALTH_TIMEOUT = 10.0
@@ -280,6 +310,306 @@ def sync(server, token, push=None, pull=None, limit=None, dev=None, hlc=None,
                headers=headers, timeout=timeout)
 
 
+# -------------------------------------------------------------- raw HTTP ---
+
+class RawResp:
+    """A response read by raw_http().
+
+    status   int, or None when no response could be read (then err says why)
+    headers  dict, lower-case names (repeated headers joined with ", ")
+    raw      the body bytes as sent (chunked coding undone; no
+             Content-Encoding is undone)
+    body     raw decoded as msgpack (application/msgpack) or JSON
+             (application/json); None when empty, of another type, or it
+             does not decode
+    err      repr of the error when status is None
+    """
+
+    def __init__(self, status, headers, raw, err=None):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.err = err
+        self.body = _decode_raw_body(headers.get("content-type", ""), raw)
+
+    def __repr__(self):
+        b = self.body if self.body is not None else self.raw[:200]
+        return "<HTTP %s %r%s>" % (self.status, b,
+                                    " (%s)" % self.err if self.err else "")
+
+
+def _decode_raw_body(ctype, raw):
+    if not raw:
+        return None
+    ct = (ctype or "").split(";")[0].strip().lower()
+    try:
+        if ct == "application/msgpack" or ct == "application/x-msgpack":
+            return unpack(raw)
+        if ct == "application/json":
+            return json.loads(raw)
+    except Exception:
+        return None
+    return None
+
+
+def _recv_response(s, deadline):
+    """(status, headers, body) of one HTTP/1.1 response read from socket s
+    (Content-Length, chunked, or up to EOF)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before a full "
+                                  "response header (got %r)" % buf[:200])
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            k = k.strip().lower()
+            headers[k] = (headers[k] + ", " + v.strip()) if k in headers \
+                else v.strip()
+    body = rest
+
+    def more():
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        c = s.recv(65536)
+        if not c:
+            raise ConnectionError("connection closed inside the body")
+        return c
+
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        out = b""
+        while True:
+            while b"\r\n" not in body:
+                body += more()
+            size_s, body = body.split(b"\r\n", 1)
+            size = int(size_s.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            while len(body) < size + 2:
+                body += more()
+            out += body[:size]
+            body = body[size + 2:]
+        return status, headers, out
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(body) < n:
+            body += more()
+        return status, headers, body[:n]
+    while True:  # read to EOF
+        try:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            c = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not c:
+            break
+        body += c
+    return status, headers, body
+
+
+def raw_http(srv, method, path, body=None, headers=None, token=None,
+             timeout=15.0):
+    """One request on its own connection to srv (a plain-HTTP Server, or
+    anything with .port), exact headers (no defaults but Host, Connection:
+    close and Content-Length).  The body is sent from a thread so an early
+    answer (413 before the body is read) is still seen.  Returns RawResp;
+    status None when no response could be read."""
+    if getattr(srv, "tls", None):
+        raise HarnessError("raw_http() speaks plain HTTP only; use req() "
+                           "for a server started with tls=")
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    lines = ["%s %s HTTP/1.1" % (method, path),
+             "Host: 127.0.0.1:%d" % srv.port, "Connection: close"]
+    for k, v in hdrs.items():
+        lines.append("%s: %s" % (k, v))
+    if body is not None and not any(k.lower() == "content-length"
+                                    for k in hdrs):
+        lines.append("Content-Length: %d" % len(body))
+    deadline = time.monotonic() + timeout
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    sender = None
+    try:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if body:
+            def send():
+                try:
+                    mv = memoryview(body)
+                    for i in range(0, len(body), 1 << 16):
+                        s.sendall(mv[i:i + (1 << 16)])
+                except OSError:
+                    pass
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+        try:
+            st, hd, raw = _recv_response(s, deadline)
+        except (OSError, ConnectionError, ValueError, IndexError) as e:
+            return RawResp(None, {}, b"", err=repr(e))
+        return RawResp(st, hd, raw)
+    finally:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+        if sender:
+            sender.join(5)
+
+
+# ------------------------------------------------------------- WebSocket ---
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class WebSocket:
+    """A minimal WebSocket client (RFC 6455) over a plain socket.
+
+    The constructor sends the upgrade request (with Authorization: Bearer
+    token unless token is None) and reads the answer's head: .status (101
+    when upgraded; None when the server closed without answering),
+    .headers (lower-case names), .head (the raw head bytes).  .s is the
+    socket."""
+
+    def __init__(self, srv, path, token, timeout=5.0):
+        self.key = base64.b64encode(os.urandom(16)).decode()
+        self.s = socket.create_connection(("127.0.0.1", srv.port),
+                                          timeout=timeout)
+        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % srv.port,
+                 "Upgrade: websocket", "Connection: Upgrade",
+                 "Sec-WebSocket-Key: " + self.key,
+                 "Sec-WebSocket-Version: 13"]
+        if token is not None:
+            lines.append("Authorization: Bearer " + token)
+        self.s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in buf:
+            if time.monotonic() > deadline:
+                raise AssertionError("WebSocket handshake: no answer")
+            c = self.s.recv(4096)
+            if not c:
+                break
+            buf += c
+        head, _, self.buf = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1]) if lines[0] else None
+        self.headers = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        self.head = head
+
+    def accept_ok(self):
+        """Sec-WebSocket-Accept matches the key we sent."""
+        want = base64.b64encode(hashlib.sha1((self.key + WS_GUID).encode())
+                                .digest()).decode()
+        return self.headers.get("sec-websocket-accept") == want
+
+    def _need(self, n, deadline):
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("frame not complete")
+            self.s.settimeout(left)
+            c = self.s.recv(65536)
+            if not c:
+                raise ConnectionError("WebSocket closed by the server")
+            self.buf += c
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def send(self, opcode, payload=b""):
+        """Send one masked frame with FIN set."""
+        mask = os.urandom(4)
+        n = len(payload)
+        hdr = bytes([0x80 | opcode])
+        if n < 126:
+            hdr += bytes([0x80 | n])
+        elif n < 65536:
+            hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.s.sendall(hdr + mask + body)
+
+    def recv_message(self, deadline):
+        """(opcode, payload) of the next data message; answers pings.
+        Raises socket.timeout at the deadline (a time.monotonic() value),
+        ConnectionError on a close frame or EOF."""
+        parts, first_op = [], None
+        while True:
+            b0, b1 = self._need(2, deadline)
+            fin, opcode = b0 & 0x80, b0 & 0x0F
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._need(2, deadline))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._need(8, deadline))[0]
+            mask = self._need(4, deadline) if b1 & 0x80 else None
+            payload = self._need(n, deadline) if n else b""
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in
+                                enumerate(payload))
+            if opcode == 0x9:            # ping
+                self.send(0xA, payload)
+                continue
+            if opcode == 0xA:            # pong
+                continue
+            if opcode == 0x8:
+                raise ConnectionError("WebSocket close frame %r" % payload)
+            if opcode != 0:
+                first_op = opcode
+            parts.append(payload)
+            if fin:
+                return first_op, b"".join(parts)
+
+    def close(self):
+        """Send a close frame (1000) if the socket still takes it; close."""
+        try:
+            self.send(0x8, struct.pack(">H", 1000))
+        except OSError:
+            pass
+        self.s.close()
+
+
+# --------------------------------------------------------------- metrics ---
+
+_METRIC = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)')
+
+
+def metrics(srv):
+    """GET /metrics (raw_http) parsed: {(name, "{labels}" or ""): value}.
+    Asserts HTTP 200, Content-Type text/plain and that every line that is
+    not empty or a comment is Prometheus text."""
+    r = raw_http(srv, "GET", "/metrics")
+    assert r.status == 200, "GET /metrics: expected 200, got %r" % r
+    ct = r.headers.get("content-type", "")
+    assert ct.startswith("text/plain"), "GET /metrics: Content-Type " \
+        "expected text/plain (Prometheus text), got %r" % ct
+    out = {}
+    for ln in r.raw.decode("utf-8").splitlines():
+        if not ln or ln.startswith("#"):
+            continue
+        m = _METRIC.match(ln)
+        assert m, "/metrics line is not Prometheus text: %r" % ln
+        out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def metric_total(ms, name, label_sub=""):
+    """Sum of the values of metric `name` in metrics() output `ms` whose
+    label set contains label_sub."""
+    return sum(v for (n, lab), v in ms.items()
+               if n == name and label_sub in lab)
+
+
 # ---------------------------------------------------------------- server ---
 
 class SyncCall:
@@ -313,7 +643,7 @@ def _has_store(data):
 
 
 class Server:
-    """A fieldsyncd on 127.0.0.1, plain HTTP.
+    """A fieldsyncd on 127.0.0.1, plain HTTP (HTTPS with tls=).
 
     binary     path of fieldsyncd
     shim       path of syncshim.so (or None)
@@ -322,7 +652,8 @@ class Server:
     data       data directory; default: a fresh tempfile.mkdtemp()
     preload    LD_PRELOAD the shim; default: True when shim is given
     init_args  extra arguments for `init`
-    tls        (cert, key) PEM paths: serve HTTPS with them
+    tls        (cert, key) PEM paths: serve HTTPS with them; True: with a
+               self-signed certificate made at the first start
     """
 
     def __init__(self, binary, shim=None, args=(), env=None, data=None,
@@ -335,11 +666,17 @@ class Server:
         if self.preload and not self.shim:
             raise ValueError("preload=True needs shim=")
         self.init_args = [str(a) for a in init_args]
-        self.tls = (os.path.abspath(tls[0]), os.path.abspath(tls[1])) \
-            if tls else None
         self.own_data = data is None
         self.data = os.path.abspath(data) if data else \
             tempfile.mkdtemp(prefix="fieldsync-it-")
+        self.make_cert = tls is True
+        if tls is True:
+            self.tls = (os.path.join(self.data, "tls-cert.pem"),
+                        os.path.join(self.data, "tls-key.pem"))
+        elif tls:
+            self.tls = (os.path.abspath(tls[0]), os.path.abspath(tls[1]))
+        else:
+            self.tls = None
         self.port = None
         self.proc = None
         self.returncode = None
@@ -416,6 +753,27 @@ class Server:
             raise HarnessError("`%s` exited %d:\n%s"
                                % (" ".join(cmd), p.returncode, out))
 
+    def _make_cert(self):
+        """A self-signed certificate for 127.0.0.1 at self.tls (once)."""
+        cert, key = self.tls
+        if os.path.exists(cert) and os.path.exists(key):
+            return
+        os.makedirs(self.data, exist_ok=True)
+        cmd = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+               "-keyout", key, "-out", cert, "-days", "2",
+               "-subj", "/CN=127.0.0.1",
+               "-addext", "subjectAltName=IP:127.0.0.1"]
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+        except subprocess.TimeoutExpired as e:
+            raise HarnessError("openssl req timed out after 60 s") from e
+        if p.returncode != 0:
+            raise HarnessError("`%s` exited %d:\n%s" % (
+                " ".join(cmd), p.returncode,
+                p.stdout.decode("utf-8", "replace")))
+
     def _spawn(self):
         cmd = [self.binary, "serve", "--data", self.data,
                "--listen", "127.0.0.1:%d" % self.port] + \
@@ -455,6 +813,8 @@ class Server:
             return self
         if not _has_store(self.data):
             self._init()
+        if self.make_cert:
+            self._make_cert()
         fixed_port = self.port is not None
         attempts = 1 if fixed_port else 3
         why = None

@@ -11,6 +11,11 @@ A test function takes no argument or one, `ctx`:
                            the test (shim=True means shim=ctx.shim)
     ctx.tmpdir             a scratch directory for this test
     ctx.name               "test_file.py::test_name"
+The server binary, the executables beside it (the clients some tests run
+from dirname(ctx.binary)) and the shim are copied once, at start, into a
+temporary directory, and every test uses the copies: a `make` that relinks
+build/ while the suite runs cannot fail it.  ctx.binary and ctx.shim are
+the copies.
 Each test has 60 s of wall time (set fn.timeout = S on the function for
 another limit).  A test fails when it raises, when it runs out of time, or
 when a server's log shows an AddressSanitizer/UBSan/LeakSanitizer report.
@@ -47,6 +52,7 @@ except ImportError:
 import harness  # noqa: E402
 
 DEFAULT_TIMEOUT = 60
+COPY_TRIES = 40          # 0.25 s apart: waits out a relink of up to 10 s
 SANITIZER_RE = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
     r"|WARNING: ThreadSanitizer|^\S+:\d+:\d+: runtime error: ", re.M)
@@ -96,6 +102,55 @@ class Ctx:
             if s.own_data:
                 shutil.rmtree(s.data, ignore_errors=True)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def _stat_key(path):
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _copy_stable(src, dst):
+    """Copy src to dst (with its mode); retry while src changes under the
+    copy or is briefly gone (a linker writing it).  Raises OSError when it
+    will not settle."""
+    for _ in range(COPY_TRIES):
+        try:
+            before = _stat_key(src)
+            shutil.copy2(src, dst)
+            if _stat_key(src) == before and \
+                    os.path.getsize(dst) == before[1]:
+                return dst
+        except FileNotFoundError:
+            pass
+        time.sleep(0.25)
+    raise OSError("%s kept changing while it was copied" % src)
+
+
+def snapshot_binaries(server, shim, into):
+    """Copy server, the executables beside it and shim into `into`; returns
+    (server copy, shim copy, {copy: original}).  A path that does not exist
+    is returned as it is (the tests then fail as before)."""
+    originals = {}
+    new_server, new_shim = server, shim
+    if os.path.isfile(server):
+        here = os.path.dirname(server)
+        for name in sorted(os.listdir(here)):
+            src = os.path.join(here, name)
+            dst = os.path.join(into, name)
+            if name == os.path.basename(server):
+                originals[_copy_stable(src, dst)] = src
+            elif os.path.isfile(src) and os.access(src, os.X_OK):
+                try:                    # a client beside it: best effort
+                    originals[_copy_stable(src, dst)] = src
+                except OSError as e:
+                    print("run.py: not copied: %s" % e, file=sys.stderr)
+        new_server = os.path.join(into, os.path.basename(server))
+    if os.path.isfile(shim):
+        os.makedirs(os.path.join(into, "shim"), exist_ok=True)
+        new_shim = _copy_stable(shim, os.path.join(
+            into, "shim", os.path.basename(shim)))
+        originals[new_shim] = shim
+    return new_server, new_shim, originals
 
 
 def discover(pattern):
@@ -176,7 +231,8 @@ def run_one(name, fn, args):
         for s in ctx.servers:
             tail = s.log_tail(60 if s in bad else 25)
             print("    --- %s (exit %s), data %s, log tail:"
-                  % (s.binary, s.returncode, s.data))
+                  % (args.originals.get(s.binary, s.binary), s.returncode,
+                     s.data))
             print(_indent(tail or "(empty)", "    | "), flush=True)
     return ok
 
@@ -205,6 +261,16 @@ def main():
         if not os.path.exists(p):
             print("run.py: %s does not exist (run make first)" % p,
                   file=sys.stderr)
+    bindir = tempfile.mkdtemp(prefix="fieldsync-it-bin-")
+    try:
+        args.server, args.shim, args.originals = snapshot_binaries(
+            args.server, args.shim, bindir)
+        return run_tests(args)
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
+
+
+def run_tests(args):
     passed = failed = 0
 
     tests, broken = discover(args.pattern)

@@ -1,302 +1,11 @@
 """Integration tests: every documented error code, limits, hostile msgpack (DESIGN.md section 4)."""
-# ---- helpers local to this file (raw HTTP, setup) -------------------------
+
 import os
-import sys
-import socket
-import threading
 import time
-import json
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import msgpack  # noqa: E402
-
-PIN = "1234"
-
-
-def now_ms():
-    return int(time.time() * 1000)
-
-
-def hlc_of(ms, counter=0):
-    return (ms << 16) | counter
-
-
-class RawResp:
-    def __init__(self, status, headers, raw, err=None):
-        self.status = status
-        self.headers = headers
-        self.raw = raw
-        self.err = err
-        self.body = _decode(headers.get("content-type", ""), raw)
-
-    def __repr__(self):
-        b = self.body if self.body is not None else self.raw[:200]
-        return "<HTTP %s %r%s>" % (self.status, b,
-                                    " (%s)" % self.err if self.err else "")
-
-
-def _decode(ctype, raw):
-    if not raw:
-        return None
-    ct = (ctype or "").split(";")[0].strip().lower()
-    try:
-        if ct == "application/msgpack" or ct == "application/x-msgpack":
-            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
-        if ct == "application/json":
-            return json.loads(raw)
-    except Exception:
-        return None
-    return None
-
-
-def _recv_response(s, deadline):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        s.settimeout(max(0.05, deadline - time.monotonic()))
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("connection closed before a full "
-                                  "response header (got %r)" % buf[:200])
-        buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for ln in lines[1:]:
-        if ":" in ln:
-            k, v = ln.split(":", 1)
-            k = k.strip().lower()
-            headers[k] = (headers[k] + ", " + v.strip()) if k in headers \
-                else v.strip()
-    body = rest
-
-    def more():
-        s.settimeout(max(0.05, deadline - time.monotonic()))
-        c = s.recv(65536)
-        if not c:
-            raise ConnectionError("connection closed inside the body")
-        return c
-
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        out = b""
-        while True:
-            while b"\r\n" not in body:
-                body += more()
-            size_s, body = body.split(b"\r\n", 1)
-            size = int(size_s.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                break
-            while len(body) < size + 2:
-                body += more()
-            out += body[:size]
-            body = body[size + 2:]
-        return status, headers, out
-    if "content-length" in headers:
-        n = int(headers["content-length"])
-        while len(body) < n:
-            body += more()
-        return status, headers, body[:n]
-    while True:  # read to EOF
-        try:
-            s.settimeout(max(0.05, deadline - time.monotonic()))
-            c = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not c:
-            break
-        body += c
-    return status, headers, body
-
-
-def http(srv, method, path, body=None, headers=None, token=None,
-         timeout=15.0):
-    """One request on its own connection, exact headers (no defaults but
-    Host, Connection: close and Content-Length).  The body is sent from a
-    thread so an early answer (413 before the body is read) is still seen.
-    Returns RawResp; status None when no response could be read."""
-    hdrs = dict(headers or {})
-    if token is not None:
-        hdrs["Authorization"] = "Bearer " + token
-    lines = ["%s %s HTTP/1.1" % (method, path),
-             "Host: 127.0.0.1:%d" % srv.port, "Connection: close"]
-    for k, v in hdrs.items():
-        lines.append("%s: %s" % (k, v))
-    if body is not None and not any(k.lower() == "content-length"
-                                    for k in hdrs):
-        lines.append("Content-Length: %d" % len(body))
-    deadline = time.monotonic() + timeout
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
-    sender = None
-    try:
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        if body:
-            def send():
-                try:
-                    mv = memoryview(body)
-                    for i in range(0, len(body), 1 << 16):
-                        s.sendall(mv[i:i + (1 << 16)])
-                except OSError:
-                    pass
-            sender = threading.Thread(target=send, daemon=True)
-            sender.start()
-        try:
-            st, hd, raw = _recv_response(s, deadline)
-        except (OSError, ConnectionError, ValueError, IndexError) as e:
-            return RawResp(None, {}, b"", err=repr(e))
-        return RawResp(st, hd, raw)
-    finally:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
-        if sender:
-            sender.join(5)
-
-
-def mp(obj):
-    return msgpack.packb(obj, use_bin_type=True)
-
-
-def post(srv, path, obj, token=None, headers=None, timeout=15.0):
-    h = {"Content-Type": "application/msgpack"}
-    h.update(headers or {})
-    return http(srv, "POST", path, mp(obj), h, token, timeout)
-
-
-def sync_raw(srv, token, push=None, pull=None, limit=None, headers=None,
-             **extra):
-    m = {"v": 1, "hlc": hlc_of(now_ms())}
-    if push is not None:
-        m["push"] = push
-    if pull is not None:
-        m["pull"] = pull
-    if limit is not None:
-        m["limit"] = limit
-    m.update(extra)
-    return post(srv, "/v1/sync", m, token, headers)
-
-
-def mkop(c, id, fields, s=None):
-    return {"c": c, "id": id, "s": s if s is not None else
-            hlc_of(now_ms()), "f": fields}
-
-
-def mkbatch(ops, bid=None, by=None):
-    b = {"batch": bid if bid is not None else os.urandom(16), "ops": ops}
-    if by is not None:
-        b["by"] = by
-    return b
-
-
-def check_err(r, status, code, what):
-    assert r.status == status, \
-        "%s: expected HTTP %s %s, got %r" % (what, status, code, r)
-    b = r.body
-    assert isinstance(b, dict) and b.get("error") == code and \
-        isinstance(b.get("msg"), str), \
-        "%s: expected body {error: %r, msg: <text>}, got %r" % (
-            what, code, b if b is not None else r.raw[:200])
-
-
-def push1(srv, token, ops, bid=None, by=None, what="push"):
-    """Push one batch; return its ack (asserting HTTP 200, one ack)."""
-    r = sync_raw(srv, token, push=[mkbatch(ops, bid, by)])
-    assert r.status == 200 and isinstance(r.body, dict), \
-        "%s: expected HTTP 200 sync response, got %r" % (what, r)
-    acks = r.body.get("acks")
-    assert isinstance(acks, list) and len(acks) == 1, \
-        "%s: expected exactly one ack, got %r" % (what, acks)
-    return acks[0]
-
-
-def admin_ok(srv, ops, what="admin push"):
-    ack = push1(srv, srv.admin_token, ops, what=what)
-    assert ack.get("applied") == len(ops) and not ack.get("rej") and \
-        "err" not in ack, "%s: expected all %d ops applied, got ack %r" % (
-            what, len(ops), ack)
-    return ack
-
-
-def mk_site(srv, site):
-    admin_ok(srv, [mkop("site", site, {"name": "Site " + site,
-                                       "tz": "Asia/Shanghai",
-                                       "households": 120})],
-             "create site %s" % site)
-
-
-def mk_staff(srv, site, sid, role, active=True, pin=PIN):
-    admin_ok(srv, [mkop("staff", sid, {"site": site, "name": "N " + sid,
-                                       "role": role, "active": active})],
-             "create staff %s" % sid)
-    r = post(srv, "/v1/admin/staff-pin", {"staff": sid, "pin": pin},
-             srv.admin_token)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        r.body.get("ok") is True, "admin staff-pin %s: expected 200 {ok: " \
-        "true}, got %r" % (sid, r)
-
-
-def new_code(srv, site, role=None, uses=None, ttl_s=None):
-    m = {"site": site}
-    if role is not None:
-        m["role"] = role
-    if uses is not None:
-        m["uses"] = uses
-    if ttl_s is not None:
-        m["ttl_s"] = ttl_s
-    r = post(srv, "/v1/admin/enroll-codes", m, srv.admin_token)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        isinstance(r.body.get("code"), str) and r.body["code"], \
-        "enroll-codes %r: expected 200 {code}, got %r" % (m, r)
-    return r.body["code"]
-
-
-def enroll_raw(srv, code, name="dev"):
-    return post(srv, "/v1/enroll", {"code": code, "name": name})
-
-
-def enroll_ok(srv, code, name="dev"):
-    r = enroll_raw(srv, code, name)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        isinstance(r.body.get("device"), str) and \
-        isinstance(r.body.get("token"), str), \
-        "enroll: expected 200 {device, token}, got %r" % r
-    return r.body["device"], r.body["token"]
-
-
-def login_raw(srv, dtok, staff, pin=PIN):
-    return post(srv, "/v1/login", {"staff": staff, "pin": pin}, dtok)
-
-
-def login_ok(srv, dtok, staff, pin=PIN):
-    r = login_raw(srv, dtok, staff, pin)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        isinstance(r.body.get("token"), str), \
-        "login %s: expected 200 {token, ...}, got %r" % (staff, r)
-    return r.body
-
-
-class Dev:
-    def __init__(self, device, dtok, token, staff, site, role):
-        self.device, self.dtok, self.token = device, dtok, token
-        self.staff, self.site, self.role = staff, site, role
-
-
-def mk_device(srv, site, staff, role, pin=PIN, make_staff=True):
-    """Staff record + PIN + enroll code + enroll + login."""
-    if make_staff:
-        mk_staff(srv, site, staff, role, pin=pin)
-    code = new_code(srv, site)
-    device, dtok = enroll_ok(srv, code, "hh-" + staff)
-    sess = login_ok(srv, dtok, staff, pin)
-    return Dev(device, dtok, sess["token"], staff, site, role)
-
-
-def healthy(srv, what):
-    r = http(srv, "GET", "/healthz", timeout=5)
-    assert r.status == 200, "%s: /healthz expected 200 (server alive), " \
-        "got %r" % (what, r)
-# ---- end of helpers --------------------------------------------------------
+from harness import hlc_of, now_ms, pack, raw_http
+from synclib import (check_err, healthy, mk_device, mk_site, mkbatch, mkop,
+                     post, push1, sync_raw)
 
 
 # ---- tests -----------------------------------------------------------------
@@ -315,8 +24,8 @@ def _sync_body(**kw):
 def _post_sync_bytes(srv, raw, token=None, headers=None, timeout=15.0):
     h = {"Content-Type": "application/msgpack"}
     h.update(headers or {})
-    return http(srv, "POST", "/v1/sync", raw, h,
-                token if token is not None else srv.admin_token, timeout)
+    return raw_http(srv, "POST", "/v1/sync", raw, h,
+                    token if token is not None else srv.admin_token, timeout)
 
 
 def _zone(id, **f):
@@ -364,7 +73,7 @@ def test_bad_msgpack_garbage_body(ctx):
     srv = _srv(ctx)
     for what, raw in [("byte 0xc1", b"\xc1"),
                       ("text", b"hello, this is not msgpack"),
-                      ("trailing bytes", mp(_sync_body()) + b"\x00\x01")]:
+                      ("trailing bytes", pack(_sync_body()) + b"\x00\x01")]:
         check_err(_post_sync_bytes(srv, raw), 400, "BAD_MSGPACK",
                   "sync body %s" % what)
     healthy(srv, "after garbage bodies")
@@ -372,7 +81,7 @@ def test_bad_msgpack_garbage_body(ctx):
 
 def test_bad_msgpack_truncated(ctx):
     srv = _srv(ctx)
-    full = mp(_sync_body(push=[mkbatch([_zone("zt1")])]))
+    full = pack(_sync_body(push=[mkbatch([_zone("zt1")])]))
     for cut in (1, 5, len(full) // 2):
         check_err(_post_sync_bytes(srv, full[:-cut]), 400, "BAD_MSGPACK",
                   "sync body truncated by %d bytes" % cut)
@@ -381,28 +90,28 @@ def test_bad_msgpack_truncated(ctx):
 
 def test_bad_request_shapes(ctx):
     srv = _srv(ctx)
-    check_err(_post_sync_bytes(srv, mp([1, 2, 3])), 400, "BAD_REQUEST",
+    check_err(_post_sync_bytes(srv, pack([1, 2, 3])), 400, "BAD_REQUEST",
               "sync body that is a msgpack array, not a map")
-    check_err(_post_sync_bytes(srv, mp("just a string")), 400, "BAD_REQUEST",
+    check_err(_post_sync_bytes(srv, pack("just a string")), 400, "BAD_REQUEST",
               "sync body that is a msgpack string")
-    check_err(_post_sync_bytes(srv, mp(_sync_body(push={"a": 1}))), 400,
+    check_err(_post_sync_bytes(srv, pack(_sync_body(push={"a": 1}))), 400,
               "BAD_REQUEST", "sync with push a map, not an array")
-    check_err(_post_sync_bytes(srv, mp(_sync_body(push="x"))), 400,
+    check_err(_post_sync_bytes(srv, pack(_sync_body(push="x"))), 400,
               "BAD_REQUEST", "sync with push a string, not an array")
-    check_err(_post_sync_bytes(srv, mp(_sync_body(pull=[1]))), 400,
+    check_err(_post_sync_bytes(srv, pack(_sync_body(pull=[1]))), 400,
               "BAD_REQUEST", "sync with pull an array, not a map")
     healthy(srv, "after malformed requests")
 
 
 def test_unsupported_version(ctx):
     srv = _srv(ctx)
-    r = _post_sync_bytes(srv, mp(_sync_body(v=2)))
+    r = _post_sync_bytes(srv, pack(_sync_body(v=2)))
     check_err(r, 400, "UNSUPPORTED_VERSION", "sync with v: 2")
 
 
 def test_unauthorized_and_forbidden(ctx):
     srv = _srv(ctx)
-    check_err(_post_sync_bytes(srv, mp(_sync_body()), token="nope"), 401,
+    check_err(_post_sync_bytes(srv, pack(_sync_body()), token="nope"), 401,
               "UNAUTHORIZED", "sync with an unknown token")
     g = mk_device(srv, "s1", "g1", "guard")
     check_err(post(srv, "/v1/admin/enroll-codes", {"site": "s1"}, g.token),
@@ -412,11 +121,11 @@ def test_unauthorized_and_forbidden(ctx):
 def test_too_large_batches_per_request(ctx):
     srv = _srv(ctx)
     ok = [mkbatch([_zone("b%d" % i)]) for i in range(64)]
-    r = _post_sync_bytes(srv, mp(_sync_body(push=ok)), timeout=30)
+    r = _post_sync_bytes(srv, pack(_sync_body(push=ok)), timeout=30)
     assert r.status == 200 and len(r.body.get("acks", [])) == 64, \
         "64 batches (the limit) must be accepted with 64 acks, got %r" % r
     over = [mkbatch([_zone("c%d" % i)]) for i in range(65)]
-    check_err(_post_sync_bytes(srv, mp(_sync_body(push=over)), timeout=30),
+    check_err(_post_sync_bytes(srv, pack(_sync_body(push=over)), timeout=30),
               413, "TOO_LARGE", "65 batches in one request")
     recs = _site_recs(srv)
     assert not any(("zone", "c%d" % i) in recs for i in range(65)), \
@@ -427,11 +136,11 @@ def test_too_large_batches_per_request(ctx):
 def test_too_large_ops_per_batch(ctx):
     srv = _srv(ctx)
     over = [_zone("o%d" % i) for i in range(5001)]
-    check_err(_post_sync_bytes(srv, mp(_sync_body(push=[mkbatch(over)])),
+    check_err(_post_sync_bytes(srv, pack(_sync_body(push=[mkbatch(over)])),
                                timeout=30),
               413, "TOO_LARGE", "5001 ops in one batch")
     ok = [_zone("p%d" % i) for i in range(5000)]
-    r = _post_sync_bytes(srv, mp(_sync_body(push=[mkbatch(ok)])), timeout=60)
+    r = _post_sync_bytes(srv, pack(_sync_body(push=[mkbatch(ok)])), timeout=60)
     assert r.status == 200 and r.body["acks"][0].get("applied") == 5000, \
         "5000 ops (the limit) in one batch must apply, got %r" % (
             r.body["acks"] if r.status == 200 else r)
@@ -443,7 +152,7 @@ def test_too_large_ops_per_batch(ctx):
 
 def test_too_large_body_over_4mib(ctx):
     srv = _srv(ctx)
-    body = mp(_sync_body(pad=b"\x00" * (4 * 1024 * 1024 + 1024)))
+    body = pack(_sync_body(pad=b"\x00" * (4 * 1024 * 1024 + 1024)))
     r = _post_sync_bytes(srv, body, timeout=30)
     check_err(r, 413, "TOO_LARGE", "sync body of %d bytes (> 4 MiB)" %
               len(body))
@@ -485,7 +194,7 @@ def test_too_large_op_long_string(ctx):
 
 def test_unsupported_media_type(ctx):
     srv = _srv(ctx)
-    body = mp(_sync_body())
+    body = pack(_sync_body())
     r = _post_sync_bytes(srv, body, headers={"Content-Type": "text/plain"})
     check_err(r, 415, "UNSUPPORTED_MEDIA_TYPE",
               "sync with Content-Type text/plain")
@@ -499,22 +208,23 @@ def test_unsupported_media_type(ctx):
 
 def test_not_found_and_method_not_allowed(ctx):
     srv = _srv(ctx)
-    check_err(http(srv, "GET", "/v1/nope", token=srv.admin_token), 404,
+    check_err(raw_http(srv, "GET", "/v1/nope", token=srv.admin_token), 404,
               "NOT_FOUND", "GET /v1/nope")
-    check_err(http(srv, "GET", "/nothing/here", token=srv.admin_token), 404,
-              "NOT_FOUND", "GET /nothing/here")
-    check_err(http(srv, "GET", "/v1/sync", token=srv.admin_token), 405,
+    check_err(raw_http(srv, "GET", "/nothing/here", token=srv.admin_token),
+              404, "NOT_FOUND", "GET /nothing/here")
+    check_err(raw_http(srv, "GET", "/v1/sync", token=srv.admin_token), 405,
               "METHOD_NOT_ALLOWED", "GET /v1/sync")
-    check_err(http(srv, "GET", "/v1/enroll"), 405, "METHOD_NOT_ALLOWED",
+    check_err(raw_http(srv, "GET", "/v1/enroll"), 405, "METHOD_NOT_ALLOWED",
               "GET /v1/enroll")
-    check_err(http(srv, "DELETE", "/v1/login", token=srv.admin_token), 405,
-              "METHOD_NOT_ALLOWED", "DELETE /v1/login")
-    check_err(http(srv, "PUT", "/v1/sync", mp(_sync_body()),
-                   {"Content-Type": "application/msgpack"},
-                   srv.admin_token), 405, "METHOD_NOT_ALLOWED", "PUT /v1/sync")
-    check_err(http(srv, "POST", "/v1/blobs/" + "ab" * 32, b"x",
-                   {"Content-Type": "application/octet-stream"},
-                   srv.admin_token), 405, "METHOD_NOT_ALLOWED",
+    check_err(raw_http(srv, "DELETE", "/v1/login", token=srv.admin_token),
+              405, "METHOD_NOT_ALLOWED", "DELETE /v1/login")
+    check_err(raw_http(srv, "PUT", "/v1/sync", pack(_sync_body()),
+                       {"Content-Type": "application/msgpack"},
+                       srv.admin_token), 405, "METHOD_NOT_ALLOWED",
+              "PUT /v1/sync")
+    check_err(raw_http(srv, "POST", "/v1/blobs/" + "ab" * 32, b"x",
+                       {"Content-Type": "application/octet-stream"},
+                       srv.admin_token), 405, "METHOD_NOT_ALLOWED",
               "POST /v1/blobs/<sha256>")
 
 
@@ -558,7 +268,7 @@ def test_per_op_bad_id(ctx):
            _zone("Az09._:-"),         # 5 ok: every allowed class
            _zone("a b"),              # 6 space
            _zone(u"caf\u00e9")]       # 7 non-ASCII UTF-8
-    raw = mp(_sync_body(push=[mkbatch(ops)]))
+    raw = pack(_sync_body(push=[mkbatch(ops)]))
     needle = b"\xae" + ph.encode()    # fixstr of 14 bytes
     assert raw.count(needle) == 1
     raw = raw.replace(needle, b"\xa3\xff\xfe\x80")
@@ -582,15 +292,15 @@ def _nest(depth, leaf=1):
 
 def test_nesting_over_32_refused_whole(ctx):
     srv = _srv(ctx)
-    r = _post_sync_bytes(srv, mp(_sync_body(x=_nest(40))))
+    r = _post_sync_bytes(srv, pack(_sync_body(x=_nest(40))))
     check_err(r, 400, "BAD_MSGPACK", "message with an array nested 40 deep")
-    deep = mp(_sync_body(push=[mkbatch([_zone("n1", name=_nest(40))])]))
+    deep = pack(_sync_body(push=[mkbatch([_zone("n1", name=_nest(40))])]))
     check_err(_post_sync_bytes(srv, deep), 400, "BAD_MSGPACK",
               "op value nested 40 deep (whole message refused)")
     m = {}
     for _ in range(100):
         m = {"k": m}
-    check_err(_post_sync_bytes(srv, mp(_sync_body(x=m))), 400, "BAD_MSGPACK",
+    check_err(_post_sync_bytes(srv, pack(_sync_body(x=m))), 400, "BAD_MSGPACK",
               "maps nested 100 deep")
     very = b"\x91" * 100000 + b"\xc0"     # 100k nested arrays
     check_err(_post_sync_bytes(srv, very), 400, "BAD_MSGPACK",
@@ -602,8 +312,8 @@ def test_nesting_over_32_refused_whole(ctx):
 
 def test_huge_declared_count_refused_fast(ctx):
     srv = _srv(ctx)
-    hdr = mp({"v": 1, "hlc": hlc_of(now_ms())})
-    prefix = b"\x83" + hdr[1:] + mp("push")   # map of 3, third value follows
+    hdr = pack({"v": 1, "hlc": hlc_of(now_ms())})
+    prefix = b"\x83" + hdr[1:] + pack("push")   # map of 3, third value follows
     cases = [("array32 2^32-1 alone", b"\xdd\xff\xff\xff\xff"),
              ("map32 2^32-1 alone", b"\xdf\xff\xff\xff\xff"),
              ("array32 2^32-1 as push", prefix + b"\xdd\xff\xff\xff\xff"),
@@ -634,15 +344,15 @@ def test_limit_above_max_accepted(ctx):
 def test_server_survives_every_error(ctx):
     srv = _srv(ctx)
     tok = srv.admin_token
-    bads = [b"\xc1", mp([1]), mp(_sync_body(v=2)), b"\xdd\xff\xff\xff\xff",
-            mp(_sync_body(x=_nest(64))), mp(_sync_body(push=7)),
-            mp(_sync_body(push=[{"batch": b"short", "ops": []}])),
-            mp(_sync_body(push=[{"batch": os.urandom(16), "ops": 5}])),
-            mp(_sync_body(push=[{"ops": []}])),
-            mp(_sync_body(push=[mkbatch([{"c": "zone"}])])),
-            mp(_sync_body(push=[mkbatch([{"c": 1, "id": 2, "f": 3}])])),
-            mp(_sync_body(hlc="x", limit=-1, dev=5)),
-            mp({"v": 1}), mp({}), mp(None), b"\x00"]
+    bads = [b"\xc1", pack([1]), pack(_sync_body(v=2)), b"\xdd\xff\xff\xff\xff",
+            pack(_sync_body(x=_nest(64))), pack(_sync_body(push=7)),
+            pack(_sync_body(push=[{"batch": b"short", "ops": []}])),
+            pack(_sync_body(push=[{"batch": os.urandom(16), "ops": 5}])),
+            pack(_sync_body(push=[{"ops": []}])),
+            pack(_sync_body(push=[mkbatch([{"c": "zone"}])])),
+            pack(_sync_body(push=[mkbatch([{"c": 1, "id": 2, "f": 3}])])),
+            pack(_sync_body(hlc="x", limit=-1, dev=5)),
+            pack({"v": 1}), pack({}), pack(None), b"\x00"]
     for raw in bads:
         r = _post_sync_bytes(srv, raw, token=tok)
         assert r.status is not None and r.status < 500, \

@@ -1,309 +1,23 @@
 """Integration tests: compression of requests and responses, content types, sync envelope (DESIGN.md section 4)."""
-# ---- helpers local to this file (raw HTTP, setup) -------------------------
+
+import gzip
+import http.client
 import os
-import sys
-import socket
-import threading
+import socket as _socket
+import ssl
+import subprocess
 import time
-import json
+import zlib
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import msgpack  # noqa: E402
+import msgpack
 
-PIN = "1234"
-
-
-def now_ms():
-    return int(time.time() * 1000)
-
-
-def hlc_of(ms, counter=0):
-    return (ms << 16) | counter
-
-
-class RawResp:
-    def __init__(self, status, headers, raw, err=None):
-        self.status = status
-        self.headers = headers
-        self.raw = raw
-        self.err = err
-        self.body = _decode(headers.get("content-type", ""), raw)
-
-    def __repr__(self):
-        b = self.body if self.body is not None else self.raw[:200]
-        return "<HTTP %s %r%s>" % (self.status, b,
-                                    " (%s)" % self.err if self.err else "")
-
-
-def _decode(ctype, raw):
-    if not raw:
-        return None
-    ct = (ctype or "").split(";")[0].strip().lower()
-    try:
-        if ct == "application/msgpack" or ct == "application/x-msgpack":
-            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
-        if ct == "application/json":
-            return json.loads(raw)
-    except Exception:
-        return None
-    return None
-
-
-def _recv_response(s, deadline):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        s.settimeout(max(0.05, deadline - time.monotonic()))
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("connection closed before a full "
-                                  "response header (got %r)" % buf[:200])
-        buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for ln in lines[1:]:
-        if ":" in ln:
-            k, v = ln.split(":", 1)
-            k = k.strip().lower()
-            headers[k] = (headers[k] + ", " + v.strip()) if k in headers \
-                else v.strip()
-    body = rest
-
-    def more():
-        s.settimeout(max(0.05, deadline - time.monotonic()))
-        c = s.recv(65536)
-        if not c:
-            raise ConnectionError("connection closed inside the body")
-        return c
-
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        out = b""
-        while True:
-            while b"\r\n" not in body:
-                body += more()
-            size_s, body = body.split(b"\r\n", 1)
-            size = int(size_s.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                break
-            while len(body) < size + 2:
-                body += more()
-            out += body[:size]
-            body = body[size + 2:]
-        return status, headers, out
-    if "content-length" in headers:
-        n = int(headers["content-length"])
-        while len(body) < n:
-            body += more()
-        return status, headers, body[:n]
-    while True:  # read to EOF
-        try:
-            s.settimeout(max(0.05, deadline - time.monotonic()))
-            c = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not c:
-            break
-        body += c
-    return status, headers, body
-
-
-def http(srv, method, path, body=None, headers=None, token=None,
-         timeout=15.0):
-    """One request on its own connection, exact headers (no defaults but
-    Host, Connection: close and Content-Length).  The body is sent from a
-    thread so an early answer (413 before the body is read) is still seen.
-    Returns RawResp; status None when no response could be read."""
-    hdrs = dict(headers or {})
-    if token is not None:
-        hdrs["Authorization"] = "Bearer " + token
-    lines = ["%s %s HTTP/1.1" % (method, path),
-             "Host: 127.0.0.1:%d" % srv.port, "Connection: close"]
-    for k, v in hdrs.items():
-        lines.append("%s: %s" % (k, v))
-    if body is not None and not any(k.lower() == "content-length"
-                                    for k in hdrs):
-        lines.append("Content-Length: %d" % len(body))
-    deadline = time.monotonic() + timeout
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
-    sender = None
-    try:
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        if body:
-            def send():
-                try:
-                    mv = memoryview(body)
-                    for i in range(0, len(body), 1 << 16):
-                        s.sendall(mv[i:i + (1 << 16)])
-                except OSError:
-                    pass
-            sender = threading.Thread(target=send, daemon=True)
-            sender.start()
-        try:
-            st, hd, raw = _recv_response(s, deadline)
-        except (OSError, ConnectionError, ValueError, IndexError) as e:
-            return RawResp(None, {}, b"", err=repr(e))
-        return RawResp(st, hd, raw)
-    finally:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
-        if sender:
-            sender.join(5)
-
-
-def mp(obj):
-    return msgpack.packb(obj, use_bin_type=True)
-
-
-def post(srv, path, obj, token=None, headers=None, timeout=15.0):
-    h = {"Content-Type": "application/msgpack"}
-    h.update(headers or {})
-    return http(srv, "POST", path, mp(obj), h, token, timeout)
-
-
-def sync_raw(srv, token, push=None, pull=None, limit=None, headers=None,
-             **extra):
-    m = {"v": 1, "hlc": hlc_of(now_ms())}
-    if push is not None:
-        m["push"] = push
-    if pull is not None:
-        m["pull"] = pull
-    if limit is not None:
-        m["limit"] = limit
-    m.update(extra)
-    return post(srv, "/v1/sync", m, token, headers)
-
-
-def mkop(c, id, fields, s=None):
-    return {"c": c, "id": id, "s": s if s is not None else
-            hlc_of(now_ms()), "f": fields}
-
-
-def mkbatch(ops, bid=None, by=None):
-    b = {"batch": bid if bid is not None else os.urandom(16), "ops": ops}
-    if by is not None:
-        b["by"] = by
-    return b
-
-
-def check_err(r, status, code, what):
-    assert r.status == status, \
-        "%s: expected HTTP %s %s, got %r" % (what, status, code, r)
-    b = r.body
-    assert isinstance(b, dict) and b.get("error") == code and \
-        isinstance(b.get("msg"), str), \
-        "%s: expected body {error: %r, msg: <text>}, got %r" % (
-            what, code, b if b is not None else r.raw[:200])
-
-
-def push1(srv, token, ops, bid=None, by=None, what="push"):
-    """Push one batch; return its ack (asserting HTTP 200, one ack)."""
-    r = sync_raw(srv, token, push=[mkbatch(ops, bid, by)])
-    assert r.status == 200 and isinstance(r.body, dict), \
-        "%s: expected HTTP 200 sync response, got %r" % (what, r)
-    acks = r.body.get("acks")
-    assert isinstance(acks, list) and len(acks) == 1, \
-        "%s: expected exactly one ack, got %r" % (what, acks)
-    return acks[0]
-
-
-def admin_ok(srv, ops, what="admin push"):
-    ack = push1(srv, srv.admin_token, ops, what=what)
-    assert ack.get("applied") == len(ops) and not ack.get("rej") and \
-        "err" not in ack, "%s: expected all %d ops applied, got ack %r" % (
-            what, len(ops), ack)
-    return ack
-
-
-def mk_site(srv, site):
-    admin_ok(srv, [mkop("site", site, {"name": "Site " + site,
-                                       "tz": "Asia/Shanghai",
-                                       "households": 120})],
-             "create site %s" % site)
-
-
-def mk_staff(srv, site, sid, role, active=True, pin=PIN):
-    admin_ok(srv, [mkop("staff", sid, {"site": site, "name": "N " + sid,
-                                       "role": role, "active": active})],
-             "create staff %s" % sid)
-    r = post(srv, "/v1/admin/staff-pin", {"staff": sid, "pin": pin},
-             srv.admin_token)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        r.body.get("ok") is True, "admin staff-pin %s: expected 200 {ok: " \
-        "true}, got %r" % (sid, r)
-
-
-def new_code(srv, site, role=None, uses=None, ttl_s=None):
-    m = {"site": site}
-    if role is not None:
-        m["role"] = role
-    if uses is not None:
-        m["uses"] = uses
-    if ttl_s is not None:
-        m["ttl_s"] = ttl_s
-    r = post(srv, "/v1/admin/enroll-codes", m, srv.admin_token)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        isinstance(r.body.get("code"), str) and r.body["code"], \
-        "enroll-codes %r: expected 200 {code}, got %r" % (m, r)
-    return r.body["code"]
-
-
-def enroll_raw(srv, code, name="dev"):
-    return post(srv, "/v1/enroll", {"code": code, "name": name})
-
-
-def enroll_ok(srv, code, name="dev"):
-    r = enroll_raw(srv, code, name)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        isinstance(r.body.get("device"), str) and \
-        isinstance(r.body.get("token"), str), \
-        "enroll: expected 200 {device, token}, got %r" % r
-    return r.body["device"], r.body["token"]
-
-
-def login_raw(srv, dtok, staff, pin=PIN):
-    return post(srv, "/v1/login", {"staff": staff, "pin": pin}, dtok)
-
-
-def login_ok(srv, dtok, staff, pin=PIN):
-    r = login_raw(srv, dtok, staff, pin)
-    assert r.status == 200 and isinstance(r.body, dict) and \
-        isinstance(r.body.get("token"), str), \
-        "login %s: expected 200 {token, ...}, got %r" % (staff, r)
-    return r.body
-
-
-class Dev:
-    def __init__(self, device, dtok, token, staff, site, role):
-        self.device, self.dtok, self.token = device, dtok, token
-        self.staff, self.site, self.role = staff, site, role
-
-
-def mk_device(srv, site, staff, role, pin=PIN, make_staff=True):
-    """Staff record + PIN + enroll code + enroll + login."""
-    if make_staff:
-        mk_staff(srv, site, staff, role, pin=pin)
-    code = new_code(srv, site)
-    device, dtok = enroll_ok(srv, code, "hh-" + staff)
-    sess = login_ok(srv, dtok, staff, pin)
-    return Dev(device, dtok, sess["token"], staff, site, role)
-
-
-def healthy(srv, what):
-    r = http(srv, "GET", "/healthz", timeout=5)
-    assert r.status == 200, "%s: /healthz expected 200 (server alive), " \
-        "got %r" % (what, r)
-# ---- end of helpers --------------------------------------------------------
+from harness import hlc_of, now_ms, pack, raw_http
+from synclib import (admin_ok, check_err, enroll_raw, healthy, login_raw,
+                     mk_device, mk_site, mkbatch, mkop, new_code, post,
+                     sync_raw)
 
 
 # ---- tests -----------------------------------------------------------------
-import gzip  # noqa: E402
-import zlib  # noqa: E402
-
-
 def _srv(ctx):
     srv = ctx.server()
     mk_site(srv, "s1")
@@ -313,14 +27,14 @@ def _srv(ctx):
 def _sync_bytes(**kw):
     m = {"v": 1, "hlc": hlc_of(now_ms()), "pull": {}}
     m.update(kw)
-    return mp(m)
+    return pack(m)
 
 
 def _post(srv, raw, headers, token=None, timeout=15.0):
     h = {"Content-Type": "application/msgpack"}
     h.update(headers)
-    return http(srv, "POST", "/v1/sync", raw, h,
-                srv.admin_token if token is None else token, timeout)
+    return raw_http(srv, "POST", "/v1/sync", raw, h,
+                    srv.admin_token if token is None else token, timeout)
 
 
 def _zone(id, name=None):
@@ -376,8 +90,8 @@ def test_deflate_bomb_refused(ctx):
     srv = _srv(ctx)
     # a valid msgpack head whose last value is a 64 MiB bin of zeros
     n = 64 * 1024 * 1024
-    head = mp({"v": 1, "hlc": hlc_of(now_ms())})
-    head = b"\x83" + head[1:] + mp("pad") + b"\xc6" + n.to_bytes(4, "big")
+    head = pack({"v": 1, "hlc": hlc_of(now_ms())})
+    head = b"\x83" + head[1:] + pack("pad") + b"\xc6" + n.to_bytes(4, "big")
     co = zlib.compressobj(9)
     zero = b"\x00" * (1 << 20)
     parts = [co.compress(head)]
@@ -632,125 +346,69 @@ def test_keepalive_several_requests_one_connection(ctx):
 
 
 # ---- HTTPS -----------------------------------------------------------------
-import socket as _socket  # noqa: E402
-import ssl  # noqa: E402
-import subprocess  # noqa: E402
+
+def _tls_context(**kw):
+    """A client context that takes any certificate; kw sets its attributes
+    (minimum_version=..., maximum_version=...)."""
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    for k, v in kw.items():
+        setattr(c, k, v)
+    return c
 
 
-class _TlsServer:
-    """fieldsyncd serving HTTPS with a fresh self-signed certificate (the
-    harness always serves plain HTTP)."""
+def _https_conn(srv, timeout=10, **kw):
+    return http.client.HTTPSConnection("127.0.0.1", srv.port,
+                                       timeout=timeout,
+                                       context=_tls_context(**kw))
 
-    def __init__(self, ctx):
-        self.dir = os.path.join(ctx.tmpdir, "tls")
-        self.data = os.path.join(self.dir, "data")
-        os.makedirs(self.dir, exist_ok=True)
-        self.cert = os.path.join(self.dir, "cert.pem")
-        self.key = os.path.join(self.dir, "key.pem")
-        p = subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-             "-keyout", self.key, "-out", self.cert, "-days", "2",
-             "-subj", "/CN=127.0.0.1"], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        assert p.returncode == 0, "openssl req failed: %s" % p.stdout
-        self.binary = ctx.binary
-        p = subprocess.run([ctx.binary, "init", "--data", self.data],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=60)
-        assert p.returncode == 0, "fieldsyncd init failed: %s" % p.stdout
-        with open(os.path.join(self.data, "admin.token")) as f:
-            self.admin_token = f.read().strip()
-        self.proc = None
-        self.log = open(os.path.join(self.dir, "server.log"), "ab")
 
-    def start(self):
-        for _ in range(3):
-            with _socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.port = s.getsockname()[1]
-            self.proc = subprocess.Popen(
-                [self.binary, "serve", "--data", self.data, "--listen",
-                 "127.0.0.1:%d" % self.port, "--cert", self.cert, "--key",
-                 self.key, "--pbkdf2-iter", "1000"],
-                stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    if self.get("/healthz", timeout=1)[0] == 200:
-                        return self
-                except (OSError, ssl.SSLError):
-                    pass
-                time.sleep(0.05)
-            self.stop()
-        raise AssertionError("fieldsyncd with --cert/--key did not serve "
-                             "HTTPS /healthz; log %s" % self.log.name)
+def _https_get(srv, path, timeout=10):
+    c = _https_conn(srv, timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
 
-    def context(self, **kw):
-        c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        c.check_hostname = False
-        c.verify_mode = ssl.CERT_NONE
-        for k, v in kw.items():
-            setattr(c, k, v)
-        return c
 
-    def conn(self, timeout=10, **kw):
-        import http.client
-        return http.client.HTTPSConnection("127.0.0.1", self.port,
-                                           timeout=timeout,
-                                           context=self.context(**kw))
-
-    def get(self, path, timeout=10):
-        c = self.conn(timeout)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            return r.status, r.read()
-        finally:
+def _https_post(srv, path, body, token, c=None):
+    own = c is None
+    c = c or _https_conn(srv)
+    try:
+        c.request("POST", path, body=body, headers={
+            "Content-Type": "application/msgpack",
+            "Authorization": "Bearer " + token})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), \
+            data
+    finally:
+        if own:
             c.close()
-
-    def post(self, path, body, token, c=None):
-        own = c is None
-        c = c or self.conn()
-        try:
-            c.request("POST", path, body=body, headers={
-                "Content-Type": "application/msgpack",
-                "Authorization": "Bearer " + token})
-            r = c.getresponse()
-            data = r.read()
-            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), \
-                data
-        finally:
-            if own:
-                c.close()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def test_https_serves_and_survives(ctx):
-    srv = _TlsServer(ctx).start()
+    srv = ctx.server(tls=True)
     try:
-        c = srv.conn()
+        c = _https_conn(srv)
         try:
             c.connect()
             ver = c.sock.version()
             assert ver in ("TLSv1.2", "TLSv1.3"), \
                 "HTTPS negotiated %r, expected TLS 1.2+" % ver
-            st, hd, data = srv.post("/v1/sync", _sync_bytes(),
-                                    srv.admin_token, c)
+            st, hd, data = _https_post(srv, "/v1/sync", _sync_bytes(),
+                                       srv.admin_token, c)
             assert st == 200, "HTTPS sync: expected 200, got %d %r" % (
                 st, data[:200])
             b = msgpack.unpackb(data, raw=False, strict_map_key=False)
             assert isinstance(b.get("store"), str), \
                 "HTTPS sync response needs store: %r" % b
             # a second request on the same TLS connection
-            st, _, _ = srv.post("/v1/sync", _sync_bytes(), srv.admin_token, c)
+            st, _, _ = _https_post(srv, "/v1/sync", _sync_bytes(),
+                                   srv.admin_token, c)
             assert st == 200, "second HTTPS request on one connection: %d" % st
         finally:
             c.close()
@@ -759,8 +417,8 @@ def test_https_serves_and_survives(ctx):
         def worker():
             try:
                 for _ in range(5):
-                    st, _, _ = srv.post("/v1/sync", _sync_bytes(),
-                                        srv.admin_token)
+                    st, _, _ = _https_post(srv, "/v1/sync", _sync_bytes(),
+                                           srv.admin_token)
                     if st != 200:
                         errs.append(st)
             except Exception as e:
@@ -774,19 +432,20 @@ def test_https_serves_and_survives(ctx):
         assert not errs, "concurrent HTTPS syncs failed: %r" % errs[:3]
         assert srv.proc.poll() is None, "fieldsyncd died serving HTTPS " \
             "(exit %r)" % srv.proc.returncode
-        assert srv.get("/healthz")[0] == 200, "HTTPS /healthz after load"
+        assert _https_get(srv, "/healthz")[0] == 200, \
+            "HTTPS /healthz after load"
     finally:
         srv.stop()
 
 
 def test_https_refuses_tls_below_1_2(ctx):
-    srv = _TlsServer(ctx).start()
+    srv = ctx.server(tls=True)
     try:
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            old = srv.context(maximum_version=ssl.TLSVersion.TLSv1_1,
-                              minimum_version=ssl.TLSVersion.TLSv1)
+            old = _tls_context(maximum_version=ssl.TLSVersion.TLSv1_1,
+                               minimum_version=ssl.TLSVersion.TLSv1)
         try:
             old.set_ciphers("DEFAULT:@SECLEVEL=0")
         except ssl.SSLError:
@@ -803,14 +462,14 @@ def test_https_refuses_tls_below_1_2(ctx):
             s.close()
         assert got is None, "the server accepted a %s handshake; the " \
             "contract is TLS 1.2+" % got
-        assert srv.get("/healthz")[0] == 200, "HTTPS still works after a " \
-            "refused old handshake"
+        assert _https_get(srv, "/healthz")[0] == 200, "HTTPS still works " \
+            "after a refused old handshake"
     finally:
         srv.stop()
 
 
 def test_https_port_does_not_speak_plain_http(ctx):
-    srv = _TlsServer(ctx).start()
+    srv = ctx.server(tls=True)
     try:
         s = _socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         try:
