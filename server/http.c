@@ -88,6 +88,7 @@ typedef struct {
 	uint64_t mono0;         /* CLOCK_MONOTONIC ms when the headers were in */
 	unsigned retry_after;   /* seconds, for a 429 */
 	int close_after;        /* close the connection after the answer */
+	size_t chunk;           /* body_read's next read size */
 } req_ctx;
 
 static uint64_t mono_ms(void)
@@ -197,10 +198,12 @@ static int reply_msgpack(req_ctx *r, wbuf *b)
  * request_timeout_ms bounds the headers and a wait with no byte at all,
  * but mg_read(n) returns only once n bytes came: a body trickled in would
  * hold the call, and its worker, as long as the client likes.  So each
- * call asks for one second's worth at body_min_rate and is armed
- * (bodywatch.h) with the time its bytes are due: the body must average
- * body_min_rate from request_timeout_ms after the headers on, and each
- * call's bytes must come within request_timeout_ms plus a second.
+ * call is armed (bodywatch.h) with the time its bytes are due: the body
+ * must average body_min_rate from request_timeout_ms after the headers
+ * on, and each call's k bytes must come within request_timeout_ms plus
+ * k / body_min_rate.  k starts at one second's worth and doubles (up to
+ * 64 KiB) while reads come quickly, so a fast upload is read in large
+ * pieces and a slow one in small pieces with near deadlines.
  * `have`: bytes read so far.  -2 when late (the connection is then closed
  * after the answer, rather than CivetWeb draining the rest). */
 static int body_read(req_ctx *r, void *buf, size_t n, size_t have)
@@ -208,11 +211,12 @@ static int body_read(req_ctx *r, void *buf, size_t n, size_t have)
 	const http_cfg *c = &r->h->cfg;
 	if (!c->body_min_rate)
 		return mg_read(r->c, buf, n);
-	size_t k = c->body_min_rate < 16      ? 16
-	           : c->body_min_rate > 65536 ? 65536
-	                                      : c->body_min_rate;
-	if (k > n)
-		k = n;
+	size_t k0 = c->body_min_rate < 16      ? 16
+	            : c->body_min_rate > 65536 ? 65536
+	                                       : c->body_min_rate;
+	if (r->chunk < k0)
+		r->chunk = k0;
+	size_t k = r->chunk < n ? r->chunk : n;
 	double ms_per_byte = 1000.0 / c->body_min_rate;
 	uint64_t now = mono_ms();
 	uint64_t avg_due = r->mono0 + c->request_timeout_ms +
@@ -227,6 +231,11 @@ static int body_read(req_ctx *r, void *buf, size_t n, size_t have)
 		got = mg_read(r->c, buf, k);
 		if (bodywatch_disarm(r->h->watch, slot))
 			got = -2;
+		uint64_t took = mono_ms() - now;
+		if (got == (int)k && took < 50 && r->chunk < 65536)
+			r->chunk *= 2;
+		else if (took >= 500)
+			r->chunk = k0;
 	}
 	if (got == -2) {
 		r->close_after = 1;
