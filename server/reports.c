@@ -212,6 +212,7 @@ typedef struct {
 
 typedef struct {
 	arena *a;
+	arena *tmp;  /* scratch for decoding, reset per record */
 	ck_t *cks;
 	uint32_t nck, capck;
 	task_t *tasks;
@@ -259,7 +260,15 @@ static int bucket_cb(void *ctx, const store_entry *en)
 	    is_ho = !strcmp(en->c, "handover");
 	if (!is_ck && !is_task && !is_ho)
 		return 0;
-	record *r = decode_copy(b->a, en->val);
+	/* checkins and tasks keep copies of what they need; a handover keeps
+	 * its whole record, so it is decoded from a copy in the arena */
+	record tr, *r = &tr;
+	arena_reset(b->tmp);
+	rec_init(&tr);
+	if (is_ho)
+		r = decode_copy(b->a, en->val);
+	else if (rec_decode(b->tmp, en->val.p, en->val.n, &tr))
+		r = NULL;
 	if (!r) {
 		b->rc = FS_E_UNAVAILABLE;
 		return 1;
@@ -316,7 +325,12 @@ static int scan_bucket(store_txn *t, arena *a, const char *bucket,
 {
 	memset(b, 0, sizeof(*b));
 	b->a = a;
+	b->tmp = arena_new(0);
+	if (!b->tmp)
+		return FS_E_UNAVAILABLE;
 	int rc = store_bucket_scan(t, bucket, 0, bucket_cb, b);
+	arena_free(b->tmp);
+	b->tmp = NULL;
 	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
 		return rc;
 	return b->rc;
@@ -347,7 +361,9 @@ static void order_level(order_t *o, const record *r, uint64_t now)
 typedef struct {
 	store_txn *t;
 	arena *a;
+	arena *tmp;          /* scratch for decoding, reset per order */
 	uint64_t now;
+	uint64_t from, to;   /* orders that count in [from, to) only */
 	order_t *v;
 	uint32_t n, cap;
 	int rc;
@@ -358,19 +374,16 @@ static int order_cb(void *ctx, const store_entry *en)
 	order_scan *s = ctx;
 	if (en->gone || strcmp(en->c, "order"))
 		return 0;
-	record *r = decode_copy(s->a, en->val);
-	if (!r) {
-		s->rc = FS_E_UNAVAILABLE;
-		return 1;
-	}
+	record tr, *r = &tr;
+	arena_reset(s->tmp);
+	rec_init(&tr);
+	if (rec_decode(s->tmp, en->val.p, en->val.n, &tr))
+		return 0; /* not a record: nothing to count */
 	if (rec_true(r, "_deleted"))
 		return 0;
 	GROW(s->v, s->n, s->cap, order_t, s->a, s->rc);
 	order_t *o = &s->v[s->n];
 	memset(o, 0, sizeof(*o));
-	o->id = arena_strndup(s->a, en->id, strlen(en->id));
-	o->category = rec_str(s->a, r, "category");
-	o->status = rec_str(s->a, r, "status");
 	o->has_rep = rec_u64(r, "reported_at", &o->reported_at);
 	char k[160];
 	int kn = snprintf(k, sizeof(k), "orcv/%s", en->id);
@@ -386,6 +399,15 @@ static int order_cb(void *ctx, const store_entry *en)
 	if (!o->has_rep && !o->has_rcv)
 		return 0; /* no time at all: in no shift, no day */
 	o->when = o->has_rep ? o->reported_at : o->rcv;
+	if (o->when < s->from || o->when >= s->to)
+		return 0;
+	o->id = arena_strndup(s->a, en->id, strlen(en->id));
+	o->category = rec_str(s->a, r, "category");
+	o->status = rec_str(s->a, r, "status");
+	if (!o->id) {
+		s->rc = FS_E_UNAVAILABLE;
+		return 1;
+	}
 	if (o->category)
 		o->lv = schema_service_level(o->category, strlen(o->category));
 	order_level(o, r, s->now);
@@ -393,14 +415,17 @@ static int order_cb(void *ctx, const store_entry *en)
 	return 0;
 }
 
+/* The site's orders that count in [from, to) (at reported_at, else at
+ * the server's first receive time). */
 static int scan_orders(store_txn *t, arena *a, const char *site, uint64_t now,
-                       order_t **out, uint32_t *n)
+                       uint64_t from, uint64_t to, order_t **out, uint32_t *n)
 {
-	order_scan s = {t, a, now, NULL, 0, 0, FS_OK};
+	order_scan s = {t, a, NULL, now, from, to, NULL, 0, 0, FS_OK};
 	char *bucket = arena_printf(a, "orders/%s", site);
-	if (!bucket)
+	if (!bucket || !(s.tmp = arena_new(0)))
 		return FS_E_UNAVAILABLE;
 	int rc = store_bucket_scan(t, bucket, 0, order_cb, &s);
+	arena_free(s.tmp);
 	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
 		return rc;
 	*out = s.v;
@@ -796,7 +821,8 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	int have_site = sh.site && tasks_load_site(t, a, sh.site, &site) == FS_OK;
 	order_t *ords;
 	uint32_t nord = 0;
-	if (sh.site && (rc = scan_orders(t, a, sh.site, now, &ords, &nord)))
+	if (sh.site && (rc = scan_orders(t, a, sh.site, now, sh.starts, sh.ends,
+	                                 &ords, &nord)))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
 	/* the handover the shift left lives in the next shift's bucket */
 	const record *ho_out = NULL, *ho_in = NULL;
@@ -1237,7 +1263,8 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	}
 	order_t *ords;
 	uint32_t nord;
-	if ((rc = scan_orders(t, a, site, now, &ords, &nord)))
+	if ((rc = scan_orders(t, a, site, now, (uint64_t)from_ms, (uint64_t)to_ms,
+	                      &ords, &nord)))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
 	unsigned nlv;
 	schema_service_levels(&nlv);
