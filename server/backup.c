@@ -203,7 +203,9 @@ static int tar_size(const uint8_t h[BLK], uint64_t *out)
 	return 0;
 }
 
-/* A header block: 1 a member (name, size), 0 a zero block, -1 malformed. */
+/* A header block: 1 a file (name, size), 2 a directory (an archive made
+ * again with tar(1) from an extracted one has them), 0 a zero block, -1
+ * malformed or another kind of member. */
 static int tar_parse(const uint8_t h[BLK], char name[101], uint64_t *size)
 {
 	int zero = 1;
@@ -221,15 +223,17 @@ static int tar_parse(const uint8_t h[BLK], char name[101], uint64_t *size)
 		return -1;
 	if (memcmp(h + 257, "ustar", 5))
 		return -1;
-	if (h[156] != '0' && h[156] != 0)
-		return -1; /* only regular files */
+	if (h[156] != '0' && h[156] != 0 && h[156] != '5')
+		return -1; /* only files and directories */
 	if (h[345] != 0)
 		return -1; /* no ustar prefix: our names are short */
 	if (!memchr(h, 0, 100))
 		return -1;
 	memcpy(name, h, 100);
 	name[100] = 0;
-	return tar_size(h, size) ? -1 : 1;
+	if (tar_size(h, size))
+		return -1;
+	return h[156] == '5' ? (*size ? -1 : 2) : 1;
 }
 
 /* ---- writing ------------------------------------------------------------------ */
@@ -764,16 +768,22 @@ int backup_restore(const char *from, const char *data, backup_info *info,
 		}
 		if (k == 0)
 			break;
-		if (have_manifest) {
-			rc = fail(err, errn, FS_E_BAD_REQUEST,
-			          "member %s after the manifest", name);
-			goto out;
-		}
 		const char *rel = strncmp(name, ROOT, strlen(ROOT))
 		                          ? NULL
 		                          : name + strlen(ROOT);
+		if (k == 2) { /* only the layout's own folders */
+			if (strcmp(name, ROOT) && (!rel || (strcmp(rel, "store/") &&
+			                                    strcmp(rel, M_BLOBS)))) {
+				rc = fail(err, errn, FS_E_BAD_REQUEST,
+				          "unexpected member '%.100s' in the archive",
+				          name);
+				goto out;
+			}
+			continue;
+		}
 		if (rel && !strcmp(rel, M_MANIFEST)) {
-			if (size > MANIFEST_MAX ||
+			/* written last; read wherever it is (tar(1) may reorder) */
+			if (have_manifest || size > MANIFEST_MAX ||
 			    r_member(f, size, -1, &manifest, buf, hex)) {
 				rc = fail(err, errn, FS_E_BAD_REQUEST,
 				          "the manifest is unreadable or too large");

@@ -18,7 +18,9 @@
  *                                      without "fieldsync-backup/"
  *       end <number of members>
  * The archive is written to OUT.partial and renamed to OUT only once it
- * is complete and on disk, so a file named OUT is always whole.
+ * is complete and on disk, so a file named OUT is always whole.  Restore
+ * takes the members in any order and skips the layout's own folder
+ * entries, so an archive extracted and made again with tar(1) restores.
  *
  * Restore reads the archive once, checks every member's size and SHA-256
  * against the manifest (and every blob's bytes against its name), refuses
