@@ -111,10 +111,11 @@ const char *fs_strerror(int rc);
  * Needs the network.  FSC_ESTATE when this store is already enrolled. */
 int fs_enroll(fs_client *c, const char *server_url, const char *code,
               const char *name);
-/* POST /v1/login as a staff member of the device's site, then a first
- * sync so the device holds its scope for working offline.  A login
- * refused (bad PIN) is FSC_EAUTH.  The previous staff member's queued
- * work stays in the outbox under their name (`by`). */
+/* POST /v1/login as a staff member of the device's site (needs the
+ * network; follow it with fs_sync so the device holds its scope for
+ * working offline — the CLI does).  A login refused (bad PIN) is
+ * FSC_EAUTH.  The previous staff member's queued work stays in the outbox
+ * under their name (`by`) and is applied with their rights. */
 int fs_login(fs_client *c, const char *staff, const char *pin);
 /* Use a session token from elsewhere (the admin token of a server) for
  * syncs and fs_call; the store keeps it.  Enrollment not needed. */

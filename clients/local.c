@@ -737,6 +737,19 @@ int lc_out_has_bucket(ls_txn *t, arena *a, const char *bucket)
 	return 0;
 }
 
+uint64_t lc_out_max_stamp(ls_txn *t, arena *a, uint64_t bound)
+{
+	ops_ctx o = {a, NULL, 0, 0, 0};
+	uint64_t m = 0;
+
+	if (ls_scan(t, LT_OUTO, ls_v(NULL, 0), ops_cb, &o) == FSC_ESTORE || o.rc)
+		return 0;
+	for (uint32_t i = 0; i < o.n; i++)
+		if (o.ops[i].s <= bound && o.ops[i].s > m)
+			m = o.ops[i].s;
+	return m;
+}
+
 int lc_out_replay(ls_txn *t, arena *a, const char *bucket,
                   const char *origin)
 {

@@ -113,6 +113,8 @@ int lc_out_ops(ls_txn *t, arena *a, uint64_t seq, lc_op **ops, uint32_t *n);
 int lc_out_remove(ls_txn *t, uint64_t seq);
 /* 1 when some queued op is in `bucket`. */
 int lc_out_has_bucket(ls_txn *t, arena *a, const char *bucket);
+/* The largest stamp of a queued op that is <= bound (0 when none). */
+uint64_t lc_out_max_stamp(ls_txn *t, arena *a, uint64_t bound);
 /* Re-apply the queued ops of `bucket` (NULL: all) to the local records,
  * stamped (s, origin). */
 int lc_out_replay(ls_txn *t, arena *a, const char *bucket,

@@ -25,12 +25,15 @@
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 
-#define SYNC_MAX_ROUNDS 200
+/* Rounds in one fs_sync (1000 records each): a later fs_sync goes on. */
+#define SYNC_MAX_ROUNDS 1000
 #define SYNC_BATCHES_MAX 64
 #define SYNC_BYTES_MAX ((size_t)3 << 20)
 #define SYNC_PULL_LIMIT 1000
 /* A clock this far ahead of the corrected clock is pulled back. */
 #define HLC_SLACK_MS 60000
+/* The server's max_skew_ms (DESIGN.md's default; the wire does not say). */
+#define ASSUMED_MAX_SKEW_MS 300000
 
 /* ---- building a request ------------------------------------------------------ */
 
@@ -672,22 +675,29 @@ int sync_apply(fs_client *c, const sync_req *rq, const uint8_t *resp,
 		uint64_t mid = rq->t_send / 2 + t_recv / 2 +
 		               (rq->t_send % 2 + t_recv % 2) / 2;
 		int64_t off = (int64_t)now - (int64_t)mid;
-		uint64_t corr, last;
+		uint64_t corr, last, cand, bound, m;
 		hlc_clock k;
 
 		if ((rc = lc_meta_put_u64(t, "offset", (uint64_t)off)))
 			goto out;
 		corr = cl_now(c, t);
 		last = lc_meta_u64(t, "hlc");
-		if (HLC_WALL(last) > corr + HLC_SLACK_MS) {
-			/* stamped with a clock that was ahead: come back to the
-			 * corrected clock (those ops come back CLOCK_AHEAD and
-			 * are restamped below) */
-			last = HLC_MAKE(corr, 0);
-		}
+		/* Stamps the server can still accept reach corr + its max skew;
+		 * the HLC never goes below those (nor below the server's own
+		 * HLC), or a later edit of this device would lose to its own
+		 * earlier one.  Anything beyond comes back CLOCK_AHEAD and is
+		 * restamped below. */
+		bound = HLC_MAKE(corr + ASSUMED_MAX_SKEW_MS, 0xffff);
+		cand = HLC_MAKE(corr, 0);
+		if (shlc <= bound && shlc > cand)
+			cand = shlc;
+		m = lc_out_max_stamp(t, a, bound);
+		if (m > cand)
+			cand = m;
+		if (HLC_WALL(last) > corr + HLC_SLACK_MS && last > cand)
+			last = cand; /* stamped with a clock that was ahead */
 		k.last = last;
-		if (HLC_WALL(shlc) <= corr + HLC_SLACK_MS)
-			hlc_recv(&k, corr, shlc);
+		hlc_recv(&k, corr, cand);
 		if ((rc = lc_meta_put_u64(t, "hlc", k.last)))
 			goto out;
 	}

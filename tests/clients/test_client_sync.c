@@ -498,6 +498,35 @@ static void test_clock_ahead_restamps_new_batch(void **state)
 	arena_free(ar);
 }
 
+/* A clock a little ahead (within the server's skew): its ops are
+ * accepted, and a later edit of the same field still stamps above them,
+ * so the device never loses to its own earlier write. */
+static void test_small_lead_keeps_own_order(void **state)
+{
+	fixture *f = *state;
+	sync_req rq;
+	answer a;
+	fs_sync_stats st;
+	int again;
+	fs_write w1, w2;
+	char buf[64];
+
+	fs_set_clock(f->c, 2 * 60 * 1000LL, NULL, 0);
+	w1 = put_task(f->c, "t1", "sh1", "first");
+	assert_int_equal(sync_prepare(f->c, 0, &rq), FSC_OK);
+	ans_init(&a);
+	a.now = fs_device_wall(f->c) - 2 * 60 * 1000ULL;
+	ans_ack(&a, rq.ids[0], 1, NULL, NULL, 0);
+	a.nscope = -1;
+	assert_int_equal(ans_apply(f, &a, &rq, &st, &again), FSC_OK);
+	assert_int_equal(st.ops_acked, 1);
+	w2 = put_task(f->c, "t1", "sh1", "second");
+	assert_true(w2.hlc > w1.hlc);
+	assert_string_equal(field_of(f->c, "task", "t1", "title", buf, 64),
+	                    "second");
+	sync_req_free(&rq);
+}
+
 /* A rejection goes to the dead letters and never blocks the ops behind
  * it; `cur` undoes the local write; a rejected new record disappears. */
 static void test_reject_dead_letter_and_undo(void **state)
@@ -750,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_by_follows_staff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_and_lww_pull, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_ahead_restamps_new_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_lead_keeps_own_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject_dead_letter_and_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unavailable_keeps_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_bucket_keeps_outbox, setup, teardown),

@@ -425,3 +425,33 @@ def test_cli_urgent_report_shown_until_acknowledged(ctx):
     assert rc != 0 and len(err.strip().splitlines()) == 1, err
     rc, out, err = dev.run("frobnicate", json_out=False, ok=False)
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_shared_handheld_round_stays_with_its_guard(ctx):
+    """Shared handheld: g1's offline round still counts as g1's when g2
+    logs in on the same device before it synced (each batch carries `by`);
+    g2's own scans are g2's."""
+    srv = ctx.server()
+    now = H.now_ms()
+    round_site(srv, 3, shifts=[
+        {"id": "sh1", "role": "guard", "staff": ["g1"], "route": "r1",
+         "starts": now - HOUR, "ends": now + 8 * HOUR},
+        {"id": "sh2", "role": "guard", "staff": ["g2"],
+         "starts": now - HOUR, "ends": now + 8 * HOUR}])
+    dev = Cli(ctx, srv, "shared")
+    dev.enroll_login("g1", role="guard")
+    ids = [dev.run("--offline", "checkin", "cp-%02d" % i)["id"]
+           for i in (1, 2, 3)]
+    b = dev.run("login", "--staff", "g2", "--pin", PIN)  # syncs g1's round
+    assert b["ok"] and b["synced"], b
+    st = dev.run("status")
+    assert st["staff"] == "g2" and st["pending_ops"] == 0 and \
+        st["dead_letters"] == 0, st
+    mine = dev.run("checkin", "cp-01")
+    assert mine["state"] == "sent" and mine["bucket"] == "shift/sh2", mine
+    recs = admin_all(srv)
+    for i in ids:
+        f = recs[("checkin", i)]["f"]
+        assert f["staff"] == "g1" and f["shift"] == "sh1", f
+    f = recs[("checkin", mine["id"])]["f"]
+    assert f["staff"] == "g2" and f["shift"] == "sh2", f
