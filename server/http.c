@@ -29,6 +29,7 @@
 #include "server/reports.h"
 
 #define COMPRESS_MIN 1024
+#define LIVE_PER_DEVICE 2 /* /v1/live sockets a device may hold open */
 #define HTTP_MAX_VALUES (2u << 20)
 
 static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -1126,11 +1127,33 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 		return 1;
 	lc->conn = c;
 	lc->p = r.p;
-	mg_set_user_connection_data(c, lc);
+	/* each socket holds a worker for as long as it is open: at most
+	 * LIVE_PER_DEVICE a device, and a quarter of the workers stay free
+	 * for requests (a stolen token must not take them all) */
+	unsigned threads = h->cfg.threads ? h->cfg.threads : 16;
+	unsigned cap = threads - threads / 4, total = 0, mine = 0;
 	pthread_mutex_lock(&h->live_mu);
-	lc->next = h->live;
-	h->live = lc;
+	for (live_conn *x = h->live; x; x = x->next) {
+		total++;
+		mine += !strcmp(x->p.device, r.p.device);
+	}
+	if (mine < LIVE_PER_DEVICE && total < cap) {
+		mg_set_user_connection_data(c, lc);
+		lc->next = h->live;
+		h->live = lc;
+	}
 	pthread_mutex_unlock(&h->live_mu);
+	if (mg_get_user_connection_data(c) != lc) {
+		free(lc);
+		r.retry_after = 30;
+		reply_error(&r, mine >= LIVE_PER_DEVICE ? FS_E_RATE_LIMITED
+		                                        : FS_E_UNAVAILABLE,
+		            mine >= LIVE_PER_DEVICE
+		                    ? "this device has /v1/live open already"
+		                    : "no room for another /v1/live socket now; sync "
+		                      "periodically and retry later");
+		return 1;
+	}
 	return 0;
 }
 

@@ -505,6 +505,67 @@ def test_connection_cap(ctx):
     assert time.monotonic() - t0 < 0.5
 
 
+def _ws_try(port, token):
+    """Open /v1/live; (status, socket) -- the socket stays open on 101."""
+    import base64
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /v1/live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (key, token)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        c = s.recv(4096)
+        if not c:
+            break
+        buf += c
+    status = int(buf.split(b" ")[1]) if buf else 0
+    head = buf.split(b"\r\n\r\n")[0].decode("latin-1").lower()
+    if status != 101:
+        s.close()
+    return status, s, head
+
+
+def test_live_sockets_cannot_take_every_worker(ctx):
+    """/v1/live sockets hold a worker each: at most 2 a device, and with
+    --max-connections 8 at most 6 in all, so requests still get served."""
+    srv = ctx.server(args=["--max-connections", "8"])
+    staff = [("g%d" % i, "guard") for i in range(4)]
+    setup_site(srv, "s1", staff=staff)
+    devs = [device_for(srv, "s1", sid, "guard") for sid, _ in staff]
+    open_ = []
+    try:
+        for d in devs[:3]:
+            for _ in range(2):
+                st, s, _ = _ws_try(srv.port, d.token)
+                assert st == 101, st
+                open_.append(s)
+        st, _, head = _ws_try(srv.port, devs[0].token)
+        assert st == 429 and "retry-after" in head, \
+            "a third /v1/live socket of one device: %d %s" % (st, head)
+        st, _, head = _ws_try(srv.port, devs[3].token)
+        assert st == 503 and "retry-after" in head, \
+            "a 7th /v1/live socket with 8 workers: %d %s" % (st, head)
+        # the two workers left serve requests at once
+        t0 = time.monotonic()
+        for d in devs:
+            check(d.sync(), 200)
+        assert time.monotonic() - t0 < 3
+    finally:
+        for s in open_:
+            s.close()
+    # closed sockets free their places
+    deadline = time.monotonic() + 5
+    while True:
+        st, s, _ = _ws_try(srv.port, devs[3].token)
+        if st == 101 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert st == 101, st
+    s.close()
+
+
 def test_every_limit_is_an_option(ctx):
     import subprocess
     srv = ctx.server()
