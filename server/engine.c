@@ -667,7 +667,40 @@ typedef struct {
 	strvec *changed;  /* buckets changed in this group */
 	wbuf rec;         /* scratch for encoding records */
 	const uint8_t *batch; /* id (16 bytes) of the batch being applied */
+	/* shifts loaded by this job (a batch's ops mostly name one or two):
+	 * emptied whenever the job writes a shift record */
+	shift_info sc[8];
+	int sc_rc[8];
+	unsigned nsc, sc_next;
 } actx;
+
+/* load_shift() through the job's cache. */
+static int x_load_shift(actx *x, const char *id, shift_info *s)
+{
+	for (unsigned i = 0; i < x->nsc; i++)
+		if (!strcmp(x->sc[i].id, id)) {
+			if (x->sc_rc[i])
+				return x->sc_rc[i];
+			*s = x->sc[i];
+			return FS_OK;
+		}
+	int rc = load_shift(x->t, x->a, id, s);
+	if (rc != FS_OK && rc != FS_E_NOT_FOUND)
+		return rc;
+	unsigned k = x->nsc < 8 ? x->nsc++ : x->sc_next++ % 8;
+	if (rc == FS_OK) {
+		x->sc[k] = *s;
+	} else {
+		memset(&x->sc[k], 0, sizeof(x->sc[k]));
+		x->sc[k].id = arena_strndup(x->a, id, strlen(id));
+		if (!x->sc[k].id) {
+			x->nsc = 0; /* out of memory: no cache, same answer */
+			return rc;
+		}
+	}
+	x->sc_rc[k] = rc;
+	return rc;
+}
 
 typedef struct {
 	int code;
@@ -733,7 +766,7 @@ static int may_write_bucket(actx *x, const scollection *col,
 	if (strncmp(bucket, "shift/", 6))
 		return 0;
 	shift_info s;
-	if (load_shift(x->t, x->a, bucket + 6, &s))
+	if (x_load_shift(x, bucket + 6, &s))
 		return 0;
 	if (!s.site || strcmp(s.site, w->site))
 		return 0;
@@ -783,7 +816,7 @@ static unsigned writer_grants(actx *x, const scollection *col,
 	if (!strcmp(col->name, "task")) {
 		char *sh = rec_str(x->a, nw, "shift");
 		shift_info s;
-		if (sh && load_shift(x->t, x->a, sh, &s) == FS_OK &&
+		if (sh && x_load_shift(x, sh, &s) == FS_OK &&
 		    shift_has(&s, w->staff))
 			g |= G_SHIFT_STAFF;
 	} else if (!strcmp(col->name, "checkin")) {
@@ -822,7 +855,7 @@ static unsigned writer_grants(actx *x, const scollection *col,
 	} else if (!strcmp(col->name, "handover")) {
 		char *fs = rec_str(x->a, nw, "from_shift");
 		shift_info s;
-		if (fs && load_shift(x->t, x->a, fs, &s) == FS_OK && s.lead &&
+		if (fs && x_load_shift(x, fs, &s) == FS_OK && s.lead &&
 		    !strcmp(s.lead, w->staff))
 			g |= G_LEAD;
 	}
@@ -1134,6 +1167,8 @@ static opresult apply_op(actx *x, const wval *op)
 	if (!strcmp(col->name, "shift") &&
 	    (rc = shift_index_update(x->t, x->a, id, exists ? &old : NULL, &nw)))
 		return rej(rc, NULL, NULL);
+	if (!strcmp(col->name, "shift"))
+		x->nsc = 0; /* the job's cached shifts may be stale now */
 	x->rec.n = 0;
 	rec_encode(&x->rec, &nw);
 	if (x->rec.err)
@@ -1522,7 +1557,7 @@ static void *writer_main(void *arg)
 }
 
 /* Queue a job and wait until it is durable (or failed). */
-static int submit(engine *e, job *j)
+static int enqueue(engine *e, job *j)
 {
 	pthread_mutex_lock(&e->q_mu);
 	if (e->stopping) {
@@ -1536,10 +1571,24 @@ static int submit(engine *e, job *j)
 		e->q_head = j;
 	e->q_tail = j;
 	pthread_cond_signal(&e->q_cv);
+	pthread_mutex_unlock(&e->q_mu);
+	return FS_OK;
+}
+
+static void wait_done(engine *e, job *j)
+{
+	pthread_mutex_lock(&e->q_mu);
 	while (!j->done)
 		pthread_cond_wait(&e->done_cv, &e->q_mu);
 	pthread_mutex_unlock(&e->q_mu);
-	return FS_OK;
+}
+
+static int submit(engine *e, job *j)
+{
+	int rc = enqueue(e, j);
+	if (!rc)
+		wait_done(e, j);
+	return rc;
 }
 
 int engine_write(engine *e, int (*fn)(void *ctx, store_txn *t), void *ctx)
@@ -1577,6 +1626,165 @@ typedef struct {
 	int rc;
 } pull_scan;
 
+/* Bytes taken by `count` msgpack objects at p[0..n), or 0 when they do
+ * not fit (or use a type the stored form never holds: ext, 0xc1). */
+static size_t mp_skip(const uint8_t *p, size_t n, uint64_t count)
+{
+	size_t o = 0;
+	while (count) {
+		if (o >= n || count > n - o)
+			return 0; /* every object takes at least one byte */
+		uint8_t b = p[o++];
+		uint64_t len = 0, sub = 0;
+		size_t w = 0; /* bytes of a length/count field */
+		count--;
+		if (b <= 0x7f || b >= 0xe0)
+			continue;
+		if (b <= 0x8f)
+			sub = 2 * (uint64_t)(b & 0x0f);
+		else if (b <= 0x9f)
+			sub = b & 0x0f;
+		else if (b <= 0xbf)
+			len = b & 0x1f;
+		else
+			switch (b) {
+			case 0xc0: case 0xc2: case 0xc3:
+				break;
+			case 0xcc: case 0xd0: len = 1; break;
+			case 0xcd: case 0xd1: len = 2; break;
+			case 0xca: case 0xce: case 0xd2: len = 4; break;
+			case 0xcb: case 0xcf: case 0xd3: len = 8; break;
+			case 0xc4: case 0xd9: w = 1; break;
+			case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
+			case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
+			default:
+				return 0;
+			}
+		if (w) {
+			if (w > n - o)
+				return 0;
+			uint64_t v = 0;
+			for (size_t i = 0; i < w; i++)
+				v = v << 8 | p[o + i];
+			o += w;
+			if (b == 0xdc || b == 0xdd)
+				sub = v;
+			else if (b == 0xde || b == 0xdf)
+				sub = 2 * v;
+			else
+				len = v;
+		}
+		if (len > n - o)
+			return 0;
+		o += (size_t)len;
+		count += sub;
+	}
+	return o;
+}
+
+static int mp_is_str(uint8_t b)
+{
+	return (b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb;
+}
+
+static int mp_is_uint(uint8_t b)
+{
+	return b <= 0x7f || (b >= 0xcc && b <= 0xcf);
+}
+
+/* The string's bytes (after its header). */
+static void mp_str(const uint8_t *p, size_t n, const uint8_t **s, size_t *sn)
+{
+	size_t h = p[0] <= 0xbf ? 1 : p[0] == 0xd9 ? 2 : p[0] == 0xda ? 3 : 5;
+	*s = p + h;
+	*sn = n - h;
+}
+
+#define FS_FIELDS_FAST 128
+
+/* The wire's "f" and "s" map entries (record.h) straight from a record's
+ * stored bytes {name: [value, hlc, origin]}, without building a record:
+ * the stored bytes were written by our own encoder, so copying each
+ * name, value, hlc and origin gives the same bytes rec_decode() +
+ * rec_wire_fs() would.  1 when done; 0 when the bytes are not exactly
+ * that shape with names in strictly ascending order (the caller then
+ * takes the decoding path, which judges them). */
+static int wire_fs_stored(wbuf *b, const uint8_t *p, size_t n)
+{
+	struct {
+		uint32_t k, v, vn, kn, st, stn; /* offsets and lengths */
+	} f[FS_FIELDS_FAST];
+	if (!n)
+		return 0;
+	size_t o, cnt;
+	uint8_t h = p[0];
+	if (h >= 0x80 && h <= 0x8f) {
+		cnt = h & 0x0f;
+		o = 1;
+	} else if (h == 0xde && n >= 3) {
+		cnt = (size_t)p[1] << 8 | p[2];
+		o = 3;
+	} else {
+		return 0;
+	}
+	if (cnt > FS_FIELDS_FAST || n > UINT32_MAX)
+		return 0;
+	for (size_t i = 0; i < cnt; i++) {
+		size_t kn = mp_skip(p + o, n - o, 1);
+		if (!kn || !mp_is_str(p[o]) || kn < 2)
+			return 0; /* names are non-empty strings */
+		f[i].k = (uint32_t)o;
+		f[i].kn = (uint32_t)kn;
+		if (i) {
+			const uint8_t *a, *c;
+			size_t an, cn;
+			mp_str(p + f[i - 1].k, f[i - 1].kn, &a, &an);
+			mp_str(p + o, kn, &c, &cn);
+			int d = memcmp(a, c, an < cn ? an : cn);
+			if (d > 0 || (d == 0 && an >= cn))
+				return 0;
+		}
+		o += kn;
+		if (o >= n || p[o] != 0x93)
+			return 0;
+		o++;
+		size_t vn = mp_skip(p + o, n - o, 1);
+		if (!vn)
+			return 0;
+		f[i].v = (uint32_t)o;
+		f[i].vn = (uint32_t)vn;
+		o += vn;
+		if (o >= n || !mp_is_uint(p[o]))
+			return 0;
+		size_t hn = mp_skip(p + o, n - o, 1);
+		if (!hn || o + hn >= n || !mp_is_str(p[o + hn]))
+			return 0;
+		size_t on = mp_skip(p + o + hn, n - o - hn, 1);
+		if (!on)
+			return 0;
+		f[i].st = (uint32_t)o;
+		f[i].stn = (uint32_t)(hn + on);
+		o += hn + on;
+	}
+	if (o != n)
+		return 0;
+	static const uint8_t arr2 = 0x92;
+	wb_str(b, "f", 1);
+	wb_map(b, (uint32_t)cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		wb_raw(b, p + f[i].k, f[i].kn);
+		wb_raw(b, p + f[i].v, f[i].vn);
+	}
+	wb_str(b, "s", 1);
+	wb_map(b, (uint32_t)cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		wb_raw(b, p + f[i].k, f[i].kn);
+		wb_raw(b, &arr2, 1);
+		wb_raw(b, p + f[i].st, f[i].stn);
+	}
+	return 1;
+}
+
 static int pull_cb(void *ctx, const store_entry *en)
 {
 	pull_scan *p = ctx;
@@ -1590,18 +1798,22 @@ static int pull_cb(void *ctx, const store_entry *en)
 		p->ngone++;
 		return 0;
 	}
-	record r;
-	rec_init(&r);
-	if (rec_decode(p->a, en->val.p, en->val.n, &r)) {
-		p->rc = FS_E_INTERNAL;
-		return 1;
-	}
 	wb_map(p->recs, 4);
 	wb_cstr(p->recs, "c");
 	wb_cstr(p->recs, en->c);
 	wb_cstr(p->recs, "id");
 	wb_cstr(p->recs, en->id);
-	rec_wire_fs(p->recs, &r);
+	size_t mark = p->recs->n;
+	if (!wire_fs_stored(p->recs, en->val.p, en->val.n)) {
+		record r;
+		rec_init(&r);
+		p->recs->n = mark;
+		if (rec_decode(p->a, en->val.p, en->val.n, &r)) {
+			p->rc = FS_E_INTERNAL;
+			return 1;
+		}
+		rec_wire_fs(p->recs, &r);
+	}
 	p->nrecs++;
 	return 0;
 }
@@ -1617,35 +1829,35 @@ static int pull_bucket(store_txn *t, arena *a, const char *bucket,
 	int reset = cursor > head || (cursor > 0 && cursor < floor);
 	if (reset)
 		cursor = 0;
-	wbuf recs, gone;
-	wb_init(&recs);
+	/* records go straight into the answer (no second buffer to grow and
+	 * copy), so "recs" comes first and the counts are patched after */
+	wbuf gone;
 	wb_init(&gone);
-	pull_scan p = {a, &recs, &gone, 0, 0, *budget, 0, cursor, FS_OK};
+	wb_cstr(out, bucket);
+	wb_map(out, 5);
+	wb_cstr(out, "recs");
+	size_t at = wb_arr_later(out);
+	pull_scan p = {a, out, &gone, 0, 0, *budget, 0, cursor, FS_OK};
 	rc = store_bucket_scan(t, bucket, cursor, pull_cb, &p);
 	if (rc == 1 || rc == FS_E_NOT_FOUND)
 		rc = FS_OK;
 	if (!rc)
 		rc = p.rc;
-	if (!rc && (recs.err || gone.err))
+	if (!rc && (out->err || gone.err))
 		rc = FS_E_UNAVAILABLE;
 	if (!rc) {
 		*budget -= p.nrecs + p.ngone;
-		wb_cstr(out, bucket);
-		wb_map(out, 5);
+		wb_patch(out, at, p.nrecs);
+		wb_cstr(out, "gone");
+		wb_arr(out, p.ngone);
+		wb_raw(out, gone.p, gone.n);
 		wb_cstr(out, "cursor");
 		wb_u64(out, p.last);
 		wb_cstr(out, "more");
 		wb_bool(out, p.seen > p.want);
 		wb_cstr(out, "reset");
 		wb_bool(out, reset);
-		wb_cstr(out, "recs");
-		wb_arr(out, p.nrecs);
-		wb_raw(out, recs.p, recs.n);
-		wb_cstr(out, "gone");
-		wb_arr(out, p.ngone);
-		wb_raw(out, gone.p, gone.n);
 	}
-	wb_free(&recs);
 	wb_free(&gone);
 	return rc;
 }
@@ -1750,6 +1962,83 @@ static void free_acks(job *j)
 		wb_free(&j->acks[i]);
 }
 
+/* The answer to a sync whose push has been applied (or, for a job with
+ * no batches, is being applied: its acks are empty and its pull does not
+ * depend on the device report the writer records): acks, the pull,
+ * scope and drop. */
+static int sync_answer(engine *e, const principal *p, job *j, const wval *pull,
+                       uint64_t limit, arena *a, wbuf *out, const char **msg)
+{
+	int rc;
+	/* the pull */
+	store_txn *t;
+	if ((rc = store_begin(e->st, 0, &t))) {
+		free_acks(j);
+		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+	}
+	uint64_t now = engine_now(e);
+	char **scope;
+	unsigned nscope;
+	rc = engine_scope(e, t, p, now, a, &scope, &nscope);
+	if (rc) {
+		store_abort(t);
+		free_acks(j);
+		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+	}
+
+	wb_map(out, 8);
+	wb_cstr(out, "v");
+	wb_u64(out, 1);
+	wb_cstr(out, "now");
+	wb_u64(out, now);
+	wb_cstr(out, "hlc");
+	wb_u64(out, engine_hlc_now(e));
+	wb_cstr(out, "store");
+	wb_cstr(out, store_id(e->st));
+	wb_cstr(out, "acks");
+	uint32_t nb = j->batches ? j->batches->a.n : 0;
+	wb_arr(out, nb);
+	for (uint32_t i = 0; i < nb; i++)
+		wb_raw(out, j->acks[i].p, j->acks[i].n);
+	free_acks(j);
+
+	wb_cstr(out, "buckets");
+	wb_map(out, nscope);
+	uint32_t budget = (uint32_t)limit;
+	for (unsigned i = 0; i < nscope && !rc; i++) {
+		uint64_t cursor = 0;
+		if (pull && pull->t == WV_MAP)
+			for (uint32_t k = 0; k < pull->m.n; k++)
+				if (wv_is_str(&pull->m.k[k], scope[i]))
+					wv_u64(&pull->m.v[k], &cursor);
+		rc = pull_bucket(t, a, scope[i], cursor, &budget, out);
+	}
+	if (rc) {
+		store_abort(t);
+		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+	}
+	wb_cstr(out, "scope");
+	wb_arr(out, nscope);
+	for (unsigned i = 0; i < nscope; i++)
+		wb_cstr(out, scope[i]);
+	wb_cstr(out, "drop");
+	size_t at = wb_arr_later(out);
+	uint32_t ndrop = 0;
+	if (pull && pull->t == WV_MAP)
+		for (uint32_t k = 0; k < pull->m.n; k++) {
+			char *b = wv_strdup(a, &pull->m.k[k]);
+			if (b && !in_sorted(scope, nscope, b)) {
+				wb_cstr(out, b);
+				ndrop++;
+			}
+		}
+	wb_patch(out, at, ndrop);
+	store_abort(t);
+	if (out->err)
+		FAIL(FS_E_UNAVAILABLE, "out of memory");
+	return FS_OK;
+}
+
 int engine_sync(engine *e, const principal *p, const wval *req, uint64_t t_ms,
                 arena *a, wbuf *out, const char **msg)
 {
@@ -1797,78 +2086,28 @@ int engine_sync(engine *e, const principal *p, const wval *req, uint64_t t_ms,
 	if (hv && client_hlc)
 		engine_hlc_recv(e, client_hlc);
 
-	if ((rc = submit(e, &j))) {
+	/* A sync that pushes nothing waits for no ack: its pull runs while
+	 * the writer records the device's report (anchor, last sync), and
+	 * the answer still goes out only once that is durable.  The writer
+	 * then allocates from an arena of the job's own, not the request's,
+	 * which this thread uses meanwhile. */
+	int pull_only = !j.batches || j.batches->a.n == 0;
+	arena *ja = NULL;
+	if (pull_only && !(ja = arena_new(4096)))
+		FAIL(FS_E_UNAVAILABLE, "out of memory");
+	if (pull_only)
+		j.a = ja;
+	if ((rc = pull_only ? enqueue(e, &j) : submit(e, &j))) {
+		arena_free(ja);
 		free_acks(&j);
 		FAIL(rc, "the server is shutting down");
 	}
-
-	/* the pull */
-	store_txn *t;
-	if ((rc = store_begin(e->st, 0, &t))) {
-		free_acks(&j);
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+	rc = sync_answer(e, p, &j, pull, limit, a, out, msg);
+	if (pull_only) {
+		wait_done(e, &j);
+		arena_free(ja);
 	}
-	uint64_t now = engine_now(e);
-	char **scope;
-	unsigned nscope;
-	rc = engine_scope(e, t, p, now, a, &scope, &nscope);
-	if (rc) {
-		store_abort(t);
-		free_acks(&j);
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
-	}
-
-	wb_map(out, 8);
-	wb_cstr(out, "v");
-	wb_u64(out, 1);
-	wb_cstr(out, "now");
-	wb_u64(out, now);
-	wb_cstr(out, "hlc");
-	wb_u64(out, engine_hlc_now(e));
-	wb_cstr(out, "store");
-	wb_cstr(out, store_id(e->st));
-	wb_cstr(out, "acks");
-	uint32_t nb = j.batches ? j.batches->a.n : 0;
-	wb_arr(out, nb);
-	for (uint32_t i = 0; i < nb; i++)
-		wb_raw(out, j.acks[i].p, j.acks[i].n);
-	free_acks(&j);
-
-	wb_cstr(out, "buckets");
-	wb_map(out, nscope);
-	uint32_t budget = (uint32_t)limit;
-	for (unsigned i = 0; i < nscope && !rc; i++) {
-		uint64_t cursor = 0;
-		if (pull && pull->t == WV_MAP)
-			for (uint32_t k = 0; k < pull->m.n; k++)
-				if (wv_is_str(&pull->m.k[k], scope[i]))
-					wv_u64(&pull->m.v[k], &cursor);
-		rc = pull_bucket(t, a, scope[i], cursor, &budget, out);
-	}
-	if (rc) {
-		store_abort(t);
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
-	}
-	wb_cstr(out, "scope");
-	wb_arr(out, nscope);
-	for (unsigned i = 0; i < nscope; i++)
-		wb_cstr(out, scope[i]);
-	wb_cstr(out, "drop");
-	size_t at = wb_arr_later(out);
-	uint32_t ndrop = 0;
-	if (pull && pull->t == WV_MAP)
-		for (uint32_t k = 0; k < pull->m.n; k++) {
-			char *b = wv_strdup(a, &pull->m.k[k]);
-			if (b && !in_sorted(scope, nscope, b)) {
-				wb_cstr(out, b);
-				ndrop++;
-			}
-		}
-	wb_patch(out, at, ndrop);
-	store_abort(t);
-	if (out->err)
-		FAIL(FS_E_UNAVAILABLE, "out of memory");
-	return FS_OK;
+	return rc;
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
