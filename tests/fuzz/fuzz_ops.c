@@ -17,8 +17,9 @@
  * takes the server's path.  Checked (fuzz_world.h): whole-request
  * failures carry a documented code and a message; a response is one map
  * with an ack per batch whose applied + rejected equals its ops; no batch
- * fails UNAVAILABLE; and after the input the store passes its integrity
- * walk.  The store (opened once, in tmpfs) is emptied before every input
+ * fails UNAVAILABLE; a request sent again (the raw one, the last built
+ * one) gets every batch back dup: true with the ack stored the first time;
+ * and after the input the store passes its integrity walk.  The store (opened once, in tmpfs) is emptied before every input
  * (store_debug_clear): inputs do not depend on each other, so every
  * crasher replays alone.
  */
@@ -473,9 +474,10 @@ static void gen_request(gen *g)
 	wb_patch(&g->b, at, nk);
 }
 
-/* Decode msgpack bytes as the server does and run them as a sync. */
+/* Decode msgpack bytes as the server does and run them as a sync;
+ * with resend, a second time too (every batch must come back dup). */
 static void run_body(fz_world *w, const principal *p, const uint8_t *b,
-                     size_t n)
+                     size_t n, int resend)
 {
 	arena *a = arena_new(0);
 	wval *req;
@@ -483,7 +485,7 @@ static void run_body(fz_world *w, const principal *p, const uint8_t *b,
 		fz_fail("arena_new");
 	int rc = wire_decode_max(a, b, n, 1u << 20, &req);
 	if (rc == FS_OK)
-		fz_sync(w->e, p, req);
+		fz_sync2(w->e, p, req, resend);
 	else if (rc != FS_E_BAD_MSGPACK && rc != FS_E_TOO_LARGE)
 		fz_fail("wire_decode_max: %s", fs_err_name(rc));
 	arena_free(a);
@@ -515,7 +517,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_world_reset(w);
 	if (!(data[0] & 1)) {
 		principal p = fz_principal(data[0] >> 1);
-		run_body(w, &p, data + 1, size - 1);
+		run_body(w, &p, data + 1, size - 1, 1);
 	} else {
 		gen g;
 		g.in.p = data + 1;
@@ -529,7 +531,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			gen_request(&g);
 			if (g.b.err)
 				fz_fail("building the request failed");
-			run_body(w, &p, g.b.p, g.b.n);
+			/* the last request is also sent again */
+			run_body(w, &p, g.b.p, g.b.n, i + 1 == nreq);
 			wb_free(&g.b);
 		}
 	}

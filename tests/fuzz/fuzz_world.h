@@ -244,20 +244,57 @@ static inline void fz_check_response(const wval *req, const uint8_t *p, size_t n
 	arena_free(a);
 }
 
-/* Run one decoded sync request and check what comes back. */
-static inline void fz_sync(engine *e, const principal *p, const wval *req)
+/* Acks of a resent request: every batch comes back dup: true with the
+ * ack stored the first time (same applied, rej, err). */
+static inline void fz_check_resend(const uint8_t *first, size_t fn,
+                                   const uint8_t *again, size_t an)
 {
 	arena *a = arena_new(0);
-	wbuf out;
+	wval *r1, *r2;
+	if (!a || wire_decode(a, first, fn, &r1) || wire_decode(a, again, an, &r2))
+		fz_fail("resend: responses do not decode");
+	const wval *k1 = wv_get(r1, "acks"), *k2 = wv_get(r2, "acks");
+	if (!k1 || !k2 || k1->t != WV_ARR || k2->t != WV_ARR || k1->a.n != k2->a.n)
+		fz_fail("resend: another number of acks");
+	for (uint32_t i = 0; i < k1->a.n; i++) {
+		const wval *x = &k1->a.v[i], *y = &k2->a.v[i];
+		const wval *dup = wv_get(y, "dup");
+		if (!dup || dup->t != WV_BOOL || !dup->b)
+			fz_fail("resend: ack %u is not dup: true", i);
+		static const char *const same[] = {"batch", "applied", "rej", "err"};
+		for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++) {
+			const wval *vx = wv_get(x, same[k]), *vy = wv_get(y, same[k]);
+			if ((vx || vy) && !wv_equal(vx, vy))
+				fz_fail("resend: ack %u's %s changed", i, same[k]);
+		}
+	}
+	arena_free(a);
+}
+
+/* Run one decoded sync request and check what comes back; with resend,
+ * send it a second time and check that its batches are not applied
+ * again (fz_check_resend). */
+static inline void fz_sync2(engine *e, const principal *p, const wval *req,
+                            int resend)
+{
+	arena *a = arena_new(0);
+	wbuf out, out2;
 	const char *msg = NULL;
 	if (!a)
 		fz_fail("arena_new");
 	wb_init(&out);
+	wb_init(&out2);
 	int rc = engine_sync(e, p, req, engine_now(e), a, &out, &msg);
 	if (rc == FS_OK) {
 		if (out.err)
 			fz_fail("engine_sync said OK with a failed buffer");
 		fz_check_response(req, out.p, out.n);
+		if (resend) {
+			rc = engine_sync(e, p, req, engine_now(e), a, &out2, &msg);
+			if (rc || out2.err)
+				fz_fail("resend: %s", fs_err_name(rc));
+			fz_check_resend(out.p, out.n, out2.p, out2.n);
+		}
 	} else if (!fz_sync_code_ok(rc)) {
 		fz_fail("engine_sync failed with %s", fs_err_name(rc));
 	} else if (!msg) {
@@ -265,7 +302,13 @@ static inline void fz_sync(engine *e, const principal *p, const wval *req)
 		        fs_err_name(rc));
 	}
 	wb_free(&out);
+	wb_free(&out2);
 	arena_free(a);
+}
+
+static inline void fz_sync(engine *e, const principal *p, const wval *req)
+{
+	fz_sync2(e, p, req, 0);
 }
 
 #endif
