@@ -13,12 +13,21 @@
  *   - a value budget of exactly the message's value count decodes, one
  *     less is FS_E_TOO_LARGE;
  *   - wv_clone gives an equal tree; utf8_valid and wv_depth run on all of
- *     it.
+ *     it;
+ *   - differential: when wire_check_depth accepts the bytes (so every
+ *     declared count fits them and msgpack-c cannot be made to allocate
+ *     gigabytes), msgpack-c's own unpacker must read them whole too, and
+ *     our tree must equal its object value for value; if we refused, the
+ *     reason must be a duplicate string key (the one rule msgpack-c does
+ *     not have).  This test includes <msgpack.h> itself: it checks
+ *     protocol/wire.c against the library, not through it.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <msgpack.h>
 
 #include "protocol/arena.h"
 #include "protocol/errors.h"
@@ -59,6 +68,91 @@ static unsigned utf8_walk(const wval *v)
 	return ok;
 }
 
+/* Our tree against msgpack-c's object, value for value. */
+static int same_obj(const wval *v, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return v->t == WV_NIL;
+	case MSGPACK_OBJECT_BOOLEAN:
+		return v->t == WV_BOOL && !v->b == !o->via.boolean;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return v->t == WV_UINT && v->u == o->via.u64;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return v->t == WV_INT && v->i == o->via.i64;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return v->t == WV_FLOAT &&
+		       memcmp(&v->f, &o->via.f64, sizeof(double)) == 0;
+	case MSGPACK_OBJECT_STR:
+		return v->t == WV_STR && v->s.n == o->via.str.size &&
+		       (!v->s.n || !memcmp(v->s.p, o->via.str.ptr, v->s.n));
+	case MSGPACK_OBJECT_BIN:
+		return v->t == WV_BIN && v->s.n == o->via.bin.size &&
+		       (!v->s.n || !memcmp(v->s.p, o->via.bin.ptr, v->s.n));
+	case MSGPACK_OBJECT_ARRAY:
+		if (v->t != WV_ARR || v->a.n != o->via.array.size)
+			return 0;
+		for (uint32_t i = 0; i < v->a.n; i++)
+			if (!same_obj(&v->a.v[i], &o->via.array.ptr[i]))
+				return 0;
+		return 1;
+	case MSGPACK_OBJECT_MAP:
+		if (v->t != WV_MAP || v->m.n != o->via.map.size)
+			return 0;
+		for (uint32_t i = 0; i < v->m.n; i++)
+			if (!same_obj(&v->m.k[i], &o->via.map.ptr[i].key) ||
+			    !same_obj(&v->m.v[i], &o->via.map.ptr[i].val))
+				return 0;
+		return 1;
+	default:
+		return 0; /* ext: never accepted by wire_decode */
+	}
+}
+
+/* Does the object hold a map with two equal string keys? */
+static int has_dup_key(const msgpack_object *o)
+{
+	if (o->type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			if (has_dup_key(&o->via.array.ptr[i]))
+				return 1;
+	} else if (o->type == MSGPACK_OBJECT_MAP) {
+		const msgpack_object_kv *kv = o->via.map.ptr;
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			if (has_dup_key(&kv[i].key) || has_dup_key(&kv[i].val))
+				return 1;
+			if (kv[i].key.type != MSGPACK_OBJECT_STR)
+				continue;
+			for (uint32_t j = i + 1; j < o->via.map.size; j++)
+				if (kv[j].key.type == MSGPACK_OBJECT_STR &&
+				    kv[j].key.via.str.size == kv[i].key.via.str.size &&
+				    !memcmp(kv[j].key.via.str.ptr, kv[i].key.via.str.ptr,
+				            kv[i].key.via.str.size))
+					return 1;
+		}
+	}
+	return 0;
+}
+
+/* The differential half (see the top of the file). */
+static void against_msgpack_c(const uint8_t *p, size_t size, int rc,
+                              const wval *v)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	msgpack_unpacked_init(&u);
+	msgpack_unpack_return r =
+	        msgpack_unpack_next(&u, (const char *)p, size, &off);
+	if (r != MSGPACK_UNPACK_SUCCESS || off != size)
+		broken("msgpack-c does not read a message wire_check_depth accepts");
+	if (rc == FS_OK && !same_obj(v, &u.data))
+		broken("our tree differs from msgpack-c's object");
+	if (rc != FS_OK && !has_dup_key(&u.data))
+		broken("refused a message whose only fault is none (no dup key)");
+	msgpack_unpacked_destroy(&u);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,6 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broken("wire_decode returned a code other than OK/BAD_MSGPACK");
 	if (rc == FS_OK && depth_rc != FS_OK)
 		broken("decoded a message wire_check_depth refuses");
+	if (depth_rc == FS_OK && size > 0)
+		against_msgpack_c(p, size, rc, v);
 	if (rc != FS_OK) {
 		if (v)
 			broken("a failed decode left a tree behind");
