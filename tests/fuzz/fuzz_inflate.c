@@ -4,13 +4,18 @@
  *
  * Input: byte 0 flags (bit 0: gzip, else deflate; bit 1: round-trip mode;
  * bits 2-3: scale of the cap), bytes 1-2 the cap (scaled: at most about
- * 1 MiB, so a bomb costs little), bytes 3-10 eight chunk sizes (0-63,
+ * 4 MiB, so a bomb costs little), bytes 3-10 eight chunk sizes (0-63,
  * used in turn), then the payload.
  *
  * Inflate mode: the payload is a compressed stream (or garbage).  Fed
  * whole (zb_inflate) and chunk by chunk (zb_inflate_new/feed/finish) it
  * must give the same code and, when it inflates, the same bytes, never
- * more than the cap; a failed feed stays failed (sticky).
+ * more than the cap; a failed feed stays failed (sticky); and zlib itself,
+ * inflating the stream in one call into a buffer of cap + 1 bytes, is the
+ * reference: OK exactly when zlib ends the stream with no byte left over
+ * and at most cap bytes out (the same bytes), TOO_LARGE exactly when zlib
+ * fills cap + 1 bytes first, else BAD_REQUEST.  (This test includes
+ * <zlib.h> to check protocol/zbody.c against the library.)
  * Round-trip mode: the payload is deflated (zb_deflate) and must inflate
  * back to itself, whole and chunked, with a cap of its exact size; with a
  * cap one byte smaller it is FS_E_TOO_LARGE; with a byte appended after
@@ -20,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "protocol/errors.h"
 #include "protocol/zbody.h"
@@ -101,6 +108,34 @@ static void compare(const char *mode, int rw, const uint8_t *ow, size_t nw,
 	}
 }
 
+/* zlib in one call: the code zb_inflate must give, and (for OK) the
+ * bytes in *ref / *ref_n (caller frees). */
+static int reference(zb_format f, const uint8_t *p, size_t n, size_t cap,
+                     uint8_t **ref, size_t *ref_n)
+{
+	z_stream zs;
+	int rc;
+	memset(&zs, 0, sizeof(zs));
+	*ref = malloc(cap + 1);
+	*ref_n = 0;
+	if (!*ref || inflateInit2(&zs, f == ZB_GZIP ? 31 : 15) != Z_OK)
+		broken("reference: out of memory", 0, 0);
+	zs.next_in = (Bytef *)p;
+	zs.avail_in = (uInt)n;
+	zs.next_out = *ref;
+	zs.avail_out = (uInt)(cap + 1);
+	int ret = inflate(&zs, Z_FINISH);
+	*ref_n = cap + 1 - zs.avail_out;
+	if (*ref_n > cap)
+		rc = FS_E_TOO_LARGE;
+	else if (ret == Z_STREAM_END && zs.avail_in == 0)
+		rc = FS_OK;
+	else
+		rc = FS_E_BAD_REQUEST;
+	inflateEnd(&zs);
+	return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -125,6 +160,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int rw = zb_inflate(f, in, n, cap, &ow, &nw);
 		int rc = chunked(f, in, n, cap, sizes, &oc, &nc);
 		compare("inflate", rw, ow, nw, rc, oc, nc, cap);
+		uint8_t *rf;
+		size_t rn;
+		int rr = reference(f, in, n, cap, &rf, &rn);
+		if (rw != rr)
+			broken("zb_inflate and zlib disagree", rw, rr);
+		if (rw == FS_OK && (rn != nw || (nw && memcmp(rf, ow, nw))))
+			broken("zb_inflate and zlib give other bytes", rw, rr);
+		free(rf);
 		free(ow);
 		free(oc);
 		free(in);
