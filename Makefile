@@ -114,16 +114,20 @@ $(B)/libfsproto.a: $(PROTO_OBJ)
 $(B)/fieldsyncd: $(B)/obj/server/main.o $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ)
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# What a test binary links: its prerequisites less the headers its .d file
+# adds (they are there for rebuilds, not for the compiler's command line).
+LINK_IN = $(filter %.c %.o %.a,$^)
+
 # tests/unit: protocol and schema only; tests/server: the server's modules too.
 $(B)/tests/%: tests/unit/%.c $(B)/libfsproto.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
-	  $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	  $(LDFLAGS) -o $@ $(LINK_IN) $(LDLIBS) -lcmocka
 
 $(B)/tests/%: tests/server/%.c $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
-	  -I$(CW_DIR)/include $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	  -I$(CW_DIR)/include $(LDFLAGS) -o $@ $(LINK_IN) $(LDLIBS) -lcmocka
 
 # The fsync shim is never sanitized: it is preloaded into other programs.
 $(SHIM): tests/shim/syncshim.c | deps
@@ -178,7 +182,7 @@ $(B)/fieldsync-sim: $(B)/obj/clients/sim.o $(B)/libfieldsync.a
 $(B)/tests/%: tests/clients/%.c $(CLIENT_OBJ) $(B)/libfsproto.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
-	  $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lcmocka
+	  $(LDFLAGS) -o $@ $(LINK_IN) $(CLIENT_LIBS) -lcmocka
 
 -include $(shell find $(B)/pic -name '*.d' 2>/dev/null)
 
