@@ -819,14 +819,35 @@ uint8_t *wb_take(wbuf *b, size_t *n)
 	return p;
 }
 
+/* Fast paths: when the bytes fit in the room the buffer already has, the
+ * one-byte forms (and a uint64's) are written here, the same bytes as
+ * msgpack-c's packer gives, without its callback. */
+static int wb_room(const wbuf *b, size_t k)
+{
+	return !b->err && b->cap - b->n >= k;
+}
+
+static void wb_byte(wbuf *b, uint8_t c)
+{
+	b->p[b->n++] = c;
+}
+
 void wb_nil(wbuf *b)
 {
+	if (wb_room(b, 1)) {
+		wb_byte(b, 0xc0);
+		return;
+	}
 	PK(b, pk);
 	msgpack_pack_nil(&pk);
 }
 
 void wb_bool(wbuf *b, int v)
 {
+	if (wb_room(b, 1)) {
+		wb_byte(b, v ? 0xc3 : 0xc2);
+		return;
+	}
 	PK(b, pk);
 	if (v)
 		msgpack_pack_true(&pk);
@@ -836,6 +857,16 @@ void wb_bool(wbuf *b, int v)
 
 void wb_u64(wbuf *b, uint64_t v)
 {
+	if (v < 128 && wb_room(b, 1)) {
+		wb_byte(b, (uint8_t)v); /* positive fixint */
+		return;
+	}
+	if (v >= (1ULL << 32) && wb_room(b, 9)) {
+		wb_byte(b, 0xcf); /* uint 64, big-endian */
+		for (int i = 7; i >= 0; i--)
+			wb_byte(b, (uint8_t)(v >> (i * 8)));
+		return;
+	}
 	PK(b, pk);
 	msgpack_pack_uint64(&pk, v);
 }
@@ -854,6 +885,17 @@ void wb_f64(wbuf *b, double v)
 
 void wb_str(wbuf *b, const char *p, size_t n)
 {
+	/* Short string with room for it: the same bytes as msgpack-c's
+	 * fixstr (0xa0 | n, then the bytes) without two trips through the
+	 * packer's callback.  Field names, ids and keys are nearly all like
+	 * this, and they are most of what the server encodes. */
+	if (n < 32 && wb_room(b, n + 1)) {
+		b->p[b->n] = (uint8_t)(0xa0 | n);
+		if (n)
+			memcpy(b->p + b->n + 1, p, n);
+		b->n += n + 1;
+		return;
+	}
 	PK(b, pk);
 	if (n > UINT32_MAX) {
 		b->err = 1;
@@ -886,12 +928,20 @@ void wb_bin(wbuf *b, const void *p, size_t n)
 
 void wb_arr(wbuf *b, uint32_t n)
 {
+	if (n < 16 && wb_room(b, 1)) {
+		wb_byte(b, (uint8_t)(0x90 | n)); /* fixarray */
+		return;
+	}
 	PK(b, pk);
 	msgpack_pack_array(&pk, n);
 }
 
 void wb_map(wbuf *b, uint32_t n)
 {
+	if (n < 16 && wb_room(b, 1)) {
+		wb_byte(b, (uint8_t)(0x80 | n)); /* fixmap */
+		return;
+	}
 	PK(b, pk);
 	msgpack_pack_map(&pk, n);
 }
