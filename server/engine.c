@@ -175,7 +175,18 @@ void engine_get_stats(engine *e, engine_stats *out)
 
 static char *bucket_name(arena *a, const char *kind, const char *p, size_t n)
 {
-	return arena_printf(a, "%s/%.*s", kind, (int)n, p);
+	/* "kind/p" (p up to n bytes or its NUL); once per op in the writer,
+	 * so no printf */
+	size_t kn = strlen(kind);
+	n = strnlen(p, n);
+	char *s = arena_alloc(a, kn + n + 2);
+	if (!s)
+		return NULL;
+	memcpy(s, kind, kn);
+	s[kn] = '/';
+	memcpy(s + kn + 1, p, n);
+	s[kn + 1 + n] = 0;
+	return s;
 }
 
 static void be64(uint8_t *o, uint64_t v)
@@ -721,9 +732,12 @@ static int note_changed(actx *x, const char *bucket)
 static int register_bucket(store_txn *t, const char *bucket)
 {
 	char k[300];
-	int n = snprintf(k, sizeof(k), "b/%s", bucket);
-	if (n < 0 || (size_t)n >= sizeof(k))
+	size_t n = strlen(bucket) + 2;
+	if (n >= sizeof(k))
 		return FS_E_BAD_REQUEST;
+	k[0] = 'b';
+	k[1] = '/';
+	memcpy(k + 2, bucket, n - 2);
 	sv v;
 	if (store_get(t, ST_AUX, sv_of(k, (size_t)n), &v) == FS_OK)
 		return FS_OK;
