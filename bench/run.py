@@ -40,11 +40,11 @@ SIZES = {
     "full": dict(clients=50, batches=20, per=100, updates=10000, upd_clients=10,
                  fs_big=1_000_000, fs_small=10_000,
                  burst_sites=20, burst_shifts=10, burst_staff=10, burst_secs=60,
-                 runs=3),
+                 runs=3, burst_runs=3),
     "quick": dict(clients=10, batches=10, per=100, updates=1000, upd_clients=10,
                   fs_big=100_000, fs_small=10_000,
-                  burst_sites=4, burst_shifts=5, burst_staff=10, burst_secs=10,
-                  runs=3),
+                  burst_sites=2, burst_shifts=5, burst_staff=10, burst_secs=10,
+                  runs=3, burst_runs=1),
 }
 
 DURABILITY = ("PouchDB Server 4.2.0 (LevelDB through leveldown) does not fsync "
@@ -326,7 +326,7 @@ def w_burst(S, tmp, R):
         devs = os.path.join(fs.dir, "devices")
         loadgen("fs-burst-setup", "--url", fs.url, "--admin", fs.admin,
                 "--out", devs, "--threads", 4, *shape)
-        for run in range(S["runs"]):
+        for run in range(S["burst_runs"]):
             log("burst run %d: fieldsync, %d devices in %d s" % (
                 run + 1, ndev, S["burst_secs"]))
             b = loadgen("fs-burst", "--url", fs.url, "--devices", devs,
@@ -345,7 +345,7 @@ def w_burst(S, tmp, R):
                 *shape)
         loadgen("pd-index", "--url", pd.url, "--db", "burst", "--warm",
                 "bsh-000-000")
-        for run in range(S["runs"]):
+        for run in range(S["burst_runs"]):
             log("burst run %d: pouchdb, %d devices in %d s" % (
                 run + 1, ndev, S["burst_secs"]))
             b = loadgen("pd-burst", "--url", pd.url, "--devices", devs,
@@ -516,6 +516,7 @@ def main():
     log("temp dir %s; sizes %s" % (tmp, "quick" if a.quick else "full"))
     R = Results()
     t0 = time.time()
+    load_before = os.getloadavg()
     try:
         if not only or "ingest" in only:
             w_ingest(S, tmp, R)
@@ -535,7 +536,8 @@ def main():
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if a.quick else "full",
         "seconds": round(time.time() - t0, 1),
-        "machine": machine(),
+        "machine": dict(machine(), loadavg_before=[round(x, 2) for x in load_before],
+                        loadavg_after=[round(x, 2) for x in os.getloadavg()]),
         "sizes": S,
         "note": DURABILITY,
         "rate_limits": "fieldsyncd ran with %s" % (" ".join(serve_flags()) or
@@ -557,8 +559,11 @@ def main():
     print(table(m))
     print()
     print(DURABILITY)
-    print("Every figure is the median of %d runs; all of them are in %s."
-          % (S["runs"], os.path.relpath(path, ROOT)))
+    print("Every figure is the median of %d runs (burst: %d); all of them are in %s."
+          % (S["runs"], S["burst_runs"], os.path.relpath(path, ROOT)))
+    print("Load average before / after: %s / %s (other processes on the machine "
+          "share its %d cores)" % (doc["machine"]["loadavg_before"],
+                                   doc["machine"]["loadavg_after"], os.cpu_count()))
     print("Took %.0f s." % (time.time() - t0))
 
 
