@@ -616,11 +616,18 @@ static opcheck check_op(engine *e, arena *a, const wval *op)
 		return (opcheck){FS_E_TOO_LARGE,
 		                 arena_printf(a, "%u fields, at most %u",
 		                              f->m.n, l->fields_max)};
+	/* each value is validated once: TOO_LARGE wins over every other
+	 * finding, so the first pass looks for it and keeps the results */
+	int vres_stack[64];
+	int *vres = f->m.n <= 64 ? vres_stack
+	                         : arena_alloc(a, f->m.n * sizeof(int));
 	for (uint32_t i = 0; i < f->m.n; i++) {
 		const wval *k = &f->m.k[i], *v = &f->m.v[i];
 		if (k->t != WV_STR)
 			return (opcheck){FS_E_UNKNOWN_FIELD, "field names are strings"};
 		int vr = valid_value(v, l);
+		if (vres)
+			vres[i] = vr;
 		if (vr == FS_E_TOO_LARGE)
 			return (opcheck){vr, arena_printf(a,
 			        "field '%s': a string or bin over %u bytes",
@@ -642,7 +649,7 @@ static opcheck check_op(engine *e, arena *a, const wval *op)
 			return (opcheck){FS_E_UNKNOWN_FIELD,
 			        arena_printf(a, "%s has no field '%s'", col->name,
 			                     wire_name(a, k->s.p, k->s.n))};
-		int vr = valid_value(v, l);
+		int vr = vres ? vres[i] : valid_value(v, l);
 		if (vr)
 			return (opcheck){vr, arena_printf(a,
 			        "field '%.*s': %s", kn, k->s.p,
