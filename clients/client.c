@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "clients/transport.h"
+#include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 #include "protocol/valid.h"
@@ -1026,7 +1027,7 @@ static int dead_cb(void *ctx, ls_val k, ls_val v)
 	    root->t != WV_MAP)
 		return 0;
 	op = wv_get(root, "op");
-	d.seq = ls_get_be64(k.p);
+	d.seq = be64_get(k.p);
 	d.code = wv_strdup(e->a, wv_get(root, "code"));
 	d.msg = wv_strdup(e->a, wv_get(root, "msg"));
 	d.by = wv_strdup(e->a, wv_get(root, "by"));
@@ -1220,7 +1221,7 @@ int fs_each_bucket(fs_client *c,
 			continue;
 		if (!ls_get(t, LT_CURS, ls_v(l.v[i], strlen(l.v[i])), &cv) &&
 		    cv.n == 8)
-			cur = ls_get_be64(cv.p);
+			cur = be64_get(cv.p);
 		for (uint32_t j = 0; scope && j < scope->a.n; j++)
 			if (wv_is_str(&scope->a.v[j], l.v[i]))
 				in = 1;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clients/fieldsync.h"
+#include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "schema/schema.h"
 
@@ -57,14 +58,14 @@ uint64_t lc_meta_u64(ls_txn *t, const char *key)
 
 	if (lc_meta_raw(t, key, &v) || v.n != 8)
 		return 0;
-	return ls_get_be64(v.p);
+	return be64_get(v.p);
 }
 
 int lc_meta_put_u64(ls_txn *t, const char *key, uint64_t v)
 {
 	uint8_t b[8];
 
-	ls_be64(b, v);
+	be64_put(b, v);
 	return lc_meta_put_raw(t, key, b, 8);
 }
 
@@ -394,7 +395,7 @@ static int put_batch(ls_txn *t, const lc_batch *b)
 	wbuf w;
 	int rc;
 
-	ls_be64(k, b->seq);
+	be64_put(k, b->seq);
 	wb_init(&w);
 	wb_map(&w, 5);
 	wb_cstr(&w, "id");
@@ -444,7 +445,7 @@ int lc_out_batch(ls_txn *t, arena *a, uint64_t seq, lc_batch *out)
 	ls_val v;
 	int rc;
 
-	ls_be64(k, seq);
+	be64_put(k, seq);
 	rc = ls_get(t, LT_OUTB, ls_v(k, 8), &v);
 	if (rc)
 		return rc;
@@ -490,7 +491,7 @@ static int put_op(ls_txn *t, uint64_t seq, uint32_t i, const char *c,
 	wbuf w;
 	int rc;
 
-	ls_be64(k, seq);
+	be64_put(k, seq);
 	k[8] = (uint8_t)(i >> 24);
 	k[9] = (uint8_t)(i >> 16);
 	k[10] = (uint8_t)(i >> 8);
@@ -528,7 +529,7 @@ int lc_out_append(ls_txn *t, const char *by, const char *c, const char *id,
 		return FSC_ENOMEM;
 	rc = ls_last(t, LT_OUTB, &k, &v);
 	if (rc == FSC_OK && k.n == 8) {
-		rc = decode_batch(a, ls_get_be64(k.p), v, &b);
+		rc = decode_batch(a, be64_get(k.p), v, &b);
 		if (rc)
 			goto out;
 		have = !b.sealed && b.n < LC_BATCH_OPS &&
@@ -597,7 +598,7 @@ static int each_cb(void *ctx, ls_val k, ls_val v)
 		e->list = nl;
 		e->cap = cap;
 	}
-	if ((e->rc = decode_batch(e->a, ls_get_be64(k.p), v, &e->list[e->n])))
+	if ((e->rc = decode_batch(e->a, be64_get(k.p), v, &e->list[e->n])))
 		return 1;
 	e->n++;
 	return 0;
@@ -703,7 +704,7 @@ int lc_out_ops(ls_txn *t, arena *a, uint64_t seq, lc_op **ops, uint32_t *n)
 	ops_ctx o = {a, NULL, 0, 0, 0};
 	int rc;
 
-	ls_be64(k, seq);
+	be64_put(k, seq);
 	rc = ls_scan(t, LT_OUTO, ls_v(k, 8), ops_cb, &o);
 	if (rc == FSC_ESTORE)
 		return rc;
@@ -717,7 +718,7 @@ int lc_out_remove(ls_txn *t, uint64_t seq)
 	uint8_t k[8];
 	int rc;
 
-	ls_be64(k, seq);
+	be64_put(k, seq);
 	rc = ls_del_prefix(t, LT_OUTO, ls_v(k, 8));
 	if (!rc)
 		rc = ls_del(t, LT_OUTB, ls_v(k, 8));

@@ -12,6 +12,7 @@
 #include <lmdb.h>
 
 #include "clients/fieldsync.h"
+#include "protocol/be64.h"
 
 /* Address space reserved for the map; the file grows as data is written. */
 #define LS_MAP_SIZE ((size_t)1 << 30)
@@ -30,23 +31,7 @@ struct ls_txn {
 	MDB_txn *txn;
 };
 
-void ls_be64(uint8_t out[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		out[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
-uint64_t ls_get_be64(const void *p)
-{
-	const uint8_t *b = p;
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
-}
 
 int ls_open(const char *dir, int no_fsync, ls_env **out, char *err,
             size_t errn)

@@ -69,7 +69,6 @@ static inline ls_val ls_v(const void *p, size_t n)
 	ls_val v = {p, n};
 	return v;
 }
-void ls_be64(uint8_t out[8], uint64_t v);
-uint64_t ls_get_be64(const void *p);
+/* Big-endian integers in keys: protocol/be64.h. */
 
 #endif

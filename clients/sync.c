@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 
@@ -117,7 +118,7 @@ static int pull_cb(void *ctx, ls_val k, ls_val v)
 	if (v.n != 8)
 		return 0;
 	wb_str(p->w, k.p, k.n);
-	wb_u64(p->w, ls_get_be64(v.p));
+	wb_u64(p->w, be64_get(v.p));
 	p->n++;
 	return 0;
 }
@@ -327,7 +328,7 @@ static int dead_letter(apply_ctx *x, const lc_op *op, const char *by,
 
 	if ((rc = lc_meta_put_u64(x->t, "deadseq", seq)))
 		return rc;
-	ls_be64(k, seq);
+	be64_put(k, seq);
 	wb_init(&w);
 	wb_map(&w, 5);
 	wb_cstr(&w, "code");
@@ -517,7 +518,7 @@ static int apply_bucket(apply_ctx *x, const char *bucket, const wval *bv)
 		for (uint32_t i = 0; i < gone->a.n; i++)
 			if ((rc = apply_gone(x, bucket, &gone->a.v[i])))
 				return rc;
-	ls_be64(cb, cursor);
+	be64_put(cb, cursor);
 	if ((rc = ls_put(x->t, LT_CURS, ls_v(bucket, strlen(bucket)),
 	                 ls_v(cb, 8))))
 		return rc;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "server/json.h"
 
@@ -21,21 +22,7 @@
 
 /* ---- keys ----------------------------------------------------------------- */
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* 'r' c \0 id \0 (the history prefix of a record): its length, or 0 when
  * it would not fit with a seq after it. */
@@ -76,10 +63,10 @@ int audit_op(store_txn *t, arena *a, const principal *writer,
 	size_t pn = hist_prefix(rk, sizeof(rk), c, id);
 	if (!pn)
 		return FS_E_BAD_REQUEST; /* ids are capped far below this */
-	put64(rk + pn, seq);
+	be64_put(rk + pn, seq);
 	tk[0] = 't';
-	put64(tk + 1, now_ms);
-	put64(tk + 9, seq);
+	be64_put(tk + 1, now_ms);
+	be64_put(tk + 9, seq);
 
 	const char *site = strcmp(c, "site") == 0 ? id : rec_str(a, nw, "site");
 	uint32_t nch = 0;
@@ -186,7 +173,7 @@ static int read_put(void *ctx, store_txn *t)
 	/* the clock is unique within a run; after a restart inside the same
 	 * millisecond a key may exist already: step past it */
 	for (int i = 0;; i++) {
-		put64(k + 1, hlc);
+		be64_put(k + 1, hlc);
 		int rc = store_get(t, ST_AUDIT, sv_of(k, sizeof(k)), NULL);
 		if (rc == FS_E_NOT_FOUND)
 			break;
@@ -254,7 +241,7 @@ static int list_cb(void *ctx, sv key, sv val)
 	lister *l = ctx;
 	if (key.n != l->klen)
 		return 0; /* not an entry of this listing (a longer id) */
-	uint64_t pos = get64((const uint8_t *)key.p + key.n - 8);
+	uint64_t pos = be64_get((const uint8_t *)key.p + key.n - 8);
 	if (l->reads && pos > l->to_hlc)
 		return STOP;
 	wval *m;
@@ -347,7 +334,7 @@ int audit_history(engine *e, const principal *p, const char *c,
 		return FS_E_NOT_FOUND;
 	}
 	memcpy(start, k, pn);
-	put64(start + pn, after == UINT64_MAX ? after : after + 1);
+	be64_put(start + pn, after == UINT64_MAX ? after : after + 1);
 	jwriter jw;
 	lister l;
 	memset(&l, 0, sizeof(l));
@@ -405,7 +392,7 @@ int audit_reads(engine *e, const principal *p, uint64_t from, uint64_t to,
 	                             : ((to + 1) << HLC_BITS) - 1;
 	uint8_t k[9];
 	k[0] = 'q';
-	put64(k + 1, lo);
+	be64_put(k + 1, lo);
 	lister l;
 	memset(&l, 0, sizeof(l));
 	jwriter jw;
@@ -458,7 +445,7 @@ static int purge_collect(void *ctx, sv key, sv val)
 	purger *pg = ctx;
 	if (key.n != (pg->kind == 't' ? 17u : 9u))
 		return 0;
-	uint64_t v = get64((const uint8_t *)key.p + 1);
+	uint64_t v = be64_get((const uint8_t *)key.p + 1);
 	uint64_t ms = pg->kind == 't' ? v : v >> HLC_BITS;
 	if (ms >= pg->cutoff)
 		return STOP;

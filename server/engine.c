@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 #include "protocol/record.h"
@@ -189,21 +190,7 @@ static char *bucket_name(arena *a, const char *kind, const char *p, size_t n)
 	return s;
 }
 
-static void be64(uint8_t *o, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		o[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* A copied, decoded record; FS_E_NOT_FOUND when absent. */
 static int load_record(store_txn *t, arena *a, const char *c, const char *id,
@@ -279,7 +266,7 @@ static int load_shift(store_txn *t, arena *a, const char *id, shift_info *s)
 	return shift_from_record(a, id, &r, s);
 }
 
-/* ST_SHIFTS key: site \0 be64(starts) \0 id. */
+/* ST_SHIFTS key: site \0 be64_put(starts) \0 id. */
 static size_t shift_key(uint8_t *k, size_t cap, const char *site,
                         uint64_t starts, const char *id)
 {
@@ -288,7 +275,7 @@ static size_t shift_key(uint8_t *k, size_t cap, const char *site,
 		return 0;
 	memcpy(k, site, sn);
 	k[sn] = 0;
-	be64(k + sn + 1, starts);
+	be64_put(k + sn + 1, starts);
 	k[sn + 9] = 0;
 	memcpy(k + sn + 10, id, in);
 	return sn + 10 + in;
@@ -333,10 +320,10 @@ static int shift_index_update(store_txn *t, arena *a, const char *id,
 	uint64_t len = ends > starts ? ends - starts : 0, cur = 0;
 	sv v;
 	if (store_get(t, ST_META, sv_cstr(mk), &v) == FS_OK && v.n == 8)
-		cur = rd64(v.p);
+		cur = be64_get(v.p);
 	if (len > cur) {
 		uint8_t b[8];
-		be64(b, len);
+		be64_put(b, len);
 		rc = store_put(t, ST_META, sv_cstr(mk), sv_of(b, 8));
 	}
 	return rc;
@@ -358,7 +345,7 @@ static int shift_scan_cb(void *ctx, sv key, sv val)
 	size_t sn = strlen(s->site);
 	if (key.n < sn + 10)
 		return 0;
-	uint64_t starts = rd64((const uint8_t *)key.p + sn + 1);
+	uint64_t starts = be64_get((const uint8_t *)key.p + sn + 1);
 	if (starts >= s->to)
 		return 1; /* sorted by starts: done */
 	char *id = arena_strndup(s->a, (const char *)key.p + sn + 10,
@@ -398,7 +385,7 @@ static int site_shifts(store_txn *t, arena *a, const char *site,
 	uint64_t maxlen = 0;
 	sv v;
 	if (store_get(t, ST_META, sv_cstr(mk), &v) == FS_OK && v.n == 8)
-		maxlen = rd64(v.p);
+		maxlen = be64_get(v.p);
 	uint8_t pk[256], sk[256];
 	size_t sn = strlen(site);
 	if (sn + 10 > sizeof(pk))
@@ -406,7 +393,7 @@ static int site_shifts(store_txn *t, arena *a, const char *site,
 	memcpy(pk, site, sn);
 	pk[sn] = 0;
 	memcpy(sk, pk, sn + 1);
-	be64(sk + sn + 1, from > maxlen ? from - maxlen : 0);
+	be64_put(sk + sn + 1, from > maxlen ? from - maxlen : 0);
 	shift_scan s = {t, a, site, from, to, NULL, 0, 0, FS_OK};
 	int rc = store_scan(t, ST_SHIFTS, sv_of(pk, sn + 1),
 	                    sv_of(sk, sn + 9), shift_scan_cb, &s);
@@ -920,7 +907,7 @@ static int anchor_get(store_txn *t, const char *device, const char *boot,
 		return rc;
 	if (v.n != 8)
 		return FS_E_NOT_FOUND;
-	*anchor = (int64_t)rd64(v.p);
+	*anchor = (int64_t)be64_get(v.p);
 	return FS_OK;
 }
 
@@ -932,7 +919,7 @@ static int anchor_put(store_txn *t, const char *device, const char *boot,
 	if (n < 0 || (size_t)n >= sizeof(k))
 		return FS_OK; /* boot ids are capped at 128 bytes before this */
 	uint8_t b[8];
-	be64(b, (uint64_t)anchor);
+	be64_put(b, (uint64_t)anchor);
 	return store_put(t, ST_ANCHORS, sv_of(k, (size_t)n), sv_of(b, 8));
 }
 
@@ -1209,7 +1196,7 @@ static opresult apply_op(actx *x, const wval *op)
 		 * "orcv/<id>", 8 bytes big-endian): reports show the delay */
 		char k[160];
 		uint8_t b[8];
-		be64(b, x->j->t);
+		be64_put(b, x->j->t);
 		int kn = snprintf(k, sizeof(k), "orcv/%s", id);
 		if ((rc = store_put(x->t, ST_AUX, sv_of(k, (size_t)kn), sv_of(b, 8))))
 			return rej(rc, NULL, NULL);
@@ -1399,7 +1386,7 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 	uint8_t *val = arena_alloc(x->a, ack->n + 8);
 	if (!val)
 		return FS_E_UNAVAILABLE;
-	be64(val, j->t);
+	be64_put(val, j->t);
 	memcpy(val + 8, ack->p, ack->n);
 	if ((rc = store_put(x->t, ST_ACKS, sv_of(key, kn),
 	                    sv_of(val, ack->n + 8))) ||

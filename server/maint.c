@@ -2,9 +2,9 @@
  * maint.c — see maint.h.
  *
  * Index keys in ST_AUX (all times big-endian so a scan is in time order):
- *   "t/" be64(wall) c \0 id   a tombstone to check at wall + ttl
- *   "a/" be64(t) ackkey       an ack to drop at t + ttl
- *   "q/" be64(t) -> be64(seq) the store's seq at time t (one per pass),
+ *   "t/" be64_put(wall) c \0 id   a tombstone to check at wall + ttl
+ *   "a/" be64_put(t) ackkey       an ack to drop at t + ttl
+ *   "q/" be64_put(t) -> be64_put(seq) the store's seq at time t (one per pass),
  *                             so "gone entries older than ttl" is a seq
  */
 #include "server/maint.h"
@@ -14,27 +14,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 #include "protocol/record.h"
 
 #define CHUNK 512 /* entries per write transaction */
 
-static void be64(uint8_t *o, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		o[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 int maint_note_tomb(store_txn *t, const char *c, const char *id,
                     uint64_t wall_ms)
@@ -44,7 +31,7 @@ int maint_note_tomb(store_txn *t, const char *c, const char *id,
 	if (cn + in + 11 > sizeof(k))
 		return FS_E_BAD_REQUEST;
 	memcpy(k, "t/", 2);
-	be64(k + 2, wall_ms);
+	be64_put(k + 2, wall_ms);
 	memcpy(k + 10, c, cn);
 	k[10 + cn] = 0;
 	memcpy(k + 11 + cn, id, in);
@@ -58,7 +45,7 @@ int maint_note_ack(store_txn *t, sv key, uint64_t t_ms)
 	if (key.n + 10 > sizeof(k))
 		return FS_E_BAD_REQUEST;
 	memcpy(k, "a/", 2);
-	be64(k + 2, t_ms);
+	be64_put(k + 2, t_ms);
 	memcpy(k + 10, key.p, key.n);
 	uint8_t one = 1;
 	return store_put(t, ST_AUX, sv_of(k, key.n + 10), sv_of(&one, 1));
@@ -76,7 +63,7 @@ typedef struct {
 static int due_cb(void *ctx, sv key, sv val)
 {
 	due *d = ctx;
-	if (key.n < 10 || rd64((const uint8_t *)key.p + 2) >= d->cutoff ||
+	if (key.n < 10 || be64_get((const uint8_t *)key.p + 2) >= d->cutoff ||
 	    d->n == CHUNK)
 		return 1;
 	d->keys[d->n] = arena_dup(d->a, key.p, key.n);
@@ -154,10 +141,10 @@ typedef struct {
 static int seqat_cb(void *ctx, sv key, sv val)
 {
 	gone_ctx *g = ctx;
-	if (key.n != 10 || val.n != 8 || rd64((const uint8_t *)key.p + 2) > g->cutoff)
+	if (key.n != 10 || val.n != 8 || be64_get((const uint8_t *)key.p + 2) > g->cutoff)
 		return 1;
-	g->seq_at_cutoff = rd64(val.p);
-	g->found_t = rd64((const uint8_t *)key.p + 2);
+	g->seq_at_cutoff = be64_get(val.p);
+	g->found_t = be64_get((const uint8_t *)key.p + 2);
 	g->found = 1;
 	return 0;
 }
@@ -166,7 +153,7 @@ static int seqat_cb(void *ctx, sv key, sv val)
 static int old_q_cb(void *ctx, sv key, sv val)
 {
 	gone_ctx *g = ctx;
-	if (key.n != 10 || rd64((const uint8_t *)key.p + 2) >= g->found_t ||
+	if (key.n != 10 || be64_get((const uint8_t *)key.p + 2) >= g->found_t ||
 	    g->n == 4096)
 		return 1;
 	char *k = arena_dup(g->a, key.p, 10);
@@ -207,8 +194,8 @@ static int gone_txn(void *ctx, store_txn *t)
 	int rc = store_seq(t, &seq);
 	uint8_t k[10], v[8];
 	memcpy(k, "q/", 2);
-	be64(k + 2, g->now);
-	be64(v, seq);
+	be64_put(k + 2, g->now);
+	be64_put(v, seq);
 	if (!rc)
 		rc = store_put(t, ST_AUX, sv_of(k, 10), sv_of(v, 8));
 	if (rc)

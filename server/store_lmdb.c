@@ -37,6 +37,7 @@
 #include <lmdb.h>
 
 #include "crypto.h"
+#include "protocol/be64.h"
 
 #define MIB ((size_t)1 << 20)
 #define REC_VERSION 1
@@ -94,25 +95,7 @@ sv sv_cstr(const char *s)
 	return v;
 }
 
-static void be64_put(unsigned char *p, uint64_t v)
-{
-	int i;
 
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t be64_get(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static MDB_val mval(const void *p, size_t n)
 {

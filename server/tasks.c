@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 #include "protocol/valid.h"
@@ -298,21 +299,7 @@ int tasks_load_shift(store_txn *t, arena *a, const char *id, task_shift *out)
 	return tasks_shift_from_record(a, id, &r, out);
 }
 
-static void be64(uint8_t *o, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		o[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 typedef struct {
 	store_txn *t;
@@ -329,7 +316,7 @@ static int shift_cb(void *ctx, sv key, sv val)
 	shiftscan *s = ctx;
 	if (key.n < s->sn + 10)
 		return 0;
-	uint64_t starts = rd64((const uint8_t *)key.p + s->sn + 1);
+	uint64_t starts = be64_get((const uint8_t *)key.p + s->sn + 1);
 	if (starts >= s->to)
 		return 1;
 	char *id = arena_strndup(s->a, (const char *)key.p + s->sn + 10,
@@ -358,7 +345,7 @@ static int shift_cb(void *ctx, sv key, sv val)
 	return 0;
 }
 
-/* ST_SHIFTS keys are site \0 be64(starts) \0 id, so the scan runs in
+/* ST_SHIFTS keys are site \0 be64_put(starts) \0 id, so the scan runs in
  * starts order; ties come out by id. */
 int tasks_site_shifts(store_txn *t, arena *a, const char *site, uint64_t from,
                       uint64_t to, task_shift **out, uint32_t *n)
@@ -370,7 +357,7 @@ int tasks_site_shifts(store_txn *t, arena *a, const char *site, uint64_t from,
 	uint64_t maxlen = 0;
 	sv v;
 	if (store_get(t, ST_META, sv_cstr(mk), &v) == FS_OK && v.n == 8)
-		maxlen = rd64(v.p);
+		maxlen = be64_get(v.p);
 	size_t sn = strlen(site);
 	uint8_t pk[300], sk[300];
 	if (sn + 10 > sizeof(pk))
@@ -378,7 +365,7 @@ int tasks_site_shifts(store_txn *t, arena *a, const char *site, uint64_t from,
 	memcpy(pk, site, sn);
 	pk[sn] = 0;
 	memcpy(sk, pk, sn + 1);
-	be64(sk + sn + 1, from > maxlen ? from - maxlen : 0);
+	be64_put(sk + sn + 1, from > maxlen ? from - maxlen : 0);
 	shiftscan s = {t, a, sn, from, to, NULL, 0, 0, FS_OK};
 	int rc = store_scan(t, ST_SHIFTS, sv_of(pk, sn + 1), sv_of(sk, sn + 9),
 	                    shift_cb, &s);

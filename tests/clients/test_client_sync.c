@@ -17,6 +17,7 @@
 
 #include "clients/client_int.h"
 #include "protocol/hlc.h"
+#include "protocol/be64.h"
 
 #define DEV "dev-A"
 #define NOW_MS 1800000000000ULL
@@ -133,7 +134,7 @@ static uint64_t cursor_of(fs_client *c, const char *bucket)
 
 	assert_int_equal(ls_begin(c->ls, 0, &t), FSC_OK);
 	if (!ls_get(t, LT_CURS, ls_v(bucket, strlen(bucket)), &v) && v.n == 8)
-		cur = ls_get_be64(v.p);
+		cur = be64_get(v.p);
 	ls_abort(t);
 	return cur;
 }

@@ -1,0 +1,28 @@
+/*
+ * be64.h — 64-bit integers in big-endian byte order, as keys are stored
+ * (a range scan over big-endian keys walks them in numeric order).
+ */
+#ifndef FS_BE64_H
+#define FS_BE64_H
+
+#include <stdint.h>
+
+static inline void be64_put(void *out, uint64_t v)
+{
+	uint8_t *p = out;
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t be64_get(const void *in)
+{
+	const uint8_t *p = in;
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#endif
