@@ -5,9 +5,9 @@
  * The input is one candidate message.  Beyond "no crash, no UB, no leak":
  *   - what decodes is nested at most WIRE_MAX_DEPTH and passes
  *     wire_check_depth;
- *   - it re-encodes (wb_val) to bytes that decode to an equal tree, and
- *     encoding that tree again gives the same bytes (the encoder is
- *     canonical);
+ *   - it re-encodes (wb_val) to bytes that decode to an equal tree and
+ *     that msgpack-c reads as the same values, and encoding that tree
+ *     again gives the same bytes (the encoder is canonical);
  *   - msgpack is prefix-free: the input without its last byte never
  *     decodes;
  *   - a value budget of exactly the message's value count decodes, one
@@ -214,6 +214,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broken("re-encoded bytes do not decode");
 	if (!wv_equal(v, v2))
 		broken("re-encoded bytes decode to another tree");
+	/* and msgpack-c reads our encoding as the same values */
+	against_msgpack_c(b1.p, b1.n, FS_OK, v);
 	wb_val(&b2, v2);
 	if (b2.err || b2.n != b1.n || memcmp(b1.p, b2.p, b1.n))
 		broken("encoding is not canonical (second encoding differs)");
