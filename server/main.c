@@ -62,7 +62,7 @@ static const option opts[] = {
 	{"--cert", O_STR, OFF(cert), "PEM   TLS certificate (chain)"},
 	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
 	{"--insecure-http", O_FLAG, OFF(insecure), "      plain HTTP (loopback or behind a TLS proxy)"},
-	{"--threads", O_UINT, OFF(threads), "N     worker threads (16)"},
+	{"--threads", O_UINT, OFF(threads), "N     worker threads (64; the same as --max-connections)"},
 	{"--pbkdf2-iter", O_UINT, OFF(pbkdf2), "N     PBKDF2 iterations for new PINs (40000, ~20 ms)"},
 	{"--request-timeout-ms", O_UINT, OFF(timeout_ms), "N  deadline to read a request (30000)"},
 	{"--map-mb", O_SIZE, OFF(map_mb), "N     initial store map size (256)"},
