@@ -1122,14 +1122,7 @@ out:
 	return rc;
 }
 
-typedef struct {
-	arena *a;
-	char **v;
-	uint32_t n, cap;
-	int oom;
-} strlist;
-
-static void strlist_add(strlist *l, const char *p, size_t n)
+void strlist_add(strlist *l, const char *p, size_t n)
 {
 	if (l->n && strlen(l->v[l->n - 1]) == n && !memcmp(l->v[l->n - 1], p, n))
 		return; /* sorted input: neighbours repeat */
@@ -1152,7 +1145,7 @@ static void strlist_add(strlist *l, const char *p, size_t n)
 		l->n++;
 }
 
-static int bmem_bucket_cb(void *ctx, ls_val k, ls_val v)
+int strlist_bmem_cb(void *ctx, ls_val k, ls_val v)
 {
 	const char *z = memchr(k.p, 0, k.n);
 
@@ -1162,7 +1155,7 @@ static int bmem_bucket_cb(void *ctx, ls_val k, ls_val v)
 	return 0;
 }
 
-static int curs_cb(void *ctx, ls_val k, ls_val v)
+int strlist_curs_cb(void *ctx, ls_val k, ls_val v)
 {
 	(void)v;
 	strlist_add(ctx, k.p, k.n);
@@ -1194,8 +1187,8 @@ int fs_each_bucket(fs_client *c,
 	}
 	if ((rc = ls_begin(c->ls, 0, &t)))
 		goto out;
-	if (ls_scan(t, LT_BMEM, ls_v(NULL, 0), bmem_bucket_cb, &l) == FSC_ESTORE ||
-	    ls_scan(t, LT_CURS, ls_v(NULL, 0), curs_cb, &l) == FSC_ESTORE) {
+	if (ls_scan(t, LT_BMEM, ls_v(NULL, 0), strlist_bmem_cb, &l) == FSC_ESTORE ||
+	    ls_scan(t, LT_CURS, ls_v(NULL, 0), strlist_curs_cb, &l) == FSC_ESTORE) {
 		rc = FSC_ESTORE;
 		goto out;
 	}

@@ -68,6 +68,23 @@ int cl_connect(fs_client *c, http_client *h);
  * else FSC_ESERVER, message set. */
 int cl_http_error(fs_client *c, const char *what, const http_resp *r);
 
+/* ---- bucket names held locally (client.c) ----------------------------------- */
+
+/* A list of strings in an arena, fed sorted: a name equal to the last one
+ * is not added again.  oom is set (and stays) when the arena ran out. */
+typedef struct {
+	arena *a;
+	char **v;
+	uint32_t n, cap;
+	int oom;
+} strlist;
+
+void strlist_add(strlist *l, const char *p, size_t n);
+/* ls_scan callbacks: the bucket of each LT_BMEM key (bucket \0 ...), and
+ * each LT_CURS key (a bucket name), into a strlist. */
+int strlist_bmem_cb(void *ctx, ls_val k, ls_val v);
+int strlist_curs_cb(void *ctx, ls_val k, ls_val v);
+
 /* ---- sync internals (sync.c), open for the unit tests ---------------------- */
 
 typedef struct {

@@ -529,52 +529,6 @@ static int apply_bucket(apply_ctx *x, const char *bucket, const wval *bv)
 
 /* ---- scope and eviction ------------------------------------------------------- */
 
-typedef struct {
-	arena *a;
-	char **v;
-	uint32_t n, cap;
-	int oom;
-} names;
-
-static void names_add(names *l, const char *p, size_t n)
-{
-	if (l->n && strlen(l->v[l->n - 1]) == n && !memcmp(l->v[l->n - 1], p, n))
-		return;
-	if (l->n == l->cap) {
-		uint32_t cap = l->cap ? l->cap * 2 : 32;
-		char **nv = arena_calloc(l->a, cap, sizeof(char *));
-
-		if (!nv) {
-			l->oom = 1;
-			return;
-		}
-		if (l->n)
-			memcpy(nv, l->v, l->n * sizeof(char *));
-		l->v = nv;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n] = arena_strndup(l->a, p, n)))
-		l->oom = 1;
-	else
-		l->n++;
-}
-
-static int bmem_names(void *ctx, ls_val k, ls_val v)
-{
-	const char *z = memchr(k.p, 0, k.n);
-
-	(void)v;
-	if (z)
-		names_add(ctx, k.p, (size_t)(z - (const char *)k.p));
-	return 0;
-}
-
-static int curs_names(void *ctx, ls_val k, ls_val v)
-{
-	(void)v;
-	names_add(ctx, k.p, k.n);
-	return 0;
-}
 
 static int in_list(const wval *arr, const char *s)
 {
@@ -588,13 +542,13 @@ static int in_list(const wval *arr, const char *s)
  * locally outside the scope) once no queued op is in it. */
 static int evict_out_of_scope(apply_ctx *x, const wval *scope)
 {
-	names l = {x->a, NULL, 0, 0, 0};
+	strlist l = {x->a, NULL, 0, 0, 0};
 	int rc;
 
 	if (!scope || scope->t != WV_ARR)
 		return FSC_OK;
-	if (ls_scan(x->t, LT_BMEM, ls_v(NULL, 0), bmem_names, &l) == FSC_ESTORE ||
-	    ls_scan(x->t, LT_CURS, ls_v(NULL, 0), curs_names, &l) == FSC_ESTORE)
+	if (ls_scan(x->t, LT_BMEM, ls_v(NULL, 0), strlist_bmem_cb, &l) == FSC_ESTORE ||
+	    ls_scan(x->t, LT_CURS, ls_v(NULL, 0), strlist_curs_cb, &l) == FSC_ESTORE)
 		return FSC_ESTORE;
 	if (l.oom)
 		return FSC_ENOMEM;
