@@ -31,6 +31,7 @@
 #include "server/auth.h"
 #include "server/blobref.h"
 #include "server/maint.h"
+#include "server/tasks.h"
 
 #define HOUR_MS (3600ULL * 1000)
 #define TRUST_WINDOW_MS 60000
@@ -211,59 +212,16 @@ static int load_record(store_txn *t, arena *a, const char *c, const char *id,
 
 /* ---- shifts --------------------------------------------------------------- */
 
-typedef struct {
-	char *id;
-	char *site;
-	int role;
-	uint64_t starts, ends;
-	char **staff;
-	unsigned nstaff;
-	char *lead;
-} shift_info;
+/* The shift model and its index scan are tasks.c's (the generator needs
+ * the same); the engine adds only the membership test. */
+typedef task_shift shift_info;
 
 static int shift_has(const shift_info *s, const char *staff)
 {
-	for (unsigned i = 0; i < s->nstaff; i++)
+	for (uint32_t i = 0; i < s->nstaff; i++)
 		if (strcmp(s->staff[i], staff) == 0)
 			return 1;
 	return 0;
-}
-
-static int shift_from_record(arena *a, const char *id, const record *r,
-                             shift_info *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->id = arena_strndup(a, id, strlen(id));
-	s->site = rec_str(a, r, "site");
-	char *role = rec_str(a, r, "role");
-	s->role = role ? role_parse(role, strlen(role)) : ROLE_NONE;
-	rec_u64(r, "starts", &s->starts);
-	rec_u64(r, "ends", &s->ends);
-	s->lead = rec_str(a, r, "lead");
-	const rfield *f = rec_get(r, "staff");
-	if (f && f->val.t == WV_ARR) {
-		s->staff = arena_calloc(a, f->val.a.n + 1, sizeof(char *));
-		if (!s->staff)
-			return FS_E_UNAVAILABLE;
-		for (uint32_t i = 0; i < f->val.a.n; i++) {
-			char *v = wv_strdup(a, &f->val.a.v[i]);
-			if (v)
-				s->staff[s->nstaff++] = v;
-		}
-	}
-	return s->id ? FS_OK : FS_E_UNAVAILABLE;
-}
-
-static int load_shift(store_txn *t, arena *a, const char *id, shift_info *s)
-{
-	record r;
-	rec_init(&r);
-	int rc = load_record(t, a, "shift", id, &r, NULL, NULL);
-	if (rc)
-		return rc;
-	if (rec_true(&r, "_deleted"))
-		return FS_E_NOT_FOUND;
-	return shift_from_record(a, id, &r, s);
 }
 
 /* ST_SHIFTS key: site \0 be64_put(starts) \0 id. */
@@ -327,80 +285,6 @@ static int shift_index_update(store_txn *t, arena *a, const char *id,
 		rc = store_put(t, ST_META, sv_cstr(mk), sv_of(b, 8));
 	}
 	return rc;
-}
-
-typedef struct {
-	store_txn *t;
-	arena *a;
-	const char *site;
-	uint64_t from, to; /* overlap window */
-	shift_info *out;
-	unsigned n, cap;
-	int rc;
-} shift_scan;
-
-static int shift_scan_cb(void *ctx, sv key, sv val)
-{
-	shift_scan *s = ctx;
-	size_t sn = strlen(s->site);
-	if (key.n < sn + 10)
-		return 0;
-	uint64_t starts = be64_get((const uint8_t *)key.p + sn + 1);
-	if (starts >= s->to)
-		return 1; /* sorted by starts: done */
-	char *id = arena_strndup(s->a, (const char *)key.p + sn + 10,
-	                         key.n - sn - 10);
-	if (!id) {
-		s->rc = FS_E_UNAVAILABLE;
-		return 1;
-	}
-	shift_info si;
-	if (load_shift(s->t, s->a, id, &si) != FS_OK)
-		return 0;
-	if (si.ends <= s->from || si.starts >= s->to)
-		return 0;
-	if (s->n == s->cap) {
-		unsigned nc = s->cap ? s->cap * 2 : 16;
-		shift_info *o = arena_calloc(s->a, nc, sizeof(*o));
-		if (!o) {
-			s->rc = FS_E_UNAVAILABLE;
-			return 1;
-		}
-		if (s->n)
-			memcpy(o, s->out, s->n * sizeof(*o));
-		s->out = o;
-		s->cap = nc;
-	}
-	s->out[s->n++] = si;
-	return 0;
-}
-
-/* Shifts of `site` overlapping [from, to). */
-static int site_shifts(store_txn *t, arena *a, const char *site,
-                       uint64_t from, uint64_t to, shift_info **out,
-                       unsigned *n)
-{
-	char mk[256];
-	maxlen_key(mk, sizeof(mk), site);
-	uint64_t maxlen = 0;
-	sv v;
-	if (store_get(t, ST_META, sv_cstr(mk), &v) == FS_OK && v.n == 8)
-		maxlen = be64_get(v.p);
-	uint8_t pk[256], sk[256];
-	size_t sn = strlen(site);
-	if (sn + 10 > sizeof(pk))
-		return FS_E_BAD_REQUEST;
-	memcpy(pk, site, sn);
-	pk[sn] = 0;
-	memcpy(sk, pk, sn + 1);
-	be64_put(sk + sn + 1, from > maxlen ? from - maxlen : 0);
-	shift_scan s = {t, a, site, from, to, NULL, 0, 0, FS_OK};
-	int rc = store_scan(t, ST_SHIFTS, sv_of(pk, sn + 1),
-	                    sv_of(sk, sn + 9), shift_scan_cb, &s);
-	(void)rc;
-	*out = s.out;
-	*n = s.n;
-	return s.rc;
 }
 
 /* ---- scope --------------------------------------------------------------- */
@@ -467,7 +351,7 @@ int engine_scope(engine *e, store_txn *t, const principal *p, uint64_t now,
 		from = now - 12 * HOUR_MS;
 	shift_info *sh;
 	unsigned ns;
-	if ((rc = site_shifts(t, a, p->site, from, to, &sh, &ns)))
+	if ((rc = tasks_site_shifts(t, a, p->site, from, to, &sh, &ns)))
 		return rc;
 	for (unsigned i = 0; i < ns; i++) {
 		if (p->role != ROLE_SUPERVISOR && !shift_has(&sh[i], p->staff))
@@ -679,7 +563,7 @@ typedef struct {
 	unsigned nsc, sc_next;
 } actx;
 
-/* load_shift() through the job's cache. */
+/* tasks_load_shift() through the job's cache. */
 static int x_load_shift(actx *x, const char *id, shift_info *s)
 {
 	for (unsigned i = 0; i < x->nsc; i++)
@@ -689,7 +573,7 @@ static int x_load_shift(actx *x, const char *id, shift_info *s)
 			*s = x->sc[i];
 			return FS_OK;
 		}
-	int rc = load_shift(x->t, x->a, id, s);
+	int rc = tasks_load_shift(x->t, x->a, id, s);
 	if (rc != FS_OK && rc != FS_E_NOT_FOUND)
 		return rc;
 	unsigned k = x->nsc < 8 ? x->nsc++ : x->sc_next++ % 8;
