@@ -1052,28 +1052,36 @@ static int dead_cb(void *ctx, ls_val k, ls_val v)
 	return stop;
 }
 
-int fs_each_dead(fs_client *c, int (*cb)(void *ctx, const fs_dead *d),
-                 void *ctx)
+/* Visit one local table under the handle's lock in a read txn; `e` is
+ * the visit's state (its arena is freed here). */
+static int each_in(fs_client *c, int table,
+                   int (*scan)(void *ctx, ls_val k, ls_val v), each_misc *e)
 {
 	ls_txn *t = NULL;
-	each_misc e = {arena_new(0), cb, NULL, ctx, 0};
 	int rc;
 
 	pthread_mutex_lock(&c->mu);
 	cl_ok(c);
-	if (!e.a) {
+	if (!e->a) {
 		rc = FSC_ENOMEM;
 		goto out;
 	}
 	if ((rc = ls_begin(c->ls, 0, &t)))
 		goto out;
-	rc = ls_scan(t, LT_DEAD, ls_v(NULL, 0), dead_cb, &e);
+	rc = ls_scan(t, table, ls_v(NULL, 0), scan, e);
 	rc = rc == FSC_ESTORE ? rc : FSC_OK;
 out:
 	ls_abort(t);
-	arena_free(e.a);
+	arena_free(e->a);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+int fs_each_dead(fs_client *c, int (*cb)(void *ctx, const fs_dead *d),
+                 void *ctx)
+{
+	each_misc e = {arena_new(0), cb, NULL, ctx, 0};
+	return each_in(c, LT_DEAD, dead_cb, &e);
 }
 
 static int urg_cb(void *ctx, ls_val k, ls_val v)
@@ -1101,25 +1109,8 @@ static int urg_cb(void *ctx, ls_val k, ls_val v)
 int fs_each_urgent(fs_client *c, int (*cb)(void *ctx, const fs_urgent *u),
                    void *ctx)
 {
-	ls_txn *t = NULL;
 	each_misc e = {arena_new(0), NULL, cb, ctx, 0};
-	int rc;
-
-	pthread_mutex_lock(&c->mu);
-	cl_ok(c);
-	if (!e.a) {
-		rc = FSC_ENOMEM;
-		goto out;
-	}
-	if ((rc = ls_begin(c->ls, 0, &t)))
-		goto out;
-	rc = ls_scan(t, LT_URG, ls_v(NULL, 0), urg_cb, &e);
-	rc = rc == FSC_ESTORE ? rc : FSC_OK;
-out:
-	ls_abort(t);
-	arena_free(e.a);
-	pthread_mutex_unlock(&c->mu);
-	return rc;
+	return each_in(c, LT_URG, urg_cb, &e);
 }
 
 void strlist_add(strlist *l, const char *p, size_t n)
