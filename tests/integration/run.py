@@ -14,6 +14,9 @@ A test function takes no argument or one, `ctx`:
                            the test (shim=True means shim=ctx.shim)
     ctx.tmpdir             a scratch directory for this test
     ctx.name               "test_file.py::test_name"
+    ctx.build              the folder the server was built in (the original
+                           of ctx.binary: for tools that are not copied,
+                           such as bench/loadgen under it)
 The server binary, the executables beside it (the clients some tests run
 from dirname(ctx.binary)) and the shim are copied once, at start, into a
 temporary directory, and every test uses the copies: a `make` that relinks
@@ -204,6 +207,7 @@ PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 def run_one(name, fn, args):
     """Run one test; returns PASS, FAIL or SKIP."""
     ctx = Ctx(args.server, args.shim, name)
+    ctx.build = os.path.dirname(args.originals.get(args.server, args.server))
     limit = int(getattr(fn, "timeout", DEFAULT_TIMEOUT))
     ok = False
     why = None
