@@ -276,6 +276,16 @@ def ceiling(S, tmp, value_bytes):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def ingest_phases(S, R, run, system, *command):
+    """One system's ingest + update at the sizes S, into run `run`."""
+    r = loadgen(*command, "--clients", S["clients"], "--batches", S["batches"],
+                "--per", S["per"], "--updates", S["updates"],
+                "--upd-clients", S["upd_clients"])
+    for ph in ("ingest", "update"):
+        for m in PHASE_FIGURES:
+            R.add("%s.%s.%s" % (ph, system, m), r[ph][m], run)
+
+
 def w_ingest(S, tmp, R, pd):
     """Per run, back to back: fieldsync (ingest + update on a fresh store,
     bytes, then LMDB's ceiling for records of the size it stored), then
@@ -287,13 +297,8 @@ def w_ingest(S, tmp, R, pd):
         try:
             fs.setup(S["clients"] * S["batches"] * S["per"] // 1000,
                      S["clients"])
-            r = loadgen("fs-ingest", "--url", fs.url, "--tokens", fs.tokens,
-                        "--clients", S["clients"], "--batches", S["batches"],
-                        "--per", S["per"], "--updates", S["updates"],
-                        "--upd-clients", S["upd_clients"], "--prefix", prefix)
-            for ph in ("ingest", "update"):
-                for m in PHASE_FIGURES:
-                    R.add("%s.fieldsync.%s" % (ph, m), r[ph][m], run)
+            ingest_phases(S, R, run, "fieldsync", "fs-ingest", "--url",
+                          fs.url, "--tokens", fs.tokens, "--prefix", prefix)
             # bytes: full pull (admin, every bucket) and one shift
             log("bytes run %d: fieldsync" % (run + 1))
             for enc in ("deflate", "identity"):
@@ -319,13 +324,8 @@ def w_ingest(S, tmp, R, pd):
         R.add("limit.lmdb.records_per_s", ceiling(S, tmp, vb), run)
         log("ingest run %d: pouchdb" % (run + 1))
         db = "ingest%d" % run
-        r = loadgen("pd-ingest", "--url", pd.url, "--db", db,
-                    "--clients", S["clients"], "--batches", S["batches"],
-                    "--per", S["per"], "--updates", S["updates"],
-                    "--upd-clients", S["upd_clients"], "--prefix", prefix)
-        for ph in ("ingest", "update"):
-            for m in PHASE_FIGURES:
-                R.add("%s.pouchdb.%s" % (ph, m), r[ph][m], run)
+        ingest_phases(S, R, run, "pouchdb", "pd-ingest", "--url", pd.url,
+                      "--db", db, "--prefix", prefix)
         log("bytes run %d: pouchdb" % (run + 1))
         for gz in (False, True):
             tag = "gzip" if gz else "json"
