@@ -68,7 +68,7 @@ endif
 
 .PHONY: all deps run test unit integration clean distclean test-asan asan-build
 .DEFAULT_GOAL := all
-all: deps $(B)/fieldsyncd $(UNIT_BIN) $(SHIM)
+all: deps $(B)/fieldsyncd $(UNIT_BIN) $(SHIM) $(B)/bench/loadgen
 
 # ---- dependencies ----------------------------------------------------------
 # Checked on every make (a handful of stat calls); apt-get runs only when a

@@ -1046,6 +1046,7 @@ typedef struct {
 	int clients, per_client;
 	lat lat;
 	lat lat_rest;           /* every batch but each client's first */
+	lat lat_err;            /* failed requests: kept out of lat, lat_rest */
 	_Atomic long errors;
 	pthread_barrier_t start;
 	char (*revs)[40];       /* pouchdb: rev of record n */
@@ -1123,9 +1124,6 @@ static void *runner_main(void *arg)
 		double t0 = now_s();
 		int rc = hc_do(c, "POST", R->path, R->headers[ra->id], b->p, b->n, &r);
 		double t1 = now_s();
-		lat_add(&R->lat, (t1 - t0) * 1000);
-		if (i > 0)
-			lat_add(&R->lat_rest, (t1 - t0) * 1000);
 		if (R->trace) {
 			pthread_mutex_lock(&R->lat.mu);
 			fprintf(R->trace, "%d %d %.3f %.3f\n", ra->id, i,
@@ -1145,7 +1143,13 @@ static void *runner_main(void *arg)
 				     acks_ok(v, b->nb, b->per);
 			}
 		}
-		if (!ok) {
+		/* a fast error answer must not pull the percentiles down */
+		if (ok) {
+			lat_add(&R->lat, (t1 - t0) * 1000);
+			if (i > 0)
+				lat_add(&R->lat_rest, (t1 - t0) * 1000);
+		} else {
+			lat_add(&R->lat_err, (t1 - t0) * 1000);
 			if (atomic_fetch_add(&R->errors, 1) < 3)
 				fprintf(stderr, "loadgen: request failed: HTTP %d %.300s\n",
 				        rc ? -1 : r.status, R->pouch && r.body && strstr((char *)r.body, "\"error\"") ? strstr((char *)r.body, "\"error\"") - 80 : "");
@@ -1163,6 +1167,7 @@ static double runner_go(runner *R)
 {
 	lat_init(&R->lat);
 	lat_init(&R->lat_rest);
+	lat_init(&R->lat_err);
 	atomic_store(&R->errors, 0);
 	pthread_barrier_init(&R->start, NULL, (unsigned)R->clients + 1);
 	pthread_t *th = xmalloc(sizeof(pthread_t) * (size_t)R->clients);
@@ -1194,12 +1199,16 @@ static void print_phase(const char *name, runner *R, double secs, long records,
 {
 	double p50 = lat_pct(&R->lat, 50), p99 = lat_pct(&R->lat, 99),
 	       mx = lat_pct(&R->lat, 100);
+	/* latency figures are of the answered requests only; failed ones
+	 * are counted in errors and timed apart (error_*_ms) */
 	printf("\"%s\":{\"records\":%ld,\"seconds\":%.4f,\"records_per_s\":%.1f,"
 	       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-	       "\"p99_after_first_ms\":%.3f,\"requests\":%zu,\"errors\":%ld}%s",
+	       "\"p99_after_first_ms\":%.3f,\"requests\":%zu,\"errors\":%ld,"
+	       "\"error_p50_ms\":%.3f,\"error_max_ms\":%.3f}%s",
 	       name, records, secs, (double)records / secs, p50, p99, mx,
-	       lat_pct(&R->lat_rest, 99), R->lat.n,
-	       (long)atomic_load(&R->errors), comma ? "," : "");
+	       lat_pct(&R->lat_rest, 99), R->lat.n + R->lat_err.n,
+	       (long)atomic_load(&R->errors), lat_pct(&R->lat_err, 50),
+	       lat_pct(&R->lat_err, 100), comma ? "," : "");
 }
 
 /*
@@ -2159,15 +2168,20 @@ typedef struct {
 	double secs, t0;
 	const char *db;
 	_Atomic int next;
-	lat sync, login;
+	lat sync, login;        /* answered requests only */
+	lat err;                /* requests that failed, timed apart */
 	_Atomic long errors, ops;
 	double last_done;
 	pthread_mutex_t mu;
 	int deflate;
 } burst;
 
-static void burst_err(burst *B, const char *what, int status)
+/* A failed device: counted, and the request's time (ms < 0: none was
+ * made) goes to B->err, not to the latency figures. */
+static void burst_err(burst *B, const char *what, int status, double ms)
 {
+	if (ms >= 0)
+		lat_add(&B->err, ms);
 	if (atomic_fetch_add(&B->errors, 1) < 5)
 		fprintf(stderr, "loadgen: burst: %s: HTTP %d\n", what, status);
 }
@@ -2187,7 +2201,7 @@ static void burst_fs_device(burst *B, const bdev *d, hconn *c, hresp *r,
 	char *h = auth_hdr(d->dtok, NULL);
 	double t0 = now_s();
 	int rc = hc_do(c, "POST", "/v1/login", h, b.p, b.n, r);
-	lat_add(&B->login, (now_s() - t0) * 1000);
+	double ms = (now_s() - t0) * 1000;
 	free(h);
 	wb_free(&b);
 	arena_reset(a);
@@ -2195,14 +2209,15 @@ static void burst_fs_device(burst *B, const bdev *d, hconn *c, hresp *r,
 	uint8_t *keep;
 	if (rc || r->status != 200 || !(keep = arena_dup(a, r->body, r->n + 1)) ||
 	    wire_decode(a, keep, r->n, &v)) {
-		burst_err(B, "login", rc ? -1 : r->status);
+		burst_err(B, "login", rc ? -1 : r->status, ms);
 		return;
 	}
 	char *tok = wv_strdup(a, wv_get(v, "token"));
 	if (!tok) {
-		burst_err(B, "login token", r->status);
+		burst_err(B, "login token", r->status, ms);
 		return;
 	}
+	lat_add(&B->login, ms);
 	h = auth_hdr(tok, B->deflate ? "Accept-Encoding: deflate\r\n" : NULL);
 	/* sync 1: pull everything of the scope */
 	wb_init(&b);
@@ -2211,10 +2226,10 @@ static void burst_fs_device(burst *B, const bdev *d, hconn *c, hresp *r,
 	wb_map(&b, 0);
 	t0 = now_s();
 	rc = hc_do(c, "POST", "/v1/sync", h, b.p, b.n, r);
-	lat_add(&B->sync, (now_s() - t0) * 1000);
+	ms = (now_s() - t0) * 1000;
 	wb_free(&b);
 	if (rc || r->status != 200) {
-		burst_err(B, "sync 1", rc ? -1 : r->status);
+		burst_err(B, "sync 1", rc ? -1 : r->status, ms);
 		free(h);
 		return;
 	}
@@ -2225,7 +2240,7 @@ static void burst_fs_device(burst *B, const bdev *d, hconn *c, hresp *r,
 	const wval *bk;
 	if (!keep || wire_decode(a, keep, rn, &v) ||
 	    !(bk = wv_get(v, "buckets")) || bk->t != WV_MAP) {
-		burst_err(B, "sync 1 answer", r->status);
+		burst_err(B, "sync 1 answer", r->status, ms);
 		free(h);
 		return;
 	}
@@ -2239,10 +2254,11 @@ static void burst_fs_device(burst *B, const bdev *d, hconn *c, hresp *r,
 			got = recs && recs->t == WV_ARR ? (long)recs->a.n : -1;
 		}
 	if (got <= 0) {
-		burst_err(B, "sync 1 has no shift records", r->status);
+		burst_err(B, "sync 1 has no shift records", r->status, ms);
 		free(h);
 		return;
 	}
+	lat_add(&B->sync, ms);
 	/* sync 2: push 20 task completions, pull from the cursors */
 	wb_init(&b);
 	sync_head(&b, 1, 1000);
@@ -2263,20 +2279,21 @@ static void burst_fs_device(burst *B, const bdev *d, hconn *c, hresp *r,
 	}
 	t0 = now_s();
 	rc = hc_do(c, "POST", "/v1/sync", h, b.p, b.n, r);
-	lat_add(&B->sync, (now_s() - t0) * 1000);
+	ms = (now_s() - t0) * 1000;
 	wb_free(&b);
 	free(h);
 	if (rc || r->status != 200) {
-		burst_err(B, "sync 2", rc ? -1 : r->status);
+		burst_err(B, "sync 2", rc ? -1 : r->status, ms);
 		return;
 	}
 	raw = decoded(r, &rn);
 	keep = arena_dup(a, raw, rn + 1);
 	free(raw);
 	if (!keep || wire_decode(a, keep, rn, &v) || !acks_ok(v, 1, OPS_PER_DEVICE)) {
-		burst_err(B, "sync 2 acks", r->status);
+		burst_err(B, "sync 2 acks", r->status, ms);
 		return;
 	}
+	lat_add(&B->sync, ms);
 	atomic_fetch_add(&B->ops, OPS_PER_DEVICE);
 }
 
@@ -2294,9 +2311,9 @@ static void burst_pd_device(burst *B, const bdev *d, hconn *c, hresp *r)
 	         B->deflate ? "Accept-Encoding: gzip\r\n" : "");
 	double t0 = now_s();
 	int rc = hc_do(c, "POST", path, hdr, body, strlen(body), r);
-	lat_add(&B->sync, (now_s() - t0) * 1000);
+	double ms = (now_s() - t0) * 1000;
 	if (rc || r->status != 200) {
-		burst_err(B, "_find", rc ? -1 : r->status);
+		burst_err(B, "_find", rc ? -1 : r->status, ms);
 		return;
 	}
 	size_t rn;
@@ -2311,7 +2328,7 @@ static void burst_pd_device(burst *B, const bdev *d, hconn *c, hresp *r)
 		snprintf(key, sizeof(key), "\"_id\":\"%s\",\"_rev\":\"", t.id);
 		char *q = strstr(raw, key);
 		if (!q) {
-			burst_err(B, "_find answer lacks a task", r->status);
+			burst_err(B, "_find answer lacks a task", r->status, ms);
 			free(raw);
 			free(s.p);
 			return;
@@ -2337,15 +2354,17 @@ static void burst_pd_device(burst *B, const bdev *d, hconn *c, hresp *r)
 	}
 	sb_add(&s, "]}");
 	free(raw);
+	lat_add(&B->sync, ms);
 	snprintf(path, sizeof(path), "/%s/_bulk_docs", B->db);
 	t0 = now_s();
 	rc = hc_do(c, "POST", path, JSON_HDR, s.p, s.n, r);
-	lat_add(&B->sync, (now_s() - t0) * 1000);
+	ms = (now_s() - t0) * 1000;
 	free(s.p);
 	if (rc || r->status != 201 || strstr((char *)r->body, "\"error\"")) {
-		burst_err(B, "_bulk_docs", rc ? -1 : r->status);
+		burst_err(B, "_bulk_docs", rc ? -1 : r->status, ms);
 		return;
 	}
+	lat_add(&B->sync, ms);
 	atomic_fetch_add(&B->ops, OPS_PER_DEVICE);
 }
 
@@ -2365,7 +2384,7 @@ static void *burst_main(void *arg)
 		hconn *c = xmalloc(sizeof(hconn));
 		hc_init(c);
 		if (hc_connect(c)) {
-			burst_err(B, "connect", -1);
+			burst_err(B, "connect", -1, -1);
 			free(c);
 			continue;
 		}
@@ -2405,6 +2424,7 @@ static int cmd_burst(int pouch)
 	B.deflate = arg_flag("--deflate");
 	lat_init(&B.sync);
 	lat_init(&B.login);
+	lat_init(&B.err);
 	pthread_mutex_init(&B.mu, NULL);
 	int nth = (int)arg_i("--threads", 32);
 	if (nth < 1 || nth > 512)
@@ -2425,16 +2445,25 @@ static int cmd_burst(int pouch)
 		atomic_store(&rs.stop, 1);
 		pthread_join(rs.th, NULL);
 	}
+	/* syncs and the latency figures are of answered requests only;
+	 * errors counts failed devices (a device stops at its first failure),
+	 * error_requests the failed requests timed apart */
 	printf("{\"devices\":%d,\"ops\":%ld,\"errors\":%ld,\"syncs\":%zu,"
 	       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
 	       "\"login_p50_ms\":%.3f,\"login_p99_ms\":%.3f,\"done_s\":%.2f,"
+	       "\"error_requests\":%zu,\"error_p50_ms\":%.3f,"
+	       "\"error_max_ms\":%.3f,"
 	       "\"rss_anon_before_kb\":%ld,\"rss_anon_peak_kb\":%ld,"
 	       "\"rss_anon_after_kb\":%ld}\n",
 	       B.n, (long)B.ops, (long)B.errors, B.sync.n, lat_pct(&B.sync, 50),
 	       lat_pct(&B.sync, 99), lat_pct(&B.sync, 100), lat_pct(&B.login, 50),
-	       lat_pct(&B.login, 99), B.last_done - B.t0, rss_before, rs.peak_kb,
+	       lat_pct(&B.login, 99), B.last_done - B.t0, B.err.n,
+	       lat_pct(&B.err, 50), lat_pct(&B.err, 100), rss_before, rs.peak_kb,
 	       rs.last_kb);
-	return 0;
+	if (B.errors)
+		fprintf(stderr, "loadgen: burst: %ld of %d devices failed\n",
+		        (long)B.errors, B.n);
+	return B.errors ? 3 : 0;
 }
 
 /*

@@ -4,12 +4,19 @@ on one machine (BENCHMARKS.md says what every number means).
 
     bench/run.py            the full benchmark   -> bench/results/latest.json
     bench/run.py --quick    smaller sizes (<2 min) -> bench/results/quick.json
+    bench/run.py --quick --only burst --fault stop-server
+                            a burst whose server is stopped halfway through
+                            its first run         -> bench/results/fault.json
 
 It starts fieldsyncd (plain HTTP on 127.0.0.1, durable LMDB store in a temp
 dir) and PouchDB Server 4.2.0 (bench/node_modules, LevelDB in a temp dir) on
 free loopback ports, drives both with build/bench/loadgen (one C client,
 the same task records for both), runs build/bench/lmdb_ceiling, and prints
-a table.  Every figure is the median of RUNS runs.  Standard library only.
+a table.  Within each run both systems are measured back to back and every
+ratio is taken within the run; a published ratio is the median of the
+per-run ratios (each run's and the worst are in the JSON too).  Other
+figures are the median of the runs, except errors: their sum over every
+run, and any error fails the run (exit status 1).  Standard library only.
 """
 
 import argparse
@@ -24,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -101,14 +109,25 @@ class Proc:
         self.logf.close()
 
 
+LOADGEN_ERRORS = 3     # loadgen's exit status for "ran, some requests failed"
+
+
 def loadgen(*args, timeout=3600):
+    """Run one loadgen command; its JSON figures.  A run whose requests
+    partly failed (exit 3) still returns its figures, errors counted in
+    them; any other failure raises."""
     cmd = [LOADGEN] + [str(a) for a in args]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout)
+    out = p.stdout.decode().strip().splitlines()
+    err = p.stderr.decode(errors="replace")[-3000:]
+    if p.returncode == LOADGEN_ERRORS and out:
+        log("loadgen %s: requests failed (they are counted):\n%s"
+            % (args[0], err))
+        return json.loads(out[-1])
     if p.returncode != 0:
         raise RuntimeError("loadgen %s failed (%d):\n%s" % (
-            args[0], p.returncode, p.stderr.decode(errors="replace")[-3000:]))
-    out = p.stdout.decode().strip().splitlines()
+            args[0], p.returncode, err))
     return json.loads(out[-1])
 
 
@@ -193,181 +212,246 @@ def med(values):
 
 
 class Results:
+    """Every figure by run: runs[key][i] is run i's (None where run i did
+    not measure it; a figure measured once is run 0's)."""
+
     def __init__(self):
-        self.runs = {}   # key -> [values]
+        self.runs = {}   # key -> [value of run 0, run 1, ...]
 
-    def add(self, key, value):
-        self.runs.setdefault(key, []).append(value)
+    def add(self, key, value, run=0):
+        values = self.runs.setdefault(key, [])
+        values.extend([None] * (run + 1 - len(values)))
+        values[run] = value
 
-    def medians(self):
-        return {k: med(v) for k, v in self.runs.items()}
+    def count(self):
+        return max((len(v) for v in self.runs.values()), default=0)
+
+    def of_run(self, i):
+        return {k: v[i] for k, v in self.runs.items()
+                if i < len(v) and v[i] is not None}
 
 
-def w_ingest(S, tmp, R):
-    """ingest + update, then bytes, on a fresh store / database per run."""
-    n_total = S["clients"] * S["batches"] * S["per"]
-    pd = Pouch(tmp)
+def is_error_key(key):
+    return key.endswith(".errors") or key.endswith(".error_requests")
+
+
+def summarize(R):
+    """(flat, per_run, worst): flat has the median of each figure over the
+    runs, but the sum for error counts, plus errors.total (every error of
+    every run) and each ratio as the median of its per-run values; per_run
+    maps a ratio to its value in each run (None where it could not be
+    taken), worst to the worst of them."""
+    flat = {}
+    for k, v in R.runs.items():
+        if is_error_key(k):
+            flat[k] = sum(x for x in v if x is not None)
+        else:
+            flat[k] = med(v)
+    flat["errors.total"] = sum(flat[k] for k in R.runs
+                               if k.endswith(".errors"))
+    per_run, worst = {}, {}
+    runs = [ratios(R.of_run(i)) for i in range(R.count())]
+    for name in sorted(set().union(*runs) if runs else ()):
+        values = [r.get(name) for r in runs]
+        taken = [x for x in values if x is not None]
+        per_run[name] = values
+        flat[name] = med(taken)
+        worst[name] = (max if name in LOWER_IS_BETTER else min)(taken)
+    return flat, per_run, worst
+
+
+PHASE_FIGURES = ("records_per_s", "p50_ms", "p99_ms", "max_ms",
+                 "p99_after_first_ms", "errors")
+
+
+def ceiling(S, tmp, value_bytes):
+    """LMDB's one-transaction rate for the ingest's record count."""
+    n = S["clients"] * S["batches"] * S["per"]
+    d = tempfile.mkdtemp(prefix="ceiling-", dir=tmp)
     try:
-        for run in range(S["runs"]):
-            prefix = "r%d" % run
-            log("ingest run %d: fieldsync" % (run + 1))
-            fs = Fieldsync(tmp, "fs-ingest-%d" % run)
-            try:
-                fs.setup(n_total // 1000, S["clients"])
-                r = loadgen("fs-ingest", "--url", fs.url, "--tokens", fs.tokens,
-                            "--clients", S["clients"], "--batches", S["batches"],
-                            "--per", S["per"], "--updates", S["updates"],
-                            "--upd-clients", S["upd_clients"], "--prefix", prefix)
-                for ph in ("ingest", "update"):
-                    for m in ("records_per_s", "p50_ms", "p99_ms", "max_ms",
-                              "p99_after_first_ms", "errors"):
-                        R.add("%s.fieldsync.%s" % (ph, m), r[ph][m])
-                # bytes: full pull (admin, every bucket) and one shift
-                log("bytes run %d: fieldsync" % (run + 1))
-                for enc in ("deflate", "identity"):
-                    args = ["fs-fullpull", "--url", fs.url, "--admin", fs.admin]
-                    if enc == "deflate":
-                        args.append("--deflate")
-                    f = loadgen(*args)
-                    R.add("bytes.fieldsync.full_%s_bytes" % enc, f["wire_bytes"])
-                    R.add("bytes.fieldsync.full_records", f["records"])
-                    p = loadgen("fs-pull", "--url", fs.url, "--token",
-                                fs.token("cl", 0), "--limit", 1000,
-                                "--expect", 1000,
-                                *(["--deflate"] if enc == "deflate" else []))
-                    R.add("bytes.fieldsync.shift_%s_bytes" % enc, p["wire_bytes"])
-                    if enc == "identity":
-                        R.add("limit.fieldsync.stored_bytes_per_record",
-                              p["stored_bytes_per_record"])
-            finally:
-                fs.stop()
-            log("ingest run %d: pouchdb" % (run + 1))
-            db = "ingest%d" % run
-            r = loadgen("pd-ingest", "--url", pd.url, "--db", db,
-                        "--clients", S["clients"], "--batches", S["batches"],
-                        "--per", S["per"], "--updates", S["updates"],
-                        "--upd-clients", S["upd_clients"], "--prefix", prefix)
-            for ph in ("ingest", "update"):
-                for m in ("records_per_s", "p50_ms", "p99_ms", "max_ms",
-                          "p99_after_first_ms", "errors"):
-                    R.add("%s.pouchdb.%s" % (ph, m), r[ph][m])
-            log("bytes run %d: pouchdb" % (run + 1))
-            for gz in (False, True):
-                tag = "gzip" if gz else "json"
-                extra = ["--gzip"] if gz else []
-                f = loadgen("pd-changes", "--url", pd.url, "--db", db, *extra)
-                R.add("bytes.pouchdb.full_changes_%s_bytes" % tag, f["wire_bytes"])
-                R.add("bytes.pouchdb.full_records", f["records"])
-        w_pouch_pull(S, pd, "ingest%d" % (S["runs"] - 1), R)
+        p = subprocess.run([CEILING, d, str(n), str(int(value_bytes))],
+                           check=True, stdout=subprocess.PIPE)
+        return json.loads(p.stdout.decode())["records_per_s"]
     finally:
-        pd.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
-def w_pouch_pull(S, pd, db, R):
-    """shift_pull on PouchDB: _changes with a _selector filter (GET), and
-    _find on an index on shift; the store is the last ingest database."""
+def ingest_phases(S, R, run, system, *command):
+    """One system's ingest + update at the sizes S, into run `run`."""
+    r = loadgen(*command, "--clients", S["clients"], "--batches", S["batches"],
+                "--per", S["per"], "--updates", S["updates"],
+                "--upd-clients", S["upd_clients"])
+    for ph in ("ingest", "update"):
+        for m in PHASE_FIGURES:
+            R.add("%s.%s.%s" % (ph, system, m), r[ph][m], run)
+
+
+def w_ingest(S, tmp, R, pd):
+    """Per run, back to back: fieldsync (ingest + update on a fresh store,
+    bytes, then LMDB's ceiling for records of the size it stored), then
+    PouchDB (ingest + update into a fresh database, bytes)."""
     for run in range(S["runs"]):
-        shift = "sh-%05d" % (run + 1)
-        log("shift_pull run %d: pouchdb _changes?filter=_selector" % (run + 1))
-        c = loadgen("pd-changes", "--url", pd.url, "--db", db, "--shift", shift,
-                    "--expect", 1000)
-        R.add("shift_pull.pouchdb.changes_ms", c["ms"])
-        R.add("bytes.pouchdb.shift_changes_json_bytes", c["wire_bytes"])
-    log("shift_pull: pouchdb index on shift (build)")
-    i = loadgen("pd-index", "--url", pd.url, "--db", db, "--warm", "sh-00009")
-    R.add("shift_pull.pouchdb.index_build_ms", i["ms"])
-    for run in range(S["runs"]):
-        shift = "sh-%05d" % (run + 1)
-        f = loadgen("pd-find", "--url", pd.url, "--db", db, "--shift", shift,
-                    "--expect", 1000)
-        R.add("shift_pull.pouchdb.find_ms", f["ms"])
-        R.add("bytes.pouchdb.shift_find_json_bytes", f["wire_bytes"])
-    for run in range(S["runs"]):
-        shift = "sh-%05d" % (run + 4)
-        f = loadgen("pd-find", "--url", pd.url, "--db", db, "--shift", shift,
-                    "--expect", 1000, "--gzip")
-        R.add("bytes.pouchdb.shift_find_gzip_bytes", f["wire_bytes"])
-        log("bytes run %d: pouchdb _changes?filter=_selector, gzip" % (run + 1))
-        c = loadgen("pd-changes", "--url", pd.url, "--db", db, "--shift", shift,
-                    "--expect", 1000, "--gzip")
-        R.add("bytes.pouchdb.shift_changes_gzip_bytes", c["wire_bytes"])
-
-
-def w_fs_pull(S, tmp, R):
-    """shift_pull and scale: seeded stores, one cold pull per run, each run
-    a different current shift and device."""
-    for size, key in ((S["fs_big"], "big"), (S["fs_small"], "small")):
-        log("seeding a fieldsync store of %d records" % size)
-        fs = Fieldsync(tmp, "fs-pull-%s" % key)
+        prefix = "r%d" % run
+        log("ingest run %d: fieldsync" % (run + 1))
+        fs = Fieldsync(tmp, "fs-ingest-%d" % run)
         try:
+            fs.setup(S["clients"] * S["batches"] * S["per"] // 1000,
+                     S["clients"])
+            ingest_phases(S, R, run, "fieldsync", "fs-ingest", "--url",
+                          fs.url, "--tokens", fs.tokens, "--prefix", prefix)
+            # bytes: full pull (admin, every bucket) and one shift
+            log("bytes run %d: fieldsync" % (run + 1))
+            for enc in ("deflate", "identity"):
+                args = ["fs-fullpull", "--url", fs.url, "--admin", fs.admin]
+                if enc == "deflate":
+                    args.append("--deflate")
+                f = loadgen(*args)
+                R.add("bytes.fieldsync.full_%s_bytes" % enc, f["wire_bytes"],
+                      run)
+                R.add("bytes.fieldsync.full_records", f["records"], run)
+                p = loadgen("fs-pull", "--url", fs.url, "--token",
+                            fs.token("cl", 0), "--limit", 1000,
+                            "--expect", 1000,
+                            *(["--deflate"] if enc == "deflate" else []))
+                R.add("bytes.fieldsync.shift_%s_bytes" % enc, p["wire_bytes"],
+                      run)
+                if enc == "identity":
+                    vb = p["stored_bytes_per_record"]
+                    R.add("limit.fieldsync.stored_bytes_per_record", vb, run)
+        finally:
+            fs.stop()
+        log("limit run %d: LMDB one-transaction ceiling" % (run + 1))
+        R.add("limit.lmdb.records_per_s", ceiling(S, tmp, vb), run)
+        log("ingest run %d: pouchdb" % (run + 1))
+        db = "ingest%d" % run
+        ingest_phases(S, R, run, "pouchdb", "pd-ingest", "--url", pd.url,
+                      "--db", db, "--prefix", prefix)
+        log("bytes run %d: pouchdb" % (run + 1))
+        for gz in (False, True):
+            tag = "gzip" if gz else "json"
+            extra = ["--gzip"] if gz else []
+            f = loadgen("pd-changes", "--url", pd.url, "--db", db, *extra)
+            R.add("bytes.pouchdb.full_changes_%s_bytes" % tag, f["wire_bytes"],
+                  run)
+            R.add("bytes.pouchdb.full_records", f["records"], run)
+    return "ingest%d" % (S["runs"] - 1)
+
+
+def w_pull(S, tmp, R, pd, db):
+    """shift_pull, scale and one-shift bytes.  fieldsync: two seeded stores
+    (big and small), both serving; PouchDB: database db (the last ingest's)
+    with an index on shift.  Per run, back to back: fieldsync's cold pull
+    of a shift from the big store and from the small one, then PouchDB's
+    _changes?filter=_selector and _find for a shift of the same size."""
+    if db is None:
+        db = "pullsrc"
+        log("shift_pull: pouchdb data set (ingest was not run)")
+        loadgen("pd-ingest", "--url", pd.url, "--db", db,
+                "--clients", S["clients"], "--batches", S["batches"],
+                "--per", S["per"], "--updates", 0, "--prefix", "r0")
+    stores = {}
+    try:
+        for size, key in ((S["fs_big"], "big"), (S["fs_small"], "small")):
+            log("seeding a fieldsync store of %d records" % size)
+            fs = stores[key] = Fieldsync(tmp, "fs-pull-%s" % key)
             fs.setup(size // 1000, 4)
             ld = loadgen("fs-load", "--url", fs.url, "--tokens", fs.tokens,
-                         "--count", size, "--conns", 4, "--per", 5000, "--nb", 2,
-                         "--prefix", "p")
-            R.add("seed.fieldsync.%s_records_per_s" % key, ld["records_per_s"])
-            for run in range(S["runs"]):
-                p = loadgen("fs-pull", "--url", fs.url, "--token",
-                            fs.token("cl", run), "--limit", 1000, "--expect", 1000)
-                R.add("scale.fieldsync.%s_ms" % key, p["ms"])
-                if key == "big":
-                    R.add("shift_pull.fieldsync.ms", p["ms"])
+                         "--count", size, "--conns", 4, "--per", 5000,
+                         "--nb", 2, "--prefix", "p")
+            R.add("seed.fieldsync.%s_records_per_s" % key,
+                  ld["records_per_s"])
+            R.add("seed.fieldsync.%s.errors" % key, ld["errors"])
             R.add("scale.fieldsync.%s_records" % key, size)
-        finally:
+        log("shift_pull: pouchdb index on shift (build)")
+        i = loadgen("pd-index", "--url", pd.url, "--db", db, "--warm",
+                    "sh-00009")
+        R.add("shift_pull.pouchdb.index_build_ms", i["ms"])
+        for run in range(S["runs"]):
+            log("shift_pull run %d: fieldsync, then pouchdb" % (run + 1))
+            for key, fs in sorted(stores.items()):
+                p = loadgen("fs-pull", "--url", fs.url, "--token",
+                            fs.token("cl", run), "--limit", 1000,
+                            "--expect", 1000)
+                R.add("scale.fieldsync.%s_ms" % key, p["ms"], run)
+                if key == "big":
+                    R.add("shift_pull.fieldsync.ms", p["ms"], run)
+            shift = "sh-%05d" % (run + 1)
+            c = loadgen("pd-changes", "--url", pd.url, "--db", db,
+                        "--shift", shift, "--expect", 1000)
+            R.add("shift_pull.pouchdb.changes_ms", c["ms"], run)
+            R.add("bytes.pouchdb.shift_changes_json_bytes", c["wire_bytes"],
+                  run)
+            f = loadgen("pd-find", "--url", pd.url, "--db", db,
+                        "--shift", shift, "--expect", 1000)
+            R.add("shift_pull.pouchdb.find_ms", f["ms"], run)
+            R.add("bytes.pouchdb.shift_find_json_bytes", f["wire_bytes"], run)
+            shift = "sh-%05d" % (run + 4)
+            f = loadgen("pd-find", "--url", pd.url, "--db", db,
+                        "--shift", shift, "--expect", 1000, "--gzip")
+            R.add("bytes.pouchdb.shift_find_gzip_bytes", f["wire_bytes"], run)
+            c = loadgen("pd-changes", "--url", pd.url, "--db", db,
+                        "--shift", shift, "--expect", 1000, "--gzip")
+            R.add("bytes.pouchdb.shift_changes_gzip_bytes", c["wire_bytes"],
+                  run)
+    finally:
+        for fs in stores.values():
             fs.stop()
 
 
-def w_burst(S, tmp, R):
+BURST_FIGURES = ("p50_ms", "p99_ms", "max_ms", "errors", "error_requests",
+                 "done_s", "rss_anon_peak_kb", "syncs")
+
+
+def w_burst(S, tmp, R, fault=None):
+    """Both systems loaded and serving; per run, back to back: fieldsync's
+    burst, then PouchDB's.  fault="stop-server" stops fieldsyncd halfway
+    through its first burst (a demonstration: every failed device must
+    show in the figures)."""
     ndev = S["burst_sites"] * S["burst_shifts"] * S["burst_staff"]
     shape = ["--sites", S["burst_sites"], "--shifts", S["burst_shifts"],
              "--staff", S["burst_staff"]]
     log("burst: fieldsync setup (%d staff PINs at the default PBKDF2 cost, "
         "%d devices)" % (ndev, ndev))
     fs = Fieldsync(tmp, "fs-burst")
+    pd = None
     try:
-        devs = os.path.join(fs.dir, "devices")
+        fs_devs = os.path.join(fs.dir, "devices")
         loadgen("fs-burst-setup", "--url", fs.url, "--admin", fs.admin,
-                "--out", devs, "--threads", 4, *shape)
-        for run in range(S["burst_runs"]):
-            log("burst run %d: fieldsync, %d devices in %d s" % (
-                run + 1, ndev, S["burst_secs"]))
-            b = loadgen("fs-burst", "--url", fs.url, "--devices", devs,
-                        "--secs", S["burst_secs"], "--threads", 64,
-                        "--pid", fs.proc.pid, "--deflate")
-            for m in ("p50_ms", "p99_ms", "max_ms", "errors", "login_p50_ms",
-                      "login_p99_ms", "done_s", "rss_anon_peak_kb", "syncs"):
-                R.add("burst.fieldsync.%s" % m, b[m])
-    finally:
-        fs.stop()
-    log("burst: pouchdb load")
-    pd = Pouch(tmp)
-    try:
-        devs = os.path.join(pd.dir, "devices")
-        loadgen("pd-burst-load", "--url", pd.url, "--db", "burst", "--out", devs,
-                *shape)
+                "--out", fs_devs, "--threads", 4, *shape)
+        log("burst: pouchdb load")
+        pd = Pouch(tmp)
+        pd_devs = os.path.join(pd.dir, "devices")
+        loadgen("pd-burst-load", "--url", pd.url, "--db", "burst",
+                "--out", pd_devs, *shape)
         loadgen("pd-index", "--url", pd.url, "--db", "burst", "--warm",
                 "bsh-000-000")
         for run in range(S["burst_runs"]):
+            log("burst run %d: fieldsync, %d devices in %d s" % (
+                run + 1, ndev, S["burst_secs"]))
+            stopper = None
+            if fault == "stop-server" and run == 0:
+                stopper = threading.Timer(S["burst_secs"] / 2.0, fs.stop)
+                stopper.start()
+                log("fault: fieldsyncd is stopped %.1f s into the burst"
+                    % (S["burst_secs"] / 2.0))
+            b = loadgen("fs-burst", "--url", fs.url, "--devices", fs_devs,
+                        "--secs", S["burst_secs"], "--threads", 64,
+                        "--pid", fs.proc.pid, "--deflate")
+            if stopper:
+                stopper.join()
+            for m in BURST_FIGURES + ("login_p50_ms", "login_p99_ms"):
+                R.add("burst.fieldsync.%s" % m, b[m], run)
             log("burst run %d: pouchdb, %d devices in %d s" % (
                 run + 1, ndev, S["burst_secs"]))
-            b = loadgen("pd-burst", "--url", pd.url, "--devices", devs,
+            b = loadgen("pd-burst", "--url", pd.url, "--devices", pd_devs,
                         "--db", "burst", "--secs", S["burst_secs"],
                         "--threads", 64, "--pid", pd.pid, "--deflate")
-            for m in ("p50_ms", "p99_ms", "max_ms", "errors", "done_s",
-                      "rss_anon_peak_kb", "syncs"):
-                R.add("burst.pouchdb.%s" % m, b[m])
+            for m in BURST_FIGURES:
+                R.add("burst.pouchdb.%s" % m, b[m], run)
     finally:
-        pd.stop()
-
-
-def w_limit(S, tmp, R, value_bytes):
-    n = S["clients"] * S["batches"] * S["per"]
-    for run in range(S["runs"]):
-        d = tempfile.mkdtemp(prefix="ceiling-", dir=tmp)
-        p = subprocess.run([CEILING, d, str(n), str(value_bytes)], check=True,
-                           stdout=subprocess.PIPE)
-        r = json.loads(p.stdout.decode())
-        R.add("limit.lmdb.records_per_s", r["records_per_s"])
-        shutil.rmtree(d, ignore_errors=True)
+        fs.stop()
+        if pd:
+            pd.stop()
 
 
 # --------------------------------------------------------------- report ----
@@ -406,6 +490,9 @@ def ratios(m):
     return {k: v for k, v in r.items() if v is not None}
 
 
+# Ratios where smaller is better (the others: larger is better).
+LOWER_IS_BETTER = {"ratio.scale"}
+
 TARGETS = [
     # (ratio or metric, test, text)
     ("ratio.ingest", lambda v: v >= 10, ">= 10 (records/s vs PouchDB)"),
@@ -416,7 +503,9 @@ TARGETS = [
     ("ratio.bytes", lambda v: v >= 3, ">= 3 (PouchDB gzip / fieldsync deflate)"),
     ("ratio.bytes_json", lambda v: v >= 3, ">= 3 (PouchDB JSON / fieldsync deflate)"),
     ("burst.fieldsync.p99_ms", lambda v: v < 100, "< 100 ms"),
-    ("burst.fieldsync.errors", lambda v: v == 0, "0"),
+    ("burst.fieldsync.errors", lambda v: v == 0, "0 (sum over the runs)"),
+    ("errors.total", lambda v: v == 0,
+     "0 (every error of every run, both systems)"),
     ("burst.fieldsync.rss_anon_peak_kb", lambda v: v < 64 * 1024, "< 65536 kB"),
     ("ratio.limit", lambda v: v >= 0.25, ">= 0.25 (of LMDB's one-txn rate)"),
 ]
@@ -434,7 +523,8 @@ def fmt(v):
     return "{:,}".format(v)
 
 
-def table(m):
+def table(m, worst=None):
+    worst = worst or {}
     rows = [
         ("ingest", "records/s", "ingest.fieldsync.records_per_s", "ingest.pouchdb.records_per_s"),
         ("ingest", "batch p50 ms", "ingest.fieldsync.p50_ms", "ingest.pouchdb.p50_ms"),
@@ -470,13 +560,15 @@ def table(m):
         out.append("| %s | %s | %s | %s |" % (w, metric, fmt(m.get(a)) if a else "",
                                              fmt(m.get(b)) if b else ""))
     out.append("")
-    out.append("| target | measured | wanted | met |")
-    out.append("|---|---:|---|---|")
+    out.append("| target | measured | worst run | wanted | met | met in "
+               "every run |")
+    out.append("|---|---:|---:|---|---|---|")
     for key, test, text in TARGETS:
-        v = m.get(key)
-        out.append("| %s | %s | %s | %s |" % (key, fmt(v), text,
-                                              "-" if v is None else
-                                              ("yes" if test(v) else "**no**")))
+        v, w = m.get(key), worst.get(key)
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            key, fmt(v), fmt(w) if key in worst else "", text,
+            "-" if v is None else ("yes" if test(v) else "**no**"),
+            "" if key not in worst else ("yes" if test(w) else "**no**")))
     return "\n".join(out)
 
 
@@ -497,19 +589,33 @@ def machine():
     except OSError:
         pass
     node = subprocess.run(["node", "--version"], stdout=subprocess.PIPE).stdout.decode().strip()
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-                            ).stdout.decode().strip()
     return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem,
-            "kernel": platform.release(), "node": node, "commit": commit,
+            "kernel": platform.release(), "node": node,
             "pouchdb_server": "4.2.0"}
+
+
+def tree():
+    """The commit measured and whether the work tree differed from it
+    (bench/results/ aside: the run writes there)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", ROOT] + list(args),
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL).stdout.decode()
+    changed = [ln[3:] for ln in git("status", "--porcelain").splitlines()
+               if not ln[3:].startswith("bench/results/")]
+    return {"commit": git("rev-parse", "HEAD").strip() or None,
+            "dirty": bool(changed), "changed": changed[:50]}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (<2 min)")
-    ap.add_argument("--only", default="", help="comma list: ingest,pull,burst,limit")
+    ap.add_argument("--only", default="",
+                    help="comma list: ingest (with limit), pull, burst")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--fault", choices=["stop-server"],
+                    help="burst: stop fieldsyncd halfway through the first "
+                    "run (its errors must show); writes fault.json")
     a = ap.parse_args()
     S = SIZES["quick" if a.quick else "full"]
     for f in (LOADGEN, CEILING, FSD, POUCH):
@@ -521,30 +627,36 @@ def main():
     R = Results()
     t0 = time.time()
     load_before = os.getloadavg()
+    measured = tree()
     failed = {}
 
     def step(name, fn, *args):
         # one workload failing (a server dying, a check failing) is
         # recorded and the others still run
         if only and name not in only:
-            return
+            return None
         try:
-            fn(*args)
+            return fn(*args)
         except Exception as e:  # noqa: BLE001 - reported, not hidden
             log("workload %s FAILED: %s" % (name, e))
             failed[name] = str(e)[-2000:]
+            return None
 
+    pd = None
     try:
-        step("ingest", w_ingest, S, tmp, R)
-        step("pull", w_fs_pull, S, tmp, R)
-        step("burst", w_burst, S, tmp, R)
-        vb = med(R.runs.get("limit.fieldsync.stored_bytes_per_record", [])) or 600
-        step("limit", w_limit, S, tmp, R, int(vb))
+        if not only or only & {"ingest", "pull"}:
+            pd = Pouch(tmp)
+            db = step("ingest", w_ingest, S, tmp, R, pd)
+            step("pull", w_pull, S, tmp, R, pd, db)
+            pd.stop()
+            pd = None
+        step("burst", w_burst, S, tmp, R, a.fault)
     finally:
+        if pd:
+            pd.stop()
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    m = R.medians()
-    m.update(ratios(m))
+    m, per_run, worst = summarize(R)
     doc = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if a.quick else "full",
@@ -555,7 +667,16 @@ def main():
         "note": DURABILITY,
         "rate_limits": "fieldsyncd ran with %s" % (" ".join(serve_flags()) or
                                                  "its defaults (no rate-limit flags)"),
+        "commit": measured["commit"],
+        "dirty": measured["dirty"],
+        "dirty_paths": measured["changed"],
+        "fault": a.fault,
+        "method": "per-run ratios: both systems back to back in each run; "
+                  "ratio.* is the median of the per-run ratios; errors are "
+                  "summed over the runs",
         "runs": R.runs,
+        "ratio_runs": per_run,
+        "ratio_worst": worst,
         "failed": failed,
     }
     flat = dict(sorted((k, round(v, 3) if isinstance(v, float) else v)
@@ -565,18 +686,24 @@ def main():
     name = "quick.json" if a.quick else "latest.json"
     if only:
         name = "partial.json"
+    if a.fault:
+        name = "fault.json"
     path = os.path.join(RESULTS, name)
     with open(path + ".tmp", "w") as f:
         json.dump(doc, f, indent=1, sort_keys=False)
         f.write("\n")
     os.replace(path + ".tmp", path)
-    print(table(m))
+    print("Measured commit %s%s." % (measured["commit"], " with uncommitted "
+                                     "changes" if measured["dirty"] else ""))
+    print(table(m, worst))
     if a.quick:
         print("\n(quick sizes: the ratios above do not stand for issue 6's "
               "targets, which are set on the full sizes)")
     print()
     print(DURABILITY)
-    print("Every figure is the median of %d runs (burst: %d); all of them are in %s."
+    print("Each ratio is the median of its per-run ratios (both systems back "
+          "to back in each run; %d runs, burst: %d); other figures are "
+          "medians, errors sums over the runs; every run's figures are in %s."
           % (S["runs"], S["burst_runs"], os.path.relpath(path, ROOT)))
     print("Load average before / after: %s / %s (other processes on the machine "
           "share its %d cores)" % (doc["machine"]["loadavg_before"],
@@ -585,6 +712,11 @@ def main():
     if failed:
         print("FAILED workloads: %s (see %s)" % (", ".join(sorted(failed)),
                                                  os.path.relpath(path, ROOT)))
+    if m["errors.total"]:
+        print("FAILED: %d request(s) failed: %s" % (m["errors.total"], ", ".join(
+            "%s=%s" % (k, m[k]) for k in sorted(m)
+            if is_error_key(k) and m[k])))
+    if failed or m["errors.total"]:
         sys.exit(1)
 
 

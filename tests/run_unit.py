@@ -4,12 +4,13 @@
     run_unit.py [-v] [--timeout S] BINARY...
 
 Each binary gets S seconds (default 120).  Its result is read from cmocka's
-summary lines ("[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)",
-summed over every group the binary runs).  A binary that crashes, times out,
-or exits non-zero with no failure counted counts as one failed test.  Its
-output is shown when it failed (always with -v).  The last line is
-`N passed, N failed`; the exit status is 1 when anything failed or no test
-ran.
+summary lines ("[  PASSED  ] N test(s).", "[  FAILED  ] N test(s)" and
+"[  SKIPPED ] N test(s)", summed over every group the binary runs).  A
+binary that crashes, times out, exits non-zero with no failure counted, or
+exits 0 without any cmocka summary line (it ran no test: an empty main())
+counts as one failed test.  Its output is shown when it failed (always with
+-v).  The last line is `N passed, N failed, N skipped`; the exit status is 1
+when anything failed or no test passed.
 """
 
 import argparse
@@ -79,14 +80,14 @@ def run_binary(binary, timeout=TIMEOUT):
         r.note = _describe_status(rc)
         if r.failed == 0:
             r.failed = 1
-    elif r.passed + r.failed == 0:
-        r.note = "ran no test (no cmocka summary line)"
+    elif r.passed + r.failed + r.skipped == 0:
+        r.note = "exited 0 without a cmocka summary line: it ran no test"
+        r.failed = 1
     return r
 
 
 def print_result(r, verbose=False):
-    status = "PASS" if r.failed == 0 and r.passed > 0 else \
-        ("FAIL" if r.failed else "NONE")
+    status = "FAIL" if r.failed else ("PASS" if r.passed else "SKIP")
     extra = ", %d skipped" % r.skipped if r.skipped else ""
     note = " — %s" % r.note if r.note else ""
     print("%s %s: %d passed, %d failed%s (%.2f s)%s"
@@ -99,14 +100,15 @@ def print_result(r, verbose=False):
 
 
 def run_all(binaries, timeout=TIMEOUT, verbose=False):
-    """Run every binary; returns (passed, failed)."""
-    passed = failed = 0
+    """Run every binary; returns (passed, failed, skipped)."""
+    passed = failed = skipped = 0
     for b in binaries:
         r = run_binary(b, timeout)
         print_result(r, verbose)
         passed += r.passed
         failed += r.failed
-    return passed, failed
+        skipped += r.skipped
+    return passed, failed, skipped
 
 
 def main():
@@ -119,8 +121,10 @@ def main():
     args = ap.parse_args()
     if not args.binaries:
         print("run_unit.py: no unit test binaries given")
-    passed, failed = run_all(args.binaries, args.timeout, args.verbose)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
+    passed, failed, skipped = run_all(args.binaries, args.timeout,
+                                      args.verbose)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped),
+          flush=True)
     return 1 if failed or passed == 0 else 0
 
 

@@ -53,6 +53,9 @@ Metrics
     metric_total(ms, name, label_sub="") -> sum over the label sets of
                        `name` that contain label_sub
 
+Skipping
+    raise Skip("why")      the test is counted as skipped, with the reason
+
 Records
     now_ms() now_hlc() hlc_of(ms, counter=0) batch_id()
     op(c, id, fields, s=None) batch(ops, by=None, bid=None)
@@ -84,7 +87,7 @@ import zlib
 import msgpack
 
 __all__ = [
-    "Server", "Resp", "SyncCall", "HarnessError",
+    "Server", "Resp", "SyncCall", "HarnessError", "Skip",
     "req", "sync", "check",
     "now_ms", "now_hlc", "hlc_of", "batch_id", "op", "batch",
     "admin_push", "setup_site", "set_pin", "enroll_code", "enroll",
@@ -100,6 +103,12 @@ PBKDF2_ITER = 1000
 
 class HarnessError(Exception):
     """The harness could not do what was asked (server would not start...)."""
+
+
+class Skip(Exception):
+    """Raised by a test that cannot check what it is for here (say why):
+    tests/integration/run.py prints `SKIP name: reason` and counts it as
+    skipped, neither passed nor failed."""
 
 
 # ---------------------------------------------------------------- msgpack --

@@ -3,7 +3,10 @@
 tests/integration/test_*.py, each against real fieldsyncd processes.
 
     run.py --server build/fieldsyncd --shim build/tests/syncshim.so [-k SUB]
-           [-x] [--keep]
+           [-x] [--keep] [--dir DIR]
+
+--dir runs the test_*.py files of another folder (default: this one; the
+runner's own tests in tests/runner/ use it).
 
 A test function takes no argument or one, `ctx`:
     ctx.binary  ctx.shim   paths given on the command line
@@ -11,6 +14,9 @@ A test function takes no argument or one, `ctx`:
                            the test (shim=True means shim=ctx.shim)
     ctx.tmpdir             a scratch directory for this test
     ctx.name               "test_file.py::test_name"
+    ctx.build              the folder the server was built in (the original
+                           of ctx.binary: for tools that are not copied,
+                           such as bench/loadgen under it)
 The server binary, the executables beside it (the clients some tests run
 from dirname(ctx.binary)) and the shim are copied once, at start, into a
 temporary directory, and every test uses the copies: a `make` that relinks
@@ -19,8 +25,10 @@ the copies.
 Each test has 60 s of wall time (set fn.timeout = S on the function for
 another limit).  A test fails when it raises, when it runs out of time, or
 when a server's log shows an AddressSanitizer/UBSan/LeakSanitizer report.
-The last line is `N passed, N failed`; the exit status is 1 when a test
-failed or none ran.
+A test that raises harness.Skip("reason") is skipped: `SKIP name: reason`,
+counted apart (a skip never counts as a pass).
+The last line is `N passed, N failed, N skipped`; the exit status is 1
+when a test failed or none passed.
 """
 
 import argparse
@@ -153,17 +161,19 @@ def snapshot_binaries(server, shim, into):
     return new_server, new_shim, originals
 
 
-def discover(pattern):
+def discover(pattern, folder=HERE):
     """[(name, fn)] for every test, and [(name, traceback)] for files that
     would not import."""
     tests, broken = [], []
-    for fname in sorted(os.listdir(HERE)):
+    if folder != HERE:
+        sys.path.insert(0, folder)
+    for fname in sorted(os.listdir(folder)):
         if not (fname.startswith("test_") and fname.endswith(".py")):
             continue
         modname = fname[:-3]
         try:
             spec = importlib.util.spec_from_file_location(
-                modname, os.path.join(HERE, fname))
+                modname, os.path.join(folder, fname))
             mod = importlib.util.module_from_spec(spec)
             sys.modules[modname] = mod
             spec.loader.exec_module(mod)
@@ -191,11 +201,17 @@ def wants_ctx(fn):
         return True
 
 
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+
+
 def run_one(name, fn, args):
+    """Run one test; returns PASS, FAIL or SKIP."""
     ctx = Ctx(args.server, args.shim, name)
+    ctx.build = os.path.dirname(args.originals.get(args.server, args.server))
     limit = int(getattr(fn, "timeout", DEFAULT_TIMEOUT))
     ok = False
     why = None
+    skipped = None
     t0 = time.monotonic()
     old = signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(limit)
@@ -205,6 +221,8 @@ def run_one(name, fn, args):
         else:
             fn()
         ok = True
+    except harness.Skip as e:
+        skipped = str(e) or "no reason given"
     except TestTimeout:
         why = "timed out after %d s\n%s" % (limit, traceback.format_exc())
     except (KeyboardInterrupt, SystemExit):
@@ -221,6 +239,11 @@ def run_one(name, fn, args):
         why = (why or "") + "sanitizer report in %s" % ", ".join(
             s.log_path for s in bad)
     dt = time.monotonic() - t0
+    if skipped is not None and not bad:
+        print("SKIP %s: %s (%.2f s)" % (name, skipped, dt), flush=True)
+        if not args.keep:
+            ctx.remove_files()
+        return SKIP
     if ok:
         print("PASS %s (%.2f s)" % (name, dt), flush=True)
         if not args.keep:
@@ -234,7 +257,7 @@ def run_one(name, fn, args):
                   % (args.originals.get(s.binary, s.binary), s.returncode,
                      s.data))
             print(_indent(tail or "(empty)", "    | "), flush=True)
-    return ok
+    return PASS if ok else FAIL
 
 
 def _indent(text, prefix="    "):
@@ -251,7 +274,10 @@ def main():
                     help="stop at the first failure")
     ap.add_argument("--keep", action="store_true",
                     help="keep the data dirs of passing tests too")
+    ap.add_argument("--dir", default=HERE,
+                    help="folder of the test_*.py files (default: this one)")
     args = ap.parse_args()
+    args.dir = os.path.abspath(args.dir)
     # SIGTERM (run_all.py's time limit, CI) ends the run through the same
     # cleanup as an exception, so no server outlives it.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
@@ -271,24 +297,34 @@ def main():
 
 
 def run_tests(args):
-    passed = failed = 0
+    passed = failed = skipped = 0
 
-    tests, broken = discover(args.pattern)
+    if not os.path.isdir(args.dir):
+        print("run.py: no folder %s" % args.dir)
+        tests, broken = [], []
+    else:
+        tests, broken = discover(args.pattern, args.dir)
     for name, tb in broken:
         print("FAIL %s" % name)
         print(_indent(tb), flush=True)
         failed += 1
     for name, fn in tests:
-        if run_one(name, fn, args):
+        result = run_one(name, fn, args)
+        if result == PASS:
             passed += 1
+        elif result == SKIP:
+            skipped += 1
         else:
             failed += 1
             if args.exitfirst:
                 break
     if passed + failed == 0:
-        print("run.py: no integration test ran (no test_*.py in %s%s)"
-              % (HERE, ", or none matched -k" if args.pattern else ""))
-    print("%d passed, %d failed" % (passed, failed), flush=True)
+        print("run.py: no integration test passed or failed (%d test_*.py "
+              "function(s) in %s%s, %d skipped)"
+              % (len(tests), args.dir,
+                 " matched -k" if args.pattern else "", skipped))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped),
+          flush=True)
     return 1 if failed or passed == 0 else 0
 
 

@@ -22,7 +22,7 @@ import time
 
 from harness import (Server, req, sync, check, setup_site, set_pin,
                      enroll_code, enroll, login, device_for, batch, op,
-                     now_ms, pack, unpack)
+                     now_ms, pack, unpack, admin_push)
 
 PIN = "1234"
 
@@ -168,10 +168,15 @@ def test_bad_trusted_proxy_refused_at_start(ctx):
 def test_defaults_do_not_throttle_a_gateway(ctx):
     """Default limits: shift change at a site behind one NAT address.
     40 devices (all from 127.0.0.1) log in and sync 10 times each, 8 at a
-    time, and one device pages through a pull 60 times: no 429."""
+    time, and one device pages through its site's 70 records one per
+    request (limit 1, each page from the cursors of the last): 60 pages,
+    each a new record, no 429."""
     srv = ctx.server()
     staff = [("g%d" % i, "guard") for i in range(40)]
     setup_site(srv, "s1", staff=staff)
+    admin_push(srv, [op("zone", "z%02d" % i, {"site": "s1", "name": "Z%d" % i,
+                                              "kind": "lobby"})
+                     for i in range(30)])
     for sid, _ in staff:
         set_pin(srv, sid, PIN)
     code = enroll_code(srv, "s1", uses=40)
@@ -194,10 +199,20 @@ def test_defaults_do_not_throttle_a_gateway(ctx):
         for t in ts:
             t.join(60)
     s = login(srv, devs[0], "g0", PIN)
+    cursors, seen = {}, []
     for _ in range(60):
-        statuses.append(sync(srv, s["token"], limit=1).status)
+        r = sync(srv, s["token"], pull=dict(cursors), limit=1)
+        statuses.append(r.status)
+        if r.status != 200:
+            continue
+        for name, b in r.body["buckets"].items():
+            cursors[name] = b["cursor"]
+            seen += [(name, x["id"]) for x in b["recs"]]
+            seen += [(name, tuple(g)) for g in b["gone"]]
     assert len(statuses) == 460 and set(statuses) == {200}, \
         "default limits throttled normal use: %r" % sorted(set(statuses))
+    assert len(seen) == 60 and len(set(seen)) == 60, \
+        "60 pages of one entry each, none served twice: %r" % seen
 
 
 # ---- login lockout -------------------------------------------------------

@@ -88,7 +88,6 @@ def test_acks_forgotten_after_ttl(ctx):
 
 def test_gone_entry_purged_resets_old_cursor(ctx):
     s = _server(ctx)
-    now = H.now_ms()
     H.setup_site(s, "s1", staff=[("sup", "supervisor")],
                  shifts=[("A", "cleaner", []), ("B", "cleaner", [])])
     dev = H.device_for(s, "s1", "sup", "supervisor")
@@ -107,4 +106,8 @@ def test_gone_entry_purged_resets_old_cursor(ctx):
         time.sleep(0.1)
     assert b["reset"] is True and b["gone"] == [], \
         "a purged gone entry resets cursors older than it: %r" % b
-    assert now  # shifts are placed around now by setup_site
+    assert "t1" not in {r["id"] for r in b["recs"]}, \
+        "the reset re-serves shift/A from 0, without the task that left: %r" % b
+    b = _bucket(dev.sync(pull={"shift/B": 0}), "shift/B")
+    assert [r["f"]["shift"] for r in b["recs"] if r["id"] == "t1"] == ["B"], \
+        "the task is served in the shift it moved to: %r" % b
