@@ -6,7 +6,7 @@
  * flushes to disk before complete fires) and resolve only on complete, so a
  * write that resolved survives a reload, a killed tab or a dead battery.
  */
-import { TABLES, type Key, type Storage, type Table, type Tx, type Where } from "./storage.js";
+import { TABLES, type Key, type Mode, type Storage, type Table, type Tx, type Where } from "./storage.js";
 
 const VERSION = 1;
 
@@ -87,12 +87,12 @@ export function indexedDBStorage(name?: string): Storage {
 
 	return {
 		name: dbName,
-		async run<T>(mode: "ro" | "rw", fn: (tx: Tx) => Promise<T>): Promise<T> {
+		async run<T>(mode: Mode, fn: (tx: Tx) => Promise<T>): Promise<T> {
 			const d = await db();
 			const tx =
-				mode === "rw"
-					? d.transaction(TABLES, "readwrite", { durability: "strict" })
-					: d.transaction(TABLES, "readonly");
+				mode === "ro"
+					? d.transaction(TABLES, "readonly")
+					: d.transaction(TABLES, "readwrite", { durability: mode === "rw" ? "strict" : "relaxed" });
 			const done = new Promise<void>((resolve, reject) => {
 				tx.oncomplete = () => resolve();
 				tx.onerror = () => reject(tx.error);

@@ -21,6 +21,7 @@ export type Table =
 export const TABLES: Table[] = ["meta", "recs", "out", "dead", "urg", "photos", "curs"];
 
 export type Key = string | number;
+export type Mode = "ro" | "rw" | "rw-relaxed";
 
 /** recs can be listed by bucket ("b") or collection ("c"). */
 export interface Where {
@@ -45,7 +46,9 @@ export interface Tx {
 export interface Storage {
 	/** one name per enrolled server: the Web Locks and BroadcastChannel name */
 	readonly name: string;
-	run<T>(mode: "ro" | "rw", fn: (tx: Tx) => Promise<T>): Promise<T>;
+	/** "rw" is durable when it resolves; "rw-relaxed" may be lost with a
+	 * crash of the machine right after (only for what a later sync redoes) */
+	run<T>(mode: Mode, fn: (tx: Tx) => Promise<T>): Promise<T>;
 	close(): void;
 }
 
@@ -129,12 +132,12 @@ export function memoryStorage(name = "fieldsync-memory"): Storage {
 
 	return {
 		name,
-		run<T>(mode: "ro" | "rw", fn: (tx: Tx) => Promise<T>): Promise<T> {
+		run<T>(mode: Mode, fn: (tx: Tx) => Promise<T>): Promise<T> {
 			const p = chain.then(async () => {
 				if (closed) throw new Error("storage closed");
 				const undo: Array<() => void> = [];
 				try {
-					return await fn(makeTx(mode === "rw", undo));
+					return await fn(makeTx(mode !== "ro", undo));
 				} catch (e) {
 					for (let i = undo.length - 1; i >= 0; i--) undo[i]();
 					throw e;

@@ -85,12 +85,14 @@ export async function stampNow(tx: Tx, clk: DevClock): Promise<bigint> {
 	return s;
 }
 
-export async function prepare(tx: Tx, clk: DevClock, after: number, limit: number): Promise<SyncReq> {
+/** The request of one round; `seal` (a read-write tx) seals open batches,
+ * else they are left out. */
+export async function prepare(tx: Tx, clk: DevClock, after: number, limit: number, seal: boolean): Promise<SyncReq> {
 	const batches = await tx.all<Batch>("out");
 	let pending = 0;
 	for (const b of batches) {
 		pending += b.ops.length;
-		if (!b.sealed) {
+		if (!b.sealed && seal) {
 			b.sealed = true;
 			await tx.put("out", b.seq, b);
 		}
@@ -101,7 +103,7 @@ export async function prepare(tx: Tx, clk: DevClock, after: number, limit: numbe
 	let bytes = 0;
 	let nops = 0;
 	for (const b of batches) {
-		if (b.seq <= after) continue;
+		if (b.seq <= after || !b.sealed) continue;
 		if (push.length >= BATCHES_MAX || (push.length && bytes >= BYTES_MAX)) break;
 		const wire: Record<string, unknown> = {
 			batch: b.id,
@@ -288,7 +290,11 @@ async function evict(x: Ctx, scope: string[]): Promise<void> {
 }
 
 export interface Applied {
-	again: boolean;
+	again: boolean; // a bucket has more, ops were restamped, the store changed
+	later: boolean; // batches after `after` wait in the outbox
+	unsealed: boolean; // an open batch (written meanwhile) waits
+	photos: number; // photos queued
+	pending: number; // ops in the outbox
 	touched: string[];
 }
 
@@ -299,6 +305,7 @@ export async function apply(
 	resp: Record<string, unknown>,
 	tRecv: number,
 	st: SyncStats,
+	after: number,
 ): Promise<Applied> {
 	const x: Ctx = { tx, clk, dev: (await metaStr(tx, "device")) || "unenrolled", st, again: false, touched: new Set() };
 	const now = Number(resp.now);
@@ -356,5 +363,13 @@ export async function apply(
 		}
 	}
 	await setMeta(tx, "last_sync", clk.wall());
-	return { again: x.again, touched: [...x.touched] };
+	const out = await tx.all<Batch>("out");
+	return {
+		again: x.again,
+		later: out.some((b) => b.seq > after),
+		unsealed: out.some((b) => !b.sealed),
+		photos: await tx.count("photos"),
+		pending: out.reduce((n, b) => n + b.ops.length, 0),
+		touched: [...x.touched],
+	};
 }
