@@ -1,7 +1,8 @@
 # fieldsync — build, run, test.
 #   make            build everything into build/
 #   make run        build, install what is missing, serve the demo property
-#   make test       build and run the whole suite (unit + integration)
+#   make test       build and run the whole suite (unit + integration + the
+#                   TypeScript client's tests: make test-js)
 #   make test-asan  the same suite built with AddressSanitizer + UBSan into
 #                   build-asan/
 #   make unit / make integration   one half of the suite
@@ -278,6 +279,7 @@ integration: all
 
 test: all
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) $(UNIT_BIN)
+	@$(MAKE) --no-print-directory test-js
 
 # ---- sanitizers ------------------------------------------------------------
 # Our code with ASan+UBSan, CivetWeb with ASan; the same suite runs on it.
