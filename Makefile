@@ -216,19 +216,9 @@ JS_DEB_NEEDS := /usr/bin/chromium:chromium \
 all: js
 
 js-deps: deps
-	@missing=""; command -v node >/dev/null 2>&1 || missing="nodejs"; \
-	if ! command -v npm >/dev/null 2>&1; then missing="$$missing npm"; fi; \
-	for pair in $(JS_DEB_NEEDS); do f=$${pair%%:*}; p=$${pair##*:}; \
-	  [ -e "$$f" ] || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
-	  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
-	  else echo "missing Debian packages:$$missing (run make as root)" >&2; exit 1; fi; \
-	  echo "installing Debian packages:$$missing"; \
-	  $$sudo apt-get update -qq && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $$missing; \
-	fi
+	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(JS_DEB_NEEDS) \
+	  $$(command -v node >/dev/null 2>&1 || echo /usr/bin/node:nodejs) \
+	  $$(command -v npm >/dev/null 2>&1 || echo /usr/bin/npm:npm)"
 	@if [ ! -f $(JS_STAMP) ] || [ $(JS_DIR)/package-lock.json -nt $(JS_STAMP) ]; then \
 	  npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error && \
 	  touch $(JS_STAMP); fi

@@ -30,6 +30,20 @@ after(async () => {
 // in the page: window.fs is the library, window.c the open client
 type W = { fs: typeof import("../src/index.js"); c: import("../src/index.js").Client };
 
+/** Enroll the page's client with a fresh code, log staff in, sync. */
+async function enrollIn(p: Page, role: string, staff: string) {
+	const code = await enrollCode(srv, "s1", role);
+	await p.evaluate(
+		async ([code, staff]) => {
+			const { c } = window as unknown as W;
+			await c.enroll(location.origin, code);
+			await c.login(staff, "1234");
+			await c.sync();
+		},
+		[code, staff],
+	);
+}
+
 async function openClient(p: Page, db: string) {
 	await p.evaluate(async (db) => {
 		const w = window as unknown as W;
@@ -40,13 +54,7 @@ async function openClient(p: Page, db: string) {
 test("IndexedDB: checkins resolved while offline survive page.reload() while still offline; scans of a page session that synced are verified, scans of a session reloaded away offline unverified", async () => {
 	const p = await openPage(ctx, fr.url);
 	await openClient(p, "durable");
-	const code = await enrollCode(srv, "s1", "guard");
-	await p.evaluate(async (code) => {
-		const { c } = window as unknown as W;
-		await c.enroll(location.origin, code);
-		await c.login("g1", "1234");
-		await c.sync();
-	}, code);
+	await enrollIn(p, "guard", "g1");
 	const online = await p.evaluate(async () => {
 		const { c } = window as unknown as W;
 		const w = await c.checkin("TAG-0");
@@ -107,13 +115,7 @@ test("two tabs of one app sync at once: no batch sent twice, no op lost, each ta
 	const b = await openPage(ctx, fr.url);
 	await openClient(a, "tabs");
 	await openClient(b, "tabs");
-	const code = await enrollCode(srv, "s1", "guard");
-	await a.evaluate(async (code) => {
-		const { c } = window as unknown as W;
-		await c.enroll(location.origin, code);
-		await c.login("g2", "1234");
-		await c.sync();
-	}, code);
+	await enrollIn(a, "guard", "g2");
 	await b.evaluate(() => {
 		const w = window as unknown as W & { heard: string[] };
 		w.heard = [];
