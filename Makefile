@@ -1,7 +1,8 @@
 # fieldsync — build, run, test.
 #   make            build everything into build/
 #   make run        build, install what is missing, serve the demo property
-#   make test       build and run the whole suite (unit + integration)
+#   make test       build and run the whole suite (unit + integration + the
+#                   TypeScript client's tests: make test-js)
 #   make test-asan  the same suite built with AddressSanitizer + UBSan into
 #                   build-asan/
 #   make unit / make integration   one half of the suite
@@ -194,6 +195,72 @@ SIM_ARGS ?= --devices 50 --duration 60 --offline-ratio 0.2 --skew-ms 600000 \
 bench-sim: $(B)/fieldsyncd $(B)/fieldsync-sim
 	sh clients/bench-sim.sh $(B) $(SIM_ARGS)
 
+# ---- TypeScript client (clients/js) ----------------------------------------
+# Node and npm from Debian when missing (a nodejs that bundles npm is left
+# alone: Debian's npm package would conflict with it), Chromium and CJK fonts
+# for the browser tests, the npm packages pinned by clients/js/package-lock.json
+# (npm ci when node_modules is missing or older than the lockfile).
+#   build/js/fieldsync.js       the library, an ES module for browsers
+#   build/js/fieldsync.min.js   the same minified (its size: make bench-js)
+#   build/js/fieldsync.node.js  the library for Node
+#   build/js/test/*.test.mjs    the tests, run by make test-js
+JS_DIR   := clients/js
+JS_B     := $(B)/js
+JS_SRC   := $(sort $(wildcard $(JS_DIR)/src/*.ts))
+JS_TESTS := $(sort $(wildcard $(JS_DIR)/test/*.ts))
+JS_BIN   := $(JS_DIR)/node_modules/.bin
+JS_STAMP := $(JS_DIR)/node_modules/.package-lock.json
+JS_DEB_NEEDS := /usr/bin/chromium:chromium \
+                /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
+.PHONY: js js-deps test-js test-js-run bench-js
+all: js
+
+js-deps: deps
+	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(JS_DEB_NEEDS) \
+	  $$(command -v node >/dev/null 2>&1 || echo /usr/bin/node:nodejs) \
+	  $$(command -v npm >/dev/null 2>&1 || echo /usr/bin/npm:npm)"
+	@if [ ! -f $(JS_STAMP) ] || [ $(JS_DIR)/package-lock.json -nt $(JS_STAMP) ]; then \
+	  npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error && \
+	  touch $(JS_STAMP); fi
+
+JS_ESBUILD := $(JS_BIN)/esbuild --bundle --format=esm --target=es2022 \
+              --log-level=warning --legal-comments=none
+
+js: js-deps $(JS_B)/fieldsync.js $(JS_B)/fieldsync.min.js \
+    $(JS_B)/fieldsync.node.js $(JS_B)/test/.built
+
+$(JS_B)/fieldsync.js: $(JS_SRC) $(JS_STAMP) | js-deps
+	$(JS_ESBUILD) --platform=browser --external:node:* $(JS_DIR)/src/index.ts --outfile=$@
+
+$(JS_B)/fieldsync.min.js: $(JS_SRC) $(JS_STAMP) | js-deps
+	$(JS_ESBUILD) --platform=browser --external:node:* --minify $(JS_DIR)/src/index.ts --outfile=$@
+
+$(JS_B)/fieldsync.node.js: $(JS_SRC) $(JS_STAMP) | js-deps
+	$(JS_ESBUILD) --platform=node $(JS_DIR)/src/index.ts --outfile=$@
+
+# Each test file bundled for Node (playwright-core stays a package import).
+$(JS_B)/test/.built: $(JS_SRC) $(JS_TESTS) $(JS_STAMP) | js-deps
+	@rm -rf $(JS_B)/test && mkdir -p $(JS_B)/test
+	$(JS_ESBUILD) --platform=node --external:playwright-core \
+	  --out-extension:.js=.mjs --outdir=$(JS_B)/test $(filter %.test.ts,$(JS_TESTS))
+	@touch $@
+
+# Node tests against real fieldsyncd processes, then the Chromium tests;
+# tsc type-checks the sources and the tests first.
+# `make test` runs test-js-run as one part of tests/run_all.py (its TAP
+# summary is counted with the rest); a type error fails the part.
+test-js: all js test-js-run
+
+test-js-run:
+	$(JS_BIN)/tsc --noEmit -p $(JS_DIR)
+	FS_BUILD=$(CURDIR)/$(B) node --test --test-concurrency=1 --test-reporter=tap $(JS_B)/test/
+
+# Size and Chromium timings of the client; figures into BENCHMARKS.md by hand.
+bench-js: all js
+	$(JS_ESBUILD) --platform=node --external:playwright-core bench/js/bench.ts \
+	  --outfile=$(JS_B)/bench.mjs
+	FS_BUILD=$(CURDIR)/$(B) node $(JS_B)/bench.mjs
+
 # ---- use it ----------------------------------------------------------------
 run: all
 	sh deploy/run-demo.sh $(B)/fieldsyncd var/demo
@@ -204,8 +271,9 @@ unit: all
 integration: all
 	@$(PY) tests/integration/run.py --server $(B)/fieldsyncd --shim $(SHIM)
 
-test: all
-	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) $(UNIT_BIN)
+test: all js
+	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
+	  --part js node "$(MAKE) --no-print-directory test-js-run" $(UNIT_BIN)
 
 # ---- sanitizers ------------------------------------------------------------
 # Our code with ASan+UBSan, CivetWeb with ASan; the same suite runs on it.
