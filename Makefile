@@ -212,16 +212,21 @@ JS_BIN   := $(JS_DIR)/node_modules/.bin
 JS_STAMP := $(JS_DIR)/node_modules/.package-lock.json
 JS_DEB_NEEDS := /usr/bin/chromium:chromium \
                 /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
-.PHONY: js js-deps test-js test-js-run bench-js
+.PHONY: js js-deps js-debs test-js test-js-run bench-js
 all: js
 
-js-deps: deps
+js-deps: $(JS_STAMP)
+
+js-debs: deps
 	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(JS_DEB_NEEDS) \
 	  $$(command -v node >/dev/null 2>&1 || echo /usr/bin/node:nodejs) \
 	  $$(command -v npm >/dev/null 2>&1 || echo /usr/bin/npm:npm)"
-	@if [ ! -f $(JS_STAMP) ] || [ $(JS_DIR)/package-lock.json -nt $(JS_STAMP) ]; then \
-	  npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error && \
-	  touch $(JS_STAMP); fi
+
+# A real target (not only a check inside js-deps), so that a parallel make on
+# a clean clone builds it before anything that lists it.
+$(JS_STAMP): $(JS_DIR)/package-lock.json | js-debs
+	npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 JS_ESBUILD := $(JS_BIN)/esbuild --bundle --format=esm --target=es2022 \
               --log-level=warning --legal-comments=none
