@@ -49,7 +49,7 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/share/zoneinfo/Europe/Berlin:tzdata
 
 PROTO_SRC  := $(sort $(wildcard protocol/*.c) $(wildcard schema/*.c))
-SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c)))
+SERVER_SRC := $(sort $(wildcard server/*/*.c))
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(B)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/obj/%.o)
 CW_OBJ     := $(B)/obj/civetweb.o

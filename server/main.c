@@ -14,15 +14,15 @@
 #include <unistd.h>
 
 #include "protocol/errors.h"
-#include "server/audit.h"
-#include "server/auth.h"
-#include "server/backup.h"
-#include "server/demo.h"
-#include "server/engine.h"
-#include "server/http.h"
-#include "server/tasks.h"
-#include "server/maint.h"
-#include "server/store.h"
+#include "server/svc/audit.h"
+#include "server/svc/auth.h"
+#include "server/svc/backup.h"
+#include "server/svc/demo.h"
+#include "server/core/engine.h"
+#include "server/http/http.h"
+#include "server/svc/tasks.h"
+#include "server/svc/maint.h"
+#include "server/store/store.h"
 
 /* Cost of one PIN check: about 20 ms on the reference machine. */
 #define PBKDF2_DEFAULT 40000

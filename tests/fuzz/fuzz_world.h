@@ -24,8 +24,8 @@
 
 #include "protocol/errors.h"
 #include "protocol/wire.h"
-#include "server/engine.h"
-#include "server/store.h"
+#include "server/core/engine.h"
+#include "server/store/store.h"
 
 __attribute__((noreturn, format(printf, 1, 2)))
 static inline void fz_fail(const char *fmt, ...)

@@ -1,4 +1,4 @@
-/* test_tasks.c — server/tasks.h: the slot rules (day/week/month/year,
+/* test_tasks.c — server/svc/tasks.h: the slot rules (day/week/month/year,
  * window, months) on Europe/Berlin's DST change days and in Shanghai,
  * shift assignment and uncovered slots; the catalogue's provenance (every
  * entry's quote is on its seed line, CATALOGUE.md lists it); and the
@@ -22,11 +22,11 @@
 #include "protocol/hlc.h"
 #include "protocol/record.h"
 #include "schema/catalogue.h"
-#include "server/crypto.h"
-#include "server/engine.h"
-#include "server/store.h"
-#include "server/tasks.h"
-#include "server/tz.h"
+#include "server/lib/crypto.h"
+#include "server/core/engine.h"
+#include "server/store/store.h"
+#include "server/svc/tasks.h"
+#include "server/lib/tz.h"
 
 #define MIN 60000LL
 #define HR (60 * MIN)
