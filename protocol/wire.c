@@ -693,6 +693,15 @@ wval *wv_clone(arena *a, const wval *v)
 	return c;
 }
 
+void wv_strcpy(char *dst, size_t cap, const wval *v)
+{
+	dst[0] = 0;
+	if (v && v->t == WV_STR && v->s.n < cap) {
+		memcpy(dst, v->s.p, v->s.n);
+		dst[v->s.n] = 0;
+	}
+}
+
 char *wv_strdup(arena *a, const wval *v)
 {
 	if (!v || v->t != WV_STR)

@@ -103,6 +103,9 @@ unsigned wv_depth(const wval *v);
 wval *wv_clone(arena *a, const wval *v);
 /* NUL-terminated arena copy of a WV_STR, NULL if not a string / OOM. */
 char *wv_strdup(arena *a, const wval *v);
+/* A string value into dst[0..cap) with its NUL; "" when v is not a
+ * string or does not fit. */
+void wv_strcpy(char *dst, size_t cap, const wval *v);
 
 /* 1 when p[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const char *p, size_t n);

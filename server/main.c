@@ -18,6 +18,7 @@
 #include "server/svc/auth.h"
 #include "server/svc/backup.h"
 #include "server/svc/demo.h"
+#include "server/svc/hooks.h"
 #include "server/core/engine.h"
 #include "server/http/http.h"
 #include "server/svc/tasks.h"
@@ -238,7 +239,7 @@ static int open_all(app *a, int create)
 		fprintf(stderr, "fieldsyncd: cannot open the store in %s\n", a->o.data);
 		return -1;
 	}
-	if (engine_open(&a->e, a->st, &a->o.ecfg)) {
+	if (engine_open(&a->e, a->st, &a->o.ecfg) || hooks_register(a->e)) {
 		fprintf(stderr, "fieldsyncd: cannot start the engine\n");
 		return -1;
 	}

@@ -1,8 +1,27 @@
 /*
- * engine.h — the sync engine: applies pushed batches (merge, permissions,
- * scope, derived fields) through a single group-commit writer, and serves
- * pulls from the bucket index.  Owns the store's write side: every other
- * module that writes goes through engine_write().
+ * engine.h — the core: the sync engine applies pushed batches (merge,
+ * permissions, scope, derived fields) through a single group-commit
+ * writer, and serves pulls from the bucket index.  It owns the store's
+ * write side: every other module that writes goes through engine_write()
+ * or engine_push().  What a write does besides storing the record (audit,
+ * blob references, indexes) is a table of write hooks the program
+ * registers (engine_add_hook); the core includes no service header.
+ *
+ * Files (server/core/):
+ *   writer.c    the engine's life cycle, the write lock, the queue and
+ *               group commit (grow-and-retry, batch-at-a-time fallback),
+ *               the clock/HLC, listeners, hooks and counters
+ *   request.c   a sync request: shape checks, the answer (acks, pull,
+ *               scope, drop); engine_push
+ *   opcheck.c   every check of one op that needs no store
+ *   batch.c     one group's transaction: dedup by batch id, acks, the
+ *               device's anchor and report
+ *   apply.c     one op: load, merge (last writer wins), permissions,
+ *               write, hooks
+ *   derive.c    fields the server fills (checkin receive time, skew,
+ *               trust; order deadlines) and clock anchors
+ *   pull.c      one bucket of a pull, from the bucket index
+ *   engine_int.h  what these files share
  */
 #ifndef FS_ENGINE_H
 #define FS_ENGINE_H
@@ -13,27 +32,9 @@
 #include "protocol/limits.h"
 #include "protocol/valid.h"
 #include "protocol/wire.h"
+#include "protocol/record.h"
+#include "server/model/principal.h"
 #include "server/store/store.h"
-
-enum role {
-	ROLE_GUARD,
-	ROLE_CLEANER,
-	ROLE_TECHNICIAN,
-	ROLE_SUPERVISOR,
-	ROLE_ADMIN,
-	ROLE_NONE = -1
-};
-/* "guard" ... "admin"; ROLE_NONE for anything else. */
-int role_parse(const char *p, size_t n);
-const char *role_name(int role);
-
-/* Who a request acts for. */
-typedef struct {
-	char device[FS_ID_MAX + 1]; /* the authenticated device: stamps' origin */
-	char staff[FS_ID_MAX + 1];
-	char site[FS_ID_MAX + 1];   /* "" for admin */
-	int role;
-} principal;
 
 typedef struct {
 	fs_limits lim;
@@ -69,7 +70,8 @@ int engine_sync(engine *e, const principal *p, const wval *req, uint64_t t_ms,
  * (that code is returned).  STORE_FULL grows the map and retries once. */
 int engine_write(engine *e, int (*fn)(void *ctx, store_txn *t), void *ctx);
 
-/* The buckets `p` may pull now, sorted bytewise, in the arena. */
+/* The buckets `p` may pull now, sorted bytewise, in the arena
+ * (server/model/policy.h's policy_scope). */
 int engine_scope(engine *e, store_txn *t, const principal *p, uint64_t now,
                  arena *a, char ***buckets, unsigned *n);
 
@@ -83,6 +85,63 @@ void engine_set_notify(engine *e, engine_notify_fn fn, void *ctx);
 #define ENGINE_LISTENERS_MAX 4
 int engine_add_notify(engine *e, engine_notify_fn fn, void *ctx);
 void engine_remove_notify(engine *e, engine_notify_fn fn, void *ctx);
+
+/* ---- write hooks ----------------------------------------------------------
+ * Called by the writer inside its transaction, in the order registered:
+ * a hook that returns anything but FS_OK aborts the whole group exactly as
+ * a store error does (the group is retried a batch at a time; what still
+ * fails is answered UNAVAILABLE).  Register them all before the first
+ * write (engine_add_hook is not synchronised with the writer). */
+typedef struct {
+	store_txn *t;
+	arena *a;               /* the request's arena */
+	const principal *w;     /* whose rights the op used (its batch's `by`) */
+	const principal *session; /* the pushing session (its device) */
+	const uint8_t *batch;   /* the batch id, 16 bytes */
+	uint64_t now;           /* the server clock for this request's turn */
+	uint64_t t_recv;        /* when the request's headers were read */
+	const char *c, *id, *bucket;
+	const char *old_bucket; /* NULL for a new record */
+	uint64_t seq;           /* the record's new index seq */
+	const record *old;      /* NULL for a new record */
+	const record *nw;       /* as stored */
+	/* 1 when the pushing session may pull `bucket` */
+	int (*sees)(void *ctx, const char *bucket);
+	void *sees_ctx;
+} write_event;
+
+typedef struct {
+	const char *name;
+	/* after a record is stored; NULL: none */
+	int (*on_record)(void *ctx, const write_event *ev);
+	/* after a batch's ack is stored under `key` (ST_ACKS, keys.h) at
+	 * request time t_ms; NULL: none */
+	int (*on_ack)(void *ctx, store_txn *t, sv key, uint64_t t_ms);
+	void *ctx;
+} write_hook;
+
+#define ENGINE_HOOKS_MAX 16
+/* FS_OK, or FS_E_TOO_LARGE past ENGINE_HOOKS_MAX. */
+int engine_add_hook(engine *e, const write_hook *h);
+
+/* ---- in-process writes ---------------------------------------------------- */
+
+/* What engine_push applied: per batch, ops applied and rejected, and the
+ * batch-level error ("UNAVAILABLE", "FORBIDDEN") or NULL. */
+typedef struct {
+	uint32_t applied, rejected;
+	int dup;
+	const char *err;     /* in the arena */
+	const char *first_msg; /* the first rejection's message, or NULL */
+} engine_ack;
+
+/* Apply the batches of `push` (an encoded array of batch maps, as
+ * protocol/opbuild.h builds) as principal p, through the same checks and
+ * writer as POST /v1/sync, without a pull.  acks[0..*n) in the arena.
+ * Never call it from the writer thread (a listener or a hook). */
+int engine_push(engine *e, const principal *p, const uint8_t *push,
+                size_t len, arena *a, engine_ack **acks, uint32_t *n,
+                const char **msg);
 
 /* Counters for /metrics. */
 typedef struct {

@@ -1246,7 +1246,7 @@ static void *live_main(void *arg)
 			device_info dev;
 			if (lc->closing)
 				continue;
-			if (auth_device_get(t, lc->p.device, &dev) || dev.revoked) {
+			if (device_get(t, lc->p.device, &dev) || dev.revoked) {
 				lc->closing = 1;
 				mg_websocket_write(lc->conn,
 				                   MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE,

@@ -21,7 +21,7 @@
  *                devices, acks, anchors, ...): see enum store_table.
  *
  * Transactions: one write transaction at a time (the caller serialises
- * writers: server/writer.c); any number of read transactions, which never
+ * writers: server/core/writer.c); any number of read transactions, which never
  * wait for the writer.  Values returned (sv) are valid until the end of
  * the transaction or the next write in it.  Keys and names are
  * NUL-terminated C strings unless given as sv.
@@ -116,6 +116,12 @@ int store_rec_purge(store_txn *t, const char *c, const char *id);
  * raising its floor. */
 int store_gone_purge(store_txn *t, const char *bucket, uint64_t before);
 
+/* What every scan callback returns: SCAN_NEXT to go on, SCAN_STOP to end
+ * the scan early (not an error: no FS_E_* code is negative), or an error
+ * code, which the scan returns as it is. */
+#define SCAN_NEXT 0
+#define SCAN_STOP (-1)
+
 typedef struct {
 	uint64_t seq;
 	int gone;        /* 1: a removal entry, val is empty */
@@ -124,8 +130,8 @@ typedef struct {
 	sv val;          /* the record's stored bytes */
 } store_entry;
 
-/* Entries of `bucket` with seq > after, ascending.  cb returns 0 to go on,
- * nonzero to stop (that value is returned).  */
+/* Entries of `bucket` with seq > after, ascending.  cb returns SCAN_NEXT
+ * to go on, anything else to stop (that value is returned).  */
 int store_bucket_scan(store_txn *t, const char *bucket, uint64_t after,
                       int (*cb)(void *ctx, const store_entry *e), void *ctx);
 /* head: highest seq ever assigned in the bucket (0 if none);

@@ -18,6 +18,7 @@
 #include "protocol/errors.h"
 #include "protocol/record.h"
 #include "server/lib/crypto.h"
+#include "server/store/keys.h"
 #include "server/svc/lockout.h"
 
 #define FAIL(code, m)                                                          \
@@ -25,8 +26,6 @@
 		*msg = (m);                                                    \
 		return (code);                                                 \
 	} while (0)
-
-/* ---- encoding of the small records --------------------------------------- */
 
 static void put_str(wbuf *b, const char *k, const char *v)
 {
@@ -38,141 +37,6 @@ static void put_u64(wbuf *b, const char *k, uint64_t v)
 {
 	wb_cstr(b, k);
 	wb_u64(b, v);
-}
-
-static void copy_str(char *dst, size_t cap, const wval *v)
-{
-	dst[0] = 0;
-	if (v && v->t == WV_STR && v->s.n < cap) {
-		memcpy(dst, v->s.p, v->s.n);
-		dst[v->s.n] = 0;
-	}
-}
-
-int auth_device_get(store_txn *t, const char *device, device_info *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->role_limit = ROLE_NONE;
-	sv v;
-	int rc = store_get(t, ST_DEVICES, sv_cstr(device), &v);
-	if (rc)
-		return rc;
-	arena *a = arena_new(1024);
-	wval *m;
-	if (!a)
-		return FS_E_UNAVAILABLE;
-	rc = wire_decode(a, v.p, v.n, &m);
-	if (rc || m->t != WV_MAP) {
-		arena_free(a);
-		return FS_E_INTERNAL;
-	}
-	uint64_t u;
-	int64_t i;
-	copy_str(d->site, sizeof(d->site), wv_get(m, "site"));
-	copy_str(d->name, sizeof(d->name), wv_get(m, "name"));
-	copy_str(d->staff, sizeof(d->staff), wv_get(m, "staff"));
-	copy_str(d->boot, sizeof(d->boot), wv_get(m, "boot"));
-	const wval *rl = wv_get(m, "role");
-	if (rl && rl->t == WV_STR)
-		d->role_limit = role_parse(rl->s.p, rl->s.n);
-	d->revoked = wv_get(m, "revoked") && wv_get(m, "revoked")->t == WV_BOOL &&
-	             wv_get(m, "revoked")->b;
-	if (wv_u64(wv_get(m, "created"), &u))
-		d->created = u;
-	if (wv_u64(wv_get(m, "last_sync"), &u))
-		d->last_sync = u;
-	if (wv_u64(wv_get(m, "pending"), &u)) {
-		d->has_pending = 1;
-		d->pending = u;
-	}
-	if (wv_u64(wv_get(m, "rejected"), &u))
-		d->rejected = u;
-	if (wv_i64(wv_get(m, "skew"), &i)) {
-		d->has_skew = 1;
-		d->skew = i;
-	}
-	arena_free(a);
-	return FS_OK;
-}
-
-int auth_device_put(store_txn *t, const char *device, const device_info *d)
-{
-	wbuf b;
-	wb_init(&b);
-	wb_map(&b, 11);
-	put_str(&b, "site", d->site);
-	put_str(&b, "name", d->name);
-	wb_cstr(&b, "role");
-	wb_cstr(&b, d->role_limit == ROLE_NONE ? NULL : role_name(d->role_limit));
-	wb_cstr(&b, "revoked");
-	wb_bool(&b, d->revoked);
-	put_u64(&b, "created", d->created);
-	put_str(&b, "staff", d->staff);
-	put_u64(&b, "last_sync", d->last_sync);
-	wb_cstr(&b, "pending");
-	if (d->has_pending)
-		wb_u64(&b, d->pending);
-	else
-		wb_nil(&b);
-	put_u64(&b, "rejected", d->rejected);
-	wb_cstr(&b, "skew");
-	if (d->has_skew)
-		wb_i64(&b, d->skew);
-	else
-		wb_nil(&b);
-	put_str(&b, "boot", d->boot);
-	int rc = b.err ? FS_E_UNAVAILABLE
-	               : store_put(t, ST_DEVICES, sv_cstr(device), sv_of(b.p, b.n));
-	wb_free(&b);
-	return rc;
-}
-
-static size_t devstaff_key(char *k, size_t cap, const char *device,
-                           const char *staff)
-{
-	size_t dn = strlen(device), sn = strlen(staff);
-	if (dn + sn + 1 > cap)
-		return 0;
-	memcpy(k, device, dn);
-	k[dn] = 0;
-	memcpy(k + dn + 1, staff, sn);
-	return dn + 1 + sn;
-}
-
-int auth_held_session(store_txn *t, const char *device, const char *staff)
-{
-	char k[300];
-	size_t kn = devstaff_key(k, sizeof(k), device, staff);
-	sv v;
-	return kn && store_get(t, ST_DEVSTAFF, sv_of(k, kn), &v) == FS_OK;
-}
-
-int auth_staff(store_txn *t, arena *a, const char *staff, principal *p)
-{
-	sv v;
-	int rc = store_rec_get(t, "staff", staff, &v, NULL, NULL);
-	if (rc)
-		return rc;
-	uint8_t *copy = arena_dup(a, v.p, v.n ? v.n : 1);
-	record r;
-	rec_init(&r);
-	if (!copy || rec_decode(a, copy, v.n, &r))
-		return FS_E_INTERNAL;
-	if (rec_true(&r, "_deleted"))
-		return FS_E_NOT_FOUND;
-	const rfield *act = rec_get(&r, "active");
-	if (act && act->val.t == WV_BOOL && !act->val.b)
-		return FS_E_UNAUTHORIZED;
-	char *role = rec_str(a, &r, "role");
-	char *site = rec_str(a, &r, "site");
-	if (!role || !site || strlen(site) > FS_ID_MAX)
-		return FS_E_UNAUTHORIZED;
-	p->role = role_parse(role, strlen(role));
-	if (p->role == ROLE_NONE)
-		return FS_E_UNAUTHORIZED;
-	snprintf(p->staff, sizeof(p->staff), "%s", staff);
-	snprintf(p->site, sizeof(p->site), "%s", p->role == ROLE_ADMIN ? "" : site);
-	return FS_OK;
 }
 
 /* ---- tokens ---------------------------------------------------------------- */
@@ -232,11 +96,11 @@ int auth_resolve(engine *e, const char *tok, size_t n, unsigned accept,
 		goto out;
 	if (exp && exp <= engine_now(e))
 		goto out;
-	copy_str(p->device, sizeof(p->device), wv_get(m, "d"));
+	wv_strcpy(p->device, sizeof(p->device), wv_get(m, "d"));
 	char staff[FS_ID_MAX + 1];
-	copy_str(staff, sizeof(staff), wv_get(m, "s"));
+	wv_strcpy(staff, sizeof(staff), wv_get(m, "s"));
 	device_info d;
-	if (auth_device_get(t, p->device, &d) || d.revoked)
+	if (device_get(t, p->device, &d) || d.revoked)
 		goto out;
 	if (kind == TOK_ADMIN) {
 		p->role = ROLE_ADMIN;
@@ -246,7 +110,7 @@ int auth_resolve(engine *e, const char *tok, size_t n, unsigned accept,
 		snprintf(p->site, sizeof(p->site), "%s", d.site);
 		rc = FS_OK;
 	} else {
-		if (auth_staff(t, a, staff, p) == FS_OK &&
+		if (principal_of_staff(t, a, staff, p) == FS_OK &&
 		    (p->role == ROLE_ADMIN || !strcmp(p->site, d.site)))
 			rc = FS_OK;
 	}
@@ -293,7 +157,7 @@ static int enroll_txn(void *ctx, store_txn *t)
 	}
 	device_info d;
 	memset(&d, 0, sizeof(d));
-	copy_str(d.site, sizeof(d.site), wv_get(m, "site"));
+	wv_strcpy(d.site, sizeof(d.site), wv_get(m, "site"));
 	const wval *rl = wv_get(m, "role");
 	d.role_limit = rl && rl->t == WV_STR ? role_parse(rl->s.p, rl->s.n)
 	                                     : ROLE_NONE;
@@ -320,7 +184,7 @@ static int enroll_txn(void *ctx, store_txn *t)
 		return FS_E_INTERNAL;
 	hex_encode(rnd, sizeof(rnd), hex);
 	snprintf(x->device, sizeof(x->device), "d-%s", hex);
-	if ((rc = auth_device_put(t, x->device, &d)))
+	if ((rc = device_put(t, x->device, &d)))
 		return rc;
 	return token_put(t, th, TOK_DEVICE, x->device, NULL, 0);
 }
@@ -390,7 +254,7 @@ static int session_txn(void *ctx, store_txn *t)
 	if (rc)
 		return rc;
 	char k[300];
-	size_t kn = devstaff_key(k, sizeof(k), x->device, x->staff);
+	size_t kn = key_devstaff(k, sizeof(k), x->device, x->staff);
 	uint8_t one = 1;
 	return kn ? store_put(t, ST_DEVSTAFF, sv_of(k, kn), sv_of(&one, 1))
 	          : FS_E_BAD_REQUEST;
@@ -467,8 +331,8 @@ int auth_login(engine *e, const auth_cfg *c, const principal *dev,
 		*msg = "store unavailable";
 		goto out;
 	}
-	int rs = auth_staff(t, a, staff, &who);
-	int rd = auth_device_get(t, dev->device, &d);
+	int rs = principal_of_staff(t, a, staff, &who);
+	int rd = device_get(t, dev->device, &d);
 	int rp = pin_get(t, a, staff, &ph);
 	store_abort(t);
 	rc = FS_E_UNAUTHORIZED;
@@ -620,7 +484,7 @@ int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,
 	int found = store_rec_get(t, "staff", staff, &v, NULL, NULL) == FS_OK;
 	principal who;
 	memset(&who, 0, sizeof(who));
-	int rs = found ? auth_staff(t, a, staff, &who) : FS_E_NOT_FOUND;
+	int rs = found ? principal_of_staff(t, a, staff, &who) : FS_E_NOT_FOUND;
 	store_abort(t);
 	if (!found || rs == FS_E_NOT_FOUND)
 		FAIL(FS_E_NOT_FOUND, "no such staff member");
@@ -662,13 +526,13 @@ static int revoke_txn(void *ctx, store_txn *t)
 {
 	revoke_ctx *x = ctx;
 	device_info d;
-	if (auth_device_get(t, x->device, &d))
+	if (device_get(t, x->device, &d))
 		return x->err = FS_E_NOT_FOUND;
 	if (x->p->role != ROLE_ADMIN &&
 	    (x->p->role != ROLE_SUPERVISOR || strcmp(d.site, x->p->site)))
 		return x->err = FS_E_FORBIDDEN;
 	d.revoked = 1;
-	return auth_device_put(t, x->device, &d);
+	return device_put(t, x->device, &d);
 }
 
 int auth_revoke(engine *e, const principal *p, const wval *req, arena *a,
@@ -718,7 +582,7 @@ static int admin_txn(void *ctx, store_txn *t)
 	d.role_limit = ROLE_NONE;
 	snprintf(d.name, sizeof(d.name), "admin");
 	int rc;
-	if ((rc = auth_device_put(t, x->device, &d)) ||
+	if ((rc = device_put(t, x->device, &d)) ||
 	    (rc = store_put(t, ST_META, sv_cstr("admin_device"),
 	                    sv_cstr(x->device))))
 		return rc;

@@ -9,31 +9,8 @@
 #include <stdint.h>
 
 #include "server/core/engine.h"
-
-typedef struct {
-	char site[FS_ID_MAX + 1];
-	char name[129];
-	int role_limit;        /* ROLE_NONE: any role may log in */
-	int revoked;
-	uint64_t created;
-	/* sync report (GET /v1/reports/devices) */
-	char staff[FS_ID_MAX + 1];
-	uint64_t last_sync;    /* 0: never */
-	int has_pending;
-	uint64_t pending;
-	uint64_t rejected;     /* ops rejected, total */
-	int has_skew;
-	int64_t skew;
-	char boot[129];
-} device_info;
-
-int auth_device_get(store_txn *t, const char *device, device_info *d);
-int auth_device_put(store_txn *t, const char *device, const device_info *d);
-/* 1 when `device` has held a session of `staff` (expired is fine). */
-int auth_held_session(store_txn *t, const char *device, const char *staff);
-/* Fill p->staff/site/role from the staff record.  FS_E_NOT_FOUND when
- * there is none, FS_E_UNAUTHORIZED when it is inactive. */
-int auth_staff(store_txn *t, arena *a, const char *staff, principal *p);
+#include "server/model/device.h"
+#include "server/model/principal.h"
 
 enum token_kind { TOK_DEVICE = 1, TOK_SESSION = 2, TOK_ADMIN = 3 };
 

@@ -219,12 +219,12 @@ static int backdate_txn(void *ctx, store_txn *t)
 	int rc;
 	for (int i = 0; i < 2; i++) {
 		device_info d;
-		if ((rc = auth_device_get(t, x->dev[i], &d)))
+		if ((rc = device_get(t, x->dev[i], &d)))
 			return rc;
 		d.last_sync = x->last_sync[i];
 		d.has_pending = 1;
 		d.pending = 0;
-		if ((rc = auth_device_put(t, x->dev[i], &d)))
+		if ((rc = device_put(t, x->dev[i], &d)))
 			return rc;
 	}
 	for (int i = 0; i < 4; i++) {

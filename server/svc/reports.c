@@ -454,7 +454,7 @@ typedef struct {
 typedef struct {
 	store_txn *t;
 	arena *a;
-	const task_shift *sh;
+	const shift_info *sh;
 	dev_t_ *v;
 	uint32_t n, cap;
 	int rc;
@@ -485,13 +485,13 @@ static int devstaff_cb(void *ctx, sv key, sv val)
 			return 0;
 	GROW(s->v, s->n, s->cap, dev_t_, s->a, s->rc);
 	s->v[s->n].device = dev;
-	if (auth_device_get(s->t, dev, &s->v[s->n].info) != FS_OK)
+	if (device_get(s->t, dev, &s->v[s->n].info) != FS_OK)
 		return 0;
 	s->n++;
 	return 0;
 }
 
-static int shift_devices(store_txn *t, arena *a, const task_shift *sh,
+static int shift_devices(store_txn *t, arena *a, const shift_info *sh,
                          dev_t_ **out, uint32_t *n)
 {
 	devscan s = {t, a, sh, NULL, 0, 0, FS_OK};
@@ -511,7 +511,7 @@ static int shift_devices(store_txn *t, arena *a, const task_shift *sh,
 /* ---- a shift, scored ----------------------------------------------------------- */
 
 typedef struct {
-	task_shift sh;
+	shift_info sh;
 	bucket_data b;
 	/* the route */
 	char *route;
@@ -561,7 +561,7 @@ static int load_route(store_txn *t, arena *a, shift_data *d)
 
 /* Everything about one shift the reports need, scored at `now`. */
 static int gather_shift(engine *e, store_txn *t, arena *a,
-                        const task_shift *sh, uint64_t now, shift_data *d)
+                        const shift_info *sh, uint64_t now, shift_data *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->sh = *sh;
@@ -803,8 +803,8 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 		FAIL(FS_E_NOT_FOUND, "no such shift");
 	if (store_begin(engine_store(e), 0, &t))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
-	task_shift sh;
-	rc = tasks_load_shift(t, a, shift, &sh);
+	shift_info sh;
+	rc = shift_load(t, a, shift, &sh);
 	if (rc == FS_E_NOT_FOUND)
 		FAIL(rc, "no such shift");
 	if (rc)
@@ -828,11 +828,11 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	const record *ho_out = NULL, *ho_in = NULL;
 	const char *ho_out_id = NULL, *ho_in_id = NULL;
 	ho_in_id = latest_ho(&d.b, "to_shift", sh.id, &ho_in);
-	task_shift *next;
+	shift_info *next;
 	uint32_t nnext = 0;
 	uint64_t best_at = 0;
 	if (sh.site &&
-	    (rc = tasks_site_shifts(t, a, sh.site, sh.ends > 12 * HOUR_MS ? sh.ends - 12 * HOUR_MS : 0,
+	    (rc = shift_site_scan(t, a, sh.site, sh.ends > 12 * HOUR_MS ? sh.ends - 12 * HOUR_MS : 0,
 	                            sh.ends + 36 * HOUR_MS, &next, &nnext)))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
 	for (uint32_t i = 0; i < nnext; i++) {
@@ -1222,9 +1222,9 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 #define IN_RANGE(dd) ((dd) >= d0 && (dd) <= d1)
 
 	/* shifts that can hold a round, task or checkin of these days */
-	task_shift *sh;
+	shift_info *sh;
 	uint32_t nsh;
-	if ((rc = tasks_site_shifts(t, a, site, (uint64_t)from_ms > TZ_DAY_MS ? (uint64_t)from_ms - TZ_DAY_MS : 0,
+	if ((rc = shift_site_scan(t, a, site, (uint64_t)from_ms > TZ_DAY_MS ? (uint64_t)from_ms - TZ_DAY_MS : 0,
 	                            (uint64_t)to_ms + TZ_DAY_MS, &sh, &nsh)))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
 	for (uint32_t i = 0; i < nsh; i++) {

@@ -21,6 +21,7 @@
 #include "protocol/valid.h"
 #include "schema/catalogue.h"
 #include "server/lib/crypto.h"
+#include "server/model/records.h"
 
 #define MIN_MS 60000ULL
 #define HOUR_MS (60 * MIN_MS)
@@ -32,20 +33,6 @@
 #define INTERVAL_DEFAULT (10 * MIN_MS)
 
 /* ---- records ------------------------------------------------------------- */
-
-static int copy_record(store_txn *t, arena *a, const char *c, const char *id,
-                       record *r)
-{
-	sv val;
-	int rc = store_rec_get(t, c, id, &val, NULL, NULL);
-	if (rc)
-		return rc;
-	uint8_t *copy = arena_dup(a, val.p, val.n ? val.n : 1);
-	if (!copy)
-		return FS_E_UNAVAILABLE;
-	rec_init(r);
-	return rec_decode(a, copy, val.n, r) ? FS_E_INTERNAL : FS_OK;
-}
 
 /* "HH:MM" (00:00-24:00) in minutes, -1 when malformed. */
 static int hhmm(const wval *v)
@@ -104,32 +91,6 @@ int tasks_standard_from_record(arena *a, const char *id, const record *r,
 	return s->id ? FS_OK : FS_E_UNAVAILABLE;
 }
 
-int tasks_shift_from_record(arena *a, const char *id, const record *r,
-                            task_shift *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->id = arena_strndup(a, id, strlen(id));
-	s->site = rec_str(a, r, "site");
-	char *role = rec_str(a, r, "role");
-	s->role = role ? role_parse(role, strlen(role)) : ROLE_NONE;
-	rec_u64(r, "starts", &s->starts);
-	rec_u64(r, "ends", &s->ends);
-	s->route = rec_str(a, r, "route");
-	s->lead = rec_str(a, r, "lead");
-	const rfield *f = rec_get(r, "staff");
-	if (f && f->val.t == WV_ARR) {
-		s->staff = arena_calloc(a, f->val.a.n + 1, sizeof(char *));
-		if (!s->staff)
-			return FS_E_UNAVAILABLE;
-		for (uint32_t i = 0; i < f->val.a.n; i++) {
-			char *v = wv_strdup(a, &f->val.a.v[i]);
-			if (v)
-				s->staff[s->nstaff++] = v;
-		}
-	}
-	return s->id ? FS_OK : FS_E_UNAVAILABLE;
-}
-
 /* ---- the plan -------------------------------------------------------------- */
 
 char *tasks_id(arena *a, const char *standard, int64_t day, uint32_t slot)
@@ -172,7 +133,7 @@ static int push_slot(slotvec *sv_, const task_slot *s)
 	return FS_OK;
 }
 
-static const task_shift *holder(const task_shift *sh, uint32_t n, int role,
+static const shift_info *holder(const shift_info *sh, uint32_t n, int role,
                                 uint64_t t)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -184,7 +145,7 @@ static const task_shift *holder(const task_shift *sh, uint32_t n, int role,
 /* One slot: local [from_min, to_min) of `day` in ms, to UTC. */
 static int add_slot(slotvec *out, const tz_zone *z, const task_standard *s,
                     int64_t day, uint32_t slot, uint64_t from_ms,
-                    uint64_t to_ms, const task_shift *sh, uint32_t nsh)
+                    uint64_t to_ms, const shift_info *sh, uint32_t nsh)
 {
 	int64_t base = day * TZ_DAY_MS;
 	int64_t f = tz_local_to_utc_ms(z, base + (int64_t)from_ms);
@@ -206,7 +167,7 @@ static int add_slot(slotvec *out, const tz_zone *z, const task_standard *s,
 }
 
 int tasks_plan(const tz_zone *z, const task_standard *stds, uint32_t nstd,
-               const task_shift *shifts, uint32_t nsh, int64_t day_from,
+               const shift_info *shifts, uint32_t nsh, int64_t day_from,
                int64_t day_to, arena *a, task_slot **out, uint32_t *n)
 {
 	*out = NULL;
@@ -276,7 +237,7 @@ int tasks_load_site(store_txn *t, arena *a, const char *site, task_site *out)
 {
 	memset(out, 0, sizeof(*out));
 	record r;
-	int rc = copy_record(t, a, "site", site, &r);
+	int rc = records_load(t, a, "site", site, &r, NULL, NULL);
 	if (rc)
 		return rc;
 	if (rec_true(&r, "_deleted"))
@@ -286,94 +247,6 @@ int tasks_load_site(store_txn *t, arena *a, const char *site, task_site *out)
 	out->tz = rec_str(a, &r, "tz");
 	out->has_households = rec_u64(&r, "households", &out->households);
 	return out->id ? FS_OK : FS_E_UNAVAILABLE;
-}
-
-int tasks_load_shift(store_txn *t, arena *a, const char *id, task_shift *out)
-{
-	record r;
-	int rc = copy_record(t, a, "shift", id, &r);
-	if (rc)
-		return rc;
-	if (rec_true(&r, "_deleted"))
-		return FS_E_NOT_FOUND;
-	return tasks_shift_from_record(a, id, &r, out);
-}
-
-
-
-typedef struct {
-	store_txn *t;
-	arena *a;
-	size_t sn;
-	uint64_t from, to;
-	task_shift *v;
-	uint32_t n, cap;
-	int rc;
-} shiftscan;
-
-static int shift_cb(void *ctx, sv key, sv val)
-{
-	shiftscan *s = ctx;
-	if (key.n < s->sn + 10)
-		return 0;
-	uint64_t starts = be64_get((const uint8_t *)key.p + s->sn + 1);
-	if (starts >= s->to)
-		return 1;
-	char *id = arena_strndup(s->a, (const char *)key.p + s->sn + 10,
-	                         key.n - s->sn - 10);
-	task_shift sh;
-	if (!id) {
-		s->rc = FS_E_UNAVAILABLE;
-		return 1;
-	}
-	if (tasks_load_shift(s->t, s->a, id, &sh) || sh.ends <= s->from ||
-	    sh.starts >= s->to)
-		return 0;
-	if (s->n == s->cap) {
-		uint32_t nc = s->cap ? s->cap * 2 : 32;
-		task_shift *o = arena_calloc(s->a, nc, sizeof(*o));
-		if (!o) {
-			s->rc = FS_E_UNAVAILABLE;
-			return 1;
-		}
-		if (s->n)
-			memcpy(o, s->v, s->n * sizeof(*o));
-		s->v = o;
-		s->cap = nc;
-	}
-	s->v[s->n++] = sh;
-	return 0;
-}
-
-/* ST_SHIFTS keys are site \0 be64_put(starts) \0 id, so the scan runs in
- * starts order; ties come out by id. */
-int tasks_site_shifts(store_txn *t, arena *a, const char *site, uint64_t from,
-                      uint64_t to, task_shift **out, uint32_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	char mk[300];
-	snprintf(mk, sizeof(mk), "shiftmax/%s", site);
-	uint64_t maxlen = 0;
-	sv v;
-	if (store_get(t, ST_META, sv_cstr(mk), &v) == FS_OK && v.n == 8)
-		maxlen = be64_get(v.p);
-	size_t sn = strlen(site);
-	uint8_t pk[300], sk[300];
-	if (sn + 10 > sizeof(pk))
-		return FS_E_BAD_REQUEST;
-	memcpy(pk, site, sn);
-	pk[sn] = 0;
-	memcpy(sk, pk, sn + 1);
-	be64_put(sk + sn + 1, from > maxlen ? from - maxlen : 0);
-	shiftscan s = {t, a, sn, from, to, NULL, 0, 0, FS_OK};
-	int rc = store_scan(t, ST_SHIFTS, sv_of(pk, sn + 1), sv_of(sk, sn + 9),
-	                    shift_cb, &s);
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
-		return rc;
-	*out = s.v;
-	*n = s.n;
-	return s.rc;
 }
 
 typedef struct {
@@ -509,7 +382,7 @@ static int idx_cb(void *ctx, sv key, sv val)
 		s->rc = FS_E_UNAVAILABLE;
 		return 1;
 	}
-	int rc = copy_record(s->t, s->a, "task", g->id, &g->r);
+	int rc = records_load(s->t, s->a, "task", g->id, &g->r, NULL, NULL);
 	if (rc == FS_OK) {
 		g->exists = 1;
 		g->touched = is_touched(&g->r);
@@ -766,9 +639,9 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 	 * the next day) */
 	uint64_t from = (uint64_t)(first - 1) * TZ_DAY_MS,
 	         to = (uint64_t)(last + 3) * TZ_DAY_MS;
-	task_shift *sh;
+	shift_info *sh;
 	uint32_t nsh;
-	if ((rc = tasks_site_shifts(t, a, site, from, to, &sh, &nsh)))
+	if ((rc = shift_site_scan(t, a, site, from, to, &sh, &nsh)))
 		goto out;
 	task_slot *slots;
 	uint32_t ns;
@@ -821,7 +694,7 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 		if (!g) {
 			/* not indexed: a task of that id may still exist (an index
 			 * lost to a crash, or a supervisor's own) */
-			int r = copy_record(t, a, "task", sl->id, &cur);
+			int r = records_load(t, a, "task", sl->id, &cur, NULL, NULL);
 			if (r == FS_OK) {
 				if (is_touched(&cur)) {
 					st->kept++;
@@ -838,7 +711,7 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 			cur = g->r;
 			have = 1;
 		}
-		const task_shift *shf = sl->shift;
+		const shift_info *shf = sl->shift;
 		const char *assignee = shf->lead ? shf->lead
 		                       : shf->nstaff ? shf->staff[0]
 		                                     : NULL;

@@ -34,6 +34,7 @@
 #include "server/core/engine.h"
 #include "server/store/store.h"
 #include "server/lib/tz.h"
+#include "server/model/shift.h"
 
 enum task_per { PER_DAY, PER_WEEK, PER_MONTH, PER_YEAR, PER_NONE = -1 };
 
@@ -49,38 +50,24 @@ typedef struct {
 	uint16_t months;   /* bit m set for month m (1-12); 0: every month */
 } task_standard;
 
-typedef struct {
-	char *id;
-	char *site;
-	int role;
-	uint64_t starts, ends;
-	char **staff;
-	uint32_t nstaff;
-	char *route;       /* NULL: none */
-	char *lead;        /* NULL: none */
-} task_shift;
 
 typedef struct {
 	const task_standard *std;
 	int64_t day;             /* local day number (tz_days_from_civil) */
 	uint32_t slot;
 	uint64_t due_from, due_to;
-	const task_shift *shift; /* NULL: uncovered */
+	const shift_info *shift; /* NULL: uncovered */
 	char *id;                /* the task id */
 } task_slot;
 
 /* Parse a standard record (fields of schema.c's `standard`). */
 int tasks_standard_from_record(arena *a, const char *id, const record *rec,
                                task_standard *out);
-/* Parse a shift record. */
-int tasks_shift_from_record(arena *a, const char *id, const record *rec,
-                            task_shift *out);
-
 /* The slots of `stds` on local days [day_from, day_to] (at most 400
  * days), each with its shift from `shifts` (which must be sorted by
  * starts, then id).  FS_OK, FS_E_TOO_LARGE, FS_E_UNAVAILABLE. */
 int tasks_plan(const tz_zone *z, const task_standard *stds, uint32_t nstd,
-               const task_shift *shifts, uint32_t nsh, int64_t day_from,
+               const shift_info *shifts, uint32_t nsh, int64_t day_from,
                int64_t day_to, arena *a, task_slot **out, uint32_t *n);
 
 /* The deterministic task id of (standard, local day, slot), in the arena. */
@@ -98,12 +85,6 @@ typedef struct {
 
 /* FS_E_NOT_FOUND when there is no such site (or it is deleted). */
 int tasks_load_site(store_txn *t, arena *a, const char *site, task_site *out);
-/* The site's shifts overlapping [from, to), by starts then id. */
-int tasks_site_shifts(store_txn *t, arena *a, const char *site,
-                      uint64_t from, uint64_t to, task_shift **out,
-                      uint32_t *n);
-/* One shift (FS_E_NOT_FOUND when absent or deleted). */
-int tasks_load_shift(store_txn *t, arena *a, const char *id, task_shift *out);
 /* The site's standards that are not deleted, by id. */
 int tasks_site_standards(store_txn *t, arena *a, const char *site,
                          task_standard **out, uint32_t *n);

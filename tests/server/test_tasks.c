@@ -25,6 +25,7 @@
 #include "server/lib/crypto.h"
 #include "server/core/engine.h"
 #include "server/store/store.h"
+#include "server/svc/hooks.h"
 #include "server/svc/tasks.h"
 #include "server/lib/tz.h"
 
@@ -68,9 +69,9 @@ static task_standard std_of(const char *id, int per, uint32_t times,
 	return s;
 }
 
-static task_shift shift_of(const char *id, int role, int64_t starts, int64_t ends)
+static shift_info shift_of(const char *id, int role, int64_t starts, int64_t ends)
 {
-	task_shift s;
+	shift_info s;
 	memset(&s, 0, sizeof(s));
 	s.id = (char *)id;
 	s.role = role;
@@ -218,7 +219,7 @@ static void test_plan_assignment(void **st)
 	const tz_zone *z = zone("Asia/Shanghai");
 	task_standard s = std_of("sweep", PER_DAY, 3, 6 * 60, 24 * 60, 0);
 	/* slots at 06:00, 12:00, 18:00 local on 2024-05-01 */
-	task_shift sh[] = {
+	shift_info sh[] = {
 		shift_of("g-day", ROLE_GUARD, at(z, 2024, 5, 1, 0, 0), at(z, 2024, 5, 2, 0, 0)),
 		shift_of("c-a", ROLE_CLEANER, at(z, 2024, 5, 1, 6, 0), at(z, 2024, 5, 1, 12, 0)),
 		shift_of("c-b", ROLE_CLEANER, at(z, 2024, 5, 1, 6, 0), at(z, 2024, 5, 1, 13, 0)),
@@ -353,6 +354,7 @@ static int setup_engine(void **st)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	cfg.clock_offset_ms = NOW_MS - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	assert_int_equal(engine_open(&f->e, f->s, &cfg), FS_OK);
+	assert_int_equal(hooks_register(f->e), FS_OK);
 	*st = f;
 	return 0;
 }
