@@ -5,6 +5,7 @@
 #   make test-asan  the same suite built with AddressSanitizer + UBSan into
 #                   build-asan/
 #   make unit / make integration   one half of the suite
+#   make layers     the include rule alone (also run by make test)
 #   make clean      remove build outputs (keeps the fetched CivetWeb source);
 #   make distclean  remove build/, build-asan/ and var/ entirely
 # Debian packages that are missing are installed with apt-get (as root, or
@@ -66,7 +67,8 @@ ifneq ($(strip $(DUP_TESTS)),)
 $(error test file names used in both tests/unit and tests/server: $(DUP_TESTS))
 endif
 
-.PHONY: all deps run test unit integration clean distclean test-asan asan-build
+.PHONY: all deps run test unit integration clean distclean test-asan asan-build \
+        layers
 .DEFAULT_GOAL := all
 all: deps $(B)/fieldsyncd $(UNIT_BIN) $(SHIM)
 
@@ -204,7 +206,13 @@ unit: all
 integration: all
 	@$(PY) tests/integration/run.py --server $(B)/fieldsyncd --shim $(SHIM)
 
+# The include rule (tools/layers.py): includes only point down the
+# server's layers, and each outside library has its one file.
+layers:
+	@$(PY) tools/layers.py
+
 test: all
+	@$(PY) tools/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) $(UNIT_BIN)
 
 # ---- sanitizers ------------------------------------------------------------
@@ -220,6 +228,7 @@ asan-build: deps
 	  CW_SAN="-fsanitize=address -fno-omit-frame-pointer" all
 
 test-asan: asan-build
+	@$(PY) tools/layers.py
 	@$(ASAN_ENV) $(PY) tests/run_all.py --server $(ASAN_B)/fieldsyncd \
 	  --shim $(ASAN_B)/tests/syncshim.so $(UNIT_BIN:$(B)/%=$(ASAN_B)/%)
 
