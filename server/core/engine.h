@@ -126,22 +126,29 @@ int engine_add_hook(engine *e, const write_hook *h);
 
 /* ---- in-process writes ---------------------------------------------------- */
 
-/* What engine_push applied: per batch, ops applied and rejected, and the
- * batch-level error ("UNAVAILABLE", "FORBIDDEN") or NULL. */
+/* What engine_push applied, per batch. */
 typedef struct {
 	uint32_t applied, rejected;
 	int dup;
-	const char *err;     /* in the arena */
+	const char *err;       /* the batch's error ("UNAVAILABLE", ...) or NULL */
 	const char *first_msg; /* the first rejection's message, or NULL */
 } engine_ack;
 
-/* Apply the batches of `push` (an encoded array of batch maps, as
- * protocol/opbuild.h builds) as principal p, through the same checks and
- * writer as POST /v1/sync, without a pull.  acks[0..*n) in the arena.
+typedef struct {
+	const principal *p;    /* who pushes (device, staff, role, site) */
+	uint64_t t_ms;         /* the request time; 0: now */
+	const uint8_t *push;   /* an array of batch maps (protocol/opbuild.h) */
+	size_t push_n;
+	const uint8_t *dev;    /* a sync's `dev` map, or NULL */
+	size_t dev_n;
+} engine_push_req;
+
+/* Apply a push as r->p, through the same checks and writer as POST
+ * /v1/sync but without a pull: on FS_OK *acks[0..*n) (in the arena) say
+ * what each batch applied.  Otherwise a whole-request error and *msg.
  * Never call it from the writer thread (a listener or a hook). */
-int engine_push(engine *e, const principal *p, const uint8_t *push,
-                size_t len, arena *a, engine_ack **acks, uint32_t *n,
-                const char **msg);
+int engine_push(engine *e, const engine_push_req *r, arena *a,
+                engine_ack **acks, uint32_t *n, const char **msg);
 
 /* Counters for /metrics. */
 typedef struct {

@@ -265,3 +265,61 @@ int engine_sync(engine *e, const principal *p, const wval *req, uint64_t t_ms,
 	}
 	return rc;
 }
+
+/* The counts of one stored ack (batch.c's encoding). */
+static int read_ack(arena *a, const wbuf *b, engine_ack *out)
+{
+	wval *v;
+	memset(out, 0, sizeof(*out));
+	if (wire_decode(a, b->p, b->n, &v) || v->t != WV_MAP)
+		return FS_E_INTERNAL;
+	uint64_t u = 0;
+	const wval *rj = wv_get(v, "rej"), *dup = wv_get(v, "dup");
+	wv_u64(wv_get(v, "applied"), &u);
+	out->applied = (uint32_t)u;
+	out->dup = dup && dup->t == WV_BOOL && dup->b;
+	out->err = wv_strdup(a, wv_get(v, "err"));
+	if (rj && rj->t == WV_ARR) {
+		out->rejected = rj->a.n;
+		if (rj->a.n)
+			out->first_msg = wv_strdup(a, wv_get(&rj->a.v[0], "msg"));
+	}
+	return FS_OK;
+}
+
+int engine_push(engine *e, const engine_push_req *r, arena *a,
+                engine_ack **acks, uint32_t *n, const char **msg)
+{
+	*msg = NULL;
+	*acks = NULL;
+	*n = 0;
+	wval *push, *dev = NULL;
+	if (wire_decode(a, r->push, r->push_n, &push))
+		FAIL(FS_E_BAD_REQUEST, "push is not one msgpack value");
+	if (r->dev && wire_decode(a, r->dev, r->dev_n, &dev))
+		FAIL(FS_E_BAD_REQUEST, "dev is not one msgpack value");
+	job j;
+	memset(&j, 0, sizeof(j));
+	j.p = r->p;
+	j.t = r->t_ms ? r->t_ms : engine_now(e);
+	j.a = a;
+	int rc;
+	if ((rc = parse_dev(dev, &j, msg)) || (rc = parse_push(e, push, &j, msg)))
+		return rc;
+	if ((rc = engine_submit(e, &j))) {
+		free_acks(&j);
+		FAIL(rc, "the server is shutting down");
+	}
+	uint32_t nb = j.batches ? j.batches->a.n : 0;
+	engine_ack *out = nb ? arena_calloc(a, nb, sizeof(*out)) : NULL;
+	if (nb && !out)
+		rc = FS_E_UNAVAILABLE;
+	for (uint32_t i = 0; i < nb && !rc; i++)
+		rc = read_ack(a, &j.acks[i], &out[i]);
+	free_acks(&j);
+	if (rc)
+		FAIL(rc, "the acks could not be read");
+	*acks = out;
+	*n = nb;
+	return FS_OK;
+}

@@ -15,6 +15,7 @@
 
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
+#include "protocol/opbuild.h"
 #include "protocol/record.h"
 #include "server/svc/tasks.h"
 #include "server/lib/tz.h"
@@ -27,43 +28,9 @@
 #define NCP 12
 
 typedef struct {
-	wbuf ops;
-	uint32_t n;
-	uint64_t hlc;
+	opbatch ob;
+	uint64_t hlc;  /* the next op's stamp */
 } demo_batch;
-
-static void op_begin(demo_batch *b, const char *c, const char *id,
-                     uint32_t nfields)
-{
-	wb_map(&b->ops, 4);
-	wb_cstr(&b->ops, "c");
-	wb_cstr(&b->ops, c);
-	wb_cstr(&b->ops, "id");
-	wb_cstr(&b->ops, id);
-	wb_cstr(&b->ops, "s");
-	wb_u64(&b->ops, b->hlc++);
-	wb_cstr(&b->ops, "f");
-	wb_map(&b->ops, nfields);
-	b->n++;
-}
-
-static void kv_s(demo_batch *b, const char *k, const char *v)
-{
-	wb_cstr(&b->ops, k);
-	wb_cstr(&b->ops, v);
-}
-
-static void kv_u(demo_batch *b, const char *k, uint64_t v)
-{
-	wb_cstr(&b->ops, k);
-	wb_u64(&b->ops, v);
-}
-
-static void kv_f(demo_batch *b, const char *k, double v)
-{
-	wb_cstr(&b->ops, k);
-	wb_f64(&b->ops, v);
-}
 
 /* A handheld's `dev` for a sync: booted at boot_ms, clock right. */
 typedef struct {
@@ -71,73 +38,56 @@ typedef struct {
 	uint64_t boot_ms;
 } demo_dev;
 
-/* Push the collected ops as one batch through engine_sync as `p` (with
- * the handheld's dev when given); every op must apply. */
+/* Push the collected ops as one batch as `p` (with the handheld's dev
+ * when given); every op must apply. */
 static int push(engine *e, const principal *p, demo_batch *b,
                 const demo_dev *dev)
 {
 	uint64_t t = engine_now(e);
-	wbuf req;
-	wb_init(&req);
-	wb_map(&req, dev ? 4 : 3);
-	wb_cstr(&req, "v");
-	wb_u64(&req, 1);
-	wb_cstr(&req, "limit");
-	wb_u64(&req, 0);
+	wbuf pushb, devb;
+	wb_init(&pushb);
+	wb_init(&devb);
 	if (dev) {
-		wb_cstr(&req, "dev");
-		wb_map(&req, 4);
-		wb_cstr(&req, "boot");
-		wb_cstr(&req, dev->boot);
-		wb_cstr(&req, "mono");
-		wb_u64(&req, t - dev->boot_ms);
-		wb_cstr(&req, "wall");
-		wb_u64(&req, t);
-		wb_cstr(&req, "pending");
-		wb_u64(&req, 0);
+		wb_map(&devb, 4);
+		wb_cstr(&devb, "boot");
+		wb_cstr(&devb, dev->boot);
+		wb_cstr(&devb, "mono");
+		wb_u64(&devb, t - dev->boot_ms);
+		wb_cstr(&devb, "wall");
+		wb_u64(&devb, t);
+		wb_cstr(&devb, "pending");
+		wb_u64(&devb, 0);
 	}
-	wb_cstr(&req, "push");
-	wb_arr(&req, 1);
-	wb_map(&req, 2);
-	wb_cstr(&req, "batch");
 	uint8_t bid[16] = "demo-load-batch";
 	uint64_t h = b->hlc;
 	memcpy(bid, &h, sizeof(h)); /* unique per load */
-	wb_bin(&req, bid, 16);
-	wb_cstr(&req, "ops");
-	wb_arr(&req, b->n);
-	wb_raw(&req, b->ops.p, b->ops.n);
+	wb_arr(&pushb, 1);
+	ob_batch(&pushb, &b->ob, bid, NULL);
 	arena *a = arena_new(0);
-	wval *v;
-	wbuf out;
-	wb_init(&out);
+	engine_ack *acks;
+	uint32_t n = 0;
 	const char *msg = NULL;
-	int rc = req.err ? FS_E_UNAVAILABLE : wire_decode(a, req.p, req.n, &v);
-	if (!rc)
-		rc = engine_sync(e, p, v, t, a, &out, &msg);
-	if (!rc) {
-		/* every op must have applied */
-		wval *resp;
-		rc = wire_decode(a, out.p, out.n, &resp);
-		const wval *acks = rc ? NULL : wv_get(resp, "acks");
-		uint64_t applied = 0;
-		if (!acks || acks->t != WV_ARR || acks->a.n != 1 ||
-		    !wv_u64(wv_get(&acks->a.v[0], "applied"), &applied) ||
-		    applied != b->n) {
-			fprintf(stderr, "fieldsyncd: demo: only %llu of %u ops applied\n",
-			        (unsigned long long)applied, b->n);
-			rc = FS_E_INTERNAL;
-		}
-	} else {
+	int rc = pushb.err || devb.err || !a
+	                 ? FS_E_UNAVAILABLE
+	                 : engine_push(e, &(engine_push_req){p, t, pushb.p, pushb.n,
+	                                                     dev ? devb.p : NULL,
+	                                                     devb.n},
+	                               a, &acks, &n, &msg);
+	if (!rc && (n != 1 || acks[0].applied != b->ob.n)) {
+		fprintf(stderr, "fieldsyncd: demo: only %u of %u ops applied%s%s\n",
+		        n == 1 ? acks[0].applied : 0, b->ob.n,
+		        n == 1 && acks[0].first_msg ? ": " : "",
+		        n == 1 && acks[0].first_msg ? acks[0].first_msg : "");
+		rc = FS_E_INTERNAL;
+	} else if (rc) {
 		fprintf(stderr, "fieldsyncd: demo: %s: %s\n", fs_err_name(rc),
 		        msg ? msg : "");
 	}
-	wb_free(&out);
-	wb_free(&req);
+	wb_free(&pushb);
+	wb_free(&devb);
 	arena_free(a);
 	/* the next batch starts empty, with later stamps */
-	b->ops.n = 0;
-	b->n = 0;
+	ob_reset(&b->ob);
 	b->hlc = engine_hlc_now(e);
 	return rc;
 }
@@ -265,10 +215,10 @@ static int tick_cb(void *ctx, const store_entry *en)
 	uint64_t done = from + (to - from) / 3;
 	if (strstr(en->id, ":stair-mop:"))
 		done = to + 40 * MIN_MS; /* done, but 40 minutes late */
-	op_begin(x->b, "task", en->id, 3);
-	kv_s(x->b, "status", "done");
-	kv_u(x->b, "done_at", done);
-	kv_s(x->b, "done_by", "c-wang");
+	ob_op(&x->b->ob, "task", en->id, x->b->hlc++, 3);
+	ob_str(&x->b->ob, "status", "done");
+	ob_u64(&x->b->ob, "done_at", done);
+	ob_str(&x->b->ob, "done_by", "c-wang");
 	return 0;
 }
 
@@ -316,13 +266,13 @@ int demo_load(engine *e, const auth_cfg *ac)
 
 	demo_batch b;
 	memset(&b, 0, sizeof(b));
-	wb_init(&b.ops);
+	ob_init(&b.ob);
 	b.hlc = engine_hlc_now(e);
 
-	op_begin(&b, "site", DEMO_SITE, 3);
-	kv_s(&b, "name", "Harbour View Residences");
-	kv_s(&b, "tz", DEMO_TZ);
-	kv_u(&b, "households", 480);
+	ob_op(&b.ob, "site", DEMO_SITE, b.hlc++, 3);
+	ob_str(&b.ob, "name", "Harbour View Residences");
+	ob_str(&b.ob, "tz", DEMO_TZ);
+	ob_u64(&b.ob, "households", 480);
 
 	static const char *const zones[][3] = {
 		{"z-stair-a", "Stairwell A", "stairwell"},
@@ -333,35 +283,35 @@ int demo_load(engine *e, const auth_cfg *ac)
 		{"z-plant", "Pump and switch room", "plant-room"},
 	};
 	for (size_t i = 0; i < 6; i++) {
-		op_begin(&b, "zone", zones[i][0], 3);
-		kv_s(&b, "site", DEMO_SITE);
-		kv_s(&b, "name", zones[i][1]);
-		kv_s(&b, "kind", zones[i][2]);
+		ob_op(&b.ob, "zone", zones[i][0], b.hlc++, 3);
+		ob_str(&b.ob, "site", DEMO_SITE);
+		ob_str(&b.ob, "name", zones[i][1]);
+		ob_str(&b.ob, "kind", zones[i][2]);
 	}
 	char id[64], name[64], tag[64];
 	for (int i = 1; i <= NCP; i++) {
 		snprintf(id, sizeof(id), "cp-%02d", i);
 		snprintf(name, sizeof(name), "Checkpoint %d", i);
 		snprintf(tag, sizeof(tag), "NFC-04A2%04X", 0x1000 + i * 17);
-		op_begin(&b, "checkpoint", id, 6);
-		kv_s(&b, "site", DEMO_SITE);
-		kv_s(&b, "zone", zones[(i - 1) % 6][0]);
-		kv_s(&b, "name", name);
-		kv_s(&b, "tag", tag);
-		kv_f(&b, "lat", 22.2855 + i * 0.0001);
-		kv_f(&b, "lon", 114.1577 + i * 0.0001);
+		ob_op(&b.ob, "checkpoint", id, b.hlc++, 6);
+		ob_str(&b.ob, "site", DEMO_SITE);
+		ob_str(&b.ob, "zone", zones[(i - 1) % 6][0]);
+		ob_str(&b.ob, "name", name);
+		ob_str(&b.ob, "tag", tag);
+		ob_f64(&b.ob, "lat", 22.2855 + i * 0.0001);
+		ob_f64(&b.ob, "lon", 114.1577 + i * 0.0001);
 	}
-	op_begin(&b, "route", "night-patrol", 5);
-	kv_s(&b, "site", DEMO_SITE);
-	kv_s(&b, "name", "Night patrol, all buildings");
-	wb_cstr(&b.ops, "checkpoints");
-	wb_arr(&b.ops, NCP);
+	ob_op(&b.ob, "route", "night-patrol", b.hlc++, 5);
+	ob_str(&b.ob, "site", DEMO_SITE);
+	ob_str(&b.ob, "name", "Night patrol, all buildings");
+	ob_name(&b.ob, "checkpoints");
+	wb_arr(&b.ob.ops, NCP);
 	for (int i = 1; i <= NCP; i++) {
 		snprintf(id, sizeof(id), "cp-%02d", i);
-		wb_cstr(&b.ops, id);
+		wb_cstr(&b.ob.ops, id);
 	}
-	kv_u(&b, "every_min", 120);
-	kv_u(&b, "grace_min", 15);
+	ob_u64(&b.ob, "every_min", 120);
+	ob_u64(&b.ob, "grace_min", 15);
 
 	static const char *const staff[][3] = {
 		{"g-li", "Li Wei", "guard"},     {"g-chen", "Chen Jun", "guard"},
@@ -369,12 +319,12 @@ int demo_load(engine *e, const auth_cfg *ac)
 		{"s-liu", "Liu Yang", "supervisor"},
 	};
 	for (size_t i = 0; i < 5; i++) {
-		op_begin(&b, "staff", staff[i][0], 4);
-		kv_s(&b, "site", DEMO_SITE);
-		kv_s(&b, "name", staff[i][1]);
-		kv_s(&b, "role", staff[i][2]);
-		wb_cstr(&b.ops, "active");
-		wb_bool(&b.ops, 1);
+		ob_op(&b.ob, "staff", staff[i][0], b.hlc++, 4);
+		ob_str(&b.ob, "site", DEMO_SITE);
+		ob_str(&b.ob, "name", staff[i][1]);
+		ob_str(&b.ob, "role", staff[i][2]);
+		ob_name(&b.ob, "active");
+		wb_bool(&b.ob.ops, 1);
 	}
 	/* shifts from the day of that night to tomorrow; guards day 08-20 and
 	 * night 20-08, cleaner 07-19, technician and supervisor 08-20 */
@@ -391,74 +341,74 @@ int demo_load(engine *e, const auth_cfg *ac)
 		};
 		for (size_t i = 0; i < sizeof(sh) / sizeof(sh[0]); i++) {
 			snprintf(id, sizeof(id), "%s-d%d", sh[i].name, d);
-			op_begin(&b, "shift", id, sh[i].route ? 7 : 6);
-			kv_s(&b, "site", DEMO_SITE);
-			kv_s(&b, "role", sh[i].role);
-			kv_u(&b, "starts", LOCAL(d, sh[i].from, 0));
-			kv_u(&b, "ends", LOCAL(d, sh[i].to, 0));
-			wb_cstr(&b.ops, "staff");
-			wb_arr(&b.ops, 1);
-			wb_cstr(&b.ops, sh[i].who);
-			kv_s(&b, "lead", sh[i].who);
+			ob_op(&b.ob, "shift", id, b.hlc++, sh[i].route ? 7 : 6);
+			ob_str(&b.ob, "site", DEMO_SITE);
+			ob_str(&b.ob, "role", sh[i].role);
+			ob_u64(&b.ob, "starts", LOCAL(d, sh[i].from, 0));
+			ob_u64(&b.ob, "ends", LOCAL(d, sh[i].to, 0));
+			ob_name(&b.ob, "staff");
+			wb_arr(&b.ob.ops, 1);
+			wb_cstr(&b.ob.ops, sh[i].who);
+			ob_str(&b.ob, "lead", sh[i].who);
 			if (sh[i].route)
-				kv_s(&b, "route", sh[i].route);
+				ob_str(&b.ob, "route", sh[i].route);
 		}
 	}
 	/* work orders of the night and the day before it */
-	op_begin(&b, "order", "wo-lift-1", 9);
-	kv_s(&b, "site", DEMO_SITE);
-	kv_s(&b, "category", "elevator_entrapment");
-	kv_s(&b, "title", "Two residents stuck in lift 2, block B");
-	kv_s(&b, "reporter", "g-li");
-	kv_s(&b, "assignee", "t-zhao");
-	kv_s(&b, "status", "resolved");
+	ob_op(&b.ob, "order", "wo-lift-1", b.hlc++, 9);
+	ob_str(&b.ob, "site", DEMO_SITE);
+	ob_str(&b.ob, "category", "elevator_entrapment");
+	ob_str(&b.ob, "title", "Two residents stuck in lift 2, block B");
+	ob_str(&b.ob, "reporter", "g-li");
+	ob_str(&b.ob, "assignee", "t-zhao");
+	ob_str(&b.ob, "status", "resolved");
 	uint64_t lift = night + 3 * HOUR_MS + 10 * MIN_MS; /* 23:10 */
-	kv_u(&b, "reported_at", lift);
-	kv_u(&b, "on_site_at", lift + 4 * MIN_MS); /* answered in 4 minutes */
-	kv_u(&b, "resolved_at", lift + 25 * MIN_MS);
-	op_begin(&b, "order", "wo-gate-1", 8);
-	kv_s(&b, "site", DEMO_SITE);
-	kv_s(&b, "category", "incident");
-	kv_s(&b, "title", "Delivery van blocking the fire lane at gate 2");
-	kv_s(&b, "reporter", "g-li");
-	kv_s(&b, "assignee", "g-li");
-	kv_s(&b, "status", "closed");
+	ob_u64(&b.ob, "reported_at", lift);
+	ob_u64(&b.ob, "on_site_at", lift + 4 * MIN_MS); /* answered in 4 minutes */
+	ob_u64(&b.ob, "resolved_at", lift + 25 * MIN_MS);
+	ob_op(&b.ob, "order", "wo-gate-1", b.hlc++, 8);
+	ob_str(&b.ob, "site", DEMO_SITE);
+	ob_str(&b.ob, "category", "incident");
+	ob_str(&b.ob, "title", "Delivery van blocking the fire lane at gate 2");
+	ob_str(&b.ob, "reporter", "g-li");
+	ob_str(&b.ob, "assignee", "g-li");
+	ob_str(&b.ob, "status", "closed");
 	uint64_t gate = night + 2 * HOUR_MS + 25 * MIN_MS; /* 22:25 */
-	kv_u(&b, "reported_at", gate);
-	kv_u(&b, "on_site_at", gate + 7 * MIN_MS);
-	op_begin(&b, "order", "wo-leak-1", 8);
-	kv_s(&b, "site", DEMO_SITE);
-	kv_s(&b, "category", "repair");
-	kv_s(&b, "title", "Dripping tap in garage washroom");
-	kv_s(&b, "reporter", "c-wang");
-	kv_s(&b, "assignee", "t-zhao");
-	kv_s(&b, "status", "accepted");
+	ob_u64(&b.ob, "reported_at", gate);
+	ob_u64(&b.ob, "on_site_at", gate + 7 * MIN_MS);
+	ob_op(&b.ob, "order", "wo-leak-1", b.hlc++, 8);
+	ob_str(&b.ob, "site", DEMO_SITE);
+	ob_str(&b.ob, "category", "repair");
+	ob_str(&b.ob, "title", "Dripping tap in garage washroom");
+	ob_str(&b.ob, "reporter", "c-wang");
+	ob_str(&b.ob, "assignee", "t-zhao");
+	ob_str(&b.ob, "status", "accepted");
 	uint64_t leak = night - 14 * HOUR_MS; /* 06:00 the day before */
-	kv_u(&b, "reported_at", leak);
-	kv_u(&b, "accepted_at", leak + 50 * MIN_MS); /* never resolved: breached */
-	op_begin(&b, "order", "wo-noise-1", 8);
-	kv_s(&b, "site", DEMO_SITE);
-	kv_s(&b, "category", "complaint");
-	kv_s(&b, "title", "Renovation noise after 20:00 at B-1203");
-	kv_s(&b, "reporter", "s-liu");
-	kv_s(&b, "assignee", "t-zhao");
-	kv_s(&b, "status", "closed");
+	ob_u64(&b.ob, "reported_at", leak);
+	ob_u64(&b.ob, "accepted_at", leak + 50 * MIN_MS); /* never resolved: breached */
+	ob_op(&b.ob, "order", "wo-noise-1", b.hlc++, 8);
+	ob_str(&b.ob, "site", DEMO_SITE);
+	ob_str(&b.ob, "category", "complaint");
+	ob_str(&b.ob, "title", "Renovation noise after 20:00 at B-1203");
+	ob_str(&b.ob, "reporter", "s-liu");
+	ob_str(&b.ob, "assignee", "t-zhao");
+	ob_str(&b.ob, "status", "closed");
 	uint64_t noise = night + 30 * MIN_MS; /* 20:30 */
-	kv_u(&b, "reported_at", noise);
-	kv_u(&b, "accepted_at", noise + 2 * HOUR_MS);
+	ob_u64(&b.ob, "reported_at", noise);
+	ob_u64(&b.ob, "accepted_at", noise + 2 * HOUR_MS);
 	/* the night's handover to the day guard */
-	op_begin(&b, "handover", "ho-night", 7);
-	kv_s(&b, "site", DEMO_SITE);
-	kv_s(&b, "from_shift", night_id);
-	kv_s(&b, "to_shift", next_day_id);
-	kv_s(&b, "by", "g-li");
-	kv_u(&b, "at", night_end - 10 * MIN_MS);
-	kv_s(&b, "note", "Lift 2 stuck 23:10, residents out 23:35 (t-zhao). "
+	ob_op(&b.ob, "handover", "ho-night", b.hlc++, 7);
+	ob_str(&b.ob, "site", DEMO_SITE);
+	ob_str(&b.ob, "from_shift", night_id);
+	ob_str(&b.ob, "to_shift", next_day_id);
+	ob_str(&b.ob, "by", "g-li");
+	ob_u64(&b.ob, "at", night_end - 10 * MIN_MS);
+	ob_str(&b.ob, "note", "Lift 2 stuck 23:10, residents out 23:35 (t-zhao). "
 	                 "22:00 round: cp-07 not reached, delivery van in the fire "
 	                 "lane at gate 2. Handheld lost signal in the garage after 07:40.");
-	wb_cstr(&b.ops, "open_items");
-	wb_arr(&b.ops, 1);
-	wb_cstr(&b.ops, "Garage washroom tap still dripping (wo-leak-1)");
+	ob_name(&b.ob, "open_items");
+	wb_arr(&b.ob.ops, 1);
+	wb_cstr(&b.ob.ops, "Garage washroom tap still dripping (wo-leak-1)");
 
 	int rc = push(e, &admin, &b, NULL);
 	if (rc)
@@ -527,16 +477,16 @@ int demo_load(engine *e, const auth_cfg *ac)
 				snprintf(id, sizeof(id), "ck-%s-r%d-cp%02d%s", night_id, k,
 				         i, rep ? "-again" : "");
 				snprintf(tag, sizeof(tag), "cp-%02d", i);
-				op_begin(&b, "checkin", id, 9);
-				kv_s(&b, "site", DEMO_SITE);
-				kv_s(&b, "shift", night_id);
-				kv_s(&b, "route", "night-patrol");
-				kv_s(&b, "checkpoint", tag);
-				kv_s(&b, "staff", "g-li");
-				kv_u(&b, "at", wall + rep * 30000);
-				kv_s(&b, "boot", gdev.boot);
-				kv_u(&b, "mono", at + rep * 30000 - gdev.boot_ms);
-				kv_s(&b, "method", "nfc");
+				ob_op(&b.ob, "checkin", id, b.hlc++, 9);
+				ob_str(&b.ob, "site", DEMO_SITE);
+				ob_str(&b.ob, "shift", night_id);
+				ob_str(&b.ob, "route", "night-patrol");
+				ob_str(&b.ob, "checkpoint", tag);
+				ob_str(&b.ob, "staff", "g-li");
+				ob_u64(&b.ob, "at", wall + rep * 30000);
+				ob_str(&b.ob, "boot", gdev.boot);
+				ob_u64(&b.ob, "mono", at + rep * 30000 - gdev.boot_ms);
+				ob_str(&b.ob, "method", "nfc");
 			}
 		}
 	if ((rc = push(e, &guard, &b, &gdev)))
@@ -556,7 +506,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 	store_abort(t);
 	arena_free(ta);
 	demo_dev cdev = {"demo-boot-c1", LOCAL(-1, 6, 30)};
-	if (b.n && (rc = push(e, &cleaner, &b, &cdev)))
+	if (b.ob.n && (rc = push(e, &cleaner, &b, &cdev)))
 		goto out;
 
 	/* when those syncs and reports would have reached the server */
@@ -568,7 +518,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 	rc = engine_write(e, backdate_txn, &bd);
 #undef LOCAL
 out:
-	wb_free(&b.ops);
+	ob_free(&b.ob);
 	tz_db_close(tzdb);
 	return rc;
 }

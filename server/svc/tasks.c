@@ -18,6 +18,7 @@
 #include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
+#include "protocol/opbuild.h"
 #include "protocol/valid.h"
 #include "schema/catalogue.h"
 #include "server/lib/crypto.h"
@@ -319,12 +320,13 @@ typedef struct {
 	int wanted;
 } gen_task;
 
-/* The ops to push, as msgpack, plus the index keys to add first. */
+/* The ops to push, in batches of at most PUSH_OPS, plus the index keys
+ * to add first. */
 typedef struct {
 	engine *e;
 	arena *a;
-	wbuf ops;
-	uint32_t nops;
+	opbatch *parts;
+	uint32_t nparts, capparts;
 	char **keys;
 	uint32_t nkeys, capkeys;
 } gen_out;
@@ -481,22 +483,19 @@ static int add_op(gen_out *o, const char *id, const record *cur,
 	*wrote = diff > 0;
 	if (!diff)
 		return FS_OK;
-	wb_map(&o->ops, 4);
-	wb_cstr(&o->ops, "c");
-	wb_cstr(&o->ops, "task");
-	wb_cstr(&o->ops, "id");
-	wb_cstr(&o->ops, id);
-	wb_cstr(&o->ops, "s");
-	wb_u64(&o->ops, engine_hlc_now(o->e));
-	wb_cstr(&o->ops, "f");
-	wb_map(&o->ops, diff);
+	opbatch *b = o->nparts ? &o->parts[o->nparts - 1] : NULL;
+	if (!b || b->n >= PUSH_OPS) {
+		if (arena_grow(o->a, (void **)&o->parts, &o->capparts, o->nparts,
+		               o->nparts + 1, sizeof(opbatch), 4))
+			return FS_E_UNAVAILABLE;
+		b = &o->parts[o->nparts++];
+		ob_init(b);
+	}
+	ob_op(b, "task", id, engine_hlc_now(o->e), diff);
 	for (uint32_t i = 0; i < nw; i++)
-		if (!cur || !field_same(cur, &w[i])) {
-			wb_cstr(&o->ops, w[i].name);
-			wb_val(&o->ops, &w[i].v);
-		}
-	o->nops++;
-	return o->ops.err ? FS_E_UNAVAILABLE : FS_OK;
+		if (!cur || !field_same(cur, &w[i]))
+			ob_val(b, w[i].name, &w[i].v);
+	return b->ops.err ? FS_E_UNAVAILABLE : FS_OK;
 }
 
 static int add_key(gen_out *o, char *k)
@@ -529,84 +528,53 @@ static int keys_txn(void *ctx, store_txn *t)
 	return FS_OK;
 }
 
-/* Push ops[from .. from+n) (already msgpack) as one batch. */
-static int push_ops(engine *e, const uint8_t *ops, size_t len, uint32_t n)
+/* Push one batch as the server; every op must apply. */
+static int push_batch(engine *e, const opbatch *b)
 {
 	principal p;
 	memset(&p, 0, sizeof(p));
 	snprintf(p.device, sizeof(p.device), "%s", ENGINE_ORIGIN);
 	snprintf(p.staff, sizeof(p.staff), "%s", ENGINE_ORIGIN);
 	p.role = ROLE_ADMIN;
-	wbuf req;
-	wb_init(&req);
-	wb_map(&req, 3);
-	wb_cstr(&req, "v");
-	wb_u64(&req, 1);
-	wb_cstr(&req, "limit");
-	wb_u64(&req, 0);
-	wb_cstr(&req, "push");
-	wb_arr(&req, 1);
-	wb_map(&req, 2);
-	wb_cstr(&req, "batch");
 	uint8_t bid[16];
-	crypto_random(bid, sizeof(bid));
-	wb_bin(&req, bid, 16);
-	wb_cstr(&req, "ops");
-	wb_arr(&req, n);
-	wb_raw(&req, ops, len);
+	wbuf push;
+	wb_init(&push);
+	int rc = crypto_random(bid, sizeof(bid));
+	wb_arr(&push, 1);
+	ob_batch(&push, b, bid, NULL);
 	arena *a = arena_new(0);
-	wbuf out;
-	wb_init(&out);
-	wval *v, *resp;
-	const char *msg = NULL;
-	int rc = req.err || !a ? FS_E_UNAVAILABLE : wire_decode(a, req.p, req.n, &v);
+	engine_ack *acks;
+	uint32_t n;
+	const char *msg;
 	if (!rc)
-		rc = engine_sync(e, &p, v, engine_now(e), a, &out, &msg);
-	if (!rc) {
-		rc = wire_decode(a, out.p, out.n, &resp);
-		const wval *acks = rc ? NULL : wv_get(resp, "acks");
-		uint64_t applied = 0;
-		if (!acks || acks->t != WV_ARR || acks->a.n != 1 ||
-		    !wv_u64(wv_get(&acks->a.v[0], "applied"), &applied))
-			rc = FS_E_INTERNAL;
-		else if (applied != n) {
-			const wval *err = wv_get(&acks->a.v[0], "err");
-			rc = err ? FS_E_UNAVAILABLE : FS_E_INTERNAL;
-			fprintf(stderr, "fieldsyncd: tasks: %llu of %u ops applied\n",
-			        (unsigned long long)applied, n);
-		}
+		rc = push.err || !a ? FS_E_UNAVAILABLE
+		                    : engine_push(e, &(engine_push_req){&p, 0, push.p,
+		                                                        push.n, NULL, 0},
+		                                  a, &acks, &n, &msg);
+	if (!rc && (n != 1 || acks[0].applied != b->n)) {
+		rc = n == 1 && acks[0].err ? FS_E_UNAVAILABLE : FS_E_INTERNAL;
+		fprintf(stderr, "fieldsyncd: tasks: %u of %u ops applied%s%s\n",
+		        n == 1 ? acks[0].applied : 0, b->n,
+		        n == 1 && acks[0].first_msg ? ": " : "",
+		        n == 1 && acks[0].first_msg ? acks[0].first_msg : "");
 	}
-	wb_free(&out);
-	wb_free(&req);
+	wb_free(&push);
 	arena_free(a);
 	return rc;
 }
 
-/* Split the collected ops into batches of PUSH_OPS. */
 static int push_all(gen_out *o)
 {
-	if (!o->nops)
-		return FS_OK;
-	arena *a = arena_new(0);
-	wval *arr;
-	wbuf wrap;
-	wb_init(&wrap);
-	wb_arr(&wrap, o->nops);
-	wb_raw(&wrap, o->ops.p, o->ops.n);
-	int rc = wrap.err || !a ? FS_E_UNAVAILABLE
-	                        : wire_decode(a, wrap.p, wrap.n, &arr);
-	for (uint32_t i = 0; !rc && i < o->nops; i += PUSH_OPS) {
-		uint32_t n = o->nops - i < PUSH_OPS ? o->nops - i : PUSH_OPS;
-		wbuf part;
-		wb_init(&part);
-		for (uint32_t k = 0; k < n; k++)
-			wb_val(&part, &arr->a.v[i + k]);
-		rc = part.err ? FS_E_UNAVAILABLE : push_ops(o->e, part.p, part.n, n);
-		wb_free(&part);
-	}
-	wb_free(&wrap);
-	arena_free(a);
+	int rc = FS_OK;
+	for (uint32_t i = 0; i < o->nparts && !rc; i++)
+		rc = push_batch(o->e, &o->parts[i]);
 	return rc;
+}
+
+static void free_parts(gen_out *o)
+{
+	for (uint32_t i = 0; i < o->nparts; i++)
+		ob_free(&o->parts[i]);
 }
 
 /* Read the site and decide what to write (one read transaction). */
@@ -770,13 +738,12 @@ int tasks_generate_site(engine *e, tz_db *tz, const char *site, uint64_t now,
 	memset(&o, 0, sizeof(o));
 	o.e = e;
 	o.a = a;
-	wb_init(&o.ops);
 	int rc = gen_plan(e, tz, site, now, a, &o, st);
 	if (!rc && o.nkeys)
 		rc = engine_write(e, keys_txn, &o);
 	if (!rc)
 		rc = push_all(&o);
-	wb_free(&o.ops);
+	free_parts(&o);
 	arena_free(a);
 	return rc;
 }
@@ -820,12 +787,6 @@ static int zone_cb(void *ctx, const char *c, const char *id, const char *bucket,
 	return 0;
 }
 
-static void kv_str(wbuf *b, const char *k, const char *v)
-{
-	wb_cstr(b, k);
-	wb_cstr(b, v);
-}
-
 int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
 {
 	*created = 0;
@@ -833,9 +794,8 @@ int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
 	const catalogue_entry *ce = catalogue_entries(&ne);
 	arena *a = arena_new(0);
 	store_txn *t = NULL;
-	wbuf ops;
-	wb_init(&ops);
-	uint32_t nops = 0;
+	opbatch ops;
+	ob_init(&ops);
 	int rc = a ? store_begin(engine_store(e), 0, &t) : FS_E_UNAVAILABLE;
 	task_site s;
 	if (!rc)
@@ -863,55 +823,42 @@ int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
 		}
 		unsigned nf = 7 + (zone != NULL) + (ce[i].months != 0) +
 		              (ce[i].checklist != NULL);
-		wb_map(&ops, 4);
-		kv_str(&ops, "c", "standard");
-		kv_str(&ops, "id", id);
-		wb_cstr(&ops, "s");
-		wb_u64(&ops, engine_hlc_now(e));
-		wb_cstr(&ops, "f");
-		wb_map(&ops, nf);
-		kv_str(&ops, "site", site);
-		kv_str(&ops, "title", ce[i].title);
-		kv_str(&ops, "role", ce[i].role);
-		kv_str(&ops, "per", ce[i].per);
-		wb_cstr(&ops, "times");
-		wb_u64(&ops, ce[i].times);
-		wb_cstr(&ops, "window");
-		wb_arr(&ops, 2);
-		wb_cstr(&ops, ce[i].win_from);
-		wb_cstr(&ops, ce[i].win_to);
-		kv_str(&ops, "evidence", ce[i].evidence);
+		ob_op(&ops, "standard", id, engine_hlc_now(e), nf);
+		ob_str(&ops, "site", site);
+		ob_str(&ops, "title", ce[i].title);
+		ob_str(&ops, "role", ce[i].role);
+		ob_str(&ops, "per", ce[i].per);
+		ob_u64(&ops, "times", ce[i].times);
+		ob_strs(&ops, "window",
+		        (const char *const[]){ce[i].win_from, ce[i].win_to}, 2);
+		ob_str(&ops, "evidence", ce[i].evidence);
 		if (zone)
-			kv_str(&ops, "zone", zone);
+			ob_str(&ops, "zone", zone);
 		if (ce[i].months) {
 			uint32_t nm = 0;
 			for (unsigned m = 1; m <= 12; m++)
 				nm += (ce[i].months >> m) & 1;
-			wb_cstr(&ops, "months");
-			wb_arr(&ops, nm);
+			ob_name(&ops, "months");
+			wb_arr(&ops.ops, nm);
 			for (unsigned m = 1; m <= 12; m++)
 				if ((ce[i].months >> m) & 1)
-					wb_u64(&ops, m);
+					wb_u64(&ops.ops, m);
 		}
 		if (ce[i].checklist) {
 			uint32_t nc = 0;
 			while (ce[i].checklist[nc])
 				nc++;
-			wb_cstr(&ops, "checklist");
-			wb_arr(&ops, nc);
-			for (uint32_t k = 0; k < nc; k++)
-				wb_cstr(&ops, ce[i].checklist[k]);
+			ob_strs(&ops, "checklist", ce[i].checklist, nc);
 		}
-		nops++;
 	}
 	store_abort(t);
-	if (!rc && ops.err)
+	if (!rc && ops.ops.err)
 		rc = FS_E_UNAVAILABLE;
-	if (!rc && nops)
-		rc = push_ops(e, ops.p, ops.n, nops);
+	if (!rc && ops.n)
+		rc = push_batch(e, &ops);
 	if (!rc)
-		*created = nops;
-	wb_free(&ops);
+		*created = ops.n;
+	ob_free(&ops);
 	arena_free(a);
 	return rc;
 }
