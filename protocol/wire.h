@@ -63,7 +63,7 @@ struct wval {
 	};
 };
 
-/* Hard cap on nesting for any message (DESIGN.md section 4). */
+/* Hard cap on nesting for any message (protocol/PROTOCOL.md). */
 #define WIRE_MAX_DEPTH 32
 
 /* FS_OK, or FS_E_BAD_MSGPACK if p[0..n) is not exactly one well-formed

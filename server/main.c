@@ -18,6 +18,7 @@
 #include "server/svc/auth.h"
 #include "server/svc/backup.h"
 #include "server/svc/demo.h"
+#include "server/store/keys.h"
 #include "server/svc/hooks.h"
 #include "server/core/engine.h"
 #include "server/http/http.h"
@@ -264,7 +265,7 @@ static int has_admin(app *a)
 	sv v;
 	if (store_begin(a->st, 0, &t))
 		return 0;
-	int yes = store_get(t, ST_META, sv_cstr("admin_device"), &v) == FS_OK;
+	int yes = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v) == FS_OK;
 	store_abort(t);
 	return yes;
 }

@@ -12,6 +12,7 @@
 #include "protocol/errors.h"
 #include "protocol/valid.h"
 #include "server/core/engine_int.h"
+#include "server/lib/fail.h"
 #include "server/model/policy.h"
 
 int engine_scope(engine *e, store_txn *t, const principal *p, uint64_t now,
@@ -19,12 +20,6 @@ int engine_scope(engine *e, store_txn *t, const principal *p, uint64_t now,
 {
 	return policy_scope(t, p, now, a, buckets, n);
 }
-
-#define FAIL(code, m)                                                          \
-	do {                                                                   \
-		*msg = (m);                                                    \
-		return (code);                                                 \
-	} while (0)
 
 static int parse_dev(const wval *dev, job *j, const char **msg)
 {

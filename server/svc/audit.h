@@ -45,6 +45,7 @@
 #include "protocol/record.h"
 #include "protocol/wire.h"
 #include "server/core/engine.h"
+#include "server/model/principal.h"
 #include "server/store/store.h"
 
 /* 400 days: "records are to be kept". */

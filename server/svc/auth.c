@@ -1,5 +1,5 @@
 /*
- * auth.c — devices, tokens, PINs (DESIGN.md section 4).
+ * auth.c — devices, tokens, PINs (protocol/PROTOCOL.md).
  *
  * Tokens are 32 random bytes shown once as 64 hex digits; the store keeps
  * only SHA-256 of the hex text (ST_TOKENS), so a copy of the store gives
@@ -18,14 +18,10 @@
 #include "protocol/errors.h"
 #include "protocol/record.h"
 #include "server/lib/crypto.h"
+#include "server/lib/fail.h"
+#include "server/model/policy.h"
 #include "server/store/keys.h"
 #include "server/svc/lockout.h"
-
-#define FAIL(code, m)                                                          \
-	do {                                                                   \
-		*msg = (m);                                                    \
-		return (code);                                                 \
-	} while (0)
 
 static void put_str(wbuf *b, const char *k, const char *v)
 {
@@ -468,7 +464,7 @@ int auth_enroll_code(engine *e, const principal *p, const wval *req,
 int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,
                    const wval *req, arena *a, wbuf *out, const char **msg)
 {
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
+	if (!policy_is_manager(p))
 		FAIL(FS_E_FORBIDDEN, "only an admin or a supervisor sets PINs");
 	if (req->t != WV_MAP)
 		FAIL(FS_E_BAD_REQUEST, "body must be a map {staff, pin}");
@@ -488,9 +484,9 @@ int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,
 	store_abort(t);
 	if (!found || rs == FS_E_NOT_FOUND)
 		FAIL(FS_E_NOT_FOUND, "no such staff member");
-	if (p->role == ROLE_SUPERVISOR &&
-	    (rs == FS_OK ? strcmp(who.site, p->site) != 0 || who.role == ROLE_ADMIN
-	                 : 1))
+	if (p->role != ROLE_ADMIN &&
+	    (rs != FS_OK || !policy_manages_site(p, who.site) ||
+	     who.role == ROLE_ADMIN))
 		FAIL(FS_E_FORBIDDEN, "not a staff member of your site");
 	uint8_t salt[16], h[32];
 	if (crypto_random(salt, 16) ||
@@ -528,8 +524,7 @@ static int revoke_txn(void *ctx, store_txn *t)
 	device_info d;
 	if (device_get(t, x->device, &d))
 		return x->err = FS_E_NOT_FOUND;
-	if (x->p->role != ROLE_ADMIN &&
-	    (x->p->role != ROLE_SUPERVISOR || strcmp(d.site, x->p->site)))
+	if (!policy_manages_site(x->p, d.site))
 		return x->err = FS_E_FORBIDDEN;
 	d.revoked = 1;
 	return device_put(t, x->device, &d);
@@ -538,7 +533,7 @@ static int revoke_txn(void *ctx, store_txn *t)
 int auth_revoke(engine *e, const principal *p, const wval *req, arena *a,
                 wbuf *out, const char **msg)
 {
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
+	if (!policy_is_manager(p))
 		FAIL(FS_E_FORBIDDEN, "only an admin or a supervisor revokes devices");
 	char *device;
 	if (req->t != WV_MAP || id_arg(req, "device", a, &device))
@@ -567,7 +562,7 @@ static int admin_txn(void *ctx, store_txn *t)
 {
 	admin_ctx *x = ctx;
 	sv v;
-	if (store_get(t, ST_META, sv_cstr("admin_device"), &v) == FS_OK) {
+	if (store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v) == FS_OK) {
 		x->exists = 1;
 		return FS_E_BAD_REQUEST;
 	}
@@ -583,7 +578,7 @@ static int admin_txn(void *ctx, store_txn *t)
 	snprintf(d.name, sizeof(d.name), "admin");
 	int rc;
 	if ((rc = device_put(t, x->device, &d)) ||
-	    (rc = store_put(t, ST_META, sv_cstr("admin_device"),
+	    (rc = store_put(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE),
 	                    sv_cstr(x->device))))
 		return rc;
 	return token_put(t, th, TOK_ADMIN, x->device, "admin", 0);

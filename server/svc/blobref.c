@@ -72,11 +72,11 @@ static int seen_cb(void *ctx, sv key, sv val)
 	char bucket[KEY_MAX];
 	(void)val;
 	if (key.n < 67 || key.n - 67 >= KEY_MAX)
-		return 0;
+		return SCAN_NEXT;
 	memcpy(bucket, (const char *)key.p + 67, key.n - 67);
 	bucket[key.n - 67] = 0;
 	x->hit = x->w->sees(x->w->ctx, bucket);
-	return x->hit;
+	return x->hit ? SCAN_STOP : SCAN_NEXT;
 }
 
 static int writer_sees(store_txn *t, const char *hex, const blobref_writer *w)
@@ -149,10 +149,10 @@ static int claim_cb(void *ctx, sv key, sv val)
 	claims *c = ctx;
 	(void)val;
 	if (key.n >= KEY_MAX)
-		return 0;
+		return SCAN_NEXT;
 	memcpy(c->keys[c->n], key.p, key.n);
 	c->kn[c->n] = key.n;
-	return ++c->n == CLAIMS_MAX;
+	return ++c->n == CLAIMS_MAX ? SCAN_STOP : SCAN_NEXT;
 }
 
 int blobref_uploaded(store_txn *t, const char *hex, const char *device)
@@ -170,7 +170,7 @@ int blobref_uploaded(store_txn *t, const char *hex, const char *device)
 		return FS_E_UNAVAILABLE;
 	c->n = 0;
 	rc = store_scan(t, ST_BLOBS, sv_of(k, kn), sv_of(k, kn), claim_cb, c);
-	rc = rc == 1 ? FS_OK : rc;
+	rc = rc == SCAN_STOP ? FS_OK : rc;
 	for (unsigned i = 0; i < c->n && !rc; i++) {
 		const char *bucket = c->keys[i] + kn;
 		char b[KEY_MAX], rk[KEY_MAX];
@@ -203,14 +203,14 @@ static int vis_cb(void *ctx, sv key, sv val)
 	(void)val;
 	char name[KEY_MAX];
 	if (key.n < 67 || key.n - 67 >= KEY_MAX)
-		return 0;
+		return SCAN_NEXT;
 	size_t n = key.n - 67;
 	memcpy(name, (const char *)key.p + 67, n);
 	name[n] = 0;
 	const char *np = name;
 	if (bsearch(&np, x->scope, x->n, sizeof(char *), cmp_str))
 		x->hit = 1;
-	return x->hit;
+	return x->hit ? SCAN_STOP : SCAN_NEXT;
 }
 
 int blobref_visible(store_txn *t, const char *hex, const char *device,

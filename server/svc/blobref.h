@@ -1,5 +1,5 @@
 /*
- * blobref.h — who may fetch a blob (a photo).  DESIGN.md section 4:
+ * blobref.h — who may fetch a blob (a photo).  protocol/PROTOCOL.md:
  * GET /v1/blobs/<sha256> is for sessions that have the blob "in scope".
  * A blob has no bucket of its own; it is in a bucket when a record of
  * that bucket names it in a photo field (task.photo, order.photos[]).

@@ -9,6 +9,7 @@
  * go (see demo.h).
  */
 #include "server/svc/demo.h"
+#include "server/store/keys.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -183,8 +184,8 @@ static int backdate_txn(void *ctx, store_txn *t)
 		uint64_t v = x->rcv[i];
 		for (int j = 7; j >= 0; j--, v >>= 8)
 			b[j] = (uint8_t)v;
-		int kn = snprintf(k, sizeof(k), "orcv/%s", x->orders[i]);
-		if ((rc = store_put(t, ST_AUX, sv_of(k, (size_t)kn), sv_of(b, 8))))
+		size_t kn = key_orcv(k, sizeof(k), x->orders[i]);
+		if ((rc = store_put(t, ST_AUX, sv_of(k, kn), sv_of(b, 8))))
 			return rc;
 	}
 	return FS_OK;
@@ -230,7 +231,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 	sv v;
 	if (store_begin(engine_store(e), 0, &t))
 		return FS_E_UNAVAILABLE;
-	int have = store_get(t, ST_META, sv_cstr("admin_device"), &v);
+	int have = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v);
 	if (!have && v.n <= FS_ID_MAX) {
 		memcpy(admin.device, v.p, v.n);
 		admin.device[v.n] = 0;

@@ -18,6 +18,7 @@
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 #include "protocol/record.h"
+#include "server/store/keys.h"
 
 #define CHUNK 512 /* entries per write transaction */
 
@@ -65,12 +66,12 @@ static int due_cb(void *ctx, sv key, sv val)
 	due *d = ctx;
 	if (key.n < 10 || be64_get((const uint8_t *)key.p + 2) >= d->cutoff ||
 	    d->n == CHUNK)
-		return 1;
+		return SCAN_STOP;
 	d->keys[d->n] = arena_dup(d->a, key.p, key.n);
 	if (!d->keys[d->n])
-		return 1;
+		return SCAN_STOP;
 	d->lens[d->n++] = key.n;
-	return 0;
+	return SCAN_NEXT;
 }
 
 typedef struct {
@@ -93,7 +94,7 @@ static int purge_chunk(void *ctx, store_txn *t)
 		return FS_E_UNAVAILABLE;
 	int rc = store_scan(t, ST_AUX, sv_of(p->prefix, 2), sv_of(p->prefix, 2),
 	                    due_cb, &d);
-	if (rc == 1)
+	if (rc == SCAN_STOP)
 		rc = FS_OK;
 	p->more = d.n == CHUNK;
 	for (unsigned i = 0; i < d.n && !rc; i++) {
@@ -135,18 +136,18 @@ typedef struct {
 	unsigned buckets;
 	arena *a;
 	char **names;
-	unsigned n, cap;
+	uint32_t n, cap;
 } gone_ctx;
 
 static int seqat_cb(void *ctx, sv key, sv val)
 {
 	gone_ctx *g = ctx;
 	if (key.n != 10 || val.n != 8 || be64_get((const uint8_t *)key.p + 2) > g->cutoff)
-		return 1;
+		return SCAN_STOP;
 	g->seq_at_cutoff = be64_get(val.p);
 	g->found_t = be64_get((const uint8_t *)key.p + 2);
 	g->found = 1;
-	return 0;
+	return SCAN_NEXT;
 }
 
 /* Checkpoints older than the one in use are never needed again. */
@@ -155,35 +156,29 @@ static int old_q_cb(void *ctx, sv key, sv val)
 	gone_ctx *g = ctx;
 	if (key.n != 10 || be64_get((const uint8_t *)key.p + 2) >= g->found_t ||
 	    g->n == 4096)
-		return 1;
+		return SCAN_STOP;
 	char *k = arena_dup(g->a, key.p, 10);
 	if (!k)
-		return 1;
+		return SCAN_STOP;
 	g->names = g->n ? g->names : arena_calloc(g->a, 4096, sizeof(char *));
 	if (!g->names)
-		return 1;
+		return SCAN_STOP;
 	g->names[g->n++] = k;
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int bucket_cb(void *ctx, sv key, sv val)
 {
 	gone_ctx *g = ctx;
-	if (g->n == g->cap) {
-		unsigned nc = g->cap ? g->cap * 2 : 64;
-		char **o = arena_calloc(g->a, nc, sizeof(char *));
-		if (!o)
-			return 1;
-		if (g->n)
-			memcpy(o, g->names, g->n * sizeof(char *));
-		g->names = o;
-		g->cap = nc;
-	}
-	char *b = arena_strndup(g->a, (const char *)key.p + 2, key.n - 2);
+	if (arena_grow(g->a, (void **)&g->names, &g->cap, g->n, g->n + 1,
+	               sizeof(char *), 64))
+		return SCAN_STOP;
+	sv name = key_bucket_name(key);
+	char *b = arena_strndup(g->a, name.p, name.n);
 	if (!b)
-		return 1;
+		return SCAN_STOP;
 	g->names[g->n++] = b;
-	return 0;
+	return SCAN_NEXT;
 }
 
 /* Note the seq now, and purge gone entries older than the cutoff. */
@@ -201,20 +196,21 @@ static int gone_txn(void *ctx, store_txn *t)
 	if (rc)
 		return rc;
 	rc = store_scan(t, ST_AUX, sv_of("q/", 2), sv_of("q/", 2), seqat_cb, g);
-	if (rc && rc != 1)
+	if (rc && rc != SCAN_STOP)
 		return rc;
 	if (!g->found || !g->seq_at_cutoff)
 		return FS_OK;
 	rc = store_scan(t, ST_AUX, sv_of("q/", 2), sv_of("q/", 2), old_q_cb, g);
-	if (rc && rc != 1)
+	if (rc && rc != SCAN_STOP)
 		return rc;
 	for (unsigned i = 0; i < g->n; i++)
 		if ((rc = store_del(t, ST_AUX, sv_of(g->names[i], 10))))
 			return rc;
 	g->n = g->cap = 0;
 	g->names = NULL;
-	rc = store_scan(t, ST_AUX, sv_of("b/", 2), sv_of("b/", 2), bucket_cb, g);
-	if (rc && rc != 1)
+	rc = store_scan(t, ST_AUX, sv_cstr(KEY_BUCKET_PREFIX),
+	                sv_cstr(KEY_BUCKET_PREFIX), bucket_cb, g);
+	if (rc && rc != SCAN_STOP)
 		return rc;
 	for (unsigned i = 0; i < g->n; i++) {
 		/* every seq <= the checkpoint was written by its time */

@@ -2,11 +2,11 @@
  * maint.h — what the store forgets after tombstone_ttl, and when.
  *
  * Tombstones (records with _deleted: true), gone entries and batch acks
- * are kept for tombstone_ttl (DESIGN.md sections 3 and 4), then purged by
+ * are kept for tombstone_ttl (protocol/PROTOCOL.md), then purged by
  * a background pass.  Purging a bucket's entries raises its floor, so a
  * device whose cursor is older gets `reset: true` and re-pulls.
  *
- * The engine notes what will need purging as it writes (maint_note_*,
+ * The writer notes what will need purging as it writes (maint_note_*,
  * inside its write transaction); the pass finds it through these small
  * time-ordered indexes instead of scanning the store.
  */

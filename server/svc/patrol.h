@@ -1,6 +1,5 @@
 /*
- * patrol.h — scoring a guard shift's patrol rounds (issue 4, DESIGN.md
- * section 6).  Pure functions over plain structs: no store, no clock, so
+ * patrol.h — scoring a guard shift's patrol rounds (issue 4; schema/REPORTS.md).  Pure functions over plain structs: no store, no clock, so
  * the rules can be tested with exact times.
  *
  * Rounds: for a shift [starts, ends) with a route (every, grace), round k

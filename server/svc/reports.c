@@ -19,6 +19,7 @@
 #include "server/svc/auth.h"
 #include "server/lib/json.h"
 #include "server/svc/patrol.h"
+#include "server/store/keys.h"
 #include "server/svc/tasks.h"
 
 #define HOUR_MS 3600000ULL
@@ -385,11 +386,10 @@ static int order_cb(void *ctx, const store_entry *en)
 	order_t *o = &s->v[s->n];
 	memset(o, 0, sizeof(*o));
 	o->has_rep = rec_u64(r, "reported_at", &o->reported_at);
-	char k[160];
-	int kn = snprintf(k, sizeof(k), "orcv/%s", en->id);
+	char k[KEY_MAX];
+	size_t kn = key_orcv(k, sizeof(k), en->id);
 	sv v;
-	if (kn > 0 && (size_t)kn < sizeof(k) &&
-	    store_get(s->t, ST_AUX, sv_of(k, (size_t)kn), &v) == FS_OK &&
+	if (kn && store_get(s->t, ST_AUX, sv_of(k, kn), &v) == FS_OK &&
 	    v.n == 8) {
 		const uint8_t *p = v.p;
 		for (int i = 0; i < 8; i++)

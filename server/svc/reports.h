@@ -23,6 +23,7 @@
 #include "protocol/arena.h"
 #include "protocol/wire.h"
 #include "server/core/engine.h"
+#include "server/model/principal.h"
 #include "server/lib/tz.h"
 
 enum report_format { REPORT_JSON, REPORT_MSGPACK, REPORT_CSV };

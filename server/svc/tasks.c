@@ -118,18 +118,11 @@ typedef struct {
 
 static int push_slot(slotvec *sv_, const task_slot *s)
 {
-	if (sv_->n == sv_->cap) {
-		if (sv_->cap >= SLOTS_MAX)
-			return FS_E_TOO_LARGE;
-		uint32_t nc = sv_->cap ? sv_->cap * 2 : 64;
-		task_slot *o = arena_calloc(sv_->a, nc, sizeof(*o));
-		if (!o)
-			return FS_E_UNAVAILABLE;
-		if (sv_->n)
-			memcpy(o, sv_->v, sv_->n * sizeof(*o));
-		sv_->v = o;
-		sv_->cap = nc;
-	}
+	if (sv_->n == sv_->cap && sv_->cap >= SLOTS_MAX)
+		return FS_E_TOO_LARGE;
+	if (arena_grow(sv_->a, (void **)&sv_->v, &sv_->cap, sv_->n, sv_->n + 1,
+	               sizeof(*sv_->v), 64))
+		return FS_E_UNAVAILABLE;
 	sv_->v[sv_->n++] = *s;
 	return FS_OK;
 }
@@ -263,32 +256,25 @@ static int std_cb(void *ctx, const char *c, const char *id, const char *bucket,
 {
 	stdscan *s = ctx;
 	if (strcmp(bucket, s->bucket))
-		return 0;
+		return SCAN_NEXT;
 	uint8_t *copy = arena_dup(s->a, val.p, val.n ? val.n : 1);
 	record r;
 	rec_init(&r);
 	if (!copy) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	if (rec_decode(s->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return 0;
-	if (s->n == s->cap) {
-		uint32_t nc = s->cap ? s->cap * 2 : 32;
-		task_standard *o = arena_calloc(s->a, nc, sizeof(*o));
-		if (!o) {
-			s->rc = FS_E_UNAVAILABLE;
-			return 1;
-		}
-		if (s->n)
-			memcpy(o, s->v, s->n * sizeof(*o));
-		s->v = o;
-		s->cap = nc;
+		return SCAN_NEXT;
+	if (arena_grow(s->a, (void **)&s->v, &s->cap, s->n, s->n + 1,
+	               sizeof(*s->v), 32)) {
+		s->rc = FS_E_UNAVAILABLE;
+		return SCAN_STOP;
 	}
 	if ((s->rc = tasks_standard_from_record(s->a, id, &r, &s->v[s->n])))
-		return 1;
+		return SCAN_STOP;
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 int tasks_site_standards(store_txn *t, arena *a, const char *site,
@@ -301,7 +287,7 @@ int tasks_site_standards(store_txn *t, arena *a, const char *site,
 		return FS_E_UNAVAILABLE;
 	stdscan s = {a, bucket, NULL, 0, 0, FS_OK};
 	int rc = store_rec_scan(t, "standard", std_cb, &s);
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 		return rc;
 	*out = s.v;
 	*n = s.n;
@@ -361,28 +347,21 @@ typedef struct {
 static int idx_cb(void *ctx, sv key, sv val)
 {
 	idxscan *s = ctx;
-	if (s->n == s->cap) {
-		uint32_t nc = s->cap ? s->cap * 2 : 64;
-		if (nc > SLOTS_MAX) {
-			s->rc = FS_E_TOO_LARGE;
-			return 1;
-		}
-		gen_task *o = arena_calloc(s->a, nc, sizeof(*o));
-		if (!o) {
-			s->rc = FS_E_UNAVAILABLE;
-			return 1;
-		}
-		if (s->n)
-			memcpy(o, s->v, s->n * sizeof(*o));
-		s->v = o;
-		s->cap = nc;
+	if (s->n == s->cap && (s->cap ? s->cap * 2 : 64) > SLOTS_MAX) {
+		s->rc = FS_E_TOO_LARGE;
+		return SCAN_STOP;
+	}
+	if (arena_grow(s->a, (void **)&s->v, &s->cap, s->n, s->n + 1,
+	               sizeof(*s->v), 64)) {
+		s->rc = FS_E_UNAVAILABLE;
+		return SCAN_STOP;
 	}
 	gen_task *g = &s->v[s->n];
 	memset(g, 0, sizeof(*g));
 	g->id = arena_strndup(s->a, (const char *)key.p + s->plen, key.n - s->plen);
 	if (!g->id) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	int rc = records_load(s->t, s->a, "task", g->id, &g->r, NULL, NULL);
 	if (rc == FS_OK) {
@@ -391,10 +370,10 @@ static int idx_cb(void *ctx, sv key, sv val)
 		g->deleted = rec_true(&g->r, "_deleted");
 	} else if (rc != FS_E_NOT_FOUND) {
 		s->rc = rc;
-		return 1;
+		return SCAN_STOP;
 	}
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int gen_cmp(const void *a, const void *b)
@@ -502,16 +481,9 @@ static int add_key(gen_out *o, char *k)
 {
 	if (!k)
 		return FS_E_UNAVAILABLE;
-	if (o->nkeys == o->capkeys) {
-		uint32_t nc = o->capkeys ? o->capkeys * 2 : 64;
-		char **nk = arena_calloc(o->a, nc, sizeof(char *));
-		if (!nk)
-			return FS_E_UNAVAILABLE;
-		if (o->nkeys)
-			memcpy(nk, o->keys, o->nkeys * sizeof(char *));
-		o->keys = nk;
-		o->capkeys = nc;
-	}
+	if (arena_grow(o->a, (void **)&o->keys, &o->capkeys, o->nkeys,
+	               o->nkeys + 1, sizeof(char *), 64))
+		return FS_E_UNAVAILABLE;
 	o->keys[o->nkeys++] = k;
 	return FS_OK;
 }
@@ -625,7 +597,7 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 		}
 		ix.plen = strlen(pre);
 		int r = store_scan(t, ST_AUX, sv_cstr(pre), sv_cstr(pre), idx_cb, &ix);
-		if (r && r != 1 && r != FS_E_NOT_FOUND) {
+		if (r && r != SCAN_STOP && r != FS_E_NOT_FOUND) {
 			rc = r;
 			goto out;
 		}
@@ -773,18 +745,18 @@ static int zone_cb(void *ctx, const char *c, const char *id, const char *bucket,
 {
 	zonescan *z = ctx;
 	if (strcmp(bucket, z->bucket))
-		return 0;
+		return SCAN_NEXT;
 	uint8_t *copy = arena_dup(z->a, val.p, val.n ? val.n : 1);
 	record r;
 	rec_init(&r);
 	if (!copy || rec_decode(z->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return 0;
+		return SCAN_NEXT;
 	char *kind = rec_str(z->a, &r, "kind");
 	if (kind && !strcmp(kind, z->kind)) {
 		z->first = arena_strndup(z->a, id, strlen(id));
-		return 1; /* records come by id: the first is the one */
+		return SCAN_STOP; /* records come by id: the first is the one */
 	}
-	return 0;
+	return SCAN_NEXT;
 }
 
 int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
@@ -920,20 +892,13 @@ static int site_cb(void *ctx, const char *c, const char *id, const char *bucket,
                    uint64_t seq, sv val)
 {
 	namevec *nv = ctx;
-	if (nv->n == nv->cap) {
-		uint32_t nc = nv->cap ? nv->cap * 2 : 16;
-		char **o = arena_calloc(nv->a, nc, sizeof(char *));
-		if (!o)
-			return 1;
-		if (nv->n)
-			memcpy(o, nv->v, nv->n * sizeof(char *));
-		nv->v = o;
-		nv->cap = nc;
-	}
+	if (arena_grow(nv->a, (void **)&nv->v, &nv->cap, nv->n, nv->n + 1,
+	               sizeof(char *), 16))
+		return SCAN_STOP;
 	nv->v[nv->n] = arena_strndup(nv->a, id, strlen(id));
 	if (nv->v[nv->n])
 		nv->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 static void run_site(tasks_gen *g, const char *site)

@@ -32,6 +32,7 @@
 #include "protocol/arena.h"
 #include "protocol/record.h"
 #include "server/core/engine.h"
+#include "server/model/principal.h"
 #include "server/store/store.h"
 #include "server/lib/tz.h"
 #include "server/model/shift.h"
