@@ -46,39 +46,6 @@ int anchor_put(store_txn *t, const char *device, const char *boot,
 	return store_put(t, ST_ANCHORS, sv_of(k, n), sv_of(b, 8));
 }
 
-static wval wv_uint(uint64_t u)
-{
-	wval v;
-	memset(&v, 0, sizeof(v));
-	v.t = WV_UINT;
-	v.u = u;
-	return v;
-}
-
-static wval wv_int(int64_t i)
-{
-	wval v;
-	memset(&v, 0, sizeof(v));
-	if (i >= 0) {
-		v.t = WV_UINT;
-		v.u = (uint64_t)i;
-	} else {
-		v.t = WV_INT;
-		v.i = i;
-	}
-	return v;
-}
-
-static wval wv_cstr(const char *s)
-{
-	wval v;
-	memset(&v, 0, sizeof(v));
-	v.t = WV_STR;
-	v.s.p = s;
-	v.s.n = (uint32_t)strlen(s);
-	return v;
-}
-
 static int set_server(actx *x, record *r, const char *name, wval v,
                       const stamp *st)
 {
@@ -126,11 +93,11 @@ int fill_checkin(actx *x, record *r)
 	}
 	uint64_t at_est = est < 0 ? 0 : (uint64_t)est;
 	int rc;
-	if ((rc = set_server(x, r, "rcv", wv_uint(j->t), &st)) ||
-	    (rc = set_server(x, r, "skew", has_skew ? wv_int(skew) : (wval){0},
+	if ((rc = set_server(x, r, "rcv", wv_of_u64(j->t), &st)) ||
+	    (rc = set_server(x, r, "skew", has_skew ? wv_of_i64(skew) : (wval){0},
 	                     &st)) ||
-	    (rc = set_server(x, r, "at_est", wv_uint(at_est), &st)) ||
-	    (rc = set_server(x, r, "trust", wv_cstr(trust), &st)))
+	    (rc = set_server(x, r, "at_est", wv_of_u64(at_est), &st)) ||
+	    (rc = set_server(x, r, "trust", wv_of_str(trust), &st)))
 		return rc;
 	return FS_OK;
 }
@@ -158,7 +125,7 @@ int fill_order(actx *x, record *r)
 		wval want = {0};
 		want.t = WV_NIL;
 		if (lv && !strcmp(lv->deadline_field, fields[i]))
-			want = wv_uint(base + lv->minutes * 60000);
+			want = wv_of_u64(base + lv->minutes * 60000);
 		const rfield *cur = rec_get(r, fields[i]);
 		if (cur ? wv_equal(&cur->val, &want) : want.t == WV_NIL)
 			continue;

@@ -18,8 +18,8 @@
  * the record first and uploads the photo after).  So someone who learnt a
  * hash of another site cannot get the photo by naming it in a record of
  * its own.  References are added in the same write transaction as the
- * record (engine.c, apply_op), so a record and its references commit
- * together.  They are never removed: when a record moves to another bucket
+ * record (a write hook, server/svc/hooks.c), so a record and its
+ * references commit together.  They are never removed: when a record moves to another bucket
  * or drops the photo, the old bucket keeps its reference (who could see
  * the photo before still can; blobs are never deleted either).
  *

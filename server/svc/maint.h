@@ -7,8 +7,9 @@
  * device whose cursor is older gets `reset: true` and re-pulls.
  *
  * The writer notes what will need purging as it writes (maint_note_*,
- * inside its write transaction); the pass finds it through these small
- * time-ordered indexes instead of scanning the store.
+ * write hooks of server/svc/hooks.c, inside its write transaction); the
+ * pass finds it through these small time-ordered indexes instead of
+ * scanning the store.
  */
 #ifndef FS_MAINT_H
 #define FS_MAINT_H

@@ -410,38 +410,6 @@ typedef struct {
 	wval v;
 } want;
 
-static wval w_str(const char *s)
-{
-	wval v;
-	memset(&v, 0, sizeof(v));
-	if (!s) {
-		v.t = WV_NIL;
-		return v;
-	}
-	v.t = WV_STR;
-	v.s.p = s;
-	v.s.n = (uint32_t)strlen(s);
-	return v;
-}
-
-static wval w_u64(uint64_t u)
-{
-	wval v;
-	memset(&v, 0, sizeof(v));
-	v.t = WV_UINT;
-	v.u = u;
-	return v;
-}
-
-static wval w_bool(int b)
-{
-	wval v;
-	memset(&v, 0, sizeof(v));
-	v.t = WV_BOOL;
-	v.b = b;
-	return v;
-}
-
 static int field_same(const record *r, const want *w)
 {
 	const rfield *f = rec_get(r, w->name);
@@ -656,16 +624,16 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 		                       : shf->nstaff ? shf->staff[0]
 		                                     : NULL;
 		want w[] = {
-			{"site", w_str(site)},
-			{"shift", w_str(shf->id)},
-			{"standard", w_str(sl->std->id)},
-			{"zone", w_str(sl->std->zone)},
-			{"title", w_str(sl->std->title)},
-			{"due_from", w_u64(sl->due_from)},
-			{"due_to", w_u64(sl->due_to)},
-			{"assignee", w_str(assignee)},
-			{"status", w_str("open")},
-			{"_deleted", w_bool(0)},
+			{"site", wv_of_str(site)},
+			{"shift", wv_of_str(shf->id)},
+			{"standard", wv_of_str(sl->std->id)},
+			{"zone", wv_of_str(sl->std->zone)},
+			{"title", wv_of_str(sl->std->title)},
+			{"due_from", wv_of_u64(sl->due_from)},
+			{"due_to", wv_of_u64(sl->due_to)},
+			{"assignee", wv_of_str(assignee)},
+			{"status", wv_of_str("open")},
+			{"_deleted", wv_of_bool(0)},
 		};
 		uint32_t nw = sizeof(w) / sizeof(w[0]);
 		int wrote;
@@ -685,7 +653,7 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 			st->kept++;
 			continue;
 		}
-		want del = {"_deleted", w_bool(1)};
+		want del = {"_deleted", wv_of_bool(1)};
 		int wrote;
 		if ((rc = add_op(o, g->id, &g->r, &del, 1, &wrote)))
 			goto out;
