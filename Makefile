@@ -6,6 +6,7 @@
 #   make test-asan  the same suite built with AddressSanitizer + UBSan into
 #                   build-asan/
 #   make unit / make integration   one half of the suite
+#   make layers     the include rule alone (also run by make test)
 #   make clean      remove build outputs (keeps the fetched CivetWeb source);
 #   make distclean  remove build/, build-asan/ and var/ entirely
 # Debian packages that are missing are installed with apt-get (as root, or
@@ -50,7 +51,7 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/share/zoneinfo/Europe/Berlin:tzdata
 
 PROTO_SRC  := $(sort $(wildcard protocol/*.c) $(wildcard schema/*.c))
-SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c)))
+SERVER_SRC := $(sort $(wildcard server/*/*.c))
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(B)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/obj/%.o)
 CW_OBJ     := $(B)/obj/civetweb.o
@@ -67,7 +68,8 @@ ifneq ($(strip $(DUP_TESTS)),)
 $(error test file names used in both tests/unit and tests/server: $(DUP_TESTS))
 endif
 
-.PHONY: all deps run test unit integration clean distclean test-asan asan-build
+.PHONY: all deps run test unit integration clean distclean test-asan asan-build \
+        layers
 .DEFAULT_GOAL := all
 all: deps $(B)/fieldsyncd $(UNIT_BIN) $(SHIM) $(B)/bench/loadgen
 
@@ -276,7 +278,13 @@ unit: all
 integration: all
 	@$(PY) tests/integration/run.py --server $(B)/fieldsyncd --shim $(SHIM)
 
+# The include rule (tests/layers.py): includes only point down the
+# server's layers, and each outside library has its one file.
+layers:
+	@$(PY) tests/layers.py
+
 test: all js
+	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
 	  --part js node "$(MAKE) --no-print-directory test-js-run" $(UNIT_BIN)
 
@@ -293,6 +301,7 @@ asan-build: deps
 	  CW_SAN="-fsanitize=address -fno-omit-frame-pointer" all
 
 test-asan: asan-build
+	@$(PY) tests/layers.py
 	@$(ASAN_ENV) $(PY) tests/run_all.py --server $(ASAN_B)/fieldsyncd \
 	  --shim $(ASAN_B)/tests/syncshim.so $(UNIT_BIN:$(B)/%=$(ASAN_B)/%)
 
