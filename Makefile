@@ -137,12 +137,13 @@ $(SHIM): tests/shim/syncshim.c | deps
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
 
 # ---- clients ---------------------------------------------------------------
-# libfieldsync (clients/*.c but the two programs) as build/libfieldsync.a
+# libfieldsync (clients/*.c) as build/libfieldsync.a
 # (with protocol/ and schema/ inside, so -lfieldsync is enough) and
-# build/libfieldsync.so (PIC objects in build/pic/), build/fieldsync.pc,
-# the CLI build/fieldsync and the simulator build/fieldsync-sim.
+# build/libfieldsync.so (PIC objects in build/pic/), build/fieldsync.pc;
+# the programs on top of it (clients/cmd/): the CLI build/fieldsync and the
+# simulator build/fieldsync-sim.
 # Unit tests: tests/clients/test_*.c link the library's objects.
-CLIENT_SRC  := $(sort $(filter-out clients/cli.c clients/sim.c,$(wildcard clients/*.c)))
+CLIENT_SRC  := $(sort $(wildcard clients/*.c))
 CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
 CLIENT_PIC  := $(CLIENT_SRC:%.c=$(B)/pic/%.o) $(PROTO_SRC:%.c=$(B)/pic/%.o)
 CLNT_SRC    := $(sort $(wildcard tests/clients/test_*.c))
@@ -173,10 +174,10 @@ $(B)/fieldsync.pc: Makefile
 	  'Version: 1.0' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfieldsync' \
 	  'Libs.private: $(CLIENT_LIBS)' > $@
 
-$(B)/fieldsync: $(B)/obj/clients/cli.o $(B)/libfieldsync.a
+$(B)/fieldsync: $(B)/obj/clients/cmd/cli.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
-$(B)/fieldsync-sim: $(B)/obj/clients/sim.o $(B)/libfieldsync.a
+$(B)/fieldsync-sim: $(B)/obj/clients/cmd/sim.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm
 
 $(B)/tests/%: tests/clients/%.c $(CLIENT_OBJ) $(B)/libfsproto.a | deps
@@ -192,7 +193,7 @@ SIM_ARGS ?= --devices 50 --duration 60 --offline-ratio 0.2 --skew-ms 600000 \
             --reboot-ratio 0.1 --lost-ratio 0.05 --seed 42
 .PHONY: bench-sim
 bench-sim: $(B)/fieldsyncd $(B)/fieldsync-sim
-	sh clients/bench-sim.sh $(B) $(SIM_ARGS)
+	sh clients/cmd/bench-sim.sh $(B) $(SIM_ARGS)
 
 # ---- use it ----------------------------------------------------------------
 run: all
