@@ -38,6 +38,7 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/include/msgpack.h:libmsgpack-dev \
              /usr/include/zlib.h:zlib1g-dev \
              /usr/include/openssl/ssl.h:libssl-dev \
+             /usr/bin/curl-config:libcurl4-openssl-dev \
              /usr/include/cmocka.h:libcmocka-dev \
              /usr/bin/openssl:openssl \
              /etc/ssl/certs/ca-certificates.crt:ca-certificates \
@@ -148,7 +149,8 @@ CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
 CLIENT_PIC  := $(CLIENT_SRC:%.c=$(B)/pic/%.o) $(PROTO_SRC:%.c=$(B)/pic/%.o)
 CLNT_SRC    := $(sort $(wildcard tests/clients/test_*.c))
 CLNT_BIN    := $(CLNT_SRC:tests/clients/%.c=$(B)/tests/%)
-CLIENT_LIBS := -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread
+# libcurl in http.c, libcrypto (SHA-256) in sha256.c, LMDB in lstore.c.
+CLIENT_LIBS := -lcurl -llmdb -lmsgpackc -lz -lcrypto -lpthread
 UNIT_BIN    += $(CLNT_BIN)
 all: $(B)/libfieldsync.a $(B)/libfieldsync.so $(B)/fieldsync.pc \
      $(B)/fieldsync $(B)/fieldsync-sim $(CLNT_BIN)

@@ -52,6 +52,8 @@ except ImportError:
 import harness  # noqa: E402
 
 DEFAULT_TIMEOUT = 60
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
+              "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 COPY_TRIES = 40          # 0.25 s apart: waits out a relink of up to 10 s
 SANITIZER_RE = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
@@ -252,6 +254,12 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the data dirs of passing tests too")
     args = ap.parse_args()
+    # Every test talks to loopback servers it started: a proxy set for
+    # this machine (CI's) must not carry the handheld's requests
+    # (libfieldsync follows these variables through libcurl).  The proxy
+    # tests set their own.
+    for var in PROXY_VARS:
+        os.environ.pop(var, None)
     # SIGTERM (run_all.py's time limit, CI) ends the run through the same
     # cleanup as an exception, so no server outlives it.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
