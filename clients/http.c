@@ -38,7 +38,8 @@ struct http_client {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
-/* Headers and body of one response, filled by libcurl's callbacks. */
+/* Body of one response, filled by libcurl's callbacks, and the headers
+ * used. */
 typedef struct {
 	http_resp *out;
 	char enc[32];
@@ -49,7 +50,6 @@ typedef struct {
 	curl_off_t dl, ul;
 	uint64_t moved_ms;
 	unsigned timeout_ms;
-	int stalled;
 } reply;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -452,55 +452,22 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
 		rp->moved_ms = now;
 		return 0;
 	}
-	if (now - rp->moved_ms >= rp->timeout_ms) {
-		rp->stalled = 1;
-		return 1;
-	}
-	return 0;
+	return now - rp->moved_ms >= rp->timeout_ms;
 }
 
-/* The value of header `name` in line[0..n), or NULL; *vn its length. */
-static const char *hdr_val(const char *line, size_t n, const char *name,
-                           size_t *vn)
+/* The headers used, of the last response (not a 1xx, not a proxy's);
+ * libcurl trims the values. */
+static void take_headers(CURL *e, reply *rp)
 {
-	size_t k = strlen(name);
+	struct curl_header *v;
 
-	if (n <= k || strncasecmp(line, name, k) || line[k] != ':')
-		return NULL;
-	line += k + 1;
-	n -= k + 1;
-	while (n && (*line == ' ' || *line == '\t'))
-		line++, n--;
-	while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' ||
-	             line[n - 1] == ' '))
-		n--;
-	*vn = n;
-	return line;
-}
-
-static size_t on_header(char *line, size_t size, size_t nmemb, void *ctx)
-{
-	reply *rp = ctx;
-	size_t n = size * nmemb, vn;
-	const char *v;
-
-	if (n >= 5 && !strncmp(line, "HTTP/", 5)) {
-		/* a new response (after a 100 Continue): forget the last */
-		rp->enc[0] = 0;
-		rp->out->ctype[0] = 0;
-		rp->out->retry_after = 0;
-	} else if ((v = hdr_val(line, n, "Content-Encoding", &vn))) {
-		snprintf(rp->enc, sizeof(rp->enc), "%.*s", (int)vn, v);
-	} else if ((v = hdr_val(line, n, "Content-Type", &vn))) {
-		size_t k = 0;
-
-		while (k < vn && v[k] != ';' && v[k] != ' ')
-			k++;
-		snprintf(rp->out->ctype, sizeof(rp->out->ctype), "%.*s", (int)k, v);
-	} else if ((v = hdr_val(line, n, "Retry-After", &vn))) {
-		rp->out->retry_after = (unsigned)strtoul(v, NULL, 10);
-	}
-	return n;
+	if (!curl_easy_header(e, "Content-Encoding", 0, CURLH_HEADER, -1, &v))
+		snprintf(rp->enc, sizeof(rp->enc), "%s", v->value);
+	if (!curl_easy_header(e, "Content-Type", 0, CURLH_HEADER, -1, &v))
+		snprintf(rp->out->ctype, sizeof(rp->out->ctype), "%.*s",
+		         (int)strcspn(v->value, "; "), v->value);
+	if (!curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &v))
+		rp->out->retry_after = (unsigned)strtoul(v->value, NULL, 10);
 }
 
 /* Inflate a deflate or gzip body in place, capped. */
@@ -559,8 +526,6 @@ static CURLcode set_request(http_client *h, const char *method,
 	SET(CURLOPT_HTTPHEADER, hdrs);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, rp);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
-	SET(CURLOPT_HEADERDATA, rp);
 	SET(CURLOPT_NOPROGRESS, 0L);
 	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SET(CURLOPT_XFERINFODATA, rp);
@@ -657,6 +622,7 @@ int http_request(http_client *h, const char *method, const char *path,
 	h->warm = 1;
 	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
 	out->status = (int)status;
+	take_headers(h->easy, &rp);
 	if ((rc = inflate_body(h, &rp, err, errn))) {
 		http_disconnect(h);
 		goto out;
@@ -668,7 +634,7 @@ out:
 	if (rc)
 		http_resp_free(out);
 	if (h->easy) {
-		/* hdrs and url are freed below: the handle must not keep them */
+		/* hdrs and the body go below: the handle must not keep them */
 		curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);
 	}

@@ -196,6 +196,17 @@ def _cli(ctx, home, *args, env=None):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
+def _device(ctx, srv, home, site=True):
+    """A handheld in `home` enrolled (plain http) and logged in as g1."""
+    if site:
+        _site(srv)
+    rc, out, err = _cli(ctx, home, "enroll", "--server", srv.url, "--code",
+                        H.enroll_code(srv, "s1"), "--insecure-http")
+    assert rc == 0, (rc, out, err)
+    rc, out, err = _cli(ctx, home, "login", "--staff", "g1", "--pin", "1234")
+    assert rc == 0, (rc, out, err)
+
+
 def test_cli_proxy_option_tunnels_https(ctx):
     """--proxy carries enroll, login, a checkin and a sync through CONNECT
     tunnels to the server, with the pinned CA verified end to end and no
@@ -299,11 +310,7 @@ def test_cli_proxy_unreachable_fails_clearly(ctx):
     assert rc == 1 and len(err.strip().splitlines()) == 1, (rc, out, err)
     assert "through the proxy " + dead in err and \
         "Connection refused" in err, err
-    rc, out, err = _cli(ctx, "a", "enroll", "--server", srv.url, "--code",
-                        H.enroll_code(srv, "s1"), "--insecure-http")
-    assert rc == 0, (rc, out, err)
-    rc, out, err = _cli(ctx, "a", "login", "--staff", "g1", "--pin", "1234")
-    assert rc == 0, (rc, out, err)
+    _device(ctx, srv, "a", site=False)
     rc, out, err = _cli(ctx, "a", "--proxy", dead, "--json", "checkin", "T1")
     assert rc == 0 and json.loads(out)["state"] == "queued (offline)", \
         (rc, out, err)
@@ -325,12 +332,7 @@ def test_cli_silent_server_times_out_then_refused(ctx):
     port closed: sync fails with the refusal; the server back: one sync
     delivers the checkin."""
     srv = ctx.server()
-    _site(srv)
-    rc, out, err = _cli(ctx, "a", "enroll", "--server", srv.url, "--code",
-                        H.enroll_code(srv, "s1"), "--insecure-http")
-    assert rc == 0, (rc, out, err)
-    rc, out, err = _cli(ctx, "a", "login", "--staff", "g1", "--pin", "1234")
-    assert rc == 0, (rc, out, err)
+    _device(ctx, srv, "a")
     srv.stop()
     silent = socket.socket()
     silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -410,12 +412,7 @@ def test_cli_inflate_cap_holds_on_responses(ctx):
     protocol/zbody.h with its cap, not by libcurl), nothing queued is
     lost; the real server back, it syncs."""
     srv = ctx.server()
-    _site(srv)
-    rc, out, err = _cli(ctx, "a", "enroll", "--server", srv.url, "--code",
-                        H.enroll_code(srv, "s1"), "--insecure-http")
-    assert rc == 0, (rc, out, err)
-    rc, out, err = _cli(ctx, "a", "login", "--staff", "g1", "--pin", "1234")
-    assert rc == 0, (rc, out, err)
+    _device(ctx, srv, "a")
     srv.stop()
     bomb = zlib.compress(b"\0" * (100 << 20), 9)
     fake = OneAnswer(srv.port, b"HTTP/1.1 200 OK\r\n"
