@@ -2,7 +2,7 @@
 # The simulator's full run (issue 3): a fresh fieldsyncd on a free loopback
 # port, then fieldsync-sim against it; the server is stopped (by its PID)
 # and its store removed afterwards.
-#   clients/bench-sim.sh BUILD_DIR [fieldsync-sim options...]
+#   clients/cmd/bench-sim.sh BUILD_DIR [fieldsync-sim options...]
 # (make bench-sim: 50 devices for 60 s; SIM_ARGS="..." changes the load)
 set -eu
 b=${1:?usage: bench-sim.sh BUILD_DIR [sim options]}

@@ -2,7 +2,7 @@
  * cli.c — `fieldsync`, the handheld command line for guards, cleaners,
  * technicians and supervisors, on libfieldsync.
  *
- *   fieldsync [--home DIR] [--json] [--offline] COMMAND [ARGS]
+ *   fieldsync [--home DIR] [--json] [--offline] [--proxy URL] COMMAND [ARGS]
  *
  * Every command but enroll, login and sync works offline: a change is
  * queued in the local store first (durably), then sent at once when the
@@ -36,7 +36,7 @@ static const opt_def opt_defs[] = {
 	{"code", 1},   {"name", 1},     {"ca", 1},       {"insecure-http", 0},
 	{"staff", 1},  {"pin", 1},      {"method", 1},   {"note", 1},
 	{"shift", 1},  {"photo", 1},    {"title", 1},    {"detail", 1},
-	{"to-shift", 1}, {"every", 1},  {"help", 0},
+	{"to-shift", 1}, {"every", 1},  {"help", 0},    {"proxy", 1},
 };
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
 #define MAX_POS 8
@@ -145,6 +145,7 @@ static int open_client(cli *x, unsigned attempts, unsigned timeout_ms)
 	o.home = x->home;
 	o.ca_file = opt(x, "ca");
 	o.insecure_http = opt(x, "insecure-http") != NULL;
+	o.proxy = opt(x, "proxy");
 	o.attempts = attempts;
 	o.timeout_ms = timeout_ms;
 	rc = fs_open(&o, &x->c, err, sizeof(err));
@@ -943,13 +944,18 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: fieldsync [--home DIR] [--json] [--offline] COMMAND ...\n\n"
+	fprintf(f, "usage: fieldsync [--home DIR] [--json] [--offline] "
+	           "[--proxy URL] COMMAND ...\n\n"
 	           "commands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\n--home DIR   the device's local store (default ~/.fieldsync)\n"
 	           "--json       one JSON object on stdout\n"
 	           "--offline    only queue changes, do not try to send them\n"
+	           "--proxy URL  reach the server through this proxy (http://host:port,\n"
+	           "             socks5h://host:port; '' for none); without it the\n"
+	           "             https_proxy, http_proxy, all_proxy and no_proxy\n"
+	           "             variables apply\n"
 	           "Every command but enroll, login and sync works offline.\n"
 	           "Categories: elevator_entrapment urgent_water urgent_power "
 	           "repair complaint incident\n");
@@ -957,7 +963,8 @@ static void usage(FILE *f)
 
 static int allowed(const command *c, const char *name)
 {
-	static const char *const global[] = {"home", "json", "offline", "help"};
+	static const char *const global[] = {"home", "json", "offline", "help",
+	                                     "proxy"};
 	size_t n = strlen(name);
 	const char *p = c->opts;
 
