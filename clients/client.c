@@ -346,6 +346,8 @@ int cl_connect(fs_client *c, http_client *h)
 			backoff *= 2;
 		}
 		rc = http_connect(h, c->err, sizeof(c->err));
+		if (rc == FSC_ETLS)
+			err_append(c, c->ca_desc);
 		if (rc != FSC_ENET)
 			return rc;
 	}

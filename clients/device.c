@@ -280,6 +280,7 @@ int fs_set_server(fs_client *c, const char *server_url, const char *ca_file)
 		goto out;
 	if (c->insecure_opt && (rc = lc_meta_put_u64(t, "insecure", 1)))
 		goto out;
+	cl_ca_note(c, t);
 	rc = ls_commit(t);
 	t = NULL;
 	if (!rc) {

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "clients/cmd/cli.h"
+#include "clients/local.h"
 #include "protocol/arena.h"
 #include "protocol/wire.h"
 
@@ -351,17 +352,28 @@ static int revoke(admin_ctx *a)
 
 /* ---- devices ----------------------------------------------------------------- */
 
+static int site_zone(admin_ctx *a, const char *site);
+
+static const char *m_str(arena *ar, const wval *m, const char *k)
+{
+	return wv_strdup(ar, wv_get(m, k));
+}
+
 static int devices(admin_ctx *a)
 {
 	const char *site = site_of(a);
 	char path[300], t[48];
 	int status = 0, rc;
 	uint8_t *resp = NULL;
-	size_t n = 0, i;
-	json_t *root, *list, *d;
+	size_t n = 0;
+	arena *ar;
+	wval *root;
+	const wval *list;
 
 	if (!site)
 		return fail(a->x, EXIT_USAGE, "usage: fieldsync admin devices --site S");
+	if (!a->x->json && (rc = site_zone(a, site)))
+		return rc;
 	snprintf(path, sizeof(path), "/v1/reports/devices/%s", site);
 	if ((rc = call(a, "GET", path, NULL, &status, &resp, &n)))
 		return rc;
@@ -370,46 +382,45 @@ static int devices(admin_ctx *a)
 		free(resp);
 		return rc;
 	}
-	root = resp ? json_loadb((const char *)resp, n, 0, NULL) : NULL;
-	free(resp);
-	list = json_object_get(root, "devices");
-	if (!json_is_array(list)) {
-		json_decref(root);
-		return fail(a->x, EXIT_FAIL, "the devices report is not JSON");
+	ar = arena_new(0);
+	if (!ar || !resp || wire_decode(ar, resp, n, &root) ||
+	    !(list = wv_get(root, "devices")) || list->t != WV_ARR) {
+		free(resp);
+		arena_free(ar);
+		return fail(a->x, EXIT_FAIL, "the devices report does not decode");
 	}
 	if (a->x->json) {
-		char *s = json_dumps(root, JSON_COMPACT);
+		wbuf w;
 
-		printf("{\"ok\":true,\"report\":%s}\n", s ? s : "null");
-		free(s);
-		json_decref(root);
-		return 0;
-	}
-	printf("%-28s %-20s %-12s %-22s %7s %s\n", "device", "name", "staff",
-	       "last sync", "pending", "");
-	json_array_foreach(list, i, d) {
-		json_t *ls = json_object_get(d, "last_sync"),
-		       *pend = json_object_get(d, "pending");
-		const char *st = json_string_value(json_object_get(d, "staff")),
-		           *id = json_string_value(json_object_get(d, "device")),
-		           *name = json_string_value(json_object_get(d, "name"));
-		char pb[24] = "-";
+		wb_init(&w);
+		lc_json_val(&w, root);
+		printf("{\"ok\":true,\"report\":%.*s}\n", (int)w.n, (const char *)w.p);
+		wb_free(&w);
+	} else {
+		printf("%-28s %-20s %-12s %-22s %7s\n", "device", "name", "staff",
+		       "last sync", "pending");
+		for (uint32_t i = 0; i < list->a.n; i++) {
+			const wval *d = &list->a.v[i], *rv = wv_get(d, "revoked");
+			const char *id = m_str(ar, d, "device"), *name = m_str(ar, d, "name"),
+			           *st = m_str(ar, d, "staff");
+			uint64_t ls = 0, pend = 0;
+			char pb[24] = "-";
 
-		fmt_time(json_is_integer(ls) ? (uint64_t)json_integer_value(ls) : 0,
-		         t, sizeof(t));
-		if (json_is_integer(pend))
-			snprintf(pb, sizeof(pb), "%lld",
-			         (long long)json_integer_value(pend));
-		printf("%-28s %-20s %-12s %-22s %7s %s\n", id ? id : "?",
-		       name ? name : "", st ? st : "-", t, pb,
-		       json_is_true(json_object_get(d, "revoked")) ? "revoked" : "");
+			wv_u64(wv_get(d, "last_sync"), &ls);
+			if (wv_u64(wv_get(d, "pending"), &pend))
+				snprintf(pb, sizeof(pb), "%llu", (unsigned long long)pend);
+			fmt_time(ls, t, sizeof(t));
+			printf("%-28s %-20s %-12s %-22s %7s%s\n", id ? id : "?",
+			       name ? name : "", st ? st : "-", t, pb,
+			       rv && rv->t == WV_BOOL && rv->b ? " revoked" : "");
+		}
+		if (!list->a.n)
+			printf("(no devices enrolled at %s)\n", site);
 	}
-	if (!json_array_size(list))
-		printf("(no devices enrolled at %s)\n", site);
-	json_decref(root);
+	free(resp);
+	arena_free(ar);
 	return 0;
 }
-
 
 /* ---- orders ------------------------------------------------------------------ */
 
@@ -528,6 +539,21 @@ static int pull_orders(admin_ctx *a, const char *site, order_set *o)
 			return 0;
 	}
 	return fail(a->x, EXIT_FAIL, "the orders did not finish in 200 pulls");
+}
+
+/* Times print in the site's zone (its record, pulled with its bucket). */
+static int site_zone(admin_ctx *a, const char *site)
+{
+	order_set o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	if (!(o.a = arena_new(0)))
+		return fail(a->x, EXIT_FAIL, "out of memory");
+	if (!(rc = pull_orders(a, site, &o)))
+		use_zone(o.tz);
+	arena_free(o.a);
+	return rc;
 }
 
 static const char *f_str(arena *ar, const wval *rec, const char *k)
