@@ -283,8 +283,9 @@ static int enroll_code(admin_ctx *a)
 	       (unsigned long long)uses, (unsigned long long)ttl, url);
 	if (qr_print(stdout, url))
 		printf("(the URL is too long for a QR code)\n");
-	printf("on the handheld: fieldsync enroll --server %s --code %s%s\n",
-	       server, code, opt(x, "ca") ? " --ca CA-FILE" : "");
+	printf("on the handheld: fieldsync enroll --server %s --code %s%s%s\n",
+	       server, code, opt(x, "ca") ? " --ca " : "",
+	       opt(x, "ca") ? opt(x, "ca") : "");
 	return 0;
 }
 
