@@ -4,10 +4,13 @@
 #include "clients/local.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "clients/fieldsync.h"
@@ -663,20 +666,29 @@ int lc_out_each(ls_txn *t, arena *a, uint64_t after,
 	return FSC_OK;
 }
 
+/* Every batch header into e (arena a). */
+static int batch_list(ls_txn *t, arena *a, each_ctx *e)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->a = a;
+	if (!a)
+		return FSC_ENOMEM;
+	rc = ls_scan(t, LT_OUTB, ls_v(NULL, 0), each_cb, e);
+	if (rc == FSC_ESTORE || e->rc)
+		return e->rc ? e->rc : rc;
+	return FSC_OK;
+}
+
 int lc_out_seal_all(ls_txn *t)
 {
 	arena *a = arena_new(0);
-	each_ctx e = {a, NULL, NULL, 0, NULL, 0, 0};
+	each_ctx e;
 	int rc;
 
-	if (!a)
-		return FSC_ENOMEM;
-	rc = ls_scan(t, LT_OUTB, ls_v(NULL, 0), each_cb, &e);
-	if (rc == FSC_ESTORE || e.rc) {
-		rc = e.rc ? e.rc : rc;
+	if ((rc = batch_list(t, a, &e)))
 		goto out;
-	}
-	rc = FSC_OK;
 	for (uint32_t i = 0; i < e.n && !rc; i++)
 		if (!e.list[i].sealed) {
 			e.list[i].sealed = 1;
@@ -797,17 +809,11 @@ static int jops_cb(void *ctx, ls_val k, ls_val v)
 int lc_out_journal_all(ls_txn *t)
 {
 	arena *a = arena_new(0);
-	each_ctx e = {a, NULL, NULL, 0, NULL, 0, 0};
+	each_ctx e;
 	int rc;
 
-	if (!a)
-		return FSC_ENOMEM;
-	rc = ls_scan(t, LT_OUTB, ls_v(NULL, 0), each_cb, &e);
-	if (rc == FSC_ESTORE || e.rc) {
-		rc = e.rc ? e.rc : rc;
+	if ((rc = batch_list(t, a, &e)))
 		goto out;
-	}
-	rc = FSC_OK;
 	for (uint32_t i = 0; i < e.n && !rc; i++) {
 		jops_ctx x = {t, &e.list[i], 0};
 		uint8_t k[8];
@@ -1034,6 +1040,49 @@ void lc_json_record(wbuf *b, const char *c, const char *id,
 		wb_raw(b, "}", 1);
 	}
 	wb_raw(b, "}", 1);
+}
+
+/* ---- files ------------------------------------------------------------------- */
+
+int lc_read_file(const char *path, size_t max, uint8_t **out, size_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	uint8_t *p;
+	size_t got = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) || sb.st_size < 0 || (size_t)sb.st_size > max) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	p = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+	if (!p) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, p + got, (size_t)sb.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got != (size_t)sb.st_size) {
+		free(p);
+		errno = EIO;
+		return -1;
+	}
+	*out = p;
+	*n = got;
+	return 0;
 }
 
 /* ---- integrity -------------------------------------------------------------- */

@@ -137,6 +137,8 @@ int lc_out_replay(ls_txn *t, arena *a, const char *bucket,
 
 /* ---- misc ----------------------------------------------------------------- */
 
+/* A whole file of at most max bytes, malloc'd: 0, or -1 with errno. */
+int lc_read_file(const char *path, size_t max, uint8_t **out, size_t *n);
 /* Encode a record as JSON ({"c","id","bucket","f","s"?}) into b. */
 void lc_json_record(wbuf *b, const char *c, const char *id,
                     const char *bucket, const record *r, int stamps);

@@ -29,40 +29,10 @@
 static int read_file(const char *path, uint8_t **out, size_t *n, char *err,
                      size_t errn)
 {
-	struct stat st;
-	uint8_t *p;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	*out = NULL;
-	*n = 0;
-	if (fd < 0) {
-		snprintf(err, errn, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? FSC_ENOTFOUND : FSC_ESTORE;
-	}
-	if (fstat(fd, &st) || (size_t)st.st_size > RESCUE_MAX) {
-		snprintf(err, errn, "%s: too large or unreadable", path);
-		close(fd);
-		return FSC_ESTORE;
-	}
-	p = malloc((size_t)st.st_size + 1);
-	if (!p) {
-		close(fd);
-		return FSC_ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	*out = p;
-	*n = got;
-	return FSC_OK;
+	if (!lc_read_file(path, RESCUE_MAX, out, n))
+		return FSC_OK;
+	snprintf(err, errn, "%s: %s", path, strerror(errno));
+	return errno == ENOENT ? FSC_ENOTFOUND : FSC_ESTORE;
 }
 
 /* ---- the journal, replayed ------------------------------------------------------ */

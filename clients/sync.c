@@ -828,43 +828,9 @@ static int photo_cb(void *ctx, ls_val k, ls_val v)
 	return 0;
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *n)
+static int read_photo(const char *path, uint8_t **out, size_t *n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	uint8_t *p;
-	size_t got = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &sb) || sb.st_size < 0 || sb.st_size > (16 << 20)) {
-		close(fd);
-		return -1;
-	}
-	p = malloc(sb.st_size ? (size_t)sb.st_size : 1);
-	if (!p) {
-		close(fd);
-		return -1;
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t r = read(fd, p + got, (size_t)sb.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	if (got != (size_t)sb.st_size) {
-		free(p);
-		return -1;
-	}
-	*out = p;
-	*n = got;
-	return 0;
+	return lc_read_file(path, (size_t)16 << 20, out, n);
 }
 
 /* Upload queued photos; each leaves the queue once the server has it. */
@@ -892,7 +858,7 @@ static int upload_photos(fs_client *c, http_client *h, const char *token,
 
 		snprintf(path, sizeof(path), "%s/photos/%s", c->home, l.hex[i]);
 		snprintf(url, sizeof(url), "/v1/blobs/%s", l.hex[i]);
-		if (read_file(path, &data, &n)) {
+		if (read_photo(path, &data, &n)) {
 			gone = 1; /* the copy is lost: nothing to send */
 		} else {
 			rc = cl_request(c, h, "PUT", url, token,
