@@ -154,7 +154,8 @@ static int journal_replay(const char *home, replay *r, uint64_t *skipped,
 	free(p);
 	if (r->oom)
 		return FSC_ENOMEM;
-	qsort(r->ops, r->n, sizeof(*r->ops), jop_cmp);
+	if (r->n)
+		qsort(r->ops, r->n, sizeof(*r->ops), jop_cmp);
 	for (size_t i = 0; i < r->n; i++) {
 		if (removed(r, r->ops[i].seq))
 			continue;

@@ -655,7 +655,8 @@ static int orders(admin_ctx *a)
 		return rc;
 	}
 	use_zone(o.tz);
-	qsort(o.recs, o.n, sizeof(*o.recs), by_deadline);
+	if (o.n)
+		qsort(o.recs, o.n, sizeof(*o.recs), by_deadline);
 	if (a->x->json) {
 		printf("{\"ok\":true,\"site\":");
 		json_str(stdout, site);
