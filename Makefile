@@ -49,7 +49,9 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/bin/curl:curl \
              /usr/bin/xz:xz-utils \
              /usr/bin/dpkg-source:dpkg-dev \
-             /usr/share/zoneinfo/Europe/Berlin:tzdata
+             /usr/share/zoneinfo/Europe/Berlin:tzdata \
+             /usr/include/qrencode.h:libqrencode-dev \
+             /usr/include/jansson.h:libjansson-dev
 
 PROTO_SRC  := $(sort $(wildcard protocol/*.c) $(wildcard schema/*.c))
 SERVER_SRC := $(sort $(wildcard server/*/*.c))
@@ -179,8 +181,13 @@ $(B)/fieldsync.pc: Makefile
 	  'Version: 1.0' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfieldsync' \
 	  'Libs.private: $(CLIENT_LIBS)' > $@
 
-$(B)/fieldsync: $(B)/obj/clients/cmd/cli.o $(B)/libfieldsync.a
-	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+# The CLI alone links libqrencode (admin enroll-code) and jansson (JSON
+# reports, readable records); libfieldsync needs neither.
+CLI_OBJ := $(B)/obj/clients/cmd/cli.o $(B)/obj/clients/cmd/admin.o \
+           $(B)/obj/clients/cmd/qr.o
+$(B)/fieldsync: $(CLI_OBJ) $(B)/libfieldsync.a
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) \
+	  -lqrencode -ljansson
 
 $(B)/fieldsync-sim: $(B)/obj/clients/cmd/sim.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm
