@@ -43,4 +43,11 @@ int bodywatch_arm(bodywatch *w, const char *peer, int peer_port,
  * not.  slot -1: 0. */
 int bodywatch_disarm(bodywatch *w, int slot);
 
+/* The descriptor of this process's TCP socket from peer:peer_port (the
+ * address as text, as CivetWeb shows it) to local_port, or -1.  It walks
+ * /proc/self/fd: for rare events (a deadline passed, a socket registered),
+ * not for every request.  The caller must know the connection stays open
+ * while it uses the descriptor. */
+int bodywatch_find_socket(const char *peer, int peer_port, int local_port);
+
 #endif

@@ -24,32 +24,17 @@
 #include "server/svc/audit.h"
 #include "server/svc/blobref.h"
 #include "server/http/bodywatch.h"
+#include "server/http/live.h"
 #include "server/lib/crypto.h"
 #include "server/lib/json.h"
 #include "server/svc/reports.h"
 
 #define COMPRESS_MIN 1024
-#define LIVE_PER_DEVICE 2 /* /v1/live sockets a device may hold open */
 #define HTTP_MAX_VALUES (2u << 20)
 
 static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                     0.1,   0.25,   0.5,   1,    2.5,   5};
 #define NLAT (sizeof(lat_bounds) / sizeof(lat_bounds[0]))
-
-typedef struct live_conn live_conn;
-struct live_conn {
-	struct mg_connection *conn;
-	principal p;
-	int closing; /* its device was revoked: told to close, sent nothing */
-	live_conn *next;
-};
-
-typedef struct live_msg live_msg;
-struct live_msg {
-	char **buckets;
-	unsigned n;
-	live_msg *next;
-};
 
 struct http_server {
 	struct mg_context *ctx;
@@ -68,13 +53,7 @@ struct http_server {
 	bodywatch *watch; /* body deadlines */
 	_Atomic uint64_t limited[4]; /* address, device, login, slow body */
 
-	pthread_mutex_t live_mu;
-	pthread_cond_t live_cv;
-	live_conn *live;
-	live_msg *live_q;
-	int live_stop;
-	pthread_t live_thread;
-	int live_started;
+	live *live; /* /v1/live (live.h) */
 };
 
 typedef struct {
@@ -386,17 +365,29 @@ static int decode_body(req_ctx *r, wval **out, const char **msg)
 
 /* ---- auth --------------------------------------------------------------------- */
 
-static int authenticate(req_ctx *r, unsigned accept)
+/* The bearer token of the request: 1 and tok[0..n), or 0 when none. */
+static int bearer_token(req_ctx *r, const char **tok, size_t *n)
 {
 	const char *h = mg_get_header(r->c, "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7))
+		return 0;
+	const char *t = h + 7;
+	while (*t == ' ')
+		t++;
+	size_t k = strlen(t);
+	while (k && t[k - 1] == ' ')
+		k--;
+	*tok = t;
+	*n = k;
+	return 1;
+}
+
+static int authenticate(req_ctx *r, unsigned accept)
+{
+	const char *tok;
+	size_t n;
+	if (!bearer_token(r, &tok, &n))
 		return FS_E_UNAUTHORIZED;
-	const char *tok = h + 7;
-	while (*tok == ' ')
-		tok++;
-	size_t n = strlen(tok);
-	while (n && tok[n - 1] == ' ')
-		n--;
 	return auth_resolve(r->h->e, tok, n, accept, &r->p);
 }
 
@@ -558,6 +549,14 @@ static int h_metrics(req_ctx *r)
 	for (int i = 0; i < 4; i++)
 		OUT("fieldsync_limited_total{limit=\"%s\"} %llu\n", lim[i],
 		    (unsigned long long)atomic_load(&h->limited[i]));
+	uint64_t live_open, live_dropped;
+	live_counts(h->live, &live_open, &live_dropped);
+	OUT("# HELP fieldsync_live_sockets Open /v1/live sockets.\n");
+	OUT("# TYPE fieldsync_live_sockets gauge\n");
+	OUT("fieldsync_live_sockets %llu\n", (unsigned long long)live_open);
+	OUT("# HELP fieldsync_live_dropped_total /v1/live sockets dropped for falling behind.\n");
+	OUT("# TYPE fieldsync_live_dropped_total counter\n");
+	OUT("fieldsync_live_dropped_total %llu\n", (unsigned long long)live_dropped);
 #undef OUT
 	int st = send_body(r, 200, "text/plain; version=0.0.4", b.p, b.n, NULL);
 	wb_free(&b);
@@ -1116,39 +1115,19 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	                 : authenticate(&r, SESSION);
 	if (rc) {
 		/* refuse before the handshake, with the usual error body */
-		r.a = NULL;
 		reply_error(&r, rc, rc == FS_E_RATE_LIMITED
 		                        ? "too many requests from this address"
 		                        : "missing, unknown, expired or revoked token");
 		return 1;
 	}
-	live_conn *lc = calloc(1, sizeof(*lc));
-	if (!lc)
-		return 1;
-	lc->conn = c;
-	lc->p = r.p;
-	/* each socket holds a worker for as long as it is open: at most
-	 * LIVE_PER_DEVICE a device, and a quarter of the workers stay free
-	 * for requests (a stolen token must not take them all) */
-	unsigned threads = h->cfg.threads ? h->cfg.threads : 16;
-	unsigned cap = threads - threads / 4, total = 0, mine = 0;
-	pthread_mutex_lock(&h->live_mu);
-	for (live_conn *x = h->live; x; x = x->next) {
-		total++;
-		mine += !strcmp(x->p.device, r.p.device);
-	}
-	if (mine < LIVE_PER_DEVICE && total < cap) {
-		mg_set_user_connection_data(c, lc);
-		lc->next = h->live;
-		h->live = lc;
-	}
-	pthread_mutex_unlock(&h->live_mu);
-	if (mg_get_user_connection_data(c) != lc) {
-		free(lc);
+	const char *tok;
+	size_t tn;
+	bearer_token(&r, &tok, &tn);
+	rc = live_add(h->live, c, &r.p, tok, tn);
+	if (rc) {
 		r.retry_after = 30;
-		reply_error(&r, mine >= LIVE_PER_DEVICE ? FS_E_RATE_LIMITED
-		                                        : FS_E_UNAVAILABLE,
-		            mine >= LIVE_PER_DEVICE
+		reply_error(&r, rc == FS_E_INTERNAL ? FS_E_UNAVAILABLE : rc,
+		            rc == FS_E_RATE_LIMITED
 		                    ? "this device has /v1/live open already"
 		                    : "no room for another /v1/live socket now; sync "
 		                      "periodically and retry later");
@@ -1168,128 +1147,7 @@ static int live_data(struct mg_connection *c, int bits, char *data, size_t n,
 static void live_close(const struct mg_connection *cc, void *cbdata)
 {
 	http_server *h = cbdata;
-	live_conn *lc = mg_get_user_connection_data(cc);
-	if (!lc)
-		return;
-	pthread_mutex_lock(&h->live_mu);
-	for (live_conn **pp = &h->live; *pp; pp = &(*pp)->next)
-		if (*pp == lc) {
-			*pp = lc->next;
-			break;
-		}
-	pthread_mutex_unlock(&h->live_mu);
-	free(lc);
-}
-
-/* Called by the engine after a commit: queue, the live thread sends. */
-static void live_notify(void *ctx, char **buckets, unsigned n)
-{
-	http_server *h = ctx;
-	live_msg *m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	m->buckets = calloc(n, sizeof(char *));
-	if (!m->buckets) {
-		free(m);
-		return;
-	}
-	for (unsigned i = 0; i < n; i++)
-		if ((m->buckets[m->n] = strdup(buckets[i])))
-			m->n++;
-	pthread_mutex_lock(&h->live_mu);
-	m->next = h->live_q;
-	h->live_q = m;
-	pthread_cond_signal(&h->live_cv);
-	pthread_mutex_unlock(&h->live_mu);
-}
-
-static void live_free(live_msg *m)
-{
-	while (m) {
-		live_msg *nx = m->next;
-		for (unsigned i = 0; i < m->n; i++)
-			free(m->buckets[i]);
-		free(m->buckets);
-		free(m);
-		m = nx;
-	}
-}
-
-static void *live_main(void *arg)
-{
-	http_server *h = arg;
-	for (;;) {
-		pthread_mutex_lock(&h->live_mu);
-		while (!h->live_q && !h->live_stop)
-			pthread_cond_wait(&h->live_cv, &h->live_mu);
-		live_msg *q = h->live_q;
-		h->live_q = NULL;
-		int stop = h->live_stop;
-		if (stop || !q) {
-			pthread_mutex_unlock(&h->live_mu);
-			live_free(q);
-			break;
-		}
-		/* every connection gets the changed buckets of its scope; the
-		 * list lock is held so close cannot free a connection mid-send */
-		store_txn *t = NULL;
-		if (h->live && store_begin(engine_store(h->e), 0, &t))
-			t = NULL;
-		arena *a = arena_new(16384);
-		uint64_t now = engine_now(h->e);
-		for (live_conn *lc = h->live; lc && t && a; lc = lc->next) {
-			char **scope;
-			unsigned ns;
-			arena_reset(a);
-			/* a revoked device's open socket stops at once, like its
-			 * tokens: close it instead of telling it anything */
-			device_info dev;
-			if (lc->closing)
-				continue;
-			if (auth_device_get(t, lc->p.device, &dev) || dev.revoked) {
-				lc->closing = 1;
-				mg_websocket_write(lc->conn,
-				                   MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE,
-				                   "\x03\xf0revoked", 9);
-				continue;
-			}
-			if (engine_scope(h->e, t, &lc->p, now, a, &scope, &ns))
-				continue;
-			wbuf b;
-			wb_init(&b);
-			wb_map(&b, 1);
-			wb_cstr(&b, "buckets");
-			size_t at = wb_arr_later(&b);
-			uint32_t hit = 0;
-			for (live_msg *m = q; m; m = m->next)
-				for (unsigned i = 0; i < m->n; i++) {
-					int seen = 0;
-					for (live_msg *o = q; o != m && !seen; o = o->next)
-						for (unsigned k = 0; k < o->n; k++)
-							seen |= !strcmp(o->buckets[k], m->buckets[i]);
-					for (unsigned k = 0; k < i; k++)
-						seen |= !strcmp(m->buckets[k], m->buckets[i]);
-					if (seen)
-						continue;
-					for (unsigned s = 0; s < ns; s++)
-						if (!strcmp(scope[s], m->buckets[i])) {
-							wb_cstr(&b, m->buckets[i]);
-							hit++;
-							break;
-						}
-				}
-			wb_patch(&b, at, hit);
-			if (hit && !b.err)
-				mg_websocket_write(lc->conn, MG_WEBSOCKET_OPCODE_BINARY,
-				                   (const char *)b.p, b.n);
-			wb_free(&b);
-		}
-		arena_free(a);
-		store_abort(t);
-		pthread_mutex_unlock(&h->live_mu);
-		live_free(q);
-	}
-	return NULL;
+	live_closed(h->live, cc);
 }
 
 /* ---- start and stop ----------------------------------------------------------------- */
@@ -1298,6 +1156,16 @@ static int log_message(const struct mg_connection *c, const char *msg)
 {
 	fprintf(stderr, "fieldsyncd: http: %s\n", msg);
 	return 1;
+}
+
+/* Each /v1/live socket holds a worker for as long as it is open: a
+ * quarter of the workers stay free for requests (a stolen token must not
+ * take them all). */
+static unsigned live_max(unsigned threads)
+{
+	if (!threads)
+		threads = 16;
+	return threads - threads / 4;
 }
 
 /* CivetWeb's SSL_CTX is set up by tls.c; 1: "done, load nothing". */
@@ -1317,8 +1185,6 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	h->cfg = *cfg;
 	snprintf(h->blob_dir, sizeof(h->blob_dir), "%s/blobs", cfg->data_dir);
 	mkdir(h->blob_dir, 0700);
-	pthread_mutex_init(&h->live_mu, NULL);
-	pthread_cond_init(&h->live_cv, NULL);
 
 	char err[200];
 	if (!h->cfg.request_timeout_ms)
@@ -1326,7 +1192,8 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	if (rl_open(&h->rl_dev, &cfg->rate_device) ||
 	    rl_open(&h->rl_addr, &cfg->rate_address) ||
 	    lockout_open(&h->cfg.auth.lock, e, &cfg->lockout) ||
-	    bodywatch_start(&h->watch, cfg->threads ? cfg->threads : 16)) {
+	    bodywatch_start(&h->watch, cfg->threads ? cfg->threads : 16) ||
+	    live_start(&h->live, e, live_max(cfg->threads))) {
 		fprintf(stderr, "fieldsyncd: out of memory\n");
 		http_stop(h);
 		return FS_E_INTERNAL;
@@ -1385,9 +1252,7 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 		http_stop(h);
 		return FS_E_INTERNAL;
 	}
-	if (pthread_create(&h->live_thread, NULL, live_main, h) == 0)
-		h->live_started = 1;
-	engine_set_notify(e, live_notify, h);
+	engine_set_notify(e, live_notify, h->live);
 	mg_set_request_handler(h->ctx, "/", dispatch, h);
 	mg_set_websocket_handler(h->ctx, "/v1/live", live_connect, live_ready,
 	                         live_data, live_close, h);
@@ -1402,16 +1267,7 @@ void http_stop(http_server *h)
 	engine_set_notify(h->e, NULL, NULL);
 	if (h->ctx)
 		mg_stop(h->ctx);
-	if (h->live_started) {
-		pthread_mutex_lock(&h->live_mu);
-		h->live_stop = 1;
-		pthread_cond_signal(&h->live_cv);
-		pthread_mutex_unlock(&h->live_mu);
-		pthread_join(h->live_thread, NULL);
-	}
-	live_free(h->live_q);
-	pthread_mutex_destroy(&h->live_mu);
-	pthread_cond_destroy(&h->live_cv);
+	live_stop(h->live);
 	bodywatch_stop(h->watch);
 	rl_close(h->rl_dev);
 	rl_close(h->rl_addr);
