@@ -21,6 +21,7 @@
 #include "server/core/engine.h"
 #include "server/http/http.h"
 #include "server/svc/tasks.h"
+#include "server/lib/dirlock.h"
 #include "server/svc/maint.h"
 #include "server/store/store.h"
 
@@ -213,6 +214,7 @@ typedef struct {
 	audit_keeper *audit;
 	tz_db *tz;
 	tasks_gen *tasks;
+	int lock_fd; /* serve's hold on the data directory (dirlock.h) */
 } app;
 
 static int open_all(app *a, int create)
@@ -255,6 +257,7 @@ static void close_all(app *a)
 	engine_close(a->e);
 	store_close(a->st);
 	tz_db_close(a->tz);
+	dirlock_release(a->lock_fd);
 }
 
 static int has_admin(app *a)
@@ -331,9 +334,15 @@ static int cmd_serve(app *a)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	char err[PATH_MAX + 200];
+	struct stat ds;
+	if (stat(a->o.data, &ds) == 0 &&
+	    dirlock_take(a->o.data, &a->lock_fd, err, sizeof(err))) {
+		fprintf(stderr, "fieldsyncd: %s\n", err);
+		return 1;
+	}
 	if (open_all(a, 0))
 		return 1;
-	char err[600];
 	if (!a->o.insecure &&
 	    tls_open(&a->tls, a->o.cert, a->o.key, err, sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: TLS: %s\n", err);
@@ -482,6 +491,7 @@ int main(int argc, char **argv)
 	}
 	app a;
 	memset(&a, 0, sizeof(a));
+	a.lock_fd = -1;
 	fs_limits_default(&a.o.ecfg.lim);
 	a.o.pbkdf2 = PBKDF2_DEFAULT;
 	a.o.threads = 64;
