@@ -41,6 +41,7 @@ typedef struct {
 	engine_cfg ecfg;
 	/* abuse limits (http.h, ratelimit.h, lockout.h) */
 	unsigned queue, keep_alive_ms, body_min_rate;
+	unsigned head_timeout_ms, conn_per_addr;
 	rl_cfg rate_dev, rate_addr;
 	char trusted[1024];     /* --trusted-proxy, comma-joined */
 	lockout_cfg lock;
@@ -79,6 +80,8 @@ static const option opts[] = {
 	{"--max-connections", O_UINT, OFF(threads), "N  connections served at once = worker threads (64; same as --threads)"},
 	{"--connection-queue", O_UINT, OFF(queue), "N  accepted connections waiting for a worker (64)"},
 	{"--keep-alive-ms", O_UINT, OFF(keep_alive_ms), "N  an idle keep-alive connection is closed after (10000)"},
+	{"--head-timeout-ms", O_UINT, OFF(head_timeout_ms), "N  a request's whole head (request line and headers) must come within (10000)"},
+	{"--max-connections-per-address", O_UINT, OFF(conn_per_addr), "N  connections one client address may hold open at once (32; 0: no cap; trusted proxies exempt)"},
 	{"--body-min-rate", O_UINT, OFF(body_min_rate), "BYTES  a body must average this many bytes/s after --request-timeout-ms (1024; 0: off)"},
 	{"--rate-device-per-s", O_UINT, OFF(rate_dev.per_s), "N  requests a second per device (20; 0: off)"},
 	{"--rate-device-burst", O_UINT, OFF(rate_dev.burst), "N  requests a device may send at once (300)"},
@@ -361,6 +364,8 @@ static int cmd_serve(app *a)
 	hc.request_timeout_ms = a->o.timeout_ms;
 	hc.keep_alive_ms = a->o.keep_alive_ms;
 	hc.body_min_rate = a->o.body_min_rate;
+	hc.head_timeout_ms = a->o.head_timeout_ms;
+	hc.conn_per_address = a->o.conn_per_addr;
 	hc.rate_device = a->o.rate_dev;
 	hc.rate_address = a->o.rate_addr;
 	hc.trusted_proxies = a->o.trusted;
@@ -498,6 +503,8 @@ int main(int argc, char **argv)
 	a.o.queue = 64;
 	a.o.keep_alive_ms = 10000;
 	a.o.body_min_rate = 1024;
+	a.o.head_timeout_ms = 10000;
+	a.o.conn_per_addr = 32;
 	a.o.rate_dev.per_s = 20;
 	a.o.rate_dev.burst = 300;
 	a.o.rate_addr.per_s = 1000;

@@ -52,6 +52,21 @@ static int port_of(const struct sockaddr_storage *a)
 	return -1;
 }
 
+int bodywatch_sock_ident(int fd, int *local_port, char peer[64],
+                         int *peer_port)
+{
+	struct sockaddr_storage la, pa;
+	socklen_t ln = sizeof(la), pn = sizeof(pa);
+	if (getsockname(fd, (struct sockaddr *)&la, &ln) ||
+	    (*local_port = port_of(&la)) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&pa, &pn) ||
+	    (*peer_port = port_of(&pa)) < 0 ||
+	    getnameinfo((struct sockaddr *)&pa, pn, peer, 64, NULL, 0,
+	                NI_NUMERICHOST))
+		return -1;
+	return 0;
+}
+
 int bodywatch_find_socket(const char *peer, int peer_port, int local_port)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -64,19 +79,11 @@ int bodywatch_find_socket(const char *peer, int peer_port, int local_port)
 		long fd = strtol(de->d_name, &end, 10);
 		if (*end || end == de->d_name || fd == dirfd(d))
 			continue;
-		struct sockaddr_storage la, pa;
-		socklen_t ln = sizeof(la), pn = sizeof(pa);
-		if (getsockname((int)fd, (struct sockaddr *)&la, &ln) ||
-		    port_of(&la) != local_port ||
-		    getpeername((int)fd, (struct sockaddr *)&pa, &pn) ||
-		    port_of(&pa) != peer_port)
-			continue;
-		char host[NI_MAXHOST];
-		if (getnameinfo((struct sockaddr *)&pa, pn, host, sizeof(host), NULL,
-		                0, NI_NUMERICHOST) ||
-		    strcmp(host, peer))
-			continue;
-		found = (int)fd;
+		char host[64];
+		int lp, pp;
+		if (!bodywatch_sock_ident((int)fd, &lp, host, &pp) &&
+		    lp == local_port && pp == peer_port && !strcmp(host, peer))
+			found = (int)fd;
 	}
 	closedir(d);
 	return found;

@@ -49,5 +49,9 @@ int bodywatch_disarm(bodywatch *w, int slot);
  * not for every request.  The caller must know the connection stays open
  * while it uses the descriptor. */
 int bodywatch_find_socket(const char *peer, int peer_port, int local_port);
+/* A TCP socket's local port, peer address (numeric text, as CivetWeb
+ * writes it) and peer port: 0, or -1 when fd is no connected socket. */
+int bodywatch_sock_ident(int fd, int *local_port, char peer[64],
+                         int *peer_port);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "server/svc/audit.h"
 #include "server/svc/blobref.h"
 #include "server/http/bodywatch.h"
+#include "server/http/connwatch.h"
 #include "server/http/live.h"
 #include "server/lib/crypto.h"
 #include "server/lib/json.h"
@@ -50,7 +52,8 @@ struct http_server {
 	/* abuse limits (ratelimit.h, lockout.h; the lockout is cfg.auth.lock) */
 	ratelimit *rl_dev, *rl_addr;
 	rl_proxies *proxies;
-	bodywatch *watch; /* body deadlines */
+	bodywatch *watch; /* body and head deadlines */
+	connwatch *conns; /* connections per address, head deadlines */
 	_Atomic uint64_t limited[4]; /* address, device, login, slow body */
 
 	live *live; /* /v1/live (live.h) */
@@ -549,6 +552,12 @@ static int h_metrics(req_ctx *r)
 	for (int i = 0; i < 4; i++)
 		OUT("fieldsync_limited_total{limit=\"%s\"} %llu\n", lim[i],
 		    (unsigned long long)atomic_load(&h->limited[i]));
+	uint64_t capped, slow_head;
+	connwatch_counts(h->conns, &capped, &slow_head);
+	OUT("fieldsync_limited_total{limit=\"connections\"} %llu\n",
+	    (unsigned long long)capped);
+	OUT("fieldsync_limited_total{limit=\"slow_head\"} %llu\n",
+	    (unsigned long long)slow_head);
 	uint64_t live_open, live_dropped;
 	live_counts(h->live, &live_open, &live_dropped);
 	OUT("# HELP fieldsync_live_sockets Open /v1/live sockets.\n");
@@ -1158,6 +1167,29 @@ static int log_message(const struct mg_connection *c, const char *msg)
 	return 1;
 }
 
+/* ---- connections: a cap per address, a deadline for each head ------------------ */
+
+/* connwatch.h watches the sockets; it is told when a head is in and when
+ * an answer is done. */
+static void on_mark(const struct mg_connection *c, int busy)
+{
+	http_server *h = mg_get_user_data(mg_get_context(c));
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	if (h && ri)
+		connwatch_mark(h->conns, ri->remote_addr, ri->remote_port, busy);
+}
+
+static int on_begin_request(struct mg_connection *c)
+{
+	on_mark(c, 1);
+	return 0; /* go on to the handlers */
+}
+
+static void on_end_request(const struct mg_connection *c, int status)
+{
+	on_mark(c, 0);
+}
+
 /* Each /v1/live socket holds a worker for as long as it is open: a
  * quarter of the workers stay free for requests (a stolen token must not
  * take them all). */
@@ -1189,6 +1221,8 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	char err[200];
 	if (!h->cfg.request_timeout_ms)
 		h->cfg.request_timeout_ms = 30000;
+	if (!h->cfg.head_timeout_ms)
+		h->cfg.head_timeout_ms = 10000;
 	if (rl_open(&h->rl_dev, &cfg->rate_device) ||
 	    rl_open(&h->rl_addr, &cfg->rate_address) ||
 	    lockout_open(&h->cfg.auth.lock, e, &cfg->lockout) ||
@@ -1243,12 +1277,25 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	struct mg_callbacks cb;
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = log_message;
+	cb.begin_request = on_begin_request;
+	cb.end_request = on_end_request;
 	if (cfg->tls)
 		cb.init_ssl = init_ssl;
 	mg_init_library(cfg->tls ? MG_FEATURES_TLS : 0);
 	h->ctx = mg_start(&cb, h, opts);
 	if (!h->ctx) {
 		fprintf(stderr, "fieldsyncd: cannot listen on %s\n", cfg->listen);
+		http_stop(h);
+		return FS_E_INTERNAL;
+	}
+	struct mg_server_port sp[4];
+	int nports = mg_get_server_ports(h->ctx, 4, sp);
+	connwatch_cfg cw = {nports > 0 ? sp[0].port : 0, cfg->conn_per_address,
+	                    h->cfg.head_timeout_ms,
+	                    cfg->keep_alive_ms ? cfg->keep_alive_ms : 30000,
+	                    h->proxies};
+	if (connwatch_start(&h->conns, &cw)) {
+		fprintf(stderr, "fieldsyncd: out of memory\n");
 		http_stop(h);
 		return FS_E_INTERNAL;
 	}
@@ -1269,6 +1316,7 @@ void http_stop(http_server *h)
 		mg_stop(h->ctx);
 	live_stop(h->live);
 	bodywatch_stop(h->watch);
+	connwatch_stop(h->conns);
 	rl_close(h->rl_dev);
 	rl_close(h->rl_addr);
 	rl_proxies_free(h->proxies);
