@@ -350,9 +350,18 @@ int http_body_decode(const fs_limits *l, int zf, uint8_t *raw, size_t n,
 	return rc;
 }
 
-static int decode_body(req_ctx *r, wval **out, const char **msg)
+/* Bodies of the endpoints that take a few fields (enroll, login, the
+ * admin and PIN endpoints): this many bytes as sent and inflated, checked
+ * before anything is inflated.  Only /v1/sync, for a session, gets the
+ * large caps (--body-max, --inflated-max). */
+#define SMALL_BODY_MAX 4096
+
+static int decode_body(req_ctx *r, int small, wval **out, const char **msg)
 {
-	const fs_limits *l = engine_limits(r->h->e);
+	fs_limits lim = *engine_limits(r->h->e);
+	const fs_limits *l = &lim;
+	if (small)
+		lim.body_max = lim.inflated_max = SMALL_BODY_MAX;
 	int zf;
 	int rc = http_body_format(mg_get_header(r->c, "Content-Type"),
 	                          mg_get_header(r->c, "Content-Encoding"), &zf, msg);
@@ -404,7 +413,7 @@ static int h_sync(req_ctx *r)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	wval *body;
 	const char *msg = NULL;
-	int rc = decode_body(r, &body, &msg);
+	int rc = decode_body(r, 0, &body, &msg);
 	if (rc)
 		return reply_error(r, rc, msg);
 	wbuf out;
@@ -434,7 +443,7 @@ static int run_body_handler(req_ctx *r, int (*fn)(req_ctx *, const wval *,
 {
 	wval *body;
 	const char *msg = NULL;
-	int rc = decode_body(r, &body, &msg);
+	int rc = decode_body(r, 1, &body, &msg);
 	if (rc)
 		return reply_error(r, rc, msg);
 	wbuf out;
@@ -487,10 +496,16 @@ static int is_loopback(const char *addr)
 	       !strncmp(addr, "::ffff:127.", 11);
 }
 
+/* /metrics: to the admin token from anywhere, else to a client on
+ * loopback — the client address after the trusted proxies (ratelimit.h),
+ * so a local TLS proxy does not make it public. */
 static int h_metrics(req_ctx *r)
 {
-	if (!is_loopback(r->ri->remote_addr))
-		return reply_error(r, FS_E_FORBIDDEN, "/metrics is served to loopback only");
+	int admin = authenticate(r, 1u << TOK_ADMIN) == FS_OK;
+	if (!admin && !is_loopback(r->addr))
+		return reply_error(r, FS_E_FORBIDDEN,
+		                   "/metrics is served to loopback clients and to "
+		                   "the admin token only");
 	http_server *h = r->h;
 	engine_stats es;
 	engine_get_stats(h->e, &es);
@@ -1009,6 +1024,22 @@ static void client_addr(req_ctx *r)
 	rl_client_addr(r->h->proxies, r->ri->remote_addr, xff, n, r->addr);
 }
 
+/* The head as CivetWeb kept it.  It keeps MG_MAX_HEADERS header lines
+ * and drops the rest without a word, so a full table may have lost a
+ * Content-Length (the body would be read as the next request) or the
+ * X-Forwarded-For line a trusted proxy appended (the client could choose
+ * its own address): such a request is refused, never guessed at; so is
+ * a repeated Content-Length.  NULL when the head is fine. */
+static const char *head_refusal(const struct mg_request_info *ri)
+{
+	if (ri->num_headers >= MG_MAX_HEADERS)
+		return "too many header lines (at most 63)";
+	int cl = 0;
+	for (int i = 0; i < ri->num_headers; i++)
+		cl += !strcasecmp(ri->http_headers[i].name, "Content-Length");
+	return cl > 1 ? "more than one Content-Length" : NULL;
+}
+
 static int path_match(const route *rt, const char *uri, const char **rest)
 {
 	size_t n = strlen(rt->path);
@@ -1032,15 +1063,22 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 	r.ri = mg_get_request_info(c);
 	r.t_ms = engine_now(h->e);
 	r.mono0 = mono_ms();
-	client_addr(&r);
 	r.want_json = accepts(mg_get_header(c, "Accept"), "application/json") &&
 	              !accepts(mg_get_header(c, "Accept"), "application/msgpack");
+	const char *bad = head_refusal(r.ri);
+	if (bad) {
+		int st = reply_error(&r, FS_E_BAD_REQUEST, bad);
+		mg_close_connection(c); /* its body cannot be told from the next request */
+		return st;
+	}
+	client_addr(&r);
 	r.a = arena_new(64 * 1024);
 	if (!r.a)
 		return reply_error(&r, FS_E_UNAVAILABLE, "out of memory");
 	const char *uri = r.ri->local_uri ? r.ri->local_uri : "";
 	const route *hit = NULL, *path_hit = NULL;
 	const char *rest = NULL;
+	int st;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const char *rs;
 		if (!path_match(&routes[i], uri, &rs))
@@ -1052,7 +1090,6 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 			break;
 		}
 	}
-	int st;
 	/* abuse limits: the address before any work (also for unknown
 	 * paths), the device once known; /healthz and /metrics are free */
 	int limited = !hit || (hit->fn != h_healthz && hit->fn != h_metrics);
@@ -1117,6 +1154,11 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	r.h = h;
 	r.c = c;
 	r.ri = mg_get_request_info(c);
+	const char *bad = head_refusal(r.ri);
+	if (bad) {
+		reply_error(&r, FS_E_BAD_REQUEST, bad);
+		return 1;
+	}
 	client_addr(&r);
 	int rc = (r.retry_after = rl_take(h->rl_addr, r.addr, strlen(r.addr),
 	                                  mono_ms()))

@@ -4,6 +4,7 @@
 #include "server/svc/lockout.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@ struct lockout {
 	/* prune cursor; used only inside write transactions (serialised) */
 	char prune_at[KEY_MAX];
 	size_t prune_n;
+	/* a login outcome could not be written: logins are refused before
+	 * their PIN is checked until a probe write goes through */
+	_Atomic int unrecorded;
 };
 
 /* One stored count. */
@@ -167,6 +171,33 @@ static unsigned secs_until(uint64_t until, uint64_t now)
 	return s ? (unsigned)(s > 86400 * 30 ? 86400 * 30 : s) : 1;
 }
 
+/* ---- failing closed ------------------------------------------------------------ */
+
+/* A wrong PIN that cannot be counted must not be answered as one: it
+ * would give an unlimited number of guesses, and the right PIN (whose
+ * session cannot be written either) would be the one answer that
+ * differs.  After a failed record, every attempt first writes this key
+ * durably; while that fails the attempt is refused before its PIN is
+ * looked at.  (Outside the "lockout\0" prefix the entries use.) */
+#define PROBE_KEY "lockout-probe"
+
+static int probe_txn(void *ctx, store_txn *t)
+{
+	uint8_t v[8];
+	uint64_t now = *(const uint64_t *)ctx;
+	for (int i = 0; i < 8; i++)
+		v[i] = (uint8_t)(now >> (56 - 8 * i));
+	return store_put(t, ST_AUX, sv_cstr(PROBE_KEY), sv_of(v, 8));
+}
+
+static int probe(lockout *l, uint64_t now)
+{
+	if (engine_write(l->e, probe_txn, &now))
+		return FS_E_UNAVAILABLE;
+	atomic_store(&l->unrecorded, 0);
+	return FS_OK;
+}
+
 int lockout_begin(lockout *l, lockout_ticket *tk, const char *staff,
                   const char *addr, uint64_t now_ms, unsigned *wait_s,
                   const char **msg)
@@ -178,8 +209,10 @@ int lockout_begin(lockout *l, lockout_ticket *tk, const char *staff,
 	snprintf(tk->staff, sizeof(tk->staff), "%s", staff);
 	snprintf(tk->addr, sizeof(tk->addr), "%s", addr ? addr : "");
 	store_txn *t;
-	if (store_begin(engine_store(l->e), 0, &t))
+	if (store_begin(engine_store(l->e), 0, &t)) {
+		*msg = "store unavailable";
 		return FS_E_UNAVAILABLE;
+	}
 	entry s, a;
 	int hs = entry_get(t, 's', tk->staff, &s) == FS_OK;
 	int ha = tk->addr[0] && entry_get(t, 'a', tk->addr, &a) == FS_OK;
@@ -197,6 +230,10 @@ int lockout_begin(lockout *l, lockout_ticket *tk, const char *staff,
 		return FS_E_RATE_LIMITED;
 	}
 	tk->had_staff = hs;
+	if (atomic_load(&l->unrecorded) && probe(l, now_ms)) {
+		*msg = "login attempts cannot be recorded now; retry later";
+		return FS_E_UNAVAILABLE;
+	}
 	/* one PIN check per staff member at a time */
 	int busy = 0, fr = -1;
 	pthread_mutex_lock(&l->mu);
@@ -338,11 +375,11 @@ static int del_txn(void *ctx, store_txn *t)
 	return store_del(t, ST_AUX, sv_of(x->key, x->kn));
 }
 
-void lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
-                 const char *device, const char *site, uint64_t now_ms)
+int lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
+                const char *device, const char *site, uint64_t now_ms)
 {
 	if (!l)
-		return;
+		return FS_OK;
 	int rc = FS_OK;
 	if (o == LOCKOUT_WRONG_PIN || o == LOCKOUT_FAILED) {
 		fail_ctx x = {l, tk, o, device, site, now_ms};
@@ -352,15 +389,19 @@ void lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
 		d.kn = key_of(d.key, 's', tk->staff);
 		rc = engine_write(l->e, del_txn, &d);
 	}
-	if (rc)
+	if (rc) {
+		atomic_store(&l->unrecorded, 1);
 		fprintf(stderr, "fieldsyncd: lockout: could not record a login "
-		                "outcome for %s: %s\n", tk->staff, fs_err_name(rc));
+		                "outcome for %s: %s; logins are refused until the "
+		                "store writes again\n", tk->staff, fs_err_name(rc));
+	}
 	if (tk->slot >= 0) {
 		pthread_mutex_lock(&l->mu);
 		l->inflight[tk->slot][0] = 0;
 		pthread_mutex_unlock(&l->mu);
 		tk->slot = -1;
 	}
+	return rc ? FS_E_UNAVAILABLE : FS_OK;
 }
 
 int lockout_clear(lockout *l, const char *staff)
