@@ -28,7 +28,8 @@
 #include "server/http/connwatch.h"
 #include "server/http/live.h"
 #include "server/lib/crypto.h"
-#include "server/lib/json.h"
+#include "server/lib/doc.h"
+#include "server/svc/devices.h"
 #include "server/svc/reports.h"
 
 #define COMPRESS_MIN 1024
@@ -145,22 +146,14 @@ static int reply_error(req_ctx *r, int code, const char *msg)
 		extra = "WWW-Authenticate: Bearer\r\n";
 	wbuf b;
 	wb_init(&b);
-	if (r->want_json) {
-		jwriter w;
-		jw_init(&w, &b);
-		jw_obj(&w);
-		jw_key(&w, "error");
-		jw_str(&w, fs_err_name(code));
-		jw_key(&w, "msg");
-		jw_str(&w, msg);
-		jw_end_obj(&w);
-	} else {
-		wb_map(&b, 2);
-		wb_cstr(&b, "error");
-		wb_cstr(&b, fs_err_name(code));
-		wb_cstr(&b, "msg");
-		wb_cstr(&b, msg);
-	}
+	doc d;
+	doc_init(&d, &b, r->want_json);
+	doc_map_n(&d, 2);
+	doc_key(&d, "error");
+	doc_str(&d, fs_err_name(code));
+	doc_key(&d, "msg");
+	doc_str(&d, msg);
+	doc_end(&d);
 	int rc = send_body(r, status,
 	                   r->want_json ? "application/json" : "application/msgpack",
 	                   b.p, b.n, extra);
@@ -587,105 +580,18 @@ static int h_metrics(req_ctx *r)
 	return st;
 }
 
-/* GET /v1/reports/devices/<site> */
-typedef struct {
-	const char *site;
-	arena *a;
-	jwriter *jw;
-	wbuf *mp;
-	uint32_t n;
-} devrep;
-
-static int devrep_cb(void *ctx, sv key, sv val)
-{
-	devrep *d = ctx;
-	char *id = arena_strndup(d->a, key.p, key.n);
-	wval *m;
-	if (!id || wire_decode(d->a, val.p, val.n, &m) || m->t != WV_MAP)
-		return 0;
-	if (!wv_is_str(wv_get(m, "site"), d->site))
-		return 0;
-	static const char *const keys[] = {"name", "staff", "last_sync", "pending",
-	                                   "rejected", "skew", "boot", "revoked"};
-	const size_t nk = sizeof(keys) / sizeof(keys[0]);
-	if (d->jw) {
-		jw_obj(d->jw);
-		jw_key(d->jw, "device");
-		jw_str(d->jw, id);
-		for (size_t i = 0; i < nk; i++) {
-			const wval *v = wv_get(m, keys[i]);
-			jw_key(d->jw, keys[i]);
-			if (v)
-				jw_val(d->jw, v);
-			else
-				jw_null(d->jw);
-		}
-		jw_end_obj(d->jw);
-	} else {
-		wb_map(d->mp, (uint32_t)nk + 1);
-		wb_cstr(d->mp, "device");
-		wb_cstr(d->mp, id);
-		for (size_t i = 0; i < nk; i++) {
-			const wval *v = wv_get(m, keys[i]);
-			wb_cstr(d->mp, keys[i]);
-			if (v)
-				wb_val(d->mp, v);
-			else
-				wb_nil(d->mp);
-		}
-	}
-	d->n++;
-	return 0;
-}
-
+/* GET /v1/reports/devices/<site> (devices.h) */
 static int h_report_devices(req_ctx *r, const char *site)
 {
-	if (valid_id(site, strlen(site)))
-		return reply_error(r, FS_E_NOT_FOUND, "no such site");
-	if (r->p.role != ROLE_ADMIN &&
-	    (r->p.role != ROLE_SUPERVISOR || strcmp(r->p.site, site)))
-		return reply_error(r, FS_E_FORBIDDEN,
-		                   "reports are for the site's supervisors and admins");
-	store_txn *t;
-	if (store_begin(engine_store(r->h->e), 0, &t))
-		return reply_error(r, FS_E_UNAVAILABLE, NULL);
 	int json = !accepts(mg_get_header(r->c, "Accept"), "application/msgpack");
-	wbuf b, items;
+	wbuf b;
 	wb_init(&b);
-	wb_init(&items);
-	jwriter jw;
-	devrep d = {site, r->a, NULL, &items, 0};
-	if (json) {
-		jw_init(&jw, &b);
-		jw_obj(&jw);
-		jw_key(&jw, "site");
-		jw_str(&jw, site);
-		jw_key(&jw, "generated_at");
-		jw_u64(&jw, engine_now(r->h->e));
-		jw_key(&jw, "devices");
-		jw_arr(&jw);
-		d.jw = &jw;
-	}
-	store_scan(t, ST_DEVICES, sv_of("", 0), sv_of("", 0), devrep_cb, &d);
-	store_abort(t);
-	int st;
-	if (json) {
-		jw_end_arr(&jw);
-		jw_end_obj(&jw);
-		st = send_body(r, 200, "application/json", b.p, b.n, NULL);
-	} else {
-		wb_map(&b, 3);
-		wb_cstr(&b, "site");
-		wb_cstr(&b, site);
-		wb_cstr(&b, "generated_at");
-		wb_u64(&b, engine_now(r->h->e));
-		wb_cstr(&b, "devices");
-		wb_arr(&b, d.n);
-		wb_raw(&b, items.p, items.n);
-		st = reply_msgpack(r, &b);
-	}
+	const char *msg = NULL;
+	int rc = devices_report(r->h->e, &r->p, site, json, r->a, &b, &msg);
+	int st = rc     ? reply_error(r, rc, msg)
+	         : json ? send_body(r, 200, "application/json", b.p, b.n, NULL)
+	                : reply_msgpack(r, &b);
 	wb_free(&b);
-	wb_free(&items);
 	return st;
 }
 
