@@ -226,6 +226,9 @@ static int read_body(req_ctx *r, size_t cap, uint8_t **out, size_t *out_n,
 {
 	long long cl = r->ri->content_length;
 	if (cl >= 0 && (unsigned long long)cl > cap) {
+		/* refused unread: close rather than let CivetWeb drain it (a
+		 * body trickled in would hold the worker as long as it lasts) */
+		r->close_after = 1;
 		*msg = "body over the size limit";
 		return FS_E_TOO_LARGE;
 	}
@@ -241,6 +244,7 @@ static int read_body(req_ctx *r, size_t cap, uint8_t **out, size_t *out_n,
 				break;
 			if (room > cap) {
 				free(buf);
+				r->close_after = 1;
 				*msg = "body over the size limit";
 				return FS_E_TOO_LARGE;
 			}
