@@ -27,6 +27,7 @@
 #include "server/crypto.h"
 #include "server/json.h"
 #include "server/reports.h"
+#include "server/web.h"
 
 #define COMPRESS_MIN 1024
 #define LIVE_PER_DEVICE 2 /* /v1/live sockets a device may hold open */
@@ -1055,6 +1056,10 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 		                 "too many requests from this address");
 		goto out;
 	}
+	if (!hit && !path_hit && h->cfg.web_dir &&
+	    web_owns(r.ri->request_method, uri) &&
+	    (st = web_serve(c, h->cfg.web_dir, uri, h->cfg.tls != NULL)))
+		goto out; /* the web app (web.h) */
 	if (!hit) {
 		st = path_hit ? reply_error(&r, FS_E_METHOD_NOT_ALLOWED, NULL)
 		              : reply_error(&r, FS_E_NOT_FOUND, "no such endpoint");
