@@ -52,6 +52,18 @@ function wrap(tx: IDBTransaction): Tx {
 				? req(st(t).index(where.index).getAll(where.value))
 				: req(st(t).getAll())) as Promise<T[]>,
 		keys: (t) => req(st(t).getAllKeys()) as Promise<Key[]>,
+		distinct: (t, index) =>
+			new Promise<string[]>((resolve, reject) => {
+				const out: string[] = [];
+				const r = st(t).index(index).openKeyCursor(null, "nextunique");
+				r.onsuccess = () => {
+					const c = r.result;
+					if (!c) return resolve(out);
+					out.push(String(c.key));
+					c.continue();
+				};
+				r.onerror = () => reject(r.error);
+			}),
 		last: async <T>(t: Table) => {
 			const c = await req(st(t).openCursor(null, "prev"));
 			return c ? (c.value as T) : undefined;

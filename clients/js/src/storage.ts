@@ -35,6 +35,8 @@ export interface Tx {
 	/** values in key order (of one index value when where is given) */
 	all<T = unknown>(t: Table, where?: Where): Promise<T[]>;
 	keys(t: Table): Promise<Key[]>;
+	/** the distinct values of an index of recs, sorted */
+	distinct(t: Table, index: "b" | "c"): Promise<string[]>;
 	last<T = unknown>(t: Table): Promise<T | undefined>;
 	count(t: Table): Promise<number>;
 	clear(t: Table): Promise<void>;
@@ -104,6 +106,11 @@ export function memoryStorage(name = "fieldsync-memory"): Storage {
 			},
 			async keys(t) {
 				return sorted(t).map((e) => e[0]);
+			},
+			async distinct(t, index) {
+				const set = new Set<string>();
+				for (const v of data.get(t)!.values()) set.add((v as Record<string, string>)[index]);
+				return [...set].sort();
 			},
 			async last<T>(t: Table) {
 				const s = sorted(t);
