@@ -5,13 +5,6 @@
 import { open, indexedDBStorage, FieldsyncError, type Client as Lib, type Rec as LibRec, type Value } from "../../js/src/index";
 import { ApiError, type Client, type Rec, type Session, type Status, type Change } from "./lib";
 
-/* What the app needs of the library beyond its documented surface: an
- * authenticated request for reports, audit and admin calls (asked of
- * clients/js; until it is there the console's lookups say so). */
-interface Requesting {
-  request?(method: string, path: string, body?: unknown, opts?: { accept?: string; text?: boolean }): Promise<unknown>;
-}
-
 function flat(r: LibRec | null): Rec | null {
   if (!r) return null;
   return { ...(r.f as Record<string, unknown>), c: r.c, id: r.id };
@@ -37,8 +30,10 @@ export async function openClient(): Promise<Client> {
   const refresh = async (): Promise<void> => {
     try {
       const s = await lib.status();
-      enrolled = s.enrolled; server = s.server || null; device = s.device || null;
-      sess = s.loggedIn ? { staff: s.staff, role: s.role, site: s.site, expires: s.sessionExpires } : null;
+      enrolled = s.enrolled || s.loggedIn; server = s.server || null; device = s.device || null;
+      // a session without a staff member is the admin token (attach)
+      sess = !s.loggedIn ? null : s.staff ? { staff: s.staff, role: s.role, site: s.site, expires: s.sessionExpires }
+        : { staff: "admin", role: "admin", site: "", expires: 0, admin: true };
       const urgent = s.urgentUnsent ? await lib.urgent() : [];
       const dead = s.deadLetters ? await lib.dead() : [];
       st = {
@@ -130,14 +125,22 @@ export async function openClient(): Promise<Client> {
     syncEvery(ms) { startAuto(ms); },
     async clearDead() { await lib.clearDead(); await refresh(); },
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-      const r = (lib as unknown as Requesting).request;
-      if (!r) throw new ApiError(0, "UNSUPPORTED", "clients/js has no authenticated request yet");
-      try { return (await r.call(lib, method, path, body, { accept: "application/json" })) as T; } catch (e) { throw toErr(e); }
+      let r: { status: number; body: unknown };
+      try { r = await lib.call(method, path, body); } catch (e) { throw toErr(e); }
+      if (r.status !== 200) {
+        const e = (r.body ?? {}) as { error?: string; msg?: string };
+        throw new ApiError(r.status, e.error ?? "HTTP " + r.status, e.msg ?? e.error ?? "HTTP " + r.status);
+      }
+      return r.body as T;
     },
     async callText(path) {
-      const r = (lib as unknown as Requesting).request;
-      if (!r) throw new ApiError(0, "UNSUPPORTED", "clients/js has no authenticated request yet");
-      try { return String(await r.call(lib, "GET", path, undefined, { text: true })); } catch (e) { throw toErr(e); }
+      const r = await c.call<unknown>("GET", path);
+      return typeof r === "string" ? r : new TextDecoder().decode(r as Uint8Array);
+    },
+    async attachAdmin(srv, token) {
+      try { await lib.attach(srv, token); await lib.sync(); } catch (e) { throw toErr(e); }
+      await refresh();
+      startAuto(15000);
     },
   };
   return c;

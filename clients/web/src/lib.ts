@@ -49,6 +49,8 @@ export interface Client {
    * JSON out and in; throws ApiError. */
   call<T>(method: string, path: string, body?: unknown, accept?: string): Promise<T>;
   callText(path: string): Promise<string>;
+  /* The console for an admin: the admin token instead of a device. */
+  attachAdmin(server: string, token: string): Promise<void>;
 }
 
 export class ApiError extends Error {

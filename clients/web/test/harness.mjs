@@ -31,6 +31,22 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/* Integers above 32 bits as bigint, so msgpack sends them as integers
+ * (times in ms), not as floats the server refuses. */
+function ints(v) {
+  if (typeof v === "number" && Number.isInteger(v) && Math.abs(v) > 0xffffffff) return BigInt(v);
+  if (Array.isArray(v)) return v.map(ints);
+  if (v && typeof v === "object" && !(v instanceof Uint8Array)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, ints(x)]));
+  return v;
+}
+/* ...and back to numbers for the tests' comparisons. */
+function nums(v) {
+  if (typeof v === "bigint") return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  if (Array.isArray(v)) return v.map(nums);
+  if (v && typeof v === "object" && !(v instanceof Uint8Array)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, nums(x)]));
+  return v;
+}
+
 export class Server {
   constructor(args = []) { this.args = args; this.proc = null; }
   async start() {
@@ -62,11 +78,11 @@ export class Server {
   async req(method, path, body, token = this.token) {
     const r = await fetch(this.url + path, {
       method, headers: { Authorization: "Bearer " + token, "Content-Type": "application/msgpack", Accept: "application/msgpack" },
-      body: body === undefined ? undefined : encode(body, { useBigInt64: true }),
+      body: body === undefined ? undefined : encode(ints(body), { useBigInt64: true }),
     });
     const buf = new Uint8Array(await r.arrayBuffer());
     let out = null;
-    try { out = buf.length ? decode(buf, { useBigInt64: true }) : null; } catch { out = new TextDecoder().decode(buf); }
+    try { out = buf.length ? nums(decode(buf, { useBigInt64: true })) : null; } catch { out = new TextDecoder().decode(buf); }
     if (!r.ok) throw new Error(method + " " + path + ": " + r.status + " " + JSON.stringify(out, (k, v) => typeof v === "bigint" ? String(v) : v));
     return out;
   }
