@@ -194,6 +194,78 @@ SIM_ARGS ?= --devices 50 --duration 60 --offline-ratio 0.2 --skew-ms 600000 \
 bench-sim: $(B)/fieldsyncd $(B)/fieldsync-sim
 	sh clients/bench-sim.sh $(B) $(SIM_ARGS)
 
+# ---- TypeScript client (clients/js) ----------------------------------------
+# Node and npm from Debian when missing (a nodejs that bundles npm is left
+# alone: Debian's npm package would conflict with it), Chromium and CJK fonts
+# for the browser tests, the npm packages pinned by clients/js/package-lock.json
+# (npm ci when node_modules is missing or older than the lockfile).
+#   build/js/fieldsync.js       the library, an ES module for browsers
+#   build/js/fieldsync.min.js   the same minified (its size: make bench-js)
+#   build/js/fieldsync.node.js  the library for Node
+#   build/js/test/*.test.mjs    the tests, run by make test-js
+JS_DIR   := clients/js
+JS_B     := $(B)/js
+JS_SRC   := $(sort $(wildcard $(JS_DIR)/src/*.ts))
+JS_TESTS := $(sort $(wildcard $(JS_DIR)/test/*.ts))
+JS_BIN   := $(JS_DIR)/node_modules/.bin
+JS_STAMP := $(JS_DIR)/node_modules/.package-lock.json
+JS_DEB_NEEDS := /usr/bin/chromium:chromium \
+                /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
+.PHONY: js js-deps test-js bench-js
+all: js
+
+js-deps: deps
+	@missing=""; command -v node >/dev/null 2>&1 || missing="nodejs"; \
+	if ! command -v npm >/dev/null 2>&1; then missing="$$missing npm"; fi; \
+	for pair in $(JS_DEB_NEEDS); do f=$${pair%%:*}; p=$${pair##*:}; \
+	  [ -e "$$f" ] || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	  else echo "missing Debian packages:$$missing (run make as root)" >&2; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
+	fi
+	@if [ ! -f $(JS_STAMP) ] || [ $(JS_DIR)/package-lock.json -nt $(JS_STAMP) ]; then \
+	  npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error && \
+	  touch $(JS_STAMP); fi
+
+JS_ESBUILD := $(JS_BIN)/esbuild --bundle --format=esm --target=es2022 \
+              --log-level=warning --legal-comments=none
+
+js: js-deps $(JS_B)/fieldsync.js $(JS_B)/fieldsync.min.js \
+    $(JS_B)/fieldsync.node.js $(JS_B)/test/.built
+
+$(JS_B)/fieldsync.js: $(JS_SRC) $(JS_STAMP) | js-deps
+	$(JS_ESBUILD) --platform=browser --external:node:* $(JS_DIR)/src/index.ts --outfile=$@
+
+$(JS_B)/fieldsync.min.js: $(JS_SRC) $(JS_STAMP) | js-deps
+	$(JS_ESBUILD) --platform=browser --external:node:* --minify $(JS_DIR)/src/index.ts --outfile=$@
+
+$(JS_B)/fieldsync.node.js: $(JS_SRC) $(JS_STAMP) | js-deps
+	$(JS_ESBUILD) --platform=node $(JS_DIR)/src/index.ts --outfile=$@
+
+# Each test file bundled for Node (playwright-core stays a package import).
+$(JS_B)/test/.built: $(JS_SRC) $(JS_TESTS) $(JS_STAMP) | js-deps
+	@rm -rf $(JS_B)/test && mkdir -p $(JS_B)/test
+	$(JS_ESBUILD) --platform=node --external:playwright-core \
+	  --out-extension:.js=.mjs --outdir=$(JS_B)/test $(filter %.test.ts,$(JS_TESTS))
+	@touch $@
+
+# Node tests against real fieldsyncd processes, then the Chromium tests;
+# tsc type-checks the sources and the tests first.
+test-js: all js
+	$(JS_BIN)/tsc --noEmit -p $(JS_DIR)
+	NODE_PATH=$(CURDIR)/$(JS_DIR)/node_modules FS_BUILD=$(CURDIR)/$(B) \
+	  node --test --test-concurrency=1 --test-reporter=spec $(JS_B)/test/
+
+# Size and Chromium timings of the client; figures into BENCHMARKS.md by hand.
+bench-js: all js
+	NODE_PATH=$(CURDIR)/$(JS_DIR)/node_modules FS_BUILD=$(CURDIR)/$(B) \
+	  node $(JS_B)/test/bench.mjs
+
 # ---- use it ----------------------------------------------------------------
 run: all
 	sh deploy/run-demo.sh $(B)/fieldsyncd var/demo

@@ -840,7 +840,7 @@ export class Client {
 				if (!url || !tok || stopped) return;
 				let factory = this.options.webSocket;
 				if (factory === undefined && typeof process !== "undefined" && process.versions?.node)
-					factory = (await import("./live-node.js")).nodeWebSocket;
+					factory = await (await import("./live-node.js")).loadNodeWebSocket();
 				if (!factory) return; // a browser WebSocket cannot send Authorization
 				const ws = factory(url.replace(/^http/, "ws") + "/v1/live", tok);
 				live = ws;

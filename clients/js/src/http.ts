@@ -12,7 +12,21 @@ import { FieldsyncError } from "./types.js";
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
 const decoder = new Decoder({ useBigInt64: true });
 
-export const pack = (v: unknown): Uint8Array => encoder.encode(v);
+/* With useBigInt64 the encoder writes numbers past 32 bits as floats (the
+ * server wants integers: times are uint): such integers go as bigint. */
+function ints(v: unknown): unknown {
+	if (typeof v === "number")
+		return Number.isSafeInteger(v) && (v >= 0x100000000 || v < -0x80000000) ? BigInt(v) : v;
+	if (Array.isArray(v)) return v.map(ints);
+	if (v && typeof v === "object" && !(v instanceof Uint8Array)) {
+		const o: Record<string, unknown> = {};
+		for (const [k, x] of Object.entries(v)) o[k] = ints(x);
+		return o;
+	}
+	return v;
+}
+
+export const pack = (v: unknown): Uint8Array => encoder.encode(ints(v));
 export const unpack = (b: Uint8Array): unknown => decoder.decode(b);
 
 export interface HttpOpts {
@@ -38,7 +52,7 @@ async function deflate(b: Uint8Array): Promise<Uint8Array | null> {
 }
 
 /** Bodies smaller than this go out plain (deflate would not pay). */
-const DEFLATE_MIN = 1024;
+const DEFLATE_MIN = 256;
 
 export interface ReqSpec {
 	method: string;

@@ -4,14 +4,27 @@
  * for /v1/live (protocol/PROTOCOL.md), which only pushes binary frames.
  * Loaded on demand in Node only; browsers never import it.
  */
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import { randomBytes, createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import type { WebSocketLike } from "./types.js";
 
+type Http = typeof import("node:http");
+type Https = typeof import("node:https");
+type Crypto = typeof import("node:crypto");
+let mods: { http: Http; https: Https; crypto: Crypto } | null = null;
+
+/** The factory, once Node's modules are loaded (imported lazily, so the
+ * browser bundle never asks for them). */
+export async function loadNodeWebSocket(): Promise<(url: string, token: string) => WebSocketLike> {
+	mods ??= {
+		http: await import("node:http"),
+		https: await import("node:https"),
+		crypto: await import("node:crypto"),
+	};
+	return nodeWebSocket;
+}
+
 function frame(opcode: number, payload: Uint8Array): Buffer {
-	const mask = randomBytes(4);
+	const mask = mods!.crypto.randomBytes(4);
 	const n = payload.length;
 	const head = n < 126 ? 2 : 4;
 	const b = Buffer.alloc(head + 4 + n);
@@ -26,9 +39,10 @@ function frame(opcode: number, payload: Uint8Array): Buffer {
 	return b;
 }
 
-export function nodeWebSocket(url: string, token: string): WebSocketLike {
+function nodeWebSocket(url: string, token: string): WebSocketLike {
+	const { http, https, crypto } = mods!;
 	const u = new URL(url);
-	const key = randomBytes(16).toString("base64");
+	const key = crypto.randomBytes(16).toString("base64");
 	const ws: WebSocketLike = {
 		binaryType: "arraybuffer",
 		onopen: null,
@@ -58,7 +72,7 @@ export function nodeWebSocket(url: string, token: string): WebSocketLike {
 		} else ws.onclose?.({});
 		ws.onclose = null;
 	};
-	const mk = u.protocol === "https:" || u.protocol === "wss:" ? httpsRequest : httpRequest;
+	const mk = u.protocol === "https:" || u.protocol === "wss:" ? https.request : http.request;
 	const req = mk({
 		host: u.hostname,
 		port: u.port,
@@ -73,7 +87,8 @@ export function nodeWebSocket(url: string, token: string): WebSocketLike {
 		},
 	});
 	req.on("upgrade", (res, s: Socket) => {
-		const want = createHash("sha1")
+		const want = crypto
+			.createHash("sha1")
 			.update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
 			.digest("base64");
 		if (res.headers["sec-websocket-accept"] !== want) {
