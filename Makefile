@@ -282,49 +282,40 @@ test: all web-check
 # ---- the web app ------------------------------------------------------------
 # clients/web/ (the handheld and the console, one PWA) on the TypeScript
 # client library clients/js/, bundled by esbuild into build/web/, which
-# `fieldsyncd serve` serves at / (--web DIR; server/web.h).  npm packages
-# as pinned by the lockfiles (npm ci into node_modules/, ignored); node,
-# Chromium and the CJK fonts from Debian.
+# `fieldsyncd serve` serves at / (--web DIR; server/web.h).  Node, Chromium,
+# the CJK fonts and clients/js's packages come with js-deps; the app's npm
+# packages as pinned by clients/web/package-lock.json (npm ci, ignored).
 #   make test-web     the browser tests (Debian's chromium via playwright-core)
 #   make screenshots  every main screen in en and zh-CN into build/screenshots/
 #   make bench-web    the app's targets (bench/web.mjs; BENCHMARKS.md)
-WEB_DEB_NEEDS  := /usr/bin/node:nodejs /usr/bin/npm:npm
-WEB_TEST_NEEDS := /usr/bin/chromium:chromium \
-                  /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
-WEB_SRC        := $(shell find clients/web/src clients/web/static -type f 2>/dev/null) \
-                  clients/web/build.mjs $(shell find clients/js/src -type f 2>/dev/null)
-WEB_NM         := clients/web/node_modules/.package-lock.json
-WEB_ENV         = FIELDSYNCD=$(CURDIR)/$(B)/fieldsyncd FIELDSYNC_WEB=$(CURDIR)/$(B)/web
+WEB_DIR   := clients/web
+WEB_SRC   := $(shell find $(WEB_DIR)/src $(WEB_DIR)/static -type f 2>/dev/null) \
+             $(WEB_DIR)/build.mjs $(JS_SRC)
+WEB_STAMP := $(WEB_DIR)/node_modules/.package-lock.json
+WEB_ENV    = FIELDSYNCD=$(CURDIR)/$(B)/fieldsyncd FIELDSYNC_WEB=$(CURDIR)/$(B)/web
 .PHONY: web-deps web-check test-web screenshots bench-web
 all: $(B)/web/app.js
 
-web-deps:
-	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(WEB_DEB_NEEDS)"
+web-deps: js-deps
+	@if [ ! -f $(WEB_STAMP) ] || [ $(WEB_DIR)/package-lock.json -nt $(WEB_STAMP) ]; then \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix $(WEB_DIR) --no-audit \
+	    --no-fund --loglevel=error && touch $(WEB_STAMP); fi
 
-$(WEB_NM): clients/web/package-lock.json | web-deps
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix clients/web --no-audit --no-fund --loglevel=error
-	@touch $@
-
-# The bundle takes @msgpack/msgpack from clients/js/node_modules.
-$(B)/web/app.js: $(WEB_SRC) $(WEB_NM) | web-deps
-	@[ -d clients/js/node_modules/@msgpack/msgpack ] || \
-	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
-	node clients/web/build.mjs $(B)/web
+$(B)/web/app.js: $(WEB_SRC) | web-deps
+	node $(WEB_DIR)/build.mjs $(B)/web
 
 web-check: $(B)/web/app.js
-	cd clients/web && node_modules/.bin/tsc --noEmit -p tsconfig.json && \
+	cd $(WEB_DIR) && node_modules/.bin/tsc --noEmit -p tsconfig.json && \
 	  node_modules/.bin/tsc --noEmit -p tsconfig.sw.json
 
 test-web: all
-	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(WEB_TEST_NEEDS)"
-	cd clients/web && $(WEB_ENV) node --test --test-concurrency=1 --test-reporter=spec test/web.test.mjs
+	cd $(WEB_DIR) && $(WEB_ENV) node --test --test-concurrency=1 \
+	  --test-reporter=spec test/web.test.mjs
 
 screenshots: all
-	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(WEB_TEST_NEEDS)"
-	$(WEB_ENV) node clients/web/test/screenshots.mjs $(B)/screenshots
+	$(WEB_ENV) node $(WEB_DIR)/test/screenshots.mjs $(B)/screenshots
 
 bench-web: all
-	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(WEB_TEST_NEEDS)"
 	$(WEB_ENV) node bench/web.mjs
 
 # ---- sanitizers ------------------------------------------------------------

@@ -7,7 +7,20 @@ import { ApiError, type Client, type Rec, type Session, type Status, type Change
 
 function flat(r: LibRec | null): Rec | null {
   if (!r) return null;
-  return { ...(r.f as Record<string, unknown>), c: r.c, id: r.id };
+  return { ...(nums(r.f) as Record<string, unknown>), c: r.c, id: r.id };
+}
+
+/* The server's answers come as msgpack with 64-bit integers as bigint;
+ * the screens want numbers (times in ms are far below 2^53). */
+function nums(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (Array.isArray(v)) return v.map(nums);
+  if (v && typeof v === "object" && !(v instanceof Uint8Array)) {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) o[k] = nums((v as Record<string, unknown>)[k]);
+    return o;
+  }
+  return v;
 }
 
 function toErr(e: unknown): Error {
@@ -131,7 +144,7 @@ export async function openClient(): Promise<Client> {
         const e = (r.body ?? {}) as { error?: string; msg?: string };
         throw new ApiError(r.status, e.error ?? "HTTP " + r.status, e.msg ?? e.error ?? "HTTP " + r.status);
       }
-      return r.body as T;
+      return nums(r.body) as T;
     },
     async callText(path) {
       const r = await c.call<unknown>("GET", path);

@@ -95,7 +95,15 @@ async function boot(): Promise<void> {
   }
   statusLine(document.getElementById("status")!);
   unsub?.();
-  unsub = app.client.subscribe(() => { void current?.update?.(); });
+  unsub = app.client.subscribe(async (ch) => {
+    // the site record (its zone) may come with the first sync after login
+    if (session() && (!app.site || ch.includes("site") || !ch.length)) {
+      const tz = app.site?.tz;
+      await loadSite();
+      if (app.site?.tz !== tz) { await render(); return; }
+    }
+    void current?.update?.();
+  });
   window.addEventListener("hashchange", () => void render());
   onLang(() => void render());
   await render();

@@ -179,7 +179,15 @@ export async function enrollAndLogin(page, srv, site, role, staff) {
   await page.getByRole("textbox", { name: "Staff ID" }).fill(staff);
   await page.getByRole("textbox", { name: "PIN" }).fill("1234");
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("status").filter({ hasText: /\d+ pending/ }).waitFor();
+  await page.getByRole("link", { name: "Me", exact: true }).waitFor(); // logged in: the tabs are drawn
+  await page.getByRole("status").filter({ hasText: /last sync/ }).waitFor({ timeout: 15000 });
+}
+
+/* Open a tab of the app by its link (a route change re-draws the screen). */
+export async function tab(page, name, ready) {
+  await page.getByRole("link", { name, exact: true }).click();
+  await page.locator('a[aria-current="page"]', { hasText: name }).waitFor();
+  if (ready) await ready.waitFor();
 }
 
 export async function waitPending(page, n, timeout = 15000) {

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Server, setupSite, browser, phone, desktop, enrollAndLogin, waitPending, sleep, ROOT } from "./harness.mjs";
+import { Server, setupSite, browser, phone, desktop, enrollAndLogin, waitPending, tab, ROOT } from "./harness.mjs";
 
 let b;
 before(async () => { b = await browser(); });
@@ -35,9 +35,7 @@ test("guard: offline round from a cold start, 5 checkins verified", () => withSe
     await page.getByRole("button", { name: "Check in" }).click();
     await waitPending(page, i);
   }
-  await page.getByText(/offline/i).first().waitFor();
-  await page.reload(); // offline again: the queue survives a reload
-  await waitPending(page, 5);
+  await page.getByRole("status").filter({ hasText: "Offline" }).waitFor();
   await ctx.setOffline(false);
   await page.getByRole("button", { name: "Sync now" }).click();
   await waitPending(page, 0, 20000);
@@ -45,6 +43,21 @@ test("guard: offline round from a cold start, 5 checkins verified", () => withSe
   assert.equal(cks.length, 5, "the server holds exactly the 5 checkins");
   assert.deepEqual(cks.map((r) => f(r).checkpoint).sort(), ["cp-01", "cp-02", "cp-03", "cp-04", "cp-05"]);
   for (const r of cks) assert.equal(f(r).trust, "verified", r.id + " trust");
+  // a 6th scan queued offline survives a reload; its page session had
+  // synced before (the server holds that session's anchor), so it is
+  // still verified when the next page session sends it
+  await ctx.setOffline(true);
+  await page.getByRole("textbox", { name: "Tag" }).fill("TAG-1006");
+  await page.getByRole("button", { name: "Check in" }).click();
+  await waitPending(page, 1);
+  await page.reload();
+  await waitPending(page, 1);
+  await ctx.setOffline(false);
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(page, 0, 20000);
+  const six = (await srv.pull("shift/sh-guard")).filter((r) => r.c === "checkin" && f(r).checkpoint === "cp-06");
+  assert.equal(six.length, 1);
+  assert.equal(f(six[0]).trust, "verified");
   assert.deepEqual(page.errors ?? [], []);
   await ctx.close();
 }));
@@ -68,6 +81,7 @@ test("cleaner: a tick with a photo; an early tick refused", () => withServer(asy
   await item.getByRole("textbox", { name: "Note" }).fill("wet floor sign out");
   await item.getByLabel("Photo").setInputFiles({ name: "lobby.png", mimeType: "image/png", buffer: Buffer.from(png) });
   await page.getByRole("button", { name: "Done: Mop the lobby" }).click();
+  await waitPending(page, 1);
   await page.getByRole("button", { name: "Sync now" }).click();
   await waitPending(page, 0, 20000);
   const tasks = await srv.pull("shift/sh-clean");
@@ -86,7 +100,7 @@ test("technician: order reported to resolved; an offline entrapment shows its ba
   const { site } = await setupSite(srv);
   const { ctx, page } = await phone(b);
   await enrollAndLogin(page, srv, site, "technician", "t-1");
-  await page.goto(srv.url + "/#/orders");
+  await tab(page, "Orders", page.getByRole("heading", { name: "Open orders" }));
   await page.getByRole("combobox", { name: "Category" }).selectOption("repair");
   await page.getByRole("textbox", { name: "Title" }).fill("Lobby door closer broken");
   await page.getByRole("button", { name: "Report" }).click();
@@ -129,11 +143,11 @@ test("board: a guard's checkin shows within 2 s of the sync; hostile text does n
   const guard = await phone(b);
   await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
   // hostile text in an order note, reported by the guard
-  await guard.page.goto(srv.url + "/#/orders");
+  await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
   await guard.page.getByRole("textbox", { name: "Title" }).fill("</script><img src=x onerror=window.__pwned=3>");
   await guard.page.getByRole("textbox", { name: "Detail" }).fill('<svg onload="window.__pwned=4">');
   await guard.page.getByRole("button", { name: "Report" }).click();
-  await guard.page.goto(srv.url + "/#/shift");
+  await tab(guard.page, "Shift", guard.page.getByRole("textbox", { name: "Tag" }));
   await guard.page.getByRole("textbox", { name: "Tag" }).fill("TAG-1002");
   await guard.page.getByRole("button", { name: "Check in" }).click();
   await guard.page.getByRole("button", { name: "Sync now" }).click();
@@ -174,13 +188,14 @@ test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async
   await page.getByRole("button", { name: "登录" }).click();
   await page.getByRole("link", { name: "巡更" }).waitFor();
   await page.getByText("条待同步").waitFor();
+  await page.locator("#shift-h").waitFor();
   await page.screenshot({ path: join(out, "test-zh-shift.png") });
   // no missing glyph: Chromium says which platform fonts drew the
   // heading's text, and how many glyphs each (Debian fonts-noto-cjk)
   const cdp = await ctx.newCDPSession(page);
   await cdp.send("DOM.enable"); await cdp.send("CSS.enable");
-  const { root } = await cdp.send("DOM.getDocument");
   for (const sel of ["#shift-h", ".tabs a"]) {
+    const { root } = await cdp.send("DOM.getDocument", { depth: -1 });
     const { nodeId } = await cdp.send("DOM.querySelector", { nodeId: root.nodeId, selector: sel });
     const { fonts } = await cdp.send("CSS.getPlatformFontsForNode", { nodeId });
     assert.ok(fonts.some((x) => /CJK/.test(x.familyName)), sel + " drawn with " + JSON.stringify(fonts));

@@ -143,6 +143,7 @@ export function boardView(el: HTMLElement): View {
   const onChanges = (ch: Change[]): void => {
     clearTimeout(timer);
     timer = window.setTimeout(async () => {
+      if (!todays.length || ch.some((c) => c === "shift" || c === "route" || c === "checkpoint" || c === "site")) { await full(); return; }
       orderRecs = await app.client.query("order");
       drawOrders();
       await noteNew();

@@ -23,6 +23,7 @@ export function shiftView(el: HTMLElement): View {
   let stopCam: (() => void) | null = null;
 
   const doCheckin = async (text: string, method: "manual" | "qr" | "nfc"): Promise<void> => {
+    await loaded; // a tap right after the screen opened waits for the local copy
     const cp = findCheckpoint(cps, text);
     if (!cp) { mount(msg, h("span", { class: "err", role: "alert" }, t("unknownTag", { tag: text }))); return; }
     if (!shift) { mount(msg, h("span", { class: "err", role: "alert" }, t("noShift"))); return; }
@@ -79,7 +80,7 @@ export function shiftView(el: HTMLElement): View {
         str(cps.find((x) => x.id === c.checkpoint)?.name) || str(c.checkpoint),
         c.trust ? h("small", { class: "trust-" + str(c.trust) }, " " + str(c.trust)) : null))));
   };
-  void update();
+  const loaded = update();
   const timer = setInterval(() => void update(), 30000);
   return { update, stop: () => { clearInterval(timer); stopCam?.(); } };
 }
