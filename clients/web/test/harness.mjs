@@ -48,11 +48,13 @@ function nums(v) {
 }
 
 export class Server {
-  constructor(args = []) { this.args = args; this.proc = null; }
+  /* prepare(bin, data): runs after init, before serve (the demo loads then). */
+  constructor(args = [], prepare = null) { this.args = args; this.prepare = prepare; this.proc = null; }
   async start() {
     this.data = mkdtempSync(join(tmpdir(), "fieldsync-web-"));
     execFileSync(BIN, ["init", "--data", this.data], { stdio: "ignore", timeout: 60000 });
     this.token = readFileSync(join(this.data, "admin.token"), "utf8").trim();
+    if (this.prepare) this.prepare(BIN, this.data);
     this.port = await freePort();
     this.url = "http://127.0.0.1:" + this.port;
     this.proc = spawn(BIN, ["serve", "--data", this.data, "--listen", "127.0.0.1:" + this.port, "--insecure-http",

@@ -12,6 +12,14 @@ interface Page { entries: Entry[]; more: boolean; next: number }
 
 const COLLS = ["checkin", "task", "order", "handover", "checkpoint", "zone", "route", "shift", "staff", "standard", "site"];
 
+const TIME = /(_at|_by|^at|^at_est|^rcv|^starts|^ends|^due_from|^due_to|^expires)$/;
+/* A value as text: times in the site's zone, the rest as JSON. */
+function val(f: string, v: unknown): string {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "number" && TIME.test(f) && v > 1e12) return dayhm(v);
+  return JSON.stringify(v);
+}
+
 export function auditView(el: HTMLElement): View {
   const m = /^#\/audit\/([a-z]+)\/(.+)$/.exec(location.hash);
   const coll = h("select", null, COLLS.map((c) => h("option", { value: c }, c)));
@@ -25,7 +33,7 @@ export function auditView(el: HTMLElement): View {
       const rows = p.entries.flatMap((e) => e.ch.map((c, i) => h("tr", null,
         i === 0 ? h("td", { rowspan: e.ch.length }, dayhm(e.t)) : null,
         i === 0 ? h("td", { rowspan: e.ch.length }, str(e.staff) + " (" + str(e.role) + ")", h("br"), h("small", null, str(e.device))) : null,
-        h("td", null, h("code", null, c.f)), h("td", null, JSON.stringify(c.old) ?? "—"), h("td", null, JSON.stringify(c.new) ?? "—"))));
+        h("td", null, h("code", null, c.f)), h("td", null, val(c.f, c.old)), h("td", null, val(c.f, c.new)))));
       const table = h("table", { class: "data audit" },
         h("thead", null, h("tr", null, [t("when"), t("who"), t("field"), t("oldValue"), t("newValue")].map((x) => h("th", { scope: "col" }, x)))),
         h("tbody", null, rows));

@@ -6,9 +6,10 @@ import { s } from "../dom";
 
 export interface Series { name: string; values: Array<number | null>; cls: string; target?: number | null }
 
-const W = 720, H = 260, L = 44, R = 12, T = 14, B = 40;
+const W = 720, H = 260, L = 44, R = 26, T = 16, B = 40;
 
-export function lineChart(title: string, labels: string[], series: Series[]): SVGElement {
+/* targetLabel(v): the text beside a target line ("target 100%"). */
+export function lineChart(title: string, labels: string[], series: Series[], targetLabel: (v: number) => string): SVGElement {
   const iw = W - L - R, ih = H - T - B;
   const x = (i: number) => L + (labels.length <= 1 ? iw / 2 : (i * iw) / (labels.length - 1));
   const y = (v: number) => T + ih - v * ih;
@@ -23,9 +24,14 @@ export function lineChart(title: string, labels: string[], series: Series[]): SV
     if (i % step === 0 || i === labels.length - 1)
       svg.appendChild(s("text", { x: x(i), y: H - B + 16, class: "axis", "text-anchor": "middle" }, lb.slice(5)));
   });
+  // one dashed line per target value (the seed's targets often agree)
+  const targets = new Map<number, Series[]>();
+  for (const se of series) if (se.target != null) targets.set(se.target, [...(targets.get(se.target) ?? []), se]);
+  for (const [v, ss] of targets) {
+    svg.appendChild(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "target " + (ss.length === 1 ? ss[0].cls : "tmulti") }));
+    svg.appendChild(s("text", { x: W - R, y: y(v) - 4, class: "tlabel", "text-anchor": "end" }, targetLabel(v) + " · " + ss.map((x) => x.name).join(", ")));
+  }
   series.forEach((se) => {
-    if (se.target != null)
-      svg.appendChild(s("line", { x1: L, x2: W - R, y1: y(se.target), y2: y(se.target), class: "target " + se.cls }));
     let d = "";
     se.values.forEach((v, i) => {
       if (v == null) return;

@@ -41,7 +41,7 @@ export function reportsView(el: HTMLElement): View {
       { name: t("taskCompletion"), cls: "s2", values: rep.days.map((d) => d.tasks.completion), target: d0?.tasks.completion_target },
       { name: t("taskOnTime"), cls: "s3", values: rep.days.map((d) => d.tasks.on_time_rate), target: d0?.tasks.on_time_rate_target },
       { name: t("orderOnTime"), cls: "s4", values: rep.days.map((d) => d.orders.on_time_rate), target: d0?.orders.on_time_rate_target },
-    ]);
+    ], (v) => t("target", { v: pct(v) }));
     // Orders by category, from the site's orders on this device (the
     // supervisor's scope), by the same rule as the report: met when the
     // checked time is within the deadline.
@@ -67,7 +67,7 @@ export function reportsView(el: HTMLElement): View {
       h("figure", null, barChart(t("chartOrders"), bars), h("figcaption", null, t("chartOrders"),
         h("ul", { class: "keys" }, key("met", t("met")), key("breached", t("breached")), key("waiting", t("waiting"))))),
       h("table", { class: "data" },
-        h("thead", null, h("tr", null, [t("date"), t("patrolCompletion"), t("taskCompletion"), t("taskOnTime"), t("orderOnTime"), t("ordersOpen")]
+        h("thead", null, h("tr", null, [t("date"), t("patrolCompletion"), t("taskCompletion"), t("taskOnTime"), t("orderOnTime"), t("ordersCount")]
           .map((x) => h("th", { scope: "col" }, x)))),
         h("tbody", null, rep.days.map((d) => h("tr", null, h("th", { scope: "row" }, d.date),
           h("td", { class: "num" }, pct(d.patrol.completion)), h("td", { class: "num" }, pct(d.tasks.completion)),

@@ -3,7 +3,7 @@
 // devices (last sync, revoke), enrollment codes shown as QR codes.
 // Records are written through the client like any other change (queued,
 // synced); PINs, revocations and codes are admin calls to the server.
-import { app, str, errText, toast, newId, type View } from "../app";
+import { app, session, str, errText, toast, newId, type View } from "../app";
 import { h, mount, field } from "../dom";
 import { t, tx } from "../i18n";
 import { dayhm } from "../time";
@@ -92,7 +92,8 @@ async function recordTab(box: HTMLElement, tab: Tab, site: string): Promise<void
       h("tbody", null, recs.map((r) => h("tr", null, h("td", null, h("code", null, r.id)),
         spec.cols.map((c) => h("td", null, show(r[c.key]))),
         h("td", null,
-          h("button", { type: "button", onclick: () => mount(box.querySelector(".edit-slot")!, editor(tab, site, r, redraw)) }, "✎"),
+          h("button", { type: "button", "aria-label": t("edit") + " " + r.id, title: t("edit"),
+            onclick: () => mount(box.querySelector(".edit-slot")!, editor(tab, site, r, redraw)) }, "✎"),
           tab === "staffTab" ? pinCell(r) : null,
           h("a", { href: "#/audit/" + spec.c + "/" + encodeURIComponent(r.id) }, t("audit"))))))),
     h("div", { class: "edit-slot noprint" }, editor(tab, site, null, redraw)), extra);
@@ -143,6 +144,7 @@ export function setupView(el: HTMLElement): View {
       h("a", { href: "#/setup/" + x, "aria-current": x === tab ? "page" : null }, t(x)))))), box);
   const update = async (): Promise<void> => {
     if (tab === "devices") await devicesTab(box, site);
+    else if (tab === "enrollCodes" && session()?.role !== "admin") mount(box, h("p", null, t("codesAdminOnly")));
     else if (tab === "enrollCodes") codesTab(box, site);
     else await recordTab(box, tab, site);
   };

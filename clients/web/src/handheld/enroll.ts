@@ -14,6 +14,14 @@ export function parseEnrollText(text: string): { server: string; code: string } 
   return null;
 }
 
+/* "Web · Android" — what the console's device list shows when no name was given. */
+function defaultName(): string {
+  const ua = navigator.userAgent;
+  const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Windows/.test(ua) ? "Windows"
+    : /Mac OS/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
+  return "Web" + (os ? " · " + os : "") + " · " + new Date().toISOString().slice(0, 10);
+}
+
 export function enrollView(el: HTMLElement): View {
   const fromUrl = parseEnrollText(location.origin + "/" + location.hash);
   const server = h("input", { type: "url", name: "server", autocomplete: "url", inputmode: "url",
@@ -33,7 +41,7 @@ export function enrollView(el: HTMLElement): View {
       mount(msg);
       try {
         const dev = await app.client.enroll(server.value.trim().replace(/\/+$/, ""),
-          code.value.trim().toUpperCase(), name.value.trim() || navigator.userAgent.slice(0, 60));
+          code.value.trim().toUpperCase(), name.value.trim() || defaultName());
         toast(t("enrolled", { device: dev }));
         history.replaceState(null, "", "#/");
         await render();
@@ -57,8 +65,26 @@ export function enrollView(el: HTMLElement): View {
       } catch (err) { mount(msg, h("span", { class: "err" }, errText(err))); }
     } }, t("scanQr")) : h("p", { class: "hint" }, t("noCamera")),
     camBox, btn, msg);
-  mount(el, form);
+  mount(el, form, adminForm(server));
   return { stop: () => stopCam?.() };
+}
+
+/* The admin opens the console with the admin token (DATA/admin.token)
+ * instead of enrolling: it syncs every site and may make enrollment codes. */
+function adminForm(server: HTMLInputElement): HTMLElement {
+  const token = h("input", { type: "text", class: "masked", autocomplete: "off", spellcheck: "false",
+    pattern: "[0-9a-f]{64}", required: true, maxlength: 64 });
+  const msg = h("p", { class: "msg", "aria-live": "assertive" });
+  return h("details", { class: "card narrow" }, h("summary", null, t("useAdminToken")),
+    h("form", { onsubmit: async (e: Event) => {
+      e.preventDefault();
+      try {
+        await app.client.attachAdmin(server.value.trim().replace(/\/+$/, ""), token.value.trim());
+        token.value = "";
+        history.replaceState(null, "", "#/");
+        await render();
+      } catch (err) { mount(msg, h("span", { class: "err", role: "alert" }, t("error", { msg: errText(err) }))); }
+    } }, field(t("adminToken"), token), h("button", { type: "submit" }, t("openConsole")), msg));
 }
 
 export function loginView(el: HTMLElement): View {

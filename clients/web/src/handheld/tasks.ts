@@ -37,8 +37,8 @@ function taskItem(task: Rec, now: number, zones: Map<string, string>, after: () 
   field(t("note"), note), field(t("photo"), photo), btn, msg);
   return h("li", { class: "task" + (n(task.due_to) < now ? " overdue" : "") },
     h("h3", null, title),
-    h("p", { class: "hint" }, (zones.get(str(task.zone)) ?? str(task.zone)) + " · " +
-      t("window", { from: hm(n(task.due_from)), to: hm(n(task.due_to)) })),
+    h("p", { class: "hint" }, [zones.get(str(task.zone)) ?? str(task.zone),
+      t("window", { from: hm(n(task.due_from)), to: hm(n(task.due_to)) })].filter(Boolean).join(" · ")),
     form);
 }
 
