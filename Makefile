@@ -278,6 +278,7 @@ integration: all
 
 test: all web-check
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) $(UNIT_BIN)
+	@$(MAKE) --no-print-directory test-web
 
 # ---- the web app ------------------------------------------------------------
 # clients/web/ (the handheld and the console, one PWA) on the TypeScript

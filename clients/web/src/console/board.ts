@@ -40,11 +40,14 @@ export function boardView(el: HTMLElement): View {
   const drawHead = (): void => mount(head, h("h1", null, t("boardTitle", { site: str(app.site?.name) || site })),
     h("p", { class: "hint" }, t("timesIn", { zone: zoneName() }) + " · " + t("updated", { t: hm(Date.now()) })));
 
+  let gridMs = 0; // time spent drawing grids (bench/web.mjs reads the measures)
   const loadShift = async (id: string): Promise<void> => {
     try {
       const rep = await shiftReport(id);
       reports.set(id, rep);
+      const t0 = performance.now();
       const g = patrolGrid(rep, (c) => cps.get(c) ?? c);
+      gridMs += performance.now() - t0;
       const old = grids.get(id);
       if (old?.parentNode) old.replaceWith(g);
       else patrol.appendChild(g);
@@ -112,7 +115,11 @@ export function boardView(el: HTMLElement): View {
     grids.clear();
     const guards = todays.filter((s) => s.route);
     if (!guards.length) patrol.appendChild(h("p", null, t("noShiftsToday")));
+    const t0 = performance.now();
+    gridMs = 0;
     await Promise.all(guards.map((s) => loadShift(s.id)));
+    performance.measure("fs-board-patrol", { start: t0, end: performance.now() });
+    performance.measure("fs-board-grids", { start: t0, duration: gridMs });
     drawOrders();
     await drawTasks();
     await drawDevices();
