@@ -172,6 +172,32 @@ test("board: a guard's checkin shows within 2 s of the sync; hostile text does n
   await sup.ctx.close(); await guard.ctx.close();
 }));
 
+test("board: a round shows pending while the guard's device is unsynced, missed once it synced", () => withServer(async (srv) => {
+  const now = Date.now();
+  const starts = now - 50000; // round 0 ends 10 s from now
+  const { site } = await setupSite(srv, { extra: (s) => [
+    { c: "staff", id: "g-2", f: { site: s, name: "Chen Jun", role: "guard", active: true } },
+    { c: "route", id: "rt-fast", f: { site: s, name: "Fast", checkpoints: ["cp-01", "cp-02"], every_min: 1, grace_min: 0 } },
+    { c: "shift", id: "sh-fast", f: { site: s, role: "guard", starts, ends: starts + 4 * 60000, staff: ["g-2"], route: "rt-fast" } },
+  ] });
+  await srv.pin("g-2", "1234");
+  const guard = await phone(b);
+  await enrollAndLogin(guard.page, srv, site, "guard", "g-2");
+  await waitPending(guard.page, 0);
+  await guard.ctx.setOffline(true);
+  await new Promise((r) => setTimeout(r, Math.max(0, starts + 60000 - Date.now()) + 1500));
+  const sup = await desktop(b);
+  await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+  const cell = sup.page.locator('table.grid[data-shift="sh-fast"] td[data-cp="cp-01"][data-round="0"]');
+  await cell.waitFor({ timeout: 15000 });
+  assert.match(await cell.getAttribute("class"), /st-pending/, "unsynced device: pending, not missed");
+  await guard.ctx.setOffline(false);
+  await guard.page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(guard.page, 0, 20000);
+  await cell.and(sup.page.locator(".st-missed")).waitFor({ timeout: 15000 });
+  await sup.ctx.close(); await guard.ctx.close();
+}));
+
 test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async (srv) => {
   const { site } = await setupSite(srv);
   const out = join(ROOT, "build/screenshots");
@@ -195,9 +221,14 @@ test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async
   const cdp = await ctx.newCDPSession(page);
   await cdp.send("DOM.enable"); await cdp.send("CSS.enable");
   for (const sel of ["#shift-h", ".tabs a"]) {
-    const { root } = await cdp.send("DOM.getDocument", { depth: -1 });
-    const { nodeId } = await cdp.send("DOM.querySelector", { nodeId: root.nodeId, selector: sel });
-    const { fonts } = await cdp.send("CSS.getPlatformFontsForNode", { nodeId });
+    let fonts = [];
+    // the screen redraws as the sync lands: ask again until the node is laid out
+    for (let i = 0; i < 20 && !fonts.length; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 250));
+      const { root } = await cdp.send("DOM.getDocument", { depth: -1 });
+      const { nodeId } = await cdp.send("DOM.querySelector", { nodeId: root.nodeId, selector: sel });
+      if (nodeId) ({ fonts } = await cdp.send("CSS.getPlatformFontsForNode", { nodeId }).catch(() => ({ fonts: [] })));
+    }
     assert.ok(fonts.some((x) => /CJK/.test(x.familyName)), sel + " drawn with " + JSON.stringify(fonts));
     assert.ok(fonts.every((x) => !/LastResort|Tofu/i.test(x.familyName)), JSON.stringify(fonts));
   }

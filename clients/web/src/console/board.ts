@@ -8,7 +8,7 @@ import { h, mount } from "../dom";
 import { t, tx } from "../i18n";
 import { hm, dayhm, countdown, zoneName } from "../time";
 import type { Change, Rec } from "../lib";
-import { n, live } from "../handheld/model";
+import { n, live, ids } from "../handheld/model";
 import { deadlineOf } from "../handheld/orders";
 import { legend, patrolGrid, type ShiftReport } from "./grid";
 import { shiftReport, devices, explain } from "./api";
@@ -92,9 +92,21 @@ export function boardView(el: HTMLElement): View {
         h("td", null, e.done + "/" + e.total))))) : h("p", null, t("noTasks")));
   };
 
+  // A device's sync changes patrol states without changing a record
+  // (pending -> missed once it synced with nothing left): the device list
+  // is polled, and a device that synced re-fetches its staff's shifts.
+  const lastSync = new Map<string, number>();
   const drawDevices = async (): Promise<void> => {
     try {
       const d = await devices(site);
+      const moved = new Set<string>();
+      for (const x of d.devices) {
+        const was = lastSync.get(x.device);
+        if (was !== undefined && was !== (x.last_sync ?? 0) && x.staff) moved.add(x.staff);
+        lastSync.set(x.device, x.last_sync ?? 0);
+      }
+      const again = todays.filter((s) => s.route && ids(s.staff).some((x) => moved.has(x)));
+      if (again.length) void Promise.all(again.map((s) => loadShift(s.id)));
       const rows = d.devices.filter((x) => !x.revoked && (x.pending ?? 0) > 0);
       mount(devs, h("h2", { id: "b-devs" }, t("devicesUnsynced")),
         rows.length ? h("table", null, h("thead", null, h("tr", null, h("th", null, t("device")), h("th", null, t("staff")),
@@ -169,7 +181,8 @@ export function boardView(el: HTMLElement): View {
   }, 1000);
   // States move with the clock (open -> missed/pending): a full redraw a minute.
   const slow = setInterval(() => void full(), 60000);
+  const devPoll = setInterval(() => void drawDevices(), 10000);
   void full();
-  return { stop: () => { unsub(); app.client.syncEvery(15000); clearInterval(tick); clearInterval(slow); clearTimeout(timer); } };
+  return { stop: () => { unsub(); app.client.syncEvery(15000); clearInterval(tick); clearInterval(slow); clearInterval(devPoll); clearTimeout(timer); } };
 }
 
