@@ -2,12 +2,21 @@
 // Simplified Chinese, on the demo property (`fieldsyncd demo`), into
 // build/screenshots/<lang>-<screen>.png: the handheld at 390x844, the
 // console at 1366x768.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { Server, browser, phone, desktop, sleep, ROOT } from "./harness.mjs";
 
 const out = process.argv[2] || join(ROOT, "build/screenshots");
+// --docs DIR: also write the README's small copies (scaled in Chromium)
+const docsAt = process.argv.indexOf("--docs");
+const docs = docsAt > 0 ? process.argv[docsAt + 1] : null;
+const DOCS = [
+  ["zh-guard-shift", "web-guard-shift-zh", 390, 844, 0.6],
+  ["en-guard-report", "web-entrapment-en", 390, 844, 0.6],
+  ["en-board", "web-board-en", 1366, 1000, 0.5],
+  ["zh-setup-codes", "web-codes-zh", 1366, 768, 0.5],
+];
 mkdirSync(out, { recursive: true });
 const SITE = "harbour";
 
@@ -115,6 +124,18 @@ try {
     }
     await shot(a.page, lang + "-setup-codes");
     await a.ctx.close();
+  }
+  if (docs) {
+    mkdirSync(docs, { recursive: true });
+    for (const [from, to, w, hgt, k] of DOCS) {
+      const p = await b.newPage({ viewport: { width: Math.round(w * k), height: Math.round(hgt * k) } });
+      const data = readFileSync(join(out, from + ".png")).toString("base64");
+      await p.setContent(`<body style="margin:0"><img style="display:block;width:${Math.round(w * k)}px" src="data:image/png;base64,${data}"></body>`);
+      await p.locator("img").evaluate((i) => i.decode());
+      await p.screenshot({ path: join(docs, to + ".png") });
+      await p.close();
+      console.log("docs: " + to + ".png");
+    }
   }
 } finally {
   await b.close();
