@@ -16,10 +16,28 @@ export function session(): Session | null { return app.client?.session() ?? null
 export async function loadSite(): Promise<Rec | null> {
   const s = session();
   if (!s) return null;
-  const sites = s.site ? [await app.client.get("site", s.site)] : await app.client.query("site");
-  app.site = sites.find((x) => x) ?? null;
+  // supervisors and staff: their site; the admin: the one picked (sitePicker)
+  let pick = s.site;
+  if (!pick) try { pick = localStorage.getItem(SITE_KEY) ?? ""; } catch { /* none kept */ }
+  const sites = s.site ? [await app.client.get("site", s.site)] : (await app.client.query("site")).filter((x) => x._deleted !== true);
+  app.site = sites.find((x) => x && x.id === pick) ?? sites.find((x) => x) ?? null;
   setZone((app.site?.tz as string) || "UTC");
   return app.site;
+}
+
+const SITE_KEY = "fieldsync.site";
+
+/* The admin's choice of site for the console (others have one site). */
+export async function sitePicker(label: string, then: () => void): Promise<HTMLElement | null> {
+  if (session()?.role !== "admin") return null;
+  const sites = (await app.client.query("site")).filter((x) => x._deleted !== true);
+  const sel = h("select", { "aria-label": label, onchange: async (e: Event) => {
+    try { localStorage.setItem(SITE_KEY, (e.target as HTMLSelectElement).value); } catch { /* not kept */ }
+    await loadSite();
+    then();
+  } }, sites.map((x) => h("option", { value: x.id }, str(x.name) || x.id)));
+  sel.value = app.site?.id ?? "";
+  return sel;
 }
 
 let toastTimer = 0;

@@ -160,14 +160,20 @@ export async function phone(b, locale = "en-US") {
   const ctx = await b.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, locale, hasTouch: true, isMobile: true,
     timezoneId: "Europe/Berlin" });
   const page = await ctx.newPage();
-  page.on("pageerror", (e) => { (page.errors ??= []).push(String(e)); });
+  watch(page);
   return { ctx, page };
+}
+
+/* page.errors: uncaught errors and Content-Security-Policy violations. */
+function watch(page) {
+  page.on("pageerror", (e) => { (page.errors ??= []).push(String(e)); });
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) (page.errors ??= []).push(m.text()); });
 }
 
 export async function desktop(b, locale = "en-US") {
   const ctx = await b.newContext({ viewport: { width: 1366, height: 768 }, locale, timezoneId: "Europe/Berlin" });
   const page = await ctx.newPage();
-  page.on("pageerror", (e) => { (page.errors ??= []).push(String(e)); });
+  watch(page);
   return { ctx, page };
 }
 

@@ -168,7 +168,8 @@ test("board: a guard's checkin shows within 2 s of the sync; hostile text does n
   await guard.page.reload();
   await guard.page.getByText(hostile, { exact: false }).first().waitFor();
   assert.equal(await guard.page.evaluate(() => window.__pwned), undefined);
-  assert.deepEqual(sup.page.errors ?? [], []);
+  assert.deepEqual(sup.page.errors ?? [], [], "no script error, no CSP violation on the board");
+  assert.deepEqual(guard.page.errors ?? [], []);
   await sup.ctx.close(); await guard.ctx.close();
 }));
 

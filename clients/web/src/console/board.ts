@@ -3,7 +3,8 @@
 // deadline with a live countdown, devices holding unsynced changes, and
 // alerts as changes arrive (the client syncs on a /v1/live poke; a
 // changed shift's report is fetched again at once).
-import { app, session, str, type View } from "../app";
+import { app, session, str, sitePicker, type View } from "../app";
+import { render } from "../main";
 import { h, mount } from "../dom";
 import { t, tx } from "../i18n";
 import { hm, dayhm, countdown, zoneName } from "../time";
@@ -37,8 +38,9 @@ export function boardView(el: HTMLElement): View {
   let todays: Rec[] = [];
   let orderRecs: Rec[] = [];
 
-  const drawHead = (): void => mount(head, h("h1", null, t("boardTitle", { site: str(app.site?.name) || site })),
-    h("p", { class: "hint" }, t("timesIn", { zone: zoneName() }) + " · " + t("updated", { t: hm(Date.now()) })));
+  const picker = sitePicker(t("site"), () => void render());
+  const drawHead = (): void => { void picker.then((p) => mount(head, h("h1", null, t("boardTitle", { site: str(app.site?.name) || site })), p,
+    h("p", { class: "hint" }, t("timesIn", { zone: zoneName() }) + " · " + t("updated", { t: hm(Date.now()) })))); };
 
   let gridMs = 0; // time spent drawing grids (bench/web.mjs reads the measures)
   const loadShift = async (id: string): Promise<void> => {

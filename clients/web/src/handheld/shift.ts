@@ -61,8 +61,10 @@ export function shiftView(el: HTMLElement): View {
     route = shift.route ? await app.client.get("route", String(shift.route)) : null;
     cps = (await app.client.query("checkpoint")).filter(live);
     const checkins = await app.client.query("checkin", { shift: shift.id });
+    const hin = (await app.client.query("handover", { to_shift: shift.id })).filter(live).sort((a, b) => n(b.at) - n(a.at))[0];
     mount(head, h("h1", { id: "shift-h" }, t("shiftOf", { role: tx("role_", shift.role), from: hm(n(shift.starts)), to: hm(n(shift.ends)) })),
-      h("p", { class: "hint" }, (app.site ? str(app.site.name) + " · " : "") + t("timesIn", { zone: zoneName() })));
+      h("p", { class: "hint" }, (app.site ? str(app.site.name) + " · " : "") + t("timesIn", { zone: zoneName() })),
+      hin ? h("div", { class: "banner handover" }, h("strong", null, t("handoverIn") + " (" + str(hin.by) + "): "), str(hin.note)) : null);
     const r = route ? currentRound(shift, route, checkins, now) : null;
     if (!r) { mount(roundBox, h("p", null, t("noRoute"))); }
     else {
