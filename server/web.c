@@ -91,11 +91,11 @@ static int map_name(const char *uri, char *out, size_t cap)
 		out[n++] = ch;
 	}
 	out[n] = 0;
-	/* "/", "/console", "/console/": the app shell (its screens are
-	 * drawn by the app) */
-	if (!*last || !strchr(last, '.'))
+	/* "/": the app shell (its screens are hash routes, #/shift, so no
+	 * other path is the app's and unknown paths stay 404) */
+	if (!n)
 		return snprintf(out, cap, "index.html") >= (int)cap ? -1 : 0;
-	return 0;
+	return *last && strchr(last, '.') ? 0 : -1;
 }
 
 /* Long-lived caching is left to the service worker: every file is

@@ -18,8 +18,8 @@ struct mg_connection;
 int web_owns(const char *method, const char *uri);
 
 /* Serve `uri` from `dir` on `c`: the HTTP status sent, or 0 when there is
- * no such file (the caller answers its usual 404).  A path whose last
- * segment has no dot is a screen of the app: index.html answers it.
+ * no such file (the caller answers its usual 404).  "/" is index.html
+ * (the app's screens are hash routes); other names are files.
  * A FILE.gz beside FILE is sent instead when the client accepts gzip. */
 int web_serve(struct mg_connection *c, const char *dir, const char *uri,
               int https);

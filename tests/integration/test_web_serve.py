@@ -57,10 +57,11 @@ def test_serves_the_app_with_its_headers(ctx):
     for path, ctype in types.items():
         r = raw_http(srv, "GET", path)
         assert r.status == 200 and r.headers["content-type"] == ctype, (path, r)
-    # screens of the app are the shell; the API keeps its own answers
-    for path in ("/board", "/setup/", "/console"):
+    # the app's screens are hash routes: other paths are not the shell,
+    # and the API keeps its own answers
+    for path in ("/board", "/setup/", "/V1/SYNC", "/nothing/here"):
         r = raw_http(srv, "GET", path)
-        assert r.status == 200 and r.raw == SHELL, (path, r)
+        assert r.status == 404 and r.raw != SHELL, (path, r)
     assert raw_http(srv, "GET", "/healthz").raw.strip() == b"ok"
     r = raw_http(srv, "GET", "/v1/nothing")
     assert r.status == 404 and r.raw != SHELL

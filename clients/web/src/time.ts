@@ -39,6 +39,27 @@ export function isoDate(ms: number): string {
   const g = (t: string) => p.find((x) => x.type === t)?.value ?? "";
   return g("year") + "-" + g("month") + "-" + g("day");
 }
+/* ms -> "YYYY-MM-DDTHH:MM" of the site's zone (a datetime-local input). */
+export function toLocalInput(ms: number): string {
+  const p = new Intl.DateTimeFormat("en-CA", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(ms);
+  const g = (t: string) => p.find((x) => x.type === t)?.value ?? "00";
+  return `${g("year")}-${g("month")}-${g("day")}T${g("hour")}:${g("minute")}`;
+}
+function offsetAt(ms: number): number {
+  const [d, tm] = toLocalInput(ms).split("T");
+  const [y, mo, da] = d.split("-").map(Number), [hh, mi] = tm.split(":").map(Number);
+  return Date.UTC(y, mo - 1, da, hh, mi) - Math.floor(ms / 60000) * 60000;
+}
+/* "YYYY-MM-DDTHH:MM" in the site's zone -> ms (null when malformed). */
+export function fromLocalInput(v: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(v);
+  if (!m) return null;
+  const guess = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  const first = guess - offsetAt(guess);
+  return guess - offsetAt(first); // again at the result: the offset may differ across a DST change
+}
+
 /* The zone's name as people read it: "Asia/Shanghai (GMT+8)". */
 export function zoneName(): string {
   const p = fmt("z", { timeZoneName: "short" }).formatToParts(Date.now());

@@ -6,17 +6,17 @@
 import { app, session, str, errText, toast, newId, type View } from "../app";
 import { h, mount, field } from "../dom";
 import { t, tx } from "../i18n";
-import { dayhm } from "../time";
+import { dayhm, toLocalInput, fromLocalInput } from "../time";
 import type { Rec } from "../lib";
 import { live, ids } from "../handheld/model";
 import { siteOf } from "./board";
 import { devices, explain } from "./api";
 import { qrSvg } from "./qr";
 
-type Tab = "zones" | "checkpoints" | "routes" | "standards" | "staffTab" | "devices" | "enrollCodes";
-const TABS: Tab[] = ["zones", "checkpoints", "routes", "standards", "staffTab", "devices", "enrollCodes"];
+type Tab = "zones" | "checkpoints" | "routes" | "standards" | "staffTab" | "shifts" | "devices" | "enrollCodes";
+const TABS: Tab[] = ["zones", "checkpoints", "routes", "standards", "staffTab", "shifts", "devices", "enrollCodes"];
 
-interface Col { key: string; label: () => string; type?: "text" | "number" | "ids" | "select" | "bool"; options?: string[] }
+interface Col { key: string; label: () => string; type?: "text" | "number" | "ids" | "select" | "bool" | "time"; options?: string[] }
 
 const COLS: Partial<Record<Tab, { c: string; prefix: string; cols: Col[] }>> = {
   zones: { c: "zone", prefix: "z", cols: [{ key: "name", label: () => t("name") }, { key: "kind", label: () => t("kind") }] },
@@ -31,6 +31,10 @@ const COLS: Partial<Record<Tab, { c: string; prefix: string; cols: Col[] }>> = {
   staffTab: { c: "staff", prefix: "s", cols: [{ key: "name", label: () => t("name") },
     { key: "role", label: () => t("role"), type: "select", options: ["guard", "cleaner", "technician", "supervisor"] },
     { key: "active", label: () => t("active"), type: "bool" }] },
+  // the roster: times are typed in the site's zone
+  shifts: { c: "shift", prefix: "sh", cols: [{ key: "role", label: () => t("role"), type: "select", options: ["guard", "cleaner", "technician", "supervisor"] },
+    { key: "starts", label: () => t("starts"), type: "time" }, { key: "ends", label: () => t("ends"), type: "time" },
+    { key: "staff", label: () => t("staffIds"), type: "ids" }, { key: "route", label: () => t("route") }, { key: "lead", label: () => t("lead") }] },
 };
 
 function show(v: unknown): string {
@@ -46,6 +50,7 @@ function editor(tab: Tab, site: string, rec: Rec | null, after: () => void): HTM
     const v = rec?.[c.key];
     if (c.type === "select") { const sel = h("select", null, c.options!.map((o) => h("option", { value: o }, tx("role_", o)))); sel.value = str(v) || c.options![0]; return sel; }
     if (c.type === "bool") return h("input", { type: "checkbox", checked: v !== false });
+    if (c.type === "time") return h("input", { type: "datetime-local", value: typeof v === "number" ? toLocalInput(v) : "", required: true });
     return h("input", { type: c.type === "number" ? "number" : "text", value: c.type === "ids" ? ids(v).join(", ") : str(v), min: 0 });
   });
   return h("form", { class: "editor row", onsubmit: async (e: Event) => {
@@ -54,6 +59,7 @@ function editor(tab: Tab, site: string, rec: Rec | null, after: () => void): HTM
     spec.cols.forEach((c, i) => {
       const inp = inputs[i] as HTMLInputElement;
       if (c.type === "number") f[c.key] = inp.value === "" ? null : Math.max(0, Math.floor(Number(inp.value)));
+      else if (c.type === "time") f[c.key] = fromLocalInput(inp.value);
       else if (c.type === "ids") f[c.key] = inp.value.split(/[\s,]+/).filter(Boolean);
       else if (c.type === "bool") f[c.key] = inp.checked;
       else f[c.key] = inp.value.trim() || null;
@@ -69,8 +75,10 @@ function editor(tab: Tab, site: string, rec: Rec | null, after: () => void): HTM
 
 async function recordTab(box: HTMLElement, tab: Tab, site: string): Promise<void> {
   const spec = COLS[tab]!;
+  const week = 7 * 86400000, now = Date.now();
   const recs = (await app.client.query(spec.c)).filter((r) => live(r) && (spec.c === "site" || r.site === site))
-    .sort((a, b) => a.id.localeCompare(b.id));
+    .filter((r) => spec.c !== "shift" || Math.abs(Number(r.starts) - now) < week)
+    .sort((a, b) => spec.c === "shift" ? Number(a.starts) - Number(b.starts) : a.id.localeCompare(b.id));
   const redraw = () => void recordTab(box, tab, site);
   const extra: HTMLElement[] = [];
   if (tab === "checkpoints") {
@@ -90,7 +98,7 @@ async function recordTab(box: HTMLElement, tab: Tab, site: string): Promise<void
     h("table", { class: "data noprint" },
       h("thead", null, h("tr", null, h("th", null, t("id")), spec.cols.map((c) => h("th", null, c.label())), h("th", null, ""))),
       h("tbody", null, recs.map((r) => h("tr", null, h("td", null, h("code", null, r.id)),
-        spec.cols.map((c) => h("td", null, show(r[c.key]))),
+        spec.cols.map((c) => h("td", null, c.type === "time" ? dayhm(typeof r[c.key] === "number" ? r[c.key] as number : null) : show(r[c.key]))),
         h("td", null,
           h("button", { type: "button", "aria-label": t("edit") + " " + r.id, title: t("edit"),
             onclick: () => mount(box.querySelector(".edit-slot")!, editor(tab, site, r, redraw)) }, "✎"),
