@@ -296,7 +296,55 @@ layers:
 test: all js
 	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
-	  --part js node "$(MAKE) --no-print-directory test-js-run" $(UNIT_BIN)
+	  --part js node "$(MAKE) --no-print-directory test-js-run" \
+	  --part web node "$(MAKE) --no-print-directory test-web-run" $(UNIT_BIN)
+
+# ---- the web app ------------------------------------------------------------
+# clients/web/ (the handheld and the console, one PWA) on the TypeScript
+# client library clients/js/, bundled by esbuild into build/web/, which
+# `fieldsyncd serve` serves at / (--web DIR; server/http/web.h).  Node, Chromium,
+# the CJK fonts and clients/js's packages come with js-deps; the app's npm
+# packages as pinned by clients/web/package-lock.json (npm ci, ignored).
+#   make test-web     the browser tests (Debian's chromium via playwright-core)
+#   make screenshots  every main screen in en and zh-CN into build/screenshots/
+#   make bench-web    the app's targets (bench/web.mjs; BENCHMARKS.md)
+WEB_DIR   := clients/web
+WEB_SRC   := $(shell find $(WEB_DIR)/src $(WEB_DIR)/static -type f 2>/dev/null) \
+             $(WEB_DIR)/build.mjs $(JS_SRC)
+WEB_STAMP := $(WEB_DIR)/node_modules/.package-lock.json
+WEB_ENV    = FIELDSYNCD=$(CURDIR)/$(B)/fieldsyncd FIELDSYNC_WEB=$(CURDIR)/$(B)/web
+.PHONY: web-deps web-check test-web test-web-run screenshots bench-web
+all: $(B)/web/app.js
+
+web-deps: $(WEB_STAMP)
+
+$(WEB_STAMP): $(WEB_DIR)/package-lock.json | js-deps
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix $(WEB_DIR) --no-audit \
+	  --no-fund --loglevel=error
+	@touch $@
+
+$(B)/web/app.js: $(WEB_SRC) | web-deps
+	node $(WEB_DIR)/build.mjs $(B)/web
+
+web-check: $(B)/web/app.js
+	cd $(WEB_DIR) && node_modules/.bin/tsc --noEmit -p tsconfig.json && \
+	  node_modules/.bin/tsc --noEmit -p tsconfig.sw.json
+
+# `make test` runs test-web-run as the web part of tests/run_all.py (the
+# type check first: a type error fails the part).
+test-web: all test-web-run
+
+test-web-run:
+	cd $(WEB_DIR) && node_modules/.bin/tsc --noEmit -p tsconfig.json && \
+	  node_modules/.bin/tsc --noEmit -p tsconfig.sw.json
+	cd $(WEB_DIR) && $(WEB_ENV) node --test --test-concurrency=1 \
+	  --test-reporter=tap test/web.test.mjs
+
+screenshots: all
+	$(WEB_ENV) node $(WEB_DIR)/test/screenshots.mjs $(B)/screenshots
+
+bench-web: all
+	$(WEB_ENV) node bench/web.mjs
 
 # ---- sanitizers ------------------------------------------------------------
 # Our code with ASan+UBSan, CivetWeb with ASan; the same suite runs on it.

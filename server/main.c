@@ -38,6 +38,7 @@ typedef struct {
 	uint64_t maint_ms;
 	const char *out, *from;               /* backup, restore */
 	const char *site;                     /* catalogue */
+	const char *web;                      /* serve: the web app's directory */
 	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
 	engine_cfg ecfg;
@@ -100,6 +101,7 @@ static const option opts[] = {
 	{"--site", O_STR, OFF(site), "ID    catalogue: the site to install it into"},
 	{"--task-interval-ms", O_U64, OFF(tasks_ms), "N  task generation pass over every site every N ms (600000)"},
 	{"--from", O_STR, OFF(from), "FILE  restore: the archive to read"},
+	{"--web", O_STR, OFF(web), "DIR   serve: the web app at / (build/web; \"\": none)"},
 };
 
 static void usage(FILE *f)
@@ -373,6 +375,7 @@ static int cmd_serve(app *a)
 	hc.trusted_proxies = a->o.trusted;
 	hc.lockout = a->o.lock;
 	hc.auth.pbkdf2_iter = a->o.pbkdf2;
+	hc.web_dir = !a->o.web ? "build/web" : *a->o.web ? a->o.web : NULL;
 	if (http_start(&a->http, a->e, &hc))
 		return 1;
 	if (tasks_gen_start(&a->tasks, a->e, a->tz, a->o.tasks_ms))

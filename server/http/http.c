@@ -31,6 +31,7 @@
 #include "server/lib/doc.h"
 #include "server/svc/devices.h"
 #include "server/svc/reports.h"
+#include "server/http/web.h"
 
 #define COMPRESS_MIN 1024
 #define HTTP_MAX_VALUES (2u << 20)
@@ -1010,6 +1011,10 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 		                 "too many requests from this address");
 		goto out;
 	}
+	if (!hit && !path_hit && h->cfg.web_dir &&
+	    web_owns(r.ri->request_method, uri) &&
+	    (st = web_serve(c, h->cfg.web_dir, uri, h->cfg.tls != NULL)))
+		goto out; /* the web app (web.h) */
 	if (!hit) {
 		st = path_hit ? reply_error(&r, FS_E_METHOD_NOT_ALLOWED, NULL)
 		              : reply_error(&r, FS_E_NOT_FOUND, "no such endpoint");

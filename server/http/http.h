@@ -35,6 +35,7 @@ typedef struct {
 	lockout_cfg lockout;
 	auth_cfg auth;
 	tz_db *tz;                   /* zones for the reports (reports.h) */
+	const char *web_dir;         /* the web app served at / (web.h); NULL: none */
 } http_cfg;
 
 typedef struct http_server http_server;

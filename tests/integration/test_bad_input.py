@@ -885,7 +885,8 @@ for m in ("FOO", "TRACE", "post", "G\x01T"):
 
 NF = ("err", 404, "NOT_FOUND")
 BN = ("err", 400, "BAD_REQUEST")
-for path in ("/v1/nope", "/v1/sync/extra", "/V1/SYNC", "/v2/sync", "/",
+# ("/" is the web app's shell: tests/integration/test_web_serve.py)
+for path in ("/v1/nope", "/v1/sync/extra", "/V1/SYNC", "/v2/sync", "/nothing/here",
              "/v1/blobs/../../etc/passwd", "/v1/blobs/..%2f..%2fetc%2fpasswd",
              "/v1/blobs/%2e%2e/%2e%2e/etc/shadow", "/v1/blobs/%00",
              "/v1/reports/devices/bad!site",
