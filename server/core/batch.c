@@ -239,6 +239,8 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		uint64_t rejected = 0;
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
 		rc = apply_anchor(&x);
+		if (!rc)
+			rc = boot_note(&x);
 		for (uint32_t bi = 0; bi < nb && !rc; bi++)
 			if (!only || bi == only_bi)
 				rc = apply_batch(&x, bi, &rejected);

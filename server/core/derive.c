@@ -91,6 +91,10 @@ int fill_checkin(actx *x, record *r)
 		else
 			est = (int64_t)j->t;
 	}
+	/* a boot that claims uptime another boot overlaps proves no time */
+	int overlap = has_anchor && boot_fenced(x->t, j->p->device, boot, est);
+	if (overlap)
+		trust = "unverified";
 	uint64_t at_est = est < 0 ? 0 : (uint64_t)est;
 	int rc;
 	if ((rc = set_server(x, r, "rcv", wv_of_u64(j->t), &st)) ||
@@ -99,7 +103,7 @@ int fill_checkin(actx *x, record *r)
 	    (rc = set_server(x, r, "at_est", wv_of_u64(at_est), &st)) ||
 	    (rc = set_server(x, r, "trust", wv_of_str(trust), &st)))
 		return rc;
-	return FS_OK;
+	return fill_evidence(x, r, trust, overlap, at_est, &st);
 }
 
 /* respond_by / resolve_by of an order from its category's level. */

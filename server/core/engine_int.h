@@ -134,6 +134,17 @@ int anchor_get(store_txn *t, const char *device, const char *boot,
 int anchor_put(store_txn *t, const char *device, const char *boot,
                int64_t anchor);
 
+/* boots.c: a request's boot against the device's earlier boots (before
+ * its batches); 1 when a checkin of `boot` at at_est lies before the
+ * boot's fence. */
+int boot_note(actx *x);
+int boot_fenced(store_txn *t, const char *device, const char *boot,
+                int64_t at_est);
+
+/* evidence.c: a new checkin's tag, place, verdict and reasons. */
+int fill_evidence(actx *x, record *r, const char *trust, int boot_overlap,
+                  uint64_t at_est, const stamp *st);
+
 /* pull.c: one bucket of the response: {cursor, more, reset, recs, gone}. */
 int pull_bucket(store_txn *t, arena *a, const char *bucket, uint64_t cursor,
                 uint32_t *budget, wbuf *out);

@@ -242,3 +242,8 @@ int crypto_open(const uint8_t key[32], const void *ad, size_t ad_n,
 	memcpy(tag, in + 12 + n, 16);
 	return gcm(0, key, in, ad, ad_n, in + 12, n, out, tag);
 }
+
+void crypto_cleanse(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
+}

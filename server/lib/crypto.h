@@ -49,6 +49,9 @@ int crypto_seal(const uint8_t key[32], const void *ad, size_t ad_n,
 int crypto_open(const uint8_t key[32], const void *ad, size_t ad_n,
                 const uint8_t *in, size_t in_n, uint8_t *out);
 
+/* Overwrite a secret so the compiler cannot skip it. */
+void crypto_cleanse(void *p, size_t n);
+
 /* Lower-case hex of p[0..n) into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(const void *p, size_t n, char *out);
 /* Decode exactly 2n hex digits into out[0..n): 1 on success. */
