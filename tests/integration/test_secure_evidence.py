@@ -1,0 +1,295 @@
+"""Evidence a scripted client or a photographed tag cannot fake (issue 15,
+schema/EVIDENCE.md): secure NFC tags (NTAG 424 DNA SUN, verified by the
+server), boots that cannot overlap, positions against the checkpoint, and
+one verdict with its reasons in the shift report."""
+
+import os
+
+import harness as H
+from sunlib import Tag
+from synclib import (HOUR, MIN, SEC, _admin, _device, _get, _op, _push_ok,
+                     _shift, _site, _staff, _pull_all, check_err, post)
+
+E = "E"
+KEY = "5a" * 32
+
+
+def _world(ctx, key=KEY, require_position=False, data=None):
+    env = {"FIELDSYNC_TAG_KEY": key} if key else {"FIELDSYNC_TAG_KEY": None}
+    srv = ctx.server(env=env, data=data)
+    now = H.now_ms()
+    site = _site(E)
+    if require_position:
+        site["f"]["require_position"] = True
+    _admin(srv, [site, _staff(E, "g1", "guard"), _staff(E, "sup1", "supervisor"),
+                 _op("zone", "z1", {"site": E, "name": "Gate", "kind": "lobby"}),
+                 _op("checkpoint", "cp1", {"site": E, "zone": "z1", "name": "Gate",
+                                           "lat": 31.2304, "lon": 121.4737,
+                                           "radius": 30}),
+                 _op("checkpoint", "cp2", {"site": E, "zone": "z1", "name": "Garage"}),
+                 _op("route", "r1", {"site": E, "name": "Round",
+                                     "checkpoints": ["cp1", "cp2"],
+                                     "every_min": 60, "grace_min": 10}),
+                 _shift(E, "se", "guard", now - 2 * HOUR, now + 6 * HOUR, ["g1"],
+                        route="r1")])
+    return srv
+
+
+def _register(srv, tag, cp, token=None):
+    return post(srv, "/v1/admin/tags", tag.register_body(cp),
+                srv.admin_token if token is None else token)
+
+
+def _ck(kid, cp, at, boot, mono, **extra):
+    f = {"site": E, "shift": "se", "route": "r1", "checkpoint": cp, "staff": "g1",
+         "at": int(at), "boot": boot, "mono": int(mono), "method": "nfc"}
+    f.update(extra)
+    return _op("checkin", kid, f)
+
+
+class Phone:
+    """A guard's honest handheld: one boot, right clock."""
+
+    def __init__(self, srv, boot="boot-1", up=HOUR):
+        self.srv = srv
+        self.g = _device(srv, E, "g1", "guard")
+        self.boot = boot
+        self.booted = H.now_ms() - up
+
+    def dev(self):
+        t = H.now_ms()
+        return {"boot": self.boot, "mono": t - self.booted, "wall": t, "pending": 0}
+
+    def scan(self, kid, cp, **extra):
+        t = H.now_ms()
+        _push_ok(self.srv, self.g.token,
+                 [_ck(kid, cp, t, self.boot, t - self.booted, **extra)],
+                 dev=self.dev(), what="checkin " + kid)
+        return _read(self.srv, kid)
+
+
+def _read(srv, kid):
+    r = _get(srv, srv.admin_token, "shift/se", "checkin", kid)
+    assert r is not None, "checkin %s not stored" % kid
+    return r["f"]
+
+
+def _report(srv):
+    r = H.req(srv, "GET", "/v1/reports/shift/se", token=srv.admin_token,
+              headers={"Accept": "application/json"})
+    assert r.status == 200, "shift report: %r" % (r,)
+    return r.body
+
+
+def test_tag_verified_replayed_and_older(ctx):
+    srv = _world(ctx)
+    tag = Tag(counter=4)
+    r = _register(srv, tag, "cp1")
+    assert r.status == 200 and r.body.get("uid") == tag.uid.hex(), \
+        "register a tag: %r" % (r,)
+    p = Phone(srv)
+    first = tag.tap()                       # counter 5
+    f = p.scan("k1", "cp1", sun=first)
+    assert f.get("tag") == "verified" and f.get("tag_ctr") == 5, \
+        "a fresh tap must verify with counter 5: %r" % f
+    assert f.get("verdict") == "strong", \
+        "tag and time verified: strong, got %r %r" % (f.get("verdict"), f.get("reasons"))
+    assert f.get("reasons")[:2] == ["tag_verified", "time_verified"], f.get("reasons")
+    # the same bytes again (a copied URL): replayed
+    f = p.scan("k2", "cp1", sun=first)
+    assert f.get("tag") == "replayed" and f.get("verdict") == "suspect", \
+        "the same tap twice must be replayed and suspect: %r" % f
+    assert "tag_replayed" in f.get("reasons"), f.get("reasons")
+    newer = tag.tap()                       # 6, read later
+    older = tag.url(3)                      # an old tap, photographed/copied
+    f = p.scan("k3", "cp1", sun=newer)
+    assert f.get("tag") == "verified" and f.get("tag_ctr") == 6, f
+    f = p.scan("k4", "cp1", sun=older)
+    assert f.get("tag") == "replayed" and f.get("tag_ctr") == 3, \
+        "an older counter after a newer one must be replayed: %r" % f
+    # the replays are kept, but score nothing
+    rep = _report(srv)
+    pat = rep["patrol"]
+    ex = {e["checkin"]: e for e in pat["extra_checkins"]}
+    for kid in ("k2", "k4"):
+        assert kid in ex and ex[kid]["voided"] is True and ex[kid]["verdict"] == "suspect", \
+            "%s must be listed, voided and suspect: %r" % (kid, ex.get(kid))
+    assert pat["voided"] == 2, "two voided taps: %r" % pat["voided"]
+    matched = [c for rd in pat["rounds"] for c in rd["checkpoints"] if c.get("checkin")]
+    assert [c["checkin"] for c in matched if c["checkpoint"] == "cp1"] == ["k1"], matched
+    assert matched[0]["verdict"] == "strong", matched[0]
+
+
+def test_other_checkpoints_tag_refused(ctx):
+    srv = _world(ctx)
+    mine, other = Tag(), Tag()
+    same_keys = Tag(meta_key=mine.meta_key, file_key=mine.file_key)
+    assert _register(srv, mine, "cp1").status == 200
+    assert _register(srv, other, "cp2").status == 200
+    r = _register(srv, other, "cp1")
+    check_err(r, 409, "IMMUTABLE", "the same tag for a second checkpoint")
+    p = Phone(srv)
+    f = p.scan("k1", "cp1", sun=other.tap())
+    assert f.get("tag") == "invalid" and f.get("verdict") == "suspect", \
+        "another checkpoint's tag at cp1 must be invalid: %r" % f
+    # a tag sharing cp1's keys but with another UID: decrypts, still refused
+    f = p.scan("k2", "cp1", sun=same_keys.tap())
+    assert f.get("tag") == "invalid", "a foreign UID must be invalid: %r" % f
+    # a forged MAC
+    good = mine.tap()
+    f = p.scan("k3", "cp1", sun=good[:-1] + ("0" if good[-1] != "0" else "1"))
+    assert f.get("tag") == "invalid", "a wrong MAC must be invalid: %r" % f
+    # no tap at a secure checkpoint: absent, weak
+    f = p.scan("k4", "cp1", lat=31.2304, lon=121.4737, acc=5)
+    assert f.get("tag") == "absent" and f.get("verdict") == "weak" and \
+        "tag_absent" in f.get("reasons"), f
+    # the real tag still verifies after all that (a refused tap moves no counter)
+    f = p.scan("k5", "cp1", sun=good)
+    assert f.get("tag") == "verified", f
+
+
+def test_tag_admin_rules_and_key_at_rest(ctx):
+    srv = _world(ctx)
+    tag = Tag()
+    sup = _device(srv, E, "sup1", "supervisor")
+    check_err(_register(srv, tag, "cp1", token=sup.token), 403, "FORBIDDEN",
+              "a supervisor registering a tag")
+    check_err(_register(srv, tag, "nope"), 404, "NOT_FOUND", "unknown checkpoint")
+    bad = tag.register_body("cp1")
+    bad["meta_key"] = "00" * 15
+    check_err(post(srv, "/v1/admin/tags", bad, srv.admin_token), 400, "BAD_REQUEST",
+              "a short key")
+    assert _register(srv, tag, "cp1").status == 200
+    # keys never leave the server: not in any pull, not on disk in clear
+    allrecs = repr(_pull_all(srv, srv.admin_token, cursors={"site/" + E: 0})["recs"])
+    for secret in (tag.meta_key.hex(), tag.file_key.hex()):
+        assert secret not in allrecs.lower(), "a tag key reached a pull"
+    srv.stop()
+    blob = open(os.path.join(srv.data, "data.mdb"), "rb").read()
+    for secret in (tag.meta_key, tag.file_key):
+        assert secret not in blob, "a tag key is stored in clear"
+    # the server refuses to start without the key, or with another one
+    for env in ({"FIELDSYNC_TAG_KEY": None}, {"FIELDSYNC_TAG_KEY": "6b" * 32}):
+        s2 = H.Server(ctx.binary, env=env, data=srv.data)
+        try:
+            s2.start()
+            started = True
+        except Exception:
+            started = False
+        finally:
+            s2.close()
+        assert not started, "serve must refuse %r for a store with tags" % env
+    # a server without a key cannot register
+    s3 = _world(ctx, key=None)
+    check_err(_register(s3, Tag(), "cp1"), 400, "BAD_REQUEST", "no tag key")
+    # unbind, then the tap of the old tag proves nothing there
+    srv.start()
+    r = post(srv, "/v1/admin/tags", {"checkpoint": "cp1", "remove": True},
+             srv.admin_token)
+    assert r.status == 200 and r.body.get("removed") is True, r
+    f = Phone(srv).scan("k1", "cp1", sun=tag.tap())
+    assert f.get("tag") == "absent" and "tag_absent" not in f.get("reasons"), f
+
+
+def test_boot_overlap_repro_unverified(ctx):
+    """The attack pass: a device synced under boot A; a script invents boot B
+    with an hour of uptime to backdate a checkin by 50 minutes."""
+    srv = _world(ctx)
+    p = Phone(srv, boot="boot-A", up=3 * HOUR)
+    f = p.scan("k0", "cp2")
+    assert f.get("trust") == "verified", f
+    t = H.now_ms()
+    dev = {"boot": "boot-B", "mono": HOUR, "wall": t, "pending": 0}
+    _push_ok(srv, p.g.token,
+             [_ck("fake", "cp2", t - 50 * MIN, "boot-B", 10 * MIN),
+              _ck("now", "cp2", t, "boot-B", HOUR)],
+             dev=dev, what="the invented boot")
+    f = _read(srv, "fake")
+    assert f.get("trust") == "unverified" and "boot_overlap" in f.get("reasons") and \
+        f.get("verdict") == "suspect", \
+        "a checkin before the other boot's last sync must be unverified/boot_overlap: %r" % f
+    f = _read(srv, "now")
+    assert f.get("trust") == "verified", \
+        "the boot's evidence after the other boot's last sync stays verified: %r" % f
+    r = H.req(srv, "GET", "/v1/reports/devices/" + E, token=srv.admin_token,
+              headers={"Accept": "application/json"})
+    d = [x for x in r.body["devices"] if x["device"] == p.g.device][0]
+    assert d["boot_overlaps"] == 1 and d["last_overlap"]["boot"] == "boot-B" and \
+        d["last_overlap"]["reason"] == "boot_overlap", d
+    assert d["last_overlap"]["claimed_start"] < d["last_overlap"]["other_boot_seen"], d
+
+
+def test_honest_reboot_stays_verified(ctx):
+    srv = _world(ctx)
+    p = Phone(srv, boot="boot-A", up=3 * HOUR)
+    p.scan("k0", "cp2")
+    # offline: one scan under A, then a reboot, then a scan under B
+    H.time.sleep(0.3)
+    t1 = H.now_ms()
+    a_scan = _ck("kA", "cp2", t1, "boot-A", t1 - p.booted)
+    H.time.sleep(0.3)
+    rebooted = H.now_ms()
+    H.time.sleep(0.3)
+    t2 = H.now_ms()
+    b_scan = _ck("kB", "cp2", t2, "boot-B", t2 - rebooted)
+    H.time.sleep(0.3)
+    t3 = H.now_ms()
+    _push_ok(srv, p.g.token, [a_scan, b_scan],
+             dev={"boot": "boot-B", "mono": t3 - rebooted, "wall": t3, "pending": 0},
+             what="the sync after the reboot")
+    for kid in ("kA", "kB"):
+        f = _read(srv, kid)
+        assert f.get("trust") == "verified" and "boot_overlap" not in f.get("reasons"), \
+            "an honest reboot: %s must stay verified: %r" % (kid, f)
+    r = H.req(srv, "GET", "/v1/reports/devices/" + E, token=srv.admin_token,
+              headers={"Accept": "application/json"})
+    d = [x for x in r.body["devices"] if x["device"] == p.g.device][0]
+    assert d["boot_overlaps"] == 0 and d["last_overlap"] is None, d
+
+
+def test_positions(ctx):
+    srv = _world(ctx)
+    p = Phone(srv)
+    f = p.scan("in", "cp1", lat=31.23045, lon=121.47372, acc=8)
+    assert f.get("place") == "inside" and "place_inside" in f["reasons"], f
+    f = p.scan("out", "cp1", lat=31.2404, lon=121.4737, acc=20)   # ~1.1 km north
+    assert f.get("place") == "outside" and f.get("verdict") == "suspect", f
+    f = p.scan("vague", "cp1", lat=31.2314, lon=121.4737, acc=900)  # accuracy too poor
+    assert f.get("place") == "unknown", f
+    f = p.scan("none", "cp1")
+    assert f.get("place") == "unknown" and f.get("verdict") == "normal", \
+        "no position where none is required: unknown, not held against it: %r" % f
+    f = p.scan("plain", "cp2", lat=31.0, lon=121.0, acc=5)
+    assert f.get("place") is None, "a checkpoint without a position: no place: %r" % f
+
+
+def test_position_required(ctx):
+    srv = _world(ctx, require_position=True)
+    p = Phone(srv)
+    f = p.scan("none", "cp1")
+    assert f.get("place") == "unknown" and f.get("verdict") == "weak" and \
+        "place_unknown" in f["reasons"], f
+    f = p.scan("plain", "cp2")
+    assert f.get("place") == "unknown" and f.get("verdict") == "weak", f
+    f = p.scan("in", "cp1", lat=31.2304, lon=121.4737, acc=5)
+    assert f.get("place") == "inside" and f.get("verdict") == "normal", f
+
+
+def test_report_counts_by_verdict(ctx):
+    srv = _world(ctx)
+    t1, t2 = Tag(), Tag()
+    _register(srv, t1, "cp1")
+    _register(srv, t2, "cp2")
+    p = Phone(srv)
+    tap = t1.tap()
+    p.scan("a", "cp1", sun=tap)                 # strong
+    p.scan("b", "cp2")                          # weak: the secure tag not tapped
+    p.scan("c", "cp1", sun=tap)                 # replayed: voided
+    rep = _report(srv)
+    bv = rep["patrol"]["by_verdict"]
+    assert bv["scans"] == {"strong": 1, "normal": 0, "weak": 1, "suspect": 0}, bv
+    assert rep["patrol"]["voided"] == 1, rep["patrol"]
+    rounds = rep["patrol"]["rounds"]
+    assert sum(bv["rounds_on_time"].values()) == \
+        sum(1 for rd in rounds if all(c["state"] == "on_time" for c in rd["checkpoints"])), \
+        (bv, rounds)
