@@ -116,8 +116,9 @@ def test_tag_verified_replayed_and_older(ctx):
             "%s must be listed, voided and suspect: %r" % (kid, ex.get(kid))
     assert pat["voided"] == 2, "two voided taps: %r" % pat["voided"]
     matched = [c for rd in pat["rounds"] for c in rd["checkpoints"] if c.get("checkin")]
-    assert [c["checkin"] for c in matched if c["checkpoint"] == "cp1"] == ["k1"], matched
-    assert matched[0]["verdict"] == "strong", matched[0]
+    used = [c["checkin"] for c in matched if c["checkpoint"] == "cp1"]
+    assert "k2" not in used and "k4" not in used and "k1" in used, matched
+    assert all(c["verdict"] == "strong" for c in matched if c["checkpoint"] == "cp1"), matched
 
 
 def test_other_checkpoints_tag_refused(ctx):
