@@ -4,6 +4,7 @@
  */
 #include "server/lib/sun.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "protocol/errors.h"
@@ -109,4 +110,25 @@ int sun_verify(const char *s, size_t n, const uint8_t meta_key[16],
 	if (sun_session_mac_key(file_key, out, ks) || sun_mac(ks, "", 0, mac))
 		return SUN_ERROR;
 	return crypto_equal(mac, m.mac, 8) ? SUN_OK : SUN_BAD_MAC;
+}
+
+int sun_make(const uint8_t meta_key[16], const uint8_t file_key[16],
+             const sun_picc *p, const uint8_t pad[5], const char *base,
+             char *out, size_t cap)
+{
+	/* CBC with a zero IV over one block is the block cipher itself */
+	uint8_t plain[16] = {0xC7}, enc[16], ks[16], mac[8];
+	char picc_hex[33], mac_hex[17];
+	memcpy(plain + 1, p->uid, 7);
+	plain[8] = (uint8_t)(p->counter & 0xFF);
+	plain[9] = (uint8_t)(p->counter >> 8 & 0xFF);
+	plain[10] = (uint8_t)(p->counter >> 16 & 0xFF);
+	memcpy(plain + 11, pad, 5);
+	if (crypto_aes128_ecb(meta_key, plain, enc) ||
+	    sun_session_mac_key(file_key, p, ks) || sun_mac(ks, "", 0, mac))
+		return -1;
+	hex_encode(enc, 16, picc_hex);
+	hex_encode(mac, 8, mac_hex);
+	int n = snprintf(out, cap, "%spicc_data=%s&cmac=%s", base, picc_hex, mac_hex);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }

@@ -56,4 +56,12 @@ enum { SUN_OK, SUN_BAD_FORMAT, SUN_BAD_PICC, SUN_BAD_MAC, SUN_ERROR };
 int sun_verify(const char *s, size_t n, const uint8_t meta_key[16],
                const uint8_t file_key[16], sun_picc *out);
 
+/* The tag's side, for the demo property and tests: the URL query
+ * "picc_data=<32 hex>&cmac=<16 hex>" a tag with these keys writes for tap
+ * `counter` (PICC padding `pad`), after `base` ("https://host/t?").  0, or
+ * -1 when it does not fit in out[0..cap). */
+int sun_make(const uint8_t meta_key[16], const uint8_t file_key[16],
+             const sun_picc *p, const uint8_t pad[5], const char *base,
+             char *out, size_t cap);
+
 #endif

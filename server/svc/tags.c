@@ -45,6 +45,20 @@ static int tag_txn(void *ctx, store_txn *t)
 	return x->err = tag_put(t, x->key, x->checkpoint, &x->k);
 }
 
+int tags_bind(engine *e, const char *checkpoint, const tag_keys *k)
+{
+	if (!engine_tag_key(e))
+		return FS_E_FORBIDDEN;
+	tag_op x;
+	memset(&x, 0, sizeof(x));
+	x.key = engine_tag_key(e);
+	x.checkpoint = checkpoint;
+	x.k = *k;
+	int rc = engine_write(e, tag_txn, &x);
+	crypto_cleanse(&x.k, sizeof(x.k));
+	return x.err ? x.err : rc;
+}
+
 static int hex_field(const wval *req, const char *name, uint8_t *out, size_t n)
 {
 	const wval *v = wv_get(req, name);

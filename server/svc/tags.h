@@ -8,12 +8,19 @@
 #define FS_TAGS_H
 
 #include "server/core/engine.h"
+#include "server/model/tag.h"
 
 /* Body {checkpoint, uid: 14 hex, meta_key: 32 hex, file_key: 32 hex} binds;
  * {checkpoint, remove: true} unbinds.  Answers {checkpoint, uid} or
  * {checkpoint, removed: true}. */
 int tags_admin(engine *e, const principal *p, const wval *req, arena *a,
                wbuf *out, const char **msg);
+
+/* Bind `k` to an existing checkpoint in a write of its own (what the
+ * endpoint does after its checks): FS_OK, FS_E_NOT_FOUND (no checkpoint),
+ * FS_E_IMMUTABLE (the UID is another checkpoint's), FS_E_FORBIDDEN (the
+ * engine has no tag key, or not the store's). */
+int tags_bind(engine *e, const char *checkpoint, const tag_keys *k);
 
 /* The server's tag key: 64 hex digits from `file` (readable by its owner
  * only), else from the environment variable FIELDSYNC_TAG_KEY.  1 with

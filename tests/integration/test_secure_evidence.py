@@ -294,3 +294,50 @@ def test_report_counts_by_verdict(ctx):
     assert sum(bv["rounds_on_time"].values()) == \
         sum(1 for rd in rounds if all(c["state"] == "on_time" for c in rd["checkpoints"])), \
         (bv, rounds)
+
+
+def _demo(ctx, key):
+    import subprocess
+    srv = ctx.server(env={"FIELDSYNC_TAG_KEY": key})
+    srv.stop()
+    r = subprocess.run([ctx.binary, "demo", "--data", srv.data], env=srv._environ(),
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, "fieldsyncd demo: %r" % r.stderr[-500:]
+    srv.start()
+    r = H.req(srv, "GET", "/v1/reports/shift/guard-night-d-1", token=srv.admin_token,
+              headers={"Accept": "application/json"})
+    assert r.status == 200, "the demo night's report: %r" % (r,)
+    return r.body["patrol"]
+
+
+def test_demo_night_counts_by_verdict(ctx):
+    """The demo night (server/svc/demo.c, demo_tags.c): 12 checkpoints, 6
+    rounds; cp-02, cp-06 and cp-10 carry secure tags; round 0's tap of
+    cp-06 is replayed in round 1."""
+    pat = _demo(ctx, KEY)
+    got = {k: pat[k] for k in ("expected", "on_time", "late", "missed", "pending",
+                               "extra", "voided")}
+    assert got == {"expected": 72, "on_time": 69, "late": 1, "missed": 1, "pending": 1,
+                   "extra": 1, "voided": 1}, got
+    # 18 secure taps (3 checkpoints x 6 rounds) verified with a verified
+    # time; the other 52 matched scans normal (round 4's cp-09 among them:
+    # its clock was set back, the time corrected); nothing weak or suspect
+    # among the scored scans
+    assert pat["by_verdict"]["scans"] == {"strong": 18, "normal": 52, "weak": 0,
+                                          "suspect": 0}, pat["by_verdict"]
+    # rounds with every checkpoint on time: 0, 3 and 4 (1 missed cp-07, 2
+    # was late at cp-03, 5 is pending at cp-12); each has plain checkpoints
+    assert pat["by_verdict"]["rounds_on_time"] == {"strong": 0, "normal": 3, "weak": 0,
+                                                   "suspect": 0}, pat["by_verdict"]
+    ex = {e["checkin"]: e for e in pat["extra_checkins"]}
+    rp = ex.get("ck-guard-night-d-1-r1-cp06-replay")
+    assert rp and rp["voided"] and rp["verdict"] == "suspect" and \
+        rp["reasons"][0] == "tag_replayed", ex
+    cp02 = [c for rd in pat["rounds"] for c in rd["checkpoints"] if c["checkpoint"] == "cp-02"]
+    assert all(c["verdict"] == "strong" for c in cp02), cp02
+
+
+def test_demo_night_without_tag_key(ctx):
+    pat = _demo(ctx, None)
+    assert pat["voided"] == 0 and pat["by_verdict"]["scans"]["strong"] == 0 and \
+        pat["by_verdict"]["scans"]["normal"] == 70, pat["by_verdict"]

@@ -124,6 +124,23 @@ static void test_computed_tag(void **st)
 	assert_int_equal(sun_verify(c, strlen(c), meta, file, &p), SUN_BAD_MAC);
 }
 
+/* sun_make (the tag's side) against the AN12196 MAC and the verifier. */
+static void test_make(void **st)
+{
+	sun_picc p, back;
+	static const uint8_t pad[5] = {0xda, 0x5c, 0xf6, 0x09, 0x41};
+	char url[200];
+	unhex("04DE5F1EACC040", p.uid, 7);
+	p.counter = 61;
+	assert_int_equal(sun_make(zero, zero, &p, pad, "https://t/?", url,
+	                          sizeof(url)), 0);
+	/* with AN12196's padding the PICC data is the note's own bytes */
+	assert_string_equal(url, "https://t/?picc_data=ef963ff7828658a599f3041510671e88"
+	                         "&cmac=94eed9ee65337086");
+	assert_int_equal(sun_verify(url, strlen(url), zero, zero, &back), SUN_OK);
+	assert_int_equal(sun_make(zero, zero, &p, pad, "https://t/?", url, 20), -1);
+}
+
 static void test_parse_refuses(void **st)
 {
 	sun_msg m;
@@ -173,6 +190,7 @@ int main(void)
 		cmocka_unit_test(test_an12196_mac),
 		cmocka_unit_test(test_an12196_url),
 		cmocka_unit_test(test_computed_tag),
+		cmocka_unit_test(test_make),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_seal_open),
 	};
