@@ -341,3 +341,25 @@ def test_demo_night_without_tag_key(ctx):
     pat = _demo(ctx, None)
     assert pat["voided"] == 0 and pat["by_verdict"]["scans"]["strong"] == 0 and \
         pat["by_verdict"]["scans"]["normal"] == 70, pat["by_verdict"]
+
+
+def test_cli_checkin_carries_sun(ctx):
+    """`fieldsync checkin cp-01 --sun URL` (clients/cmd/cli.c, fs_checkin's
+    `sun`): the URL reaches the server as read and is verified there."""
+    from test_cli_sync import Cli, round_site
+    srv = ctx.server(env={"FIELDSYNC_TAG_KEY": KEY})
+    round_site(srv, n=2)
+    tag = Tag()
+    assert _register(srv, tag, "cp-01").status == 200
+    dev = Cli(ctx, srv, "h1")
+    dev.enroll_login("g1")
+    first = tag.tap()
+    a = dev.run("checkin", "cp-01", "--sun", first)
+    b = dev.run("checkin", "cp-01", "--sun", first)
+    dev.run("sync")
+    dev.run("checkin", "cp-01", "--sun", "", ok=False)
+    recs = {i: v["f"] for (c, i), v in __import__("test_cli_sync").admin_all(srv).items()
+            if c == "checkin"}
+    assert recs[a["id"]].get("sun") == first and recs[a["id"]].get("tag") == "verified", \
+        recs[a["id"]]
+    assert recs[b["id"]].get("tag") == "replayed", recs[b["id"]]
