@@ -25,10 +25,10 @@ export const CATEGORIES = [
 export const URGENT = ["elevator_entrapment", "urgent_water", "urgent_power", "incident"];
 
 const C: Record<string, Coll> = {
-	site: { fields: { name: "str", tz: "str", households: "uint" }, server: [], bucket: "self", by: "" },
+	site: { fields: { name: "str", tz: "str", households: "uint", require_position: "bool" }, server: [], bucket: "self", by: "" },
 	zone: { fields: { site: "id", name: "str", kind: "str" }, server: [], bucket: "site", by: "site" },
 	checkpoint: {
-		fields: { site: "id", zone: "id", name: "str", tag: "str", lat: "num", lon: "num" },
+		fields: { site: "id", zone: "id", name: "str", tag: "str", lat: "num", lon: "num", radius: "num" },
 		server: [],
 		bucket: "site",
 		by: "site",
@@ -98,12 +98,19 @@ const C: Record<string, Coll> = {
 			lat: "num",
 			lon: "num",
 			note: "str",
+			sun: "str",
+			acc: "num",
 			rcv: "uint",
 			skew: "int",
 			at_est: "uint",
 			trust: ["verified", "corrected", "unverified"],
+			tag: ["verified", "replayed", "invalid", "absent"],
+			tag_ctr: "uint",
+			place: ["inside", "outside", "unknown"],
+			verdict: ["strong", "normal", "weak", "suspect"],
+			reasons: "arr",
 		},
-		server: ["rcv", "skew", "at_est", "trust"],
+		server: ["rcv", "skew", "at_est", "trust", "tag", "tag_ctr", "place", "verdict", "reasons"],
 		bucket: "shift",
 		by: "shift",
 	},
