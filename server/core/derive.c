@@ -46,8 +46,8 @@ int anchor_put(store_txn *t, const char *device, const char *boot,
 	return store_put(t, ST_ANCHORS, sv_of(k, n), sv_of(b, 8));
 }
 
-static int set_server(actx *x, record *r, const char *name, wval v,
-                      const stamp *st)
+int set_server(actx *x, record *r, const char *name, wval v,
+               const stamp *st)
 {
 	wval *copy = arena_dup(x->a, &v, sizeof(v));
 	if (!copy)

@@ -129,6 +129,9 @@ int note_changed(actx *x, const char *bucket);
 /* derive.c */
 int fill_checkin(actx *x, record *r);
 int fill_order(actx *x, record *r);
+/* Set a server-owned field of r (the value is copied into the arena). */
+int set_server(actx *x, record *r, const char *name, wval v,
+               const stamp *st);
 int anchor_get(store_txn *t, const char *device, const char *boot,
                int64_t *anchor);
 int anchor_put(store_txn *t, const char *device, const char *boot,

@@ -95,16 +95,6 @@ static int check_place(actx *x, const record *ck, const record *cp,
 	return evidence_place(clat, clon, radius, lat, lon, acc, &dist);
 }
 
-static int set(actx *x, record *r, const char *name, wval v, const stamp *st)
-{
-	wval *copy = arena_dup(x->a, &v, sizeof(v));
-	if (!copy)
-		return FS_E_UNAVAILABLE;
-	return rec_set(x->a, r, name, (uint32_t)strlen(name), copy, st) < 0
-	               ? FS_E_UNAVAILABLE
-	               : FS_OK;
-}
-
 int fill_evidence(actx *x, record *r, const char *trust, int boot_overlap,
                   uint64_t at_est, const stamp *st)
 {
@@ -138,13 +128,13 @@ int fill_evidence(actx *x, record *r, const char *trust, int boot_overlap,
 		return FS_E_UNAVAILABLE;
 	for (unsigned i = 0; i < n; i++)
 		arr.a.v[i] = wv_of_str(reasons[i]);
-	if ((rc = set(x, r, "tag", wv_of_str(tr.tag), st)) ||
-	    (tr.has_ctr && (rc = set(x, r, "tag_ctr", wv_of_u64(tr.ctr), st))) ||
+	if ((rc = set_server(x, r, "tag", wv_of_str(tr.tag), st)) ||
+	    (tr.has_ctr && (rc = set_server(x, r, "tag_ctr", wv_of_u64(tr.ctr), st))) ||
 	    (place >= 0 &&
-	     (rc = set(x, r, "place", wv_of_str(evidence_place_name(place)), st))) ||
-	    (rc = set(x, r, "verdict", wv_of_str(evidence_verdict_name(verdict)),
+	     (rc = set_server(x, r, "place", wv_of_str(evidence_place_name(place)), st))) ||
+	    (rc = set_server(x, r, "verdict", wv_of_str(evidence_verdict_name(verdict)),
 	              st)) ||
-	    (rc = set(x, r, "reasons", arr, st)))
+	    (rc = set_server(x, r, "reasons", arr, st)))
 		return rc;
 	return FS_OK;
 }
