@@ -126,9 +126,19 @@ const record *cur_of(actx *x, const wval *op);
 opresult rej(int code, const char *msg, const record *cur);
 int note_changed(actx *x, const char *bucket);
 
+/* lattice.c: an order's status and step times after the merge; may set
+ * *changed (a kept value restamped so its losing writer takes it). */
+int order_lattice(actx *x, const record *old, record *nw, const wval *f,
+                  const stamp *st, int *changed, const char **msg);
+
 /* derive.c */
 int fill_checkin(actx *x, record *r);
 int fill_order(actx *x, record *r);
+/* The step times of a task or order: a time the write reached without
+ * one, and the evidence time and trust of each time it set (f: the op's
+ * own fields, whose boot/mono date it). */
+int fill_steps(actx *x, const scollection *col, const record *old,
+               record *nw, const wval *f);
 int anchor_get(store_txn *t, const char *device, const char *boot,
                int64_t *anchor);
 int anchor_put(store_txn *t, const char *device, const char *boot,
