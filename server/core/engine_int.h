@@ -32,6 +32,7 @@ struct job {
 	int has_dev, has_boot, has_mono, has_wall, has_pending;
 	const char *boot;
 	uint64_t mono, wall, pending;
+	uint64_t unavail_ops;  /* ops of batches acked UNAVAILABLE (kept queued) */
 	arena *a;              /* the request's arena */
 	wbuf *acks;            /* out: one encoded ack per batch */
 	int done;
@@ -116,6 +117,8 @@ opcheck check_op(engine *e, arena *a, const wval *op);
  * job (only != NULL).  FS_OK when committed. */
 int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
             namelist *changed);
+/* The number of ops in a job's batch bi. */
+uint64_t batch_ops(const job *j, uint32_t bi);
 /* The ack of a batch the store could not take. */
 void unavailable_ack(job *j, uint32_t bi);
 
