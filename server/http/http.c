@@ -24,6 +24,7 @@
 #include "server/svc/audit.h"
 #include "server/svc/blobref.h"
 #include "server/http/bodywatch.h"
+#include "server/http/errfmt.h"
 #include "server/lib/crypto.h"
 #include "server/lib/json.h"
 #include "server/svc/reports.h"
@@ -1025,8 +1026,8 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 	r.t_ms = engine_now(h->e);
 	r.mono0 = mono_ms();
 	client_addr(&r);
-	r.want_json = accepts(mg_get_header(c, "Accept"), "application/json") &&
-	              !accepts(mg_get_header(c, "Accept"), "application/msgpack");
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"),
+	                          mg_get_header(c, "Content-Type"));
 	r.a = arena_new(64 * 1024);
 	if (!r.a)
 		return reply_error(&r, FS_E_UNAVAILABLE, "out of memory");
@@ -1109,6 +1110,7 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	r.h = h;
 	r.c = c;
 	r.ri = mg_get_request_info(c);
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"), NULL);
 	client_addr(&r);
 	int rc = (r.retry_after = rl_take(h->rl_addr, r.addr, strlen(r.addr),
 	                                  mono_ms()))
