@@ -1296,8 +1296,19 @@ static void *live_main(void *arg)
 
 /* ---- start and stop ----------------------------------------------------------------- */
 
+/* Why CivetWeb could not bind, kept for http_start's message: its own
+ * line names the port with an "s" for HTTPS ("127.0.0.1:8443s"). */
+static __thread char bind_why[160];
+
 static int log_message(const struct mg_connection *c, const char *msg)
 {
+	const char *why;
+	if (!strncmp(msg, "cannot bind to ", 15) && (why = strstr(msg, ": "))) {
+		snprintf(bind_why, sizeof(bind_why), "%s", why + 2);
+		return 1;
+	}
+	if (bind_why[0] && !strcmp(msg, "Failed to setup server ports"))
+		return 1;
 	fprintf(stderr, "fieldsyncd: http: %s\n", msg);
 	return 1;
 }
@@ -1383,7 +1394,9 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	mg_init_library(cfg->tls ? MG_FEATURES_TLS : 0);
 	h->ctx = mg_start(&cb, h, opts);
 	if (!h->ctx) {
-		fprintf(stderr, "fieldsyncd: cannot listen on %s\n", cfg->listen);
+		fprintf(stderr, "fieldsyncd: cannot listen on %s (%s)%s%s\n",
+		        cfg->listen, cfg->tls ? "HTTPS" : "HTTP",
+		        bind_why[0] ? ": " : "", bind_why);
 		http_stop(h);
 		return FS_E_INTERNAL;
 	}
