@@ -244,9 +244,16 @@ typedef struct {
 
 /* Record a checkin (evidence: never changed, never deleted). */
 int fs_checkin(fs_client *c, const fs_checkin_req *r, fs_write *out);
-/* Task completion: status done, done_at, done_by, note, photo. */
+/* Task completion: status done, done_at (the device clock, with boot and
+ * mono, dated by the server like a checkin), done_by, note, photo.
+ * FSC_ESTATE, and nothing queued, when the task is already done and
+ * neither a note nor a photo comes with it. */
 int fs_task_done(fs_client *c, const char *task, const char *note,
                  const char *photo_path, fs_write *out);
+/* Before fs_task_done: *opens is the task's due_from when its window has
+ * not opened yet (corrected clock), else 0.  Done now, it would count as
+ * `early` in the reports (schema/REPORTS.md). */
+int fs_task_early(fs_client *c, const char *task, uint64_t *opens);
 /* Skip a task with a reason. */
 int fs_task_skip(fs_client *c, const char *task, const char *note,
                  fs_write *out);

@@ -814,6 +814,7 @@ static int cmd_done(cli *x)
 {
 	fs_write w;
 	char what[300];
+	uint64_t opens;
 	int rc;
 
 	if (x->npos != 1)
@@ -821,6 +822,11 @@ static int cmd_done(cli *x)
 		            "[--photo FILE]");
 	if ((rc = open_client(x, 1, 3000)))
 		return rc;
+	if (fs_task_early(x->c, x->pos[0], &opens) == FSC_OK && opens) {
+		fmt_time(opens, what, sizeof(what));
+		fprintf(stderr, "warning: task %s's window opens at %s: done now, "
+		        "it counts as early, not on time\n", x->pos[0], what);
+	}
 	if ((rc = fs_task_done(x->c, x->pos[0], opt(x, "note"), opt(x, "photo"),
 	                       &w)))
 		return lib_fail(x, rc);

@@ -27,6 +27,7 @@
 #include "server/http/bodywatch.h"
 #include "server/http/connwatch.h"
 #include "server/http/live.h"
+#include "server/http/errfmt.h"
 #include "server/lib/crypto.h"
 #include "server/lib/doc.h"
 #include "server/svc/devices.h"
@@ -974,8 +975,8 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 	r.ri = mg_get_request_info(c);
 	r.t_ms = engine_now(h->e);
 	r.mono0 = mono_ms();
-	r.want_json = accepts(mg_get_header(c, "Accept"), "application/json") &&
-	              !accepts(mg_get_header(c, "Accept"), "application/msgpack");
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"),
+	                          mg_get_header(c, "Content-Type"));
 	const char *bad = head_refusal(r.ri);
 	if (bad) {
 		int st = reply_error(&r, FS_E_BAD_REQUEST, bad);
@@ -1069,6 +1070,7 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	r.h = h;
 	r.c = c;
 	r.ri = mg_get_request_info(c);
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"), NULL);
 	const char *bad = head_refusal(r.ri);
 	if (bad) {
 		reply_error(&r, FS_E_BAD_REQUEST, bad);
@@ -1118,8 +1120,19 @@ static void live_close(const struct mg_connection *cc, void *cbdata)
 
 /* ---- start and stop ----------------------------------------------------------------- */
 
+/* Why CivetWeb could not bind, kept for http_start's message: its own
+ * line names the port with an "s" for HTTPS ("127.0.0.1:8443s"). */
+static __thread char bind_why[160];
+
 static int log_message(const struct mg_connection *c, const char *msg)
 {
+	const char *why;
+	if (!strncmp(msg, "cannot bind to ", 15) && (why = strstr(msg, ": "))) {
+		snprintf(bind_why, sizeof(bind_why), "%s", why + 2);
+		return 1;
+	}
+	if (bind_why[0] && !strcmp(msg, "Failed to setup server ports"))
+		return 1;
 	fprintf(stderr, "fieldsyncd: http: %s\n", msg);
 	return 1;
 }
@@ -1241,7 +1254,9 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	mg_init_library(cfg->tls ? MG_FEATURES_TLS : 0);
 	h->ctx = mg_start(&cb, h, opts);
 	if (!h->ctx) {
-		fprintf(stderr, "fieldsyncd: cannot listen on %s\n", cfg->listen);
+		fprintf(stderr, "fieldsyncd: cannot listen on %s (%s)%s%s\n",
+		        cfg->listen, cfg->tls ? "HTTPS" : "HTTP",
+		        bind_why[0] ? ": " : "", bind_why);
 		http_stop(h);
 		return FS_E_INTERNAL;
 	}

@@ -141,9 +141,10 @@ typedef struct {
 } ck_t;
 
 typedef struct {
-	char *id, *title, *standard, *zone, *status, *done_by;
+	char *id, *title, *standard, *zone, *status, *done_by, *done_trust;
 	int has_from, has_to, has_done;
 	uint64_t due_from, due_to, done_at;
+	uint64_t done_ev; /* the evidence time: done_at_est, else done_at */
 } task_t;
 
 enum { OL_NONE, OL_MET, OL_BREACHED, OL_WAITING };
@@ -157,6 +158,9 @@ typedef struct {
 	int has_deadline, has_checked;
 	uint64_t deadline, checked;
 	int level;               /* OL_* */
+	const char *checked_trust;
+	const char *skipped[3];  /* steps the status passed without their time */
+	unsigned nskipped;
 } order_t;
 
 typedef struct {
@@ -246,6 +250,9 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		t->has_from = rec_u64(r, "due_from", &t->due_from);
 		t->has_to = rec_u64(r, "due_to", &t->due_to);
 		t->has_done = rec_u64(r, "done_at", &t->done_at);
+		if (!rec_u64(r, "done_at_est", &t->done_ev))
+			t->done_ev = t->done_at;
+		t->done_trust = rec_str(b->a, r, "done_trust");
 	} else {
 		if (b->nho == b->capho) {
 			uint32_t nc = b->capho ? b->capho * 2 : 8;
@@ -285,6 +292,31 @@ static int scan_bucket(store_txn *t, arena *a, const char *bucket,
 	return b->rc;
 }
 
+/* The steps an order's status passed without setting their time (a
+ * phone-resolved order that never went on site), and the trust of its
+ * checked time. */
+static void order_skipped(order_t *o, const record *r, arena *a)
+{
+	const order_step *at = o->status
+	        ? schema_order_step(o->status, strlen(o->status)) : NULL;
+	if (o->lv) {
+		char tr[40];
+		size_t n = strlen(o->lv->checked_field) - 3; /* less "_at" */
+		snprintf(tr, sizeof(tr), "%.*s_trust", (int)n, o->lv->checked_field);
+		o->checked_trust = rec_str(a, r, tr);
+	}
+	if (!at || !strcmp(at->status, "cancelled"))
+		return;
+	unsigned n;
+	const order_step *steps = schema_order_steps(&n);
+	for (unsigned i = 0; i < n && o->nskipped < 3; i++) {
+		uint64_t v;
+		if (steps[i].at_field && steps[i].rank < at->rank &&
+		    !rec_u64(r, steps[i].at_field, &v))
+			o->skipped[o->nskipped++] = steps[i].status;
+	}
+}
+
 /* The level of one order at `now`. */
 static void order_level(order_t *o, const record *r, uint64_t now)
 {
@@ -298,8 +330,12 @@ static void order_level(order_t *o, const record *r, uint64_t now)
 		              lv->minutes * 60000;
 		o->has_deadline = 1;
 	}
-	o->has_checked = rec_u64(r, lv->checked_field, &o->checked);
-	if (!o->has_deadline)
+	/* the step's evidence time (derive.c), else the device's word */
+	char est[40];
+	snprintf(est, sizeof(est), "%s_est", lv->checked_field);
+	o->has_checked = rec_u64(r, est, &o->checked) ||
+	                 rec_u64(r, lv->checked_field, &o->checked);
+	if (!o->has_deadline || (o->status && !strcmp(o->status, "cancelled")))
 		return;
 	if (o->has_checked)
 		o->level = o->checked > o->deadline ? OL_BREACHED : OL_MET;
@@ -359,6 +395,7 @@ static int order_cb(void *ctx, const store_entry *en)
 	if (o->category)
 		o->lv = schema_service_level(o->category, strlen(o->category));
 	order_level(o, r, s->now);
+	order_skipped(o, r, s->a);
 	s->n++;
 	return 0;
 }
@@ -384,7 +421,8 @@ static int scan_orders(store_txn *t, arena *a, const char *site, uint64_t now,
 static int order_open(const order_t *o)
 {
 	return !o->status || (strcmp(o->status, "resolved") &&
-	                      strcmp(o->status, "closed"));
+	                      strcmp(o->status, "closed") &&
+	                      strcmp(o->status, "cancelled"));
 }
 
 static int is_respond(const order_t *o)
@@ -562,24 +600,32 @@ typedef struct {
 } pcount;
 
 typedef struct {
-	uint32_t total, done, done_on_time, skipped, open, overdue;
+	uint32_t total, done, done_on_time, early, skipped, open, overdue;
 } tcount;
 
 typedef struct {
 	uint32_t total, open, breached_respond, breached_resolve, met, breached,
 	         waiting;
-	uint32_t by_status[5];
+	uint32_t by_status[6];
 } ocount;
 
 static const char *const order_statuses[] = {"reported", "accepted", "on_site",
-                                             "resolved", "closed"};
+                                             "resolved", "closed", "cancelled"};
+
+/* Done before its window opened, by the evidence time. */
+static int task_early(const task_t *t)
+{
+	return t->has_done && t->has_from && t->done_ev < t->due_from;
+}
 
 static void count_task(tcount *c, const task_t *t, uint64_t now)
 {
 	c->total++;
 	if (t->status && !strcmp(t->status, "done")) {
 		c->done++;
-		if (t->has_done && t->has_to && t->done_at <= t->due_to)
+		if (task_early(t))
+			c->early++;
+		else if (t->has_done && t->has_to && t->done_ev <= t->due_to)
 			c->done_on_time++;
 	} else if (t->status && !strcmp(t->status, "skipped")) {
 		c->skipped++;
@@ -590,11 +636,24 @@ static void count_task(tcount *c, const task_t *t, uint64_t now)
 	}
 }
 
+/* A done task against its window: early, on_time or late (null when not
+ * done, or without the times to tell). */
+static const char *task_timing(const task_t *t)
+{
+	if (!t->status || strcmp(t->status, "done") || !t->has_done)
+		return NULL;
+	if (task_early(t))
+		return "early";
+	if (!t->has_to)
+		return NULL;
+	return t->done_ev <= t->due_to ? "on_time" : "late";
+}
+
 static void count_order(ocount *c, const order_t *o)
 {
 	c->total++;
 	c->open += order_open(o);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		if (o->status && !strcmp(o->status, order_statuses[i]))
 			c->by_status[i]++;
 	if (o->level == OL_BREACHED) {
@@ -640,6 +699,7 @@ static void w_tcount(doc *m, const tcount *c)
 	kv_u(m, "total", c->total);
 	kv_u(m, "done", c->done);
 	kv_u(m, "done_on_time", c->done_on_time);
+	kv_u(m, "early", c->early);
 	kv_u(m, "skipped", c->skipped);
 	kv_u(m, "open", c->open);
 	kv_u(m, "overdue", c->overdue);
@@ -658,7 +718,7 @@ static void w_ocount(doc *m, const ocount *c)
 	kv_ratio(m, "on_time_rate", c->met, (uint64_t)c->met + c->breached);
 	doc_key(m, "by_status");
 	doc_map(m);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		kv_u(m, order_statuses[i], c->by_status[i]);
 	doc_end(m);
 }
@@ -686,7 +746,13 @@ static void w_order_item(doc *m, const order_t *o)
 	kv_opt(m, "deadline", o->has_deadline, o->deadline);
 	kv_s(m, "checked_field", o->lv ? o->lv->checked_field : NULL);
 	kv_opt(m, "checked_at", o->has_checked, o->checked);
+	kv_s(m, "checked_trust", o->checked_trust);
 	kv_s(m, "level", level_name(o->level));
+	doc_key(m, "skipped");
+	doc_arr(m);
+	for (unsigned i = 0; i < o->nskipped; i++)
+		doc_str(m, o->skipped[i]);
+	doc_end(m);
 	doc_end(m);
 }
 
@@ -885,7 +951,10 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 		kv_opt(&m, "due_from", tk->has_from, tk->due_from);
 		kv_opt(&m, "due_to", tk->has_to, tk->due_to);
 		kv_opt(&m, "done_at", tk->has_done, tk->done_at);
+		kv_opt(&m, "done_at_est", tk->has_done, tk->done_ev);
+		kv_s(&m, "done_trust", tk->done_trust);
 		kv_s(&m, "done_by", tk->done_by);
+		kv_s(&m, "timing", task_timing(tk));
 		doc_end(&m);
 	}
 	doc_end(&m);
@@ -1003,6 +1072,7 @@ static void add_fig(dayfig *to, const dayfig *f)
 	to->t.total += f->t.total;
 	to->t.done += f->t.done;
 	to->t.done_on_time += f->t.done_on_time;
+	to->t.early += f->t.early;
 	to->t.skipped += f->t.skipped;
 	to->t.open += f->t.open;
 	to->t.overdue += f->t.overdue;
@@ -1013,7 +1083,7 @@ static void add_fig(dayfig *to, const dayfig *f)
 	to->o.met += f->o.met;
 	to->o.breached += f->o.breached;
 	to->o.waiting += f->o.waiting;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		to->o.by_status[i] += f->o.by_status[i];
 	to->untrusted += f->untrusted;
 }
@@ -1074,6 +1144,7 @@ static void csv_row(wbuf *b, const char *date, const dayfig *f)
 	csv_u(b, t->total);
 	csv_u(b, t->done);
 	csv_u(b, t->done_on_time);
+	csv_u(b, t->early);
 	csv_u(b, t->skipped);
 	csv_u(b, t->open);
 	csv_u(b, t->overdue);
@@ -1094,7 +1165,8 @@ static void csv_row(wbuf *b, const char *date, const dayfig *f)
 static const char csv_header[] =
 	"date,patrol_expected,patrol_on_time,patrol_late,patrol_missed,"
 	"patrol_pending,patrol_open,patrol_extra,patrol_completion,"
-	"tasks_total,tasks_done,tasks_done_on_time,tasks_skipped,tasks_open,"
+	"tasks_total,tasks_done,tasks_done_on_time,tasks_early,tasks_skipped,"
+	"tasks_open,"
 	"tasks_overdue,tasks_completion,tasks_on_time_rate,"
 	"orders_total,orders_open,orders_breached_respond,"
 	"orders_breached_resolve,orders_met,orders_waiting,orders_on_time_rate,"
