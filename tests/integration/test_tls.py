@@ -268,6 +268,7 @@ def test_bind_error_names_the_address_tried(ctx):
     import socket
     import subprocess
     srv = ctx.server(tls=True)  # makes the certificate and the store
+    srv.stop()  # one server per store: the lock would refuse us first
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     holder.listen()
