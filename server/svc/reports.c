@@ -179,7 +179,7 @@ typedef struct {
 			T *o_ = arena_calloc((a), nc_, sizeof(T));             \
 			if (!o_) {                                             \
 				(rcvar) = FS_E_UNAVAILABLE;                    \
-				return 1;                                      \
+				return SCAN_STOP;                              \
 			}                                                      \
 			if (n)                                                 \
 				memcpy(o_, (v), (n) * sizeof(T));              \
@@ -204,11 +204,11 @@ static int bucket_cb(void *ctx, const store_entry *en)
 {
 	bucket_data *b = ctx;
 	if (en->gone)
-		return 0;
+		return SCAN_NEXT;
 	int is_ck = !strcmp(en->c, "checkin"), is_task = !strcmp(en->c, "task"),
 	    is_ho = !strcmp(en->c, "handover");
 	if (!is_ck && !is_task && !is_ho)
-		return 0;
+		return SCAN_NEXT;
 	/* checkins and tasks keep copies of what they need; a handover keeps
 	 * its whole record, so it is decoded from a copy in the arena */
 	record tr, *r = &tr;
@@ -220,10 +220,10 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		r = NULL;
 	if (!r) {
 		b->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	if (rec_true(r, "_deleted"))
-		return 0;
+		return SCAN_NEXT;
 	char *id = arena_strndup(b->a, en->id, strlen(en->id));
 	if (is_ck) {
 		GROW(b->cks, b->nck, b->capck, ck_t, b->a, b->rc);
@@ -253,7 +253,7 @@ static int bucket_cb(void *ctx, const store_entry *en)
 			char **oi = arena_calloc(b->a, nc, sizeof(*oi));
 			if (!o || !oi) {
 				b->rc = FS_E_UNAVAILABLE;
-				return 1;
+				return SCAN_STOP;
 			}
 			if (b->nho) {
 				memcpy(o, b->handovers, b->nho * sizeof(*o));
@@ -266,7 +266,7 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		b->handovers[b->nho] = r;
 		b->handover_ids[b->nho++] = id;
 	}
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int scan_bucket(store_txn *t, arena *a, const char *bucket,
@@ -280,7 +280,7 @@ static int scan_bucket(store_txn *t, arena *a, const char *bucket,
 	int rc = store_bucket_scan(t, bucket, 0, bucket_cb, b);
 	arena_free(b->tmp);
 	b->tmp = NULL;
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 		return rc;
 	return b->rc;
 }
@@ -322,14 +322,14 @@ static int order_cb(void *ctx, const store_entry *en)
 {
 	order_scan *s = ctx;
 	if (en->gone || strcmp(en->c, "order"))
-		return 0;
+		return SCAN_NEXT;
 	record tr, *r = &tr;
 	arena_reset(s->tmp);
 	rec_init(&tr);
 	if (rec_decode(s->tmp, en->val.p, en->val.n, &tr))
-		return 0; /* not a record: nothing to count */
+		return SCAN_NEXT; /* not a record: nothing to count */
 	if (rec_true(r, "_deleted"))
-		return 0;
+		return SCAN_NEXT;
 	GROW(s->v, s->n, s->cap, order_t, s->a, s->rc);
 	order_t *o = &s->v[s->n];
 	memset(o, 0, sizeof(*o));
@@ -345,22 +345,22 @@ static int order_cb(void *ctx, const store_entry *en)
 		o->has_rcv = 1;
 	}
 	if (!o->has_rep && !o->has_rcv)
-		return 0; /* no time at all: in no shift, no day */
+		return SCAN_NEXT; /* no time at all: in no shift, no day */
 	o->when = o->has_rep ? o->reported_at : o->rcv;
 	if (o->when < s->from || o->when >= s->to)
-		return 0;
+		return SCAN_NEXT;
 	o->id = arena_strndup(s->a, en->id, strlen(en->id));
 	o->category = rec_str(s->a, r, "category");
 	o->status = rec_str(s->a, r, "status");
 	if (!o->id) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	if (o->category)
 		o->lv = schema_service_level(o->category, strlen(o->category));
 	order_level(o, r, s->now);
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 /* The site's orders that count in [from, to) (at reported_at, else at
@@ -374,7 +374,7 @@ static int scan_orders(store_txn *t, arena *a, const char *site, uint64_t now,
 		return FS_E_UNAVAILABLE;
 	int rc = store_bucket_scan(t, bucket, 0, order_cb, &s);
 	arena_free(s.tmp);
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 		return rc;
 	*out = s.v;
 	*n = s.n;
@@ -415,28 +415,28 @@ static int devstaff_cb(void *ctx, sv key, sv val)
 	const char *k = key.p;
 	const char *nul = memchr(k, 0, key.n);
 	if (!nul)
-		return 0;
+		return SCAN_NEXT;
 	size_t dn = (size_t)(nul - k), sn = key.n - dn - 1;
 	int mine = 0;
 	for (uint32_t i = 0; i < s->sh->nstaff && !mine; i++)
 		mine = strlen(s->sh->staff[i]) == sn &&
 		       !memcmp(s->sh->staff[i], nul + 1, sn);
 	if (!mine)
-		return 0;
+		return SCAN_NEXT;
 	char *dev = arena_strndup(s->a, k, dn);
 	if (!dev) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	for (uint32_t i = 0; i < s->n; i++)
 		if (!strcmp(s->v[i].device, dev))
-			return 0;
+			return SCAN_NEXT;
 	GROW(s->v, s->n, s->cap, dev_t_, s->a, s->rc);
 	s->v[s->n].device = dev;
 	if (device_get(s->t, dev, &s->v[s->n].info) != FS_OK)
-		return 0;
+		return SCAN_NEXT;
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int shift_devices(store_txn *t, arena *a, const shift_info *sh,
@@ -448,7 +448,7 @@ static int shift_devices(store_txn *t, arena *a, const shift_info *sh,
 	if (sh->nstaff) {
 		int rc = store_scan(t, ST_DEVSTAFF, sv_of("", 0), sv_of("", 0),
 		                    devstaff_cb, &s);
-		if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+		if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 			return rc;
 	}
 	*out = s.v;
