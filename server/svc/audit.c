@@ -12,6 +12,7 @@
 #include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "server/lib/doc.h"
+#include "server/model/policy.h"
 
 #define AKEY_MAX 511        /* the store refuses longer keys */
 #define WHAT_MAX 1024       /* path and query kept of a read */
@@ -294,7 +295,7 @@ int audit_history(engine *e, const principal *p, const char *c,
                   const char *id, uint64_t after, uint32_t limit, int json,
                   arena *a, wbuf *out, const char **msg)
 {
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR) {
+	if (!policy_is_manager(p)) {
 		*msg = "the audit trail is for supervisors of the record's site "
 		       "and admins";
 		return FS_E_FORBIDDEN;

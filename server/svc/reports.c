@@ -19,6 +19,7 @@
 #include "server/svc/auth.h"
 #include "server/lib/doc.h"
 #include "server/lib/fail.h"
+#include "server/model/policy.h"
 #include "server/svc/patrol.h"
 #include "server/store/keys.h"
 #include "server/svc/tasks.h"
@@ -694,12 +695,6 @@ static void w_record(doc *m, const char *id, const record *r)
 	doc_end(m);
 }
 
-static int may_read(const principal *p, const char *site)
-{
-	return p->role == ROLE_ADMIN ||
-	       (p->role == ROLE_SUPERVISOR && site && !strcmp(p->site, site));
-}
-
 static const char *latest_ho(const bucket_data *b, const char *field,
                              const char *shift, const record **out)
 {
@@ -731,7 +726,7 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	wbuf mp;
 	wb_init(&mp);
 	*msg = NULL;
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
+	if (!policy_is_manager(p))
 		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	if (valid_id(shift, strlen(shift)))
 		FAIL_OUT(FS_E_NOT_FOUND, "no such shift");
@@ -743,7 +738,7 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 		FAIL_OUT(rc, "no such shift");
 	if (rc)
 		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
-	if (!may_read(p, sh.site))
+	if (!policy_manages_site(p, sh.site))
 		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	uint64_t now = engine_now(e);
 	shift_data d;
@@ -1116,7 +1111,7 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	wbuf mp;
 	wb_init(&mp);
 	*msg = NULL;
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
+	if (!policy_is_manager(p))
 		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	if (valid_id(site, strlen(site)))
 		FAIL_OUT(FS_E_NOT_FOUND, "no such site");
@@ -1128,7 +1123,7 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 		FAIL_OUT(rc, "no such site");
 	if (rc)
 		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
-	if (!may_read(p, site))
+	if (!policy_manages_site(p, site))
 		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	const tz_zone *z;
 	if (tz_get(tz, s.tz ? s.tz : "UTC", &z) != FS_OK)
