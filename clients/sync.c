@@ -33,7 +33,8 @@
 #define SYNC_PULL_LIMIT 1000
 /* A clock this far ahead of the corrected clock is pulled back. */
 #define HLC_SLACK_MS 60000
-/* The server's max_skew_ms (DESIGN.md's default; the wire does not say). */
+/* The server's max_skew_ms (the wire does not say: protocol/PROTOCOL.md,
+ * difference 17). */
 #define ASSUMED_MAX_SKEW_MS 300000
 
 /* ---- building a request ------------------------------------------------------ */

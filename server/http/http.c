@@ -30,6 +30,7 @@
 #include "server/http/errfmt.h"
 #include "server/lib/crypto.h"
 #include "server/lib/doc.h"
+#include "server/model/policy.h"
 #include "server/svc/devices.h"
 #include "server/svc/reports.h"
 #include "server/http/web.h"
@@ -635,8 +636,7 @@ static int h_report_lockouts(req_ctx *r, const char *site)
 {
 	if (valid_id(site, strlen(site)))
 		return reply_error(r, FS_E_NOT_FOUND, "no such site");
-	if (r->p.role != ROLE_ADMIN &&
-	    (r->p.role != ROLE_SUPERVISOR || strcmp(r->p.site, site)))
+	if (!policy_manages_site(&r->p, site))
 		return reply_error(r, FS_E_FORBIDDEN,
 		                   "reports are for the site's supervisors and admins");
 	int json = !accepts(mg_get_header(r->c, "Accept"), "application/msgpack");

@@ -203,16 +203,16 @@ static int tick_cb(void *ctx, const store_entry *en)
 {
 	tick_ctx *x = ctx;
 	if (en->gone || strcmp(en->c, "task"))
-		return 0;
+		return SCAN_NEXT;
 	record r;
 	rec_init(&r);
 	uint64_t from = 0, to = 0;
 	if (rec_decode(x->a, en->val.p, en->val.n, &r) || rec_true(&r, "_deleted") ||
 	    !rec_u64(&r, "due_from", &from) || !rec_u64(&r, "due_to", &to))
-		return 0;
+		return SCAN_NEXT;
 	size_t n = strlen(en->id);
 	if (strstr(en->id, ":public-sweep:") && n > 2 && !strcmp(en->id + n - 2, ":1"))
-		return 0; /* the afternoon sweep of the grounds: never done */
+		return SCAN_NEXT; /* the afternoon sweep of the grounds: never done */
 	uint64_t done = from + (to - from) / 3;
 	if (strstr(en->id, ":stair-mop:"))
 		done = to + 40 * MIN_MS; /* done, but 40 minutes late */
@@ -220,7 +220,7 @@ static int tick_cb(void *ctx, const store_entry *en)
 	ob_str(&x->b->ob, "status", "done");
 	ob_u64(&x->b->ob, "done_at", done);
 	ob_str(&x->b->ob, "done_by", "c-wang");
-	return 0;
+	return SCAN_NEXT;
 }
 
 int demo_load(engine *e, const auth_cfg *ac)

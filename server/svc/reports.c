@@ -18,6 +18,8 @@
 #include "schema/schema.h"
 #include "server/svc/auth.h"
 #include "server/lib/doc.h"
+#include "server/lib/fail.h"
+#include "server/model/policy.h"
 #include "server/svc/patrol.h"
 #include "server/store/keys.h"
 #include "server/svc/tasks.h"
@@ -25,13 +27,6 @@
 #define HOUR_MS 3600000ULL
 #define SITE_DAYS_MAX 366
 #define MONTH_DAYS 30.4375 /* 365.25 / 12 */
-
-#define FAIL(code, m)                                                          \
-	do {                                                                   \
-		*msg = (m);                                                    \
-		rc = (code);                                                   \
-		goto out;                                                      \
-	} while (0)
 
 /* ---- writing (doc.h: JSON or msgpack by a flag) ----------------------------- */
 
@@ -176,21 +171,16 @@ typedef struct {
 	int rc;
 } bucket_data;
 
-#define GROW(v, n, cap, T, a, rcvar)                                           \
-	do {                                                                   \
-		if ((n) == (cap)) {                                            \
-			uint32_t nc_ = (cap) ? (cap) * 2 : 32;                 \
-			T *o_ = arena_calloc((a), nc_, sizeof(T));             \
-			if (!o_) {                                             \
-				(rcvar) = FS_E_UNAVAILABLE;                    \
-				return 1;                                      \
-			}                                                      \
-			if (n)                                                 \
-				memcpy(o_, (v), (n) * sizeof(T));              \
-			(v) = o_;                                              \
-			(cap) = nc_;                                           \
-		}                                                              \
-	} while (0)
+/* Room for one more element of v (arena.h's growth, doubling from 32);
+ * when there is none, *rc says so and the scan callback stops. */
+static int room(arena *a, void **v, uint32_t *cap, uint32_t n, size_t size,
+                int *rc)
+{
+	if (!arena_grow(a, v, cap, n, n + 1, size, 32))
+		return 0;
+	*rc = FS_E_UNAVAILABLE;
+	return -1;
+}
 
 /* A record decoded from bytes copied into the arena (they outlive the
  * transaction); NULL on failure. */
@@ -208,11 +198,11 @@ static int bucket_cb(void *ctx, const store_entry *en)
 {
 	bucket_data *b = ctx;
 	if (en->gone)
-		return 0;
+		return SCAN_NEXT;
 	int is_ck = !strcmp(en->c, "checkin"), is_task = !strcmp(en->c, "task"),
 	    is_ho = !strcmp(en->c, "handover");
 	if (!is_ck && !is_task && !is_ho)
-		return 0;
+		return SCAN_NEXT;
 	/* checkins and tasks keep copies of what they need; a handover keeps
 	 * its whole record, so it is decoded from a copy in the arena */
 	record tr, *r = &tr;
@@ -224,13 +214,15 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		r = NULL;
 	if (!r) {
 		b->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	if (rec_true(r, "_deleted"))
-		return 0;
+		return SCAN_NEXT;
 	char *id = arena_strndup(b->a, en->id, strlen(en->id));
 	if (is_ck) {
-		GROW(b->cks, b->nck, b->capck, ck_t, b->a, b->rc);
+		if (room(b->a, (void **)&b->cks, &b->capck, b->nck,
+		         sizeof(*b->cks), &b->rc))
+			return SCAN_STOP;
 		ck_t *c = &b->cks[b->nck++];
 		c->id = id;
 		c->checkpoint = rec_str(b->a, r, "checkpoint");
@@ -239,7 +231,9 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		if (!rec_u64(r, "at_est", &c->at_est))
 			c->at_est = c->at; /* never: the server fills it */
 	} else if (is_task) {
-		GROW(b->tasks, b->ntask, b->captask, task_t, b->a, b->rc);
+		if (room(b->a, (void **)&b->tasks, &b->captask, b->ntask,
+		         sizeof(*b->tasks), &b->rc))
+			return SCAN_STOP;
 		task_t *t = &b->tasks[b->ntask++];
 		t->id = id;
 		t->title = rec_str(b->a, r, "title");
@@ -254,26 +248,17 @@ static int bucket_cb(void *ctx, const store_entry *en)
 			t->done_ev = t->done_at;
 		t->done_trust = rec_str(b->a, r, "done_trust");
 	} else {
-		if (b->nho == b->capho) {
-			uint32_t nc = b->capho ? b->capho * 2 : 8;
-			const record **o = arena_calloc(b->a, nc, sizeof(*o));
-			char **oi = arena_calloc(b->a, nc, sizeof(*oi));
-			if (!o || !oi) {
-				b->rc = FS_E_UNAVAILABLE;
-				return 1;
-			}
-			if (b->nho) {
-				memcpy(o, b->handovers, b->nho * sizeof(*o));
-				memcpy(oi, b->handover_ids, b->nho * sizeof(*oi));
-			}
-			b->handovers = o;
-			b->handover_ids = oi;
-			b->capho = nc;
-		}
+		/* two arrays of one capacity: the ids' grows as the records' */
+		uint32_t cap_ids = b->capho;
+		if (room(b->a, (void **)&b->handovers, &b->capho, b->nho,
+		         sizeof(*b->handovers), &b->rc) ||
+		    room(b->a, (void **)&b->handover_ids, &cap_ids, b->nho,
+		         sizeof(*b->handover_ids), &b->rc))
+			return SCAN_STOP;
 		b->handovers[b->nho] = r;
 		b->handover_ids[b->nho++] = id;
 	}
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int scan_bucket(store_txn *t, arena *a, const char *bucket,
@@ -287,7 +272,7 @@ static int scan_bucket(store_txn *t, arena *a, const char *bucket,
 	int rc = store_bucket_scan(t, bucket, 0, bucket_cb, b);
 	arena_free(b->tmp);
 	b->tmp = NULL;
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 		return rc;
 	return b->rc;
 }
@@ -358,15 +343,16 @@ static int order_cb(void *ctx, const store_entry *en)
 {
 	order_scan *s = ctx;
 	if (en->gone || strcmp(en->c, "order"))
-		return 0;
+		return SCAN_NEXT;
 	record tr, *r = &tr;
 	arena_reset(s->tmp);
 	rec_init(&tr);
 	if (rec_decode(s->tmp, en->val.p, en->val.n, &tr))
-		return 0; /* not a record: nothing to count */
+		return SCAN_NEXT; /* not a record: nothing to count */
 	if (rec_true(r, "_deleted"))
-		return 0;
-	GROW(s->v, s->n, s->cap, order_t, s->a, s->rc);
+		return SCAN_NEXT;
+	if (room(s->a, (void **)&s->v, &s->cap, s->n, sizeof(*s->v), &s->rc))
+		return SCAN_STOP;
 	order_t *o = &s->v[s->n];
 	memset(o, 0, sizeof(*o));
 	o->has_rep = rec_u64(r, "reported_at", &o->reported_at);
@@ -381,23 +367,23 @@ static int order_cb(void *ctx, const store_entry *en)
 		o->has_rcv = 1;
 	}
 	if (!o->has_rep && !o->has_rcv)
-		return 0; /* no time at all: in no shift, no day */
+		return SCAN_NEXT; /* no time at all: in no shift, no day */
 	o->when = o->has_rep ? o->reported_at : o->rcv;
 	if (o->when < s->from || o->when >= s->to)
-		return 0;
+		return SCAN_NEXT;
 	o->id = arena_strndup(s->a, en->id, strlen(en->id));
 	o->category = rec_str(s->a, r, "category");
 	o->status = rec_str(s->a, r, "status");
 	if (!o->id) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	if (o->category)
 		o->lv = schema_service_level(o->category, strlen(o->category));
 	order_level(o, r, s->now);
 	order_skipped(o, r, s->a);
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 /* The site's orders that count in [from, to) (at reported_at, else at
@@ -411,7 +397,7 @@ static int scan_orders(store_txn *t, arena *a, const char *site, uint64_t now,
 		return FS_E_UNAVAILABLE;
 	int rc = store_bucket_scan(t, bucket, 0, order_cb, &s);
 	arena_free(s.tmp);
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 		return rc;
 	*out = s.v;
 	*n = s.n;
@@ -453,28 +439,29 @@ static int devstaff_cb(void *ctx, sv key, sv val)
 	const char *k = key.p;
 	const char *nul = memchr(k, 0, key.n);
 	if (!nul)
-		return 0;
+		return SCAN_NEXT;
 	size_t dn = (size_t)(nul - k), sn = key.n - dn - 1;
 	int mine = 0;
 	for (uint32_t i = 0; i < s->sh->nstaff && !mine; i++)
 		mine = strlen(s->sh->staff[i]) == sn &&
 		       !memcmp(s->sh->staff[i], nul + 1, sn);
 	if (!mine)
-		return 0;
+		return SCAN_NEXT;
 	char *dev = arena_strndup(s->a, k, dn);
 	if (!dev) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	for (uint32_t i = 0; i < s->n; i++)
 		if (!strcmp(s->v[i].device, dev))
-			return 0;
-	GROW(s->v, s->n, s->cap, dev_t_, s->a, s->rc);
+			return SCAN_NEXT;
+	if (room(s->a, (void **)&s->v, &s->cap, s->n, sizeof(*s->v), &s->rc))
+		return SCAN_STOP;
 	s->v[s->n].device = dev;
 	if (device_get(s->t, dev, &s->v[s->n].info) != FS_OK)
-		return 0;
+		return SCAN_NEXT;
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int shift_devices(store_txn *t, arena *a, const shift_info *sh,
@@ -486,7 +473,7 @@ static int shift_devices(store_txn *t, arena *a, const shift_info *sh,
 	if (sh->nstaff) {
 		int rc = store_scan(t, ST_DEVSTAFF, sv_of("", 0), sv_of("", 0),
 		                    devstaff_cb, &s);
-		if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+		if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 			return rc;
 	}
 	*out = s.v;
@@ -774,12 +761,6 @@ static void w_record(doc *m, const char *id, const record *r)
 	doc_end(m);
 }
 
-static int may_read(const principal *p, const char *site)
-{
-	return p->role == ROLE_ADMIN ||
-	       (p->role == ROLE_SUPERVISOR && site && !strcmp(p->site, site));
-}
-
 static const char *latest_ho(const bucket_data *b, const char *field,
                              const char *shift, const record **out)
 {
@@ -811,24 +792,24 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	wbuf mp;
 	wb_init(&mp);
 	*msg = NULL;
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+	if (!policy_is_manager(p))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	if (valid_id(shift, strlen(shift)))
-		FAIL(FS_E_NOT_FOUND, "no such shift");
+		FAIL_OUT(FS_E_NOT_FOUND, "no such shift");
 	if (store_begin(engine_store(e), 0, &t))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	shift_info sh;
 	rc = shift_load(t, a, shift, &sh);
 	if (rc == FS_E_NOT_FOUND)
-		FAIL(rc, "no such shift");
+		FAIL_OUT(rc, "no such shift");
 	if (rc)
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
-	if (!may_read(p, sh.site))
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
+	if (!policy_manages_site(p, sh.site))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	uint64_t now = engine_now(e);
 	shift_data d;
 	if ((rc = gather_shift(e, t, a, &sh, now, &d)))
-		FAIL(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
+		FAIL_OUT(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
 		     rc == FS_E_TOO_LARGE ? "the route has too many rounds"
 		                          : "store unavailable");
 	task_site site;
@@ -837,7 +818,7 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	uint32_t nord = 0;
 	if (sh.site && (rc = scan_orders(t, a, sh.site, now, sh.starts, sh.ends,
 	                                 &ords, &nord)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	/* the handover the shift left lives in the next shift's bucket */
 	const record *ho_out = NULL, *ho_in = NULL;
 	const char *ho_out_id = NULL, *ho_in_id = NULL;
@@ -848,12 +829,12 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	if (sh.site &&
 	    (rc = shift_site_scan(t, a, sh.site, sh.ends > 12 * HOUR_MS ? sh.ends - 12 * HOUR_MS : 0,
 	                            sh.ends + 36 * HOUR_MS, &next, &nnext)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	for (uint32_t i = 0; i < nnext; i++) {
 		bucket_data nb;
 		char *bk = arena_printf(a, "shift/%s", next[i].id);
 		if (!bk || scan_bucket(t, a, bk, &nb))
-			FAIL(FS_E_UNAVAILABLE, "store unavailable");
+			FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 		const record *r;
 		const char *id = latest_ho(&nb, "from_shift", sh.id, &r);
 		uint64_t at = 0;
@@ -1202,45 +1183,45 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	wbuf mp;
 	wb_init(&mp);
 	*msg = NULL;
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+	if (!policy_is_manager(p))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	if (valid_id(site, strlen(site)))
-		FAIL(FS_E_NOT_FOUND, "no such site");
+		FAIL_OUT(FS_E_NOT_FOUND, "no such site");
 	if (store_begin(engine_store(e), 0, &t))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	task_site s;
 	rc = tasks_load_site(t, a, site, &s);
 	if (rc == FS_E_NOT_FOUND)
-		FAIL(rc, "no such site");
+		FAIL_OUT(rc, "no such site");
 	if (rc)
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
-	if (!may_read(p, site))
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
+	if (!policy_manages_site(p, site))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	const tz_zone *z;
 	if (tz_get(tz, s.tz ? s.tz : "UTC", &z) != FS_OK)
-		FAIL(FS_E_BAD_REQUEST, "the site's time zone is unknown to this server");
+		FAIL_OUT(FS_E_BAD_REQUEST, "the site's time zone is unknown to this server");
 	uint64_t now = engine_now(e);
 	int64_t today = tz_day_of(tz_utc_to_local_ms(z, (int64_t)now));
 	int64_t d0 = today, d1 = today;
 	char *qf = query_get(a, query, "from"), *qt = query_get(a, query, "to");
 	if ((qf && parse_date(qf, &d0)) || (qt && parse_date(qt, &d1)))
-		FAIL(FS_E_BAD_REQUEST, "from and to are dates, YYYY-MM-DD");
+		FAIL_OUT(FS_E_BAD_REQUEST, "from and to are dates, YYYY-MM-DD");
 	if (qf && !qt)
 		d1 = d0;
 	if (qt && !qf)
 		d0 = d1;
 	if (d1 < d0)
-		FAIL(FS_E_BAD_REQUEST, "to is before from");
+		FAIL_OUT(FS_E_BAD_REQUEST, "to is before from");
 	if (d1 - d0 >= SITE_DAYS_MAX)
-		FAIL(FS_E_BAD_REQUEST, "at most 366 days a report");
+		FAIL_OUT(FS_E_BAD_REQUEST, "at most 366 days a report");
 	uint32_t nd = (uint32_t)(d1 - d0 + 1);
 	int64_t from_ms = tz_local_to_utc_ms(z, d0 * TZ_DAY_MS);
 	int64_t to_ms = tz_local_to_utc_ms(z, (d1 + 1) * TZ_DAY_MS);
 	if (from_ms < 0)
-		FAIL(FS_E_BAD_REQUEST, "from is before 1970 in the site's zone");
+		FAIL_OUT(FS_E_BAD_REQUEST, "from is before 1970 in the site's zone");
 	dayfig *days = arena_calloc(a, nd, sizeof(dayfig));
 	if (!days)
-		FAIL(FS_E_UNAVAILABLE, "out of memory");
+		FAIL_OUT(FS_E_UNAVAILABLE, "out of memory");
 #define DAY_OF(ms) tz_day_of(tz_utc_to_local_ms(z, (int64_t)(ms)))
 #define IN_RANGE(dd) ((dd) >= d0 && (dd) <= d1)
 
@@ -1249,15 +1230,15 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	uint32_t nsh;
 	if ((rc = shift_site_scan(t, a, site, (uint64_t)from_ms > TZ_DAY_MS ? (uint64_t)from_ms - TZ_DAY_MS : 0,
 	                            (uint64_t)to_ms + TZ_DAY_MS, &sh, &nsh)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	for (uint32_t i = 0; i < nsh; i++) {
 		shift_data d;
 		rc = gather_shift(e, t, a, &sh[i], now, &d);
 		if (rc == FS_E_TOO_LARGE)
-			FAIL(rc, arena_printf(a, "shift %s: the route has too many rounds",
+			FAIL_OUT(rc, arena_printf(a, "shift %s: the route has too many rounds",
 			                      sh[i].id));
 		if (rc)
-			FAIL(FS_E_UNAVAILABLE, "store unavailable");
+			FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 		const patrol_out *po = &d.pout;
 		for (uint32_t k = 0; k < po->nrounds; k++) {
 			int64_t dd = DAY_OF(patrol_round_from(&d.pin, k));
@@ -1288,7 +1269,7 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	uint32_t nord;
 	if ((rc = scan_orders(t, a, site, now, (uint64_t)from_ms, (uint64_t)to_ms,
 	                      &ords, &nord)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	unsigned nlv;
 	schema_service_levels(&nlv);
 	static const char *const cats[] = {"elevator_entrapment", "urgent_water",
@@ -1329,9 +1310,9 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	task_slot *slots;
 	uint32_t nslot;
 	if ((rc = tasks_site_standards(t, a, site, &stds, &nstd)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	if ((rc = tasks_plan(z, stds, nstd, sh, nsh, d0, d1, a, &slots, &nslot)))
-		FAIL(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
+		FAIL_OUT(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
 		     "too many slots to plan");
 	store_abort(t);
 	t = NULL;
@@ -1346,7 +1327,7 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 		for (uint32_t i = 0; i < nd; i++) {
 			char *ds = date_str(a, d0 + i);
 			if (!ds)
-				FAIL(FS_E_UNAVAILABLE, "out of memory");
+				FAIL_OUT(FS_E_UNAVAILABLE, "out of memory");
 			csv_row(out, ds, &days[i]);
 		}
 		csv_row(out, "total", &total);

@@ -1,5 +1,5 @@
 /*
- * reports.h — what supervisors get (DESIGN.md section 6, issue 4):
+ * reports.h — what supervisors get (schema/REPORTS.md, issue 4):
  *   GET /v1/reports/shift/<shift>
  *   GET /v1/reports/site/<site>?from=YYYY-MM-DD&to=YYYY-MM-DD
  * JSON by default, msgpack with `Accept: application/msgpack`, CSV with

@@ -1,7 +1,7 @@
 """Integration test: a catalogue of malformed and hostile requests.
 
 Every case is one row of a table: what is sent, and the documented answer
-(DESIGN.md section 4, CONTRACT_NOTES.md): an HTTP status and, for errors
+(protocol/PROTOCOL.md, CONTRACT_NOTES.md): an HTTP status and, for errors
 our handlers produce, the {error: CODE, msg} body; or, for per-op
 refusals, HTTP 200 with the op named in its ack's `rej` with its code.
 After every case the server must still answer GET /healthz, and an admin

@@ -1,4 +1,4 @@
-"""Integration tests: every documented error code, limits, hostile msgpack (DESIGN.md section 4)."""
+"""Integration tests: every documented error code, limits, hostile msgpack (protocol/PROTOCOL.md, "Error codes")."""
 
 import os
 import time

@@ -1,6 +1,6 @@
-"""Evidence times (DESIGN.md section 2): anchors per (device, boot) from each
+"""Evidence times (protocol/PROTOCOL.md, "Evidence time"): anchors per (device, boot) from each
 sync's dev {boot, mono, wall}, and the server-filled rcv / skew / at_est /
-trust of checkins; the devices report (section 4)."""
+trust of checkins; the devices report."""
 
 import harness as H
 from synclib import (HOUR, MIN, SEC, _admin, _device, _get, _op, _push,

@@ -1,6 +1,6 @@
-"""Pull order and paging (DESIGN.md section 3): limit over recs+gone of all
-buckets, bytewise bucket order, cursor and `more` semantics, unnamed buckets
-from 0, reset for a cursor above the head, the limit cap, and `store`."""
+"""Pull order and paging (protocol/PROTOCOL.md, "Pull, buckets and scope"):
+limit over recs+gone of all buckets, bytewise bucket order, cursor and `more`
+semantics, unnamed buckets from 0, reset for a cursor above the head, the limit cap, and `store`."""
 
 import harness as H
 from synclib import (HOUR, _admin, _device, _op, _shift, _site, _staff, _sync,

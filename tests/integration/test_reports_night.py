@@ -1,4 +1,4 @@
-"""Shift and site reports (issue 4, DESIGN.md section 6) against a real
+"""Shift and site reports (issue 4, schema/REPORTS.md) against a real
 server: a guard's night shift with a 2-checkpoint route every 120 min,
 scans pushed by an enrolled handheld the way a device sends them (boot,
 mono, wall, pending), both grace cases, a late-syncing handheld turning

@@ -1,4 +1,4 @@
-"""Scope (DESIGN.md section 3): what each role pulls, computed from real now;
+"""Scope (protocol/PROTOCOL.md, "Pull, buckets and scope"): what each role pulls, computed from real now;
 `drop` for named buckets out of scope; site isolation; a record moved to
 another bucket leaves a `gone` entry in the old one."""
 

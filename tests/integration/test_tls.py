@@ -1,4 +1,4 @@
-"""Integration tests: TLS done right (DESIGN.md section 4, issue 5).
+"""Integration tests: TLS done right (protocol/PROTOCOL.md, "Transport"; issue 5).
 
 HTTPS by default with the certificate the test makes (openssl, in a temp
 dir); TLS 1.2 minimum (TLS 1.1 refused even when the client forces it

@@ -1,6 +1,6 @@
 /*
  * test_schema.c — the schema tables are consistent with each other and
- * with DESIGN.md section 5: every bucket field is a field of its
+ * with schema/SCHEMA.md: every bucket field is a field of its
  * collection, server-owned fields are exactly the documented ones, service
  * levels name real order fields, enums are complete.
  */
