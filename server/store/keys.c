@@ -107,3 +107,13 @@ size_t key_devstaff(char *k, size_t cap, const char *device,
 {
 	return join0((uint8_t *)k, cap, device, staff, strlen(staff));
 }
+
+size_t key_devstaff_dev(char *k, size_t cap, const char *device)
+{
+	return join0((uint8_t *)k, cap, device, "", 0);
+}
+
+size_t key_scut(char *k, size_t cap, const char *staff)
+{
+	return prefixed(k, cap, "scut/", staff);
+}

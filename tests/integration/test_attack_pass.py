@@ -1,0 +1,118 @@
+"""Issue 10's attack pass, one test per hole closed here: `by` is no
+lasting promotion, a lead's handover is checked before and after the
+merge, records may not lie about their site, shifts have a bounded
+length, refusals name no record of another site, PIN rules, blob quotas.
+Each test is the repro of the issue (refused now) and the honest use next
+to it (still working)."""
+
+import time
+
+import harness as H
+from synclib import (HOUR, MIN, _admin, _batch, _device, _get, _op, _push,
+                     _rej, _rej_entry, _shift, _site, _staff, _sync)
+
+A, B = "A", "B"
+SLACK_MS = 1000     # --max-skew-ms here: the slack of a `by` session
+
+
+def _world(ctx, args=()):
+    srv = ctx.server(args=("--max-skew-ms", str(SLACK_MS)) + tuple(args))
+    now = H.now_ms()
+    _admin(srv, [_site(A), _site(B),
+                 _staff(A, "g1", "guard"), _staff(A, "g2", "guard"),
+                 _staff(A, "sup1", "supervisor"),
+                 _staff(B, "gb", "guard"), _staff(B, "supb", "supervisor"),
+                 _op("zone", "za", {"site": A, "name": "Lobby"}),
+                 _shift(A, "sa1", "guard", now - 2 * HOUR, now + 6 * HOUR,
+                        ["g1", "g2"], lead="g1", route="ra"),
+                 _shift(A, "sa2", "guard", now + 6 * HOUR, now + 14 * HOUR,
+                        ["g2"], lead="g2", route="ra"),
+                 _shift(A, "sa3", "guard", now + 6 * HOUR, now + 14 * HOUR,
+                        ["g2"], route="rb"),
+                 _shift(B, "sb1", "guard", now - 2 * HOUR, now + 6 * HOUR,
+                        ["gb"], lead="gb")])
+    return srv
+
+
+def _shared(srv):
+    """A handheld of site A enrolled with no role: g1 logs in, then sup1."""
+    code = H.enroll_code(srv, A)
+    dev, dtok = H.enroll(srv, code, "shared handheld")
+    for s in ("g1", "sup1"):
+        H.set_pin(srv, s, "7391")
+    g1 = H.login(srv, dtok, "g1", "7391")["token"]
+    t_sup = H.now_ms()
+    sup = H.login(srv, dtok, "sup1", "7391")["token"]
+    return dev, dtok, g1, sup, t_sup
+
+
+def _role(srv, staff):
+    return _get(srv, srv.admin_token, "site/" + A, "staff", staff)["f"]["role"]
+
+
+# ---- item 2: `by` is never a lasting promotion ------------------------------
+
+def test_by_only_within_a_session_held_on_the_device(ctx):
+    srv = _world(ctx)
+    dev, dtok, g1, sup, t_sup = _shared(srv)
+    # honest: the supervisor's offline work, pushed later by the guard
+    honest = _op("zone", "zb", {"site": A, "name": "Gate"},
+                 s=H.hlc_of(H.now_ms()))
+    _sync(srv, g1, what="the guard has the handheld back")
+    time.sleep(SLACK_MS * 1.5 / 1000)
+    b = _sync(srv, g1, push=[_batch([honest], by="sup1")], what="honest by")
+    ack = b["acks"][0]
+    assert ack["applied"] == 1 and not ack.get("rej"), \
+        "an honest shared-handheld batch is credited: %r" % ack
+    # the repro: the guard's own session promotes the guard with by=sup1
+    promote = _op("staff", "g1", {"role": "supervisor"})
+    ack, _ = _push(srv, g1, [promote], by="sup1", what="by as promotion")
+    assert _rej(ack) == {0: "FORBIDDEN"}, \
+        "an op stamped after the supervisor left the handheld: %r" % ack
+    assert "outside every session" in _rej_entry(ack, 0)["msg"], ack
+    # stamped before the supervisor ever logged in
+    early = _op("staff", "g1", {"role": "supervisor"},
+                s=H.hlc_of(t_sup - 60_000))
+    ack, _ = _push(srv, g1, [early], by="sup1", what="back-dated")
+    assert _rej(ack) == {0: "FORBIDDEN"}, ack
+    assert _role(srv, "g1") == "guard"
+    _ = (dev, dtok, sup)
+
+
+def test_by_ends_at_a_pin_change_and_a_deactivation(ctx):
+    srv = _world(ctx)
+    _, _, g1, sup, _ = _shared(srv)
+    # the supervisor still "holds" the handheld; the PIN is changed
+    H.set_pin(srv, "sup1", "8402")
+    ack, _ = _push(srv, g1, [_op("staff", "g1", {"role": "supervisor"})],
+                   by="sup1", what="by after a PIN change")
+    assert _rej(ack) == {0: "FORBIDDEN"}, \
+        "a PIN change ends the supervisor's sessions for by: %r" % ack
+    assert _role(srv, "g1") == "guard"
+    # deactivation: the supervisor logs in again, is deactivated and
+    # reactivated; the guard's batch stamped after the deactivation fails
+    code = H.enroll_code(srv, A)
+    _, dtok = H.enroll(srv, code, "second handheld")
+    H.set_pin(srv, "g2", "5517")
+    g2 = H.login(srv, dtok, "g2", "5517")["token"]
+    H.login(srv, dtok, "sup1", "8402")
+    _admin(srv, [_op("staff", "sup1", {"active": False})])
+    _admin(srv, [_op("staff", "sup1", {"active": True})])
+    ack, _ = _push(srv, g2, [_op("staff", "g2", {"role": "supervisor"})],
+                   by="sup1", what="by after a deactivation")
+    assert _rej(ack) == {0: "FORBIDDEN"}, ack
+    assert _role(srv, "g2") == "guard"
+
+
+def test_by_on_a_role_enrolled_device_stays_in_that_role(ctx):
+    srv = _world(ctx)
+    gdev = _device(srv, A, "g1", "guard")
+    H.set_pin(srv, "g2", "5517")
+    H.login(srv, gdev.device_token, "g2", "5517")
+    g1 = H.login(srv, gdev.device_token, "g1", "1234")["token"]
+    # g2 is promoted after its guard session on this guard handheld
+    _admin(srv, [_op("staff", "g2", {"role": "supervisor"})])
+    ack, _ = _push(srv, g1, [_op("zone", "zc", {"site": A, "name": "x"})],
+                   by="g2", what="by of a promoted staff member")
+    assert ack.get("err") == "FORBIDDEN" and ack["applied"] == 0, ack
+    assert _get(srv, srv.admin_token, "site/" + A, "zone", "zc") is None
