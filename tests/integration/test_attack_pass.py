@@ -116,3 +116,31 @@ def test_by_on_a_role_enrolled_device_stays_in_that_role(ctx):
                    by="g2", what="by of a promoted staff member")
     assert ack.get("err") == "FORBIDDEN" and ack["applied"] == 0, ack
     assert _get(srv, srv.admin_token, "site/" + A, "zone", "zc") is None
+
+
+# ---- item 6: a lead takes over no handover ------------------------------------
+
+def test_lead_handover_checked_before_and_after_the_merge(ctx):
+    srv = _world(ctx)
+    lead = _device(srv, A, "g1", "guard")      # lead of sa1
+    sup = _device(srv, A, "sup1", "supervisor")
+    now = H.now_ms()
+    # a supervisor's handover from sa2 (led by g2) to sa3
+    h = {"site": A, "from_shift": "sa2", "to_shift": "sa3", "by": "sup1",
+         "at": now, "note": "from the supervisor"}
+    ack, _ = _push(srv, sup.token, [_op("handover", "hx", h)], what="sup")
+    assert ack["applied"] == 1, ack
+    # the repro: the lead of sa1 rewrites it by also writing from_shift=sa1
+    ack, _ = _push(srv, lead.token, [_op("handover", "hx", {
+        "from_shift": "sa1", "note": "taken over"})], what="takeover")
+    assert _rej(ack) == {0: "FORBIDDEN"}, ack
+    got = _get(srv, srv.admin_token, "shift/sa3", "handover", "hx")
+    assert got["f"]["note"] == "from the supervisor", got
+    # to a shift of another post (route rb) or far away: refused
+    ack, _ = _push(srv, lead.token, [_op("handover", "hy", dict(
+        h, from_shift="sa1", to_shift="sa3", by="g1"))], what="other post")
+    assert _rej(ack) == {0: "FORBIDDEN"}, ack
+    # honest: from the lead's own shift to the post's next shift
+    ack, _ = _push(srv, lead.token, [_op("handover", "hz", dict(
+        h, from_shift="sa1", to_shift="sa2", by="g1"))], what="honest")
+    assert ack["applied"] == 1 and not ack.get("rej"), ack
