@@ -144,3 +144,50 @@ def test_lead_handover_checked_before_and_after_the_merge(ctx):
     ack, _ = _push(srv, lead.token, [_op("handover", "hz", dict(
         h, from_shift="sa1", to_shift="sa2", by="g1"))], what="honest")
     assert ack["applied"] == 1 and not ack.get("rej"), ack
+
+
+# ---- item 7: records that lie about their site ---------------------------------
+
+def _checkin(kid, site, shift="sa1", staff="g1"):
+    now = H.now_ms()
+    return _op("checkin", kid, {"site": site, "shift": shift, "staff": staff,
+                                "checkpoint": "cpa", "at": now - MIN,
+                                "boot": "b1", "mono": 1000,
+                                "method": "nfc"})
+
+
+def _history(srv, token, c, id_):
+    return H.req(srv, "GET", "/v1/audit/%s/%s" % (c, id_), token=token)
+
+
+def test_records_agree_with_their_site(ctx):
+    srv = _world(ctx)
+    g1 = _device(srv, A, "g1", "guard")
+    supa = _device(srv, A, "sup1", "supervisor")
+    supb = _device(srv, B, "supb", "supervisor")
+    # the repro: A's guard, A's shift, site B
+    ack, _ = _push(srv, g1.token, [_checkin("k-lie", B)], what="lie")
+    assert _rej(ack) == {0: "BAD_REQUEST"}, ack
+    assert "site" in _rej_entry(ack, 0)["msg"], ack
+    now = H.now_ms()
+    lies = [
+        _op("task", "t-lie", {"site": B, "shift": "sa1", "title": "x"}),
+        _op("handover", "h-lie", {"site": A, "from_shift": "sb1",
+                                  "to_shift": "sa2", "at": now}),
+        _op("order", "o-lie", {"site": A, "category": "repair",
+                               "title": "x", "reporter": "gb",
+                               "status": "reported"}),
+        _op("shift", "s-lie", {"site": A, "role": "guard", "starts": now,
+                               "ends": now + HOUR, "staff": ["g1", "gb"]}),
+    ]
+    for who in (supa.token, srv.admin_token):
+        b = _sync(srv, who, push=[_batch(lies)], what="lies")
+        assert _rej(b["acks"][0]) == {i: "BAD_REQUEST" for i in
+                                      range(len(lies))}, b["acks"][0]
+    # the honest checkin; its history is A's, whoever asks
+    ack, _ = _push(srv, g1.token, [_checkin("k-true", A)], what="true")
+    assert ack["applied"] == 1, ack
+    r = _history(srv, supa.token, "checkin", "k-true")
+    assert r.status == 200 and r.body["entries"][0]["site"] == A, r
+    r = _history(srv, supb.token, "checkin", "k-true")
+    assert r.status == 404, "another site is told nothing: %r" % r
