@@ -73,6 +73,7 @@ static const option opts[] = {
 	{"--tombstone-ttl-ms", O_U64, OFF(ecfg.lim.tombstone_ttl_ms), "N  (30 days)"},
 	{"--session-ttl-ms", O_U64, OFF(ecfg.lim.session_ttl_ms), "N  (7 days)"},
 	{"--evidence-window-ms", O_U64, OFF(ecfg.lim.evidence_window_ms), "N  late pushes for ended shifts (7 days)"},
+	{"--shift-max-ms", O_U64, OFF(ecfg.lim.shift_max_ms), "N  the longest shift a write may make (7 days)"},
 	{"--body-max", O_SIZE, OFF(ecfg.lim.body_max), "BYTES  request body, compressed (4 MiB)"},
 	{"--inflated-max", O_SIZE, OFF(ecfg.lim.inflated_max), "BYTES  request body, inflated (32 MiB)"},
 	{"--maint-interval-ms", O_U64, OFF(maint_ms), "N  purge pass every N ms (3600000)"},

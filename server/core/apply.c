@@ -185,6 +185,10 @@ opresult apply_op(actx *x, const wval *op)
 		return rej(rc, msg, cur);
 	if ((rc = sitecheck_record(x->t, &pw, col, &nw, f, &msg)))
 		return rej(rc, msg, msg ? cur : NULL);
+	if (!strcmp(col->name, "shift") &&
+	    !shift_span_ok(&nw, x->e->cfg.lim.shift_max_ms))
+		return rej(FS_E_BAD_REQUEST, "a shift lasts longer than "
+		           "shift_max_ms (7 days)", cur);
 
 	if (col->append_only && exists) {
 		if (same_evidence(col, old, f))

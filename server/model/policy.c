@@ -340,8 +340,12 @@ int policy_write(const policy_writer *x, const scollection *col,
 	if (!may_write_bucket(x, col, bucket, !old, g) ||
 	    (old && strcmp(old_bucket, bucket) &&
 	     !may_write_bucket(x, col, old_bucket, 0, g))) {
-		*msg = arena_printf(x->a, "%s/%s would be in %s, outside the "
-		                    "writer's scope", col->name, id, bucket);
+		/* the bucket is not named: it may be that of a stored record
+		 * of another site, and saying so would tell the writer it
+		 * exists and where */
+		*msg = arena_printf(x->a, "%s/%s: the record, before or after "
+		                    "this write, is outside the writer's scope",
+		                    col->name, id);
 		return FS_E_OUT_OF_SCOPE;
 	}
 	return FS_OK;

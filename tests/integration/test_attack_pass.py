@@ -191,3 +191,48 @@ def test_records_agree_with_their_site(ctx):
     assert r.status == 200 and r.body["entries"][0]["site"] == A, r
     r = _history(srv, supb.token, "checkin", "k-true")
     assert r.status == 404, "another site is told nothing: %r" % r
+
+
+# ---- item 9: shift length, refusals that name another site's records -------
+
+DAY = 24 * HOUR
+
+
+def test_shift_length_is_bounded(ctx):
+    srv = _world(ctx)
+    sup = _device(srv, A, "sup1", "supervisor")
+    now = H.now_ms()
+    decades = _op("shift", "s-long", {"site": A, "role": "guard",
+                                      "starts": now, "ends": now + 30 * 365 * DAY,
+                                      "staff": ["g1"]})
+    week = _op("shift", "s-week", {"site": A, "role": "guard", "starts": now,
+                                   "ends": now + 7 * DAY, "staff": ["g1"]})
+    stretch = _op("shift", "sa1", {"ends": now + 40 * 365 * DAY})
+    for who in (sup.token, srv.admin_token):
+        b = _sync(srv, who, push=[_batch([decades, week, stretch])])
+        ack = b["acks"][0]
+        assert _rej(ack) == {0: "BAD_REQUEST", 2: "BAD_REQUEST"}, ack
+        assert "7 days" in _rej_entry(ack, 0)["msg"], ack
+    assert _get(srv, srv.admin_token, "site/" + A, "shift", "s-long") is None
+    assert _get(srv, srv.admin_token, "site/" + A, "shift", "s-week")
+    # --shift-max-ms moves the bound
+    srv2 = _world(ctx, args=("--shift-max-ms", str(30 * 365 * DAY + 1)))
+    ack, _ = _push(srv2, srv2.admin_token, [decades], what="raised bound")
+    assert ack["applied"] == 1, ack
+
+
+def test_out_of_scope_names_no_bucket_of_another_site(ctx):
+    srv = _world(ctx)
+    supb = _device(srv, B, "supb", "supervisor")
+    gb = _device(srv, B, "gb", "guard")
+    # za is a zone of site A, sa1 a shift of A: B's staff learn nothing
+    for tok, o in ((supb.token, _op("zone", "za", {"name": "mine"})),
+                   (supb.token, _op("shift", "sa1", {"lead": "supb"})),
+                   (gb.token, _op("handover", "hq", {
+                       "site": B, "from_shift": "sb1", "to_shift": "sa2",
+                       "at": H.now_ms()}))):
+        ack, _ = _push(srv, tok, [o], what="other site's record")
+        e = _rej_entry(ack, 0)
+        assert e["code"] in ("OUT_OF_SCOPE", "FORBIDDEN") and \
+            "site/" + A not in e["msg"] and "would be in" not in e["msg"] and \
+            not e.get("cur"), e
