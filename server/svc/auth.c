@@ -491,8 +491,11 @@ int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,
 	char *staff, *pin;
 	if (id_arg(req, "staff", a, &staff))
 		FAIL(FS_E_BAD_REQUEST, "staff must be a staff id");
-	if (str_arg(req, "pin", 64, a, &pin) || strlen(pin) < 4)
+	if (str_arg(req, "pin", PIN_MAX, a, &pin))
 		FAIL(FS_E_BAD_REQUEST, "pin must be a string of 4-64 bytes");
+	const char *why = pinrules_check(&c->pins, pin, strlen(pin));
+	if (why)
+		FAIL(FS_E_BAD_REQUEST, why);
 	store_txn *t;
 	if (store_begin(engine_store(e), 0, &t))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");

@@ -5,6 +5,8 @@ length, refusals name no record of another site, PIN rules, blob quotas.
 Each test is the repro of the issue (refused now) and the honest use next
 to it (still working)."""
 
+import hashlib
+import os
 import time
 
 import harness as H
@@ -236,3 +238,82 @@ def test_out_of_scope_names_no_bucket_of_another_site(ctx):
         assert e["code"] in ("OUT_OF_SCOPE", "FORBIDDEN") and \
             "site/" + A not in e["msg"] and "would be in" not in e["msg"] and \
             not e.get("cur"), e
+
+
+# ---- item 9: PIN rules the admin sets ------------------------------------------
+
+def test_pin_rules(ctx):
+    def pin(srv, p):
+        return H.req(srv, "POST", "/v1/admin/staff-pin",
+                     body={"staff": "g1", "pin": p}, token=srv.admin_token)
+
+    srv = _world(ctx)      # defaults: 4 bytes at least, common PINs allowed
+    assert pin(srv, "1234").status == 200
+    assert pin(srv, "123").status == 400
+    srv = _world(ctx, args=("--pin-min-length", "6", "--pin-refuse-common"))
+    for p, why in (("73918", "minimum length"), ("123456", "common"),
+                   ("111111", "common")):
+        r = pin(srv, p)
+        assert r.status == 400 and r.body["error"] == "BAD_REQUEST" and \
+            why in r.body["msg"], (p, r)
+    assert pin(srv, "739184").status == 200
+    code = H.enroll_code(srv, A)
+    _, dtok = H.enroll(srv, code, "h")
+    assert H.login(srv, dtok, "g1", "739184")["token"]
+
+
+# ---- item 9: photo quotas and orphans ---------------------------------------
+
+OCTET = {"Content-Type": "application/octet-stream"}
+KB = 1024
+
+
+def _put(srv, data, token):
+    h = hashlib.sha256(data).hexdigest()
+    return h, H.raw_http(srv, "PUT", "/v1/blobs/" + h, data, OCTET, token, 30)
+
+
+def test_blob_quotas_per_device_and_site(ctx):
+    srv = _world(ctx, args=("--blob-device-day-mb", "1", "--blob-site-mb", "2",
+                            "--blob-orphan-grace-ms", "0"))
+    devs = [_device(srv, A, s, "guard") for s in ("g1", "g2")] + \
+        [_device(srv, A, "sup1", "supervisor") for _ in range(2)]
+    _, r = _put(srv, os.urandom(600 * KB), devs[0].token)
+    assert r.status == 200, r
+    _, r = _put(srv, os.urandom(600 * KB), devs[0].token)
+    assert r.status == 429 and r.body["error"] == "RATE_LIMITED" and \
+        int(r.headers["retry-after"]) > 3600, "device day quota: %r" % r
+    _, r = _put(srv, os.urandom(600 * KB), devs[1].token)
+    assert r.status == 200, r
+    _, r = _put(srv, os.urandom(600 * KB), devs[2].token)
+    assert r.status == 200, r
+    _, r = _put(srv, os.urandom(600 * KB), devs[3].token)
+    assert r.status == 413 and r.body["error"] == "TOO_LARGE" and \
+        "site" in r.body["msg"], "site quota: %r" % r
+    # another site is not charged for A's photos; the admin has no quota
+    gb = _device(srv, B, "gb", "guard")
+    assert _put(srv, os.urandom(600 * KB), gb.token)[1].status == 200
+    assert _put(srv, os.urandom(3000 * KB), srv.admin_token)[1].status == 200
+
+
+def test_orphan_blobs_are_collected_after_the_grace(ctx):
+    srv = _world(ctx, args=("--blob-orphan-grace-ms", "1000",
+                            "--maint-interval-ms", "300"))
+    g1 = _device(srv, A, "g1", "guard")
+    orphan, r = _put(srv, os.urandom(10 * KB), g1.token)
+    assert r.status == 200, r
+    named, r = _put(srv, os.urandom(10 * KB), g1.token)
+    assert r.status == 200, r
+    ack, _ = _push(srv, g1.token, [_op("order", "o-photo", {
+        "site": A, "category": "repair", "title": "leak", "reporter": "g1",
+        "status": "reported", "photos": [named]})], what="order with photo")
+    assert ack["applied"] == 1, ack
+    path = os.path.join(srv.data, "blobs", orphan)
+    deadline = time.monotonic() + 10
+    while os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not os.path.exists(path), "an orphan outlived its grace"
+    r = H.raw_http(srv, "GET", "/v1/blobs/" + orphan, None, {}, g1.token, 10)
+    assert r.status == 404, r
+    r = H.raw_http(srv, "GET", "/v1/blobs/" + named, None, {}, g1.token, 10)
+    assert r.status == 200, "a photo a record names is kept: %r" % r
