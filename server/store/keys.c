@@ -117,3 +117,8 @@ size_t key_scut(char *k, size_t cap, const char *staff)
 {
 	return prefixed(k, cap, "scut/", staff);
 }
+
+size_t key_aux(char *k, size_t cap, const char *prefix, const char *s)
+{
+	return prefixed(k, cap, prefix, s);
+}

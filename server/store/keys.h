@@ -56,5 +56,8 @@ size_t key_devstaff(char *k, size_t cap, const char *device,
 /* ST_DEVSTAFF: the prefix of every key of `device` (device \0). */
 size_t key_devstaff_dev(char *k, size_t cap, const char *device);
 size_t key_scut(char *k, size_t cap, const char *staff);
+/* prefix then s: the ST_AUX keys of a service that owns its prefix
+ * (server/svc/blobquota.h's "bq?/"). */
+size_t key_aux(char *k, size_t cap, const char *prefix, const char *s);
 
 #endif

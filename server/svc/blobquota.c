@@ -10,19 +10,15 @@
 
 #include "protocol/be64.h"
 #include "protocol/errors.h"
+#include "server/store/keys.h"
 
 #define DAY_MS (24ULL * 3600 * 1000)
-#define KEYN 300
+#define KEYN KEY_MAX
 #define COLLECT_MAX 256 /* blobs looked at in one write transaction */
 
 static size_t key(char *k, const char *prefix, const char *s)
 {
-	size_t pn = strlen(prefix), sn = strlen(s);
-	if (pn + sn > KEYN)
-		return 0;
-	memcpy(k, prefix, pn);
-	memcpy(k + pn, s, sn);
-	return pn + sn;
+	return key_aux(k, KEYN, prefix, s);
 }
 
 /* A be64 counter (0 when absent), or two of them. */
