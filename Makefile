@@ -428,10 +428,12 @@ bench-deps: deps
 
 bench-build: $(B)/fieldsyncd $(BENCH_B)/loadgen $(BENCH_B)/lmdb_ceiling
 
-# $(SAN): make test-asan builds it (`all`) against the sanitized library.
-$(BENCH_B)/loadgen: bench/loadgen.c $(B)/libfsproto.a | deps
+# A measuring tool, never sanitized: it is built from the protocol sources
+# themselves, not $(B)/libfsproto.a, which make test-asan (`all` with
+# B=build-asan) builds with the sanitizers (the link failed: __asan_*).
+$(BENCH_B)/loadgen: bench/loadgen.c $(PROTO_SRC) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(FS_CFLAGS) -O2 -g $(SAN) -I. -o $@ $< $(B)/libfsproto.a -lmsgpackc -lz -lpthread
+	$(CC) $(FS_CFLAGS) -O2 -g -I. -o $@ $< $(PROTO_SRC) -lmsgpackc -lz -lpthread
 
 $(BENCH_B)/lmdb_ceiling: bench/lmdb_ceiling.c | deps
 	@mkdir -p $(dir $@)
