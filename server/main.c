@@ -24,6 +24,7 @@
 #include "server/http/http.h"
 #include "server/svc/tasks.h"
 #include "server/lib/dirlock.h"
+#include "server/svc/blobquota.h"
 #include "server/svc/maint.h"
 #include "server/store/store.h"
 
@@ -48,6 +49,8 @@ typedef struct {
 	rl_cfg rate_dev, rate_addr;
 	char trusted[1024];     /* --trusted-proxy, comma-joined */
 	lockout_cfg lock;
+	pin_rules pins;
+	uint64_t blob_dev_mb, blob_site_mb, blob_grace_ms; /* blobquota.h */
 } options;
 
 /* O_LIST: a char[1024] field; each use appends ",VALUE" */
@@ -68,6 +71,8 @@ static const option opts[] = {
 	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
 	{"--insecure-http", O_FLAG, OFF(insecure), "      plain HTTP (loopback or behind a TLS proxy)"},
 	{"--threads", O_UINT, OFF(threads), "N     worker threads (64; the same as --max-connections)"},
+	{"--pin-min-length", O_UINT, OFF(pins.min_len), "N  new PINs are at least N bytes (4; 4-64)"},
+	{"--pin-refuse-common", O_FLAG, OFF(pins.refuse_common), "      refuse the 100 most common PINs as new PINs"},
 	{"--pbkdf2-iter", O_UINT, OFF(pbkdf2), "N     PBKDF2 iterations for new PINs (40000, ~20 ms)"},
 	{"--request-timeout-ms", O_UINT, OFF(timeout_ms), "N  deadline to read a request (30000)"},
 	{"--map-mb", O_SIZE, OFF(map_mb), "N     initial store map size (256)"},
@@ -76,6 +81,7 @@ static const option opts[] = {
 	{"--tombstone-ttl-ms", O_U64, OFF(ecfg.lim.tombstone_ttl_ms), "N  (30 days)"},
 	{"--session-ttl-ms", O_U64, OFF(ecfg.lim.session_ttl_ms), "N  (7 days)"},
 	{"--evidence-window-ms", O_U64, OFF(ecfg.lim.evidence_window_ms), "N  late pushes for ended shifts (7 days)"},
+	{"--shift-max-ms", O_U64, OFF(ecfg.lim.shift_max_ms), "N  the longest shift a write may make (7 days)"},
 	{"--body-max", O_SIZE, OFF(ecfg.lim.body_max), "BYTES  request body, compressed (4 MiB)"},
 	{"--inflated-max", O_SIZE, OFF(ecfg.lim.inflated_max), "BYTES  request body, inflated (32 MiB)"},
 	{"--maint-interval-ms", O_U64, OFF(maint_ms), "N  purge pass every N ms (3600000)"},
@@ -95,6 +101,9 @@ static const option opts[] = {
 	{"--lockout-ms", O_U64, OFF(lock.lock_ms), "N  first lock; doubles on each further lock (900000)"},
 	{"--lockout-max-ms", O_U64, OFF(lock.max_ms), "N  the doubling stops here (86400000)"},
 	{"--lockout-address-after", O_UINT, OFF(lock.addr_after), "N  failed logins from one address in --lockout-ms lock it (100; 0: off)"},
+	{"--blob-device-day-mb", O_U64, OFF(blob_dev_mb), "N  photo bytes a device may upload in 24 h (1024; 0: no limit)"},
+	{"--blob-site-mb", O_U64, OFF(blob_site_mb), "N  photo bytes a site may keep (262144; 0: no limit)"},
+	{"--blob-orphan-grace-ms", O_U64, OFF(blob_grace_ms), "N  a photo no record names is deleted after (7 days; 0: never)"},
 	{"--audit-ttl-ms", O_U64, OFF(audit_ttl_ms), "N  keep audit entries N ms (400 days; 0: forever)"},
 	{"--audit-purge-interval-ms", O_U64, OFF(audit_purge_ms), "N  audit purge pass every N ms (3600000)"},
 	{"--out", O_STR, OFF(out), "FILE  backup: the archive to write"},
@@ -222,6 +231,8 @@ typedef struct {
 	tz_db *tz;
 	tasks_gen *tasks;
 	int lock_fd; /* serve's hold on the data directory (dirlock.h) */
+	blob_quota blobq;
+	char blob_dir[4200];
 } app;
 
 static int open_all(app *a, int create)
@@ -267,6 +278,17 @@ static void close_all(app *a)
 	dirlock_release(a->lock_fd);
 }
 
+/* After each maintenance pass: photos no record names, past their grace
+ * (blobquota.h). */
+static void collect_blobs(void *ctx)
+{
+	app *a = ctx;
+	unsigned n = 0;
+	if (blobquota_collect(a->e, &a->blobq, a->blob_dir, &n) == FS_OK && n)
+		fprintf(stderr, "fieldsyncd: %u photos no record names deleted\n",
+		        n);
+}
+
 static int has_admin(app *a)
 {
 	store_txn *t;
@@ -307,7 +329,7 @@ static int cmd_demo(app *a)
 		fprintf(stderr, "fieldsyncd: run init first\n");
 		return 1;
 	}
-	auth_cfg ac = {a->o.pbkdf2, NULL};
+	auth_cfg ac = {a->o.pbkdf2, NULL, {0, 0}};
 	if (demo_load(a->e, &ac))
 		return 1;
 	printf("fieldsyncd: demo property 'harbour' loaded: guards g-li, g-chen; "
@@ -376,11 +398,17 @@ static int cmd_serve(app *a)
 	hc.lockout = a->o.lock;
 	hc.auth.pbkdf2_iter = a->o.pbkdf2;
 	hc.web_dir = !a->o.web ? "build/web" : *a->o.web ? a->o.web : NULL;
+	hc.auth.pins = a->o.pins;
+	a->blobq.device_day_bytes = a->o.blob_dev_mb << 20;
+	a->blobq.site_bytes = a->o.blob_site_mb << 20;
+	a->blobq.orphan_grace_ms = a->o.blob_grace_ms;
+	hc.blobq = a->blobq;
+	snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
 	if (http_start(&a->http, a->e, &hc))
 		return 1;
 	if (tasks_gen_start(&a->tasks, a->e, a->tz, a->o.tasks_ms))
 		return 1;
-	if (maint_start(&a->maint, a->e, a->o.maint_ms))
+	if (maint_start_with(&a->maint, a->e, a->o.maint_ms, collect_blobs, a))
 		return 1;
 	if (audit_start(&a->audit, a->e, a->o.audit_ttl_ms, a->o.audit_purge_ms))
 		return 1;
@@ -516,6 +544,9 @@ int main(int argc, char **argv)
 	a.o.rate_addr.burst = 20000;
 	lockout_cfg_default(&a.o.lock);
 	a.o.audit_ttl_ms = AUDIT_TTL_DEFAULT_MS;
+	a.o.blob_dev_mb = BLOBQ_DEVICE_DAY_DEFAULT >> 20;
+	a.o.blob_site_mb = BLOBQ_SITE_DEFAULT >> 20;
+	a.o.blob_grace_ms = BLOBQ_GRACE_DEFAULT;
 	const char *cmd = argv[1];
 	int (*fn)(app *) = !strcmp(cmd, "init")    ? cmd_init
 	                   : !strcmp(cmd, "serve") ? cmd_serve
@@ -532,6 +563,11 @@ int main(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, &a.o))
 		return 2;
+	if (a.o.pins.min_len && (a.o.pins.min_len < PIN_MIN_DEFAULT ||
+	                         a.o.pins.min_len > PIN_MAX)) {
+		fprintf(stderr, "fieldsyncd: --pin-min-length must be 4-64\n");
+		return 2;
+	}
 	if (!a.o.pbkdf2)
 		a.o.pbkdf2 = 1;
 	int rc = fn(&a);

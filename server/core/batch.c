@@ -46,6 +46,67 @@ static int ack_as_dup(arena *a, sv stored, wbuf *out)
 	return FS_OK;
 }
 
+/* The batch's `by` as its writer (protocol/PROTOCOL.md, "`by` on shared
+ * handhelds"): a staff member of the device's site, active now, of the
+ * device's enrollment role when it has one, who held a session on this
+ * device.  x->w becomes them, or *msg says why the batch is refused.
+ * Returns a store failure, else FS_OK. */
+static int by_writer(actx *x, const wval *by, device_sessions *ss,
+                     const char **msg)
+{
+	job *j = x->j;
+	char *bys = wv_strdup(x->a, by);
+	principal w = *j->p;
+	device_info d;
+	*msg = NULL;
+	if (!bys)
+		return FS_E_UNAVAILABLE;
+	int rc = device_sessions_get(x->t, j->p->device, bys, ss);
+	if (rc == FS_E_NOT_FOUND) {
+		*msg = "this device never held a session of the batch's 'by' "
+		       "staff member";
+		return FS_OK;
+	}
+	if (rc)
+		return rc;
+	if (principal_of_staff(x->t, x->a, bys, &w) != FS_OK ||
+	    strcmp(w.site, j->p->site) != 0) {
+		*msg = "the batch's 'by' staff member is inactive or not of "
+		       "this device's site";
+		return FS_OK;
+	}
+	rc = device_get(x->t, j->p->device, &d);
+	if (rc && rc != FS_E_NOT_FOUND)
+		return rc;
+	if (!rc && d.role_limit != ROLE_NONE && d.role_limit != w.role) {
+		*msg = "this device is enrolled for another role than the "
+		       "batch's 'by' staff member's";
+		return FS_OK;
+	}
+	x->w = w;
+	return FS_OK;
+}
+
+/* Why an op of a `by` batch is refused, NULL when it is not: its stamp
+ * must fall in a session the `by` staff member held on this device (up
+ * to a PIN change or deactivation), in which they had the role they have
+ * now.  Slack: the clock guard (max_skew_ms). */
+static const char *by_op_refused(actx *x, const device_sessions *ss,
+                                 const wval *op)
+{
+	uint64_t s = 0;
+	wv_u64(wv_get(op, "s"), &s);
+	const device_session *d = device_session_at(ss, HLC_WALL(s),
+	                                            x->e->cfg.lim.max_skew_ms);
+	if (!d)
+		return arena_printf(x->a, "the op's time is outside every session "
+		                    "'%s' held on this device", x->w.staff);
+	if (d->role != x->w.role)
+		return arena_printf(x->a, "'%s' had another role in the session "
+		                    "the op falls in", x->w.staff);
+	return NULL;
+}
+
 /* Apply batch `bi` of the job into its ack buffer.  Returns FS_OK (the ack
  * is ready) or a store failure (the transaction must be aborted). */
 static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
@@ -73,17 +134,13 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 
 	/* whose rights: the session's staff, or the batch's `by` */
 	x->w = *j->p;
-	const char *batch_err = NULL;
-	if (by && !wv_is_str(by, j->p->staff)) {
-		char *bys = wv_strdup(x->a, by);
-		principal w = *j->p;
-		if (!bys || !device_held_session(x->t, j->p->device, bys) ||
-		    principal_of_staff(x->t, x->a, bys, &w) != FS_OK ||
-		    strcmp(w.site, j->p->site) != 0)
-			batch_err = "FORBIDDEN";
-		else
-			x->w = w;
-	}
+	device_sessions bys;
+	const char *batch_err = NULL, *by_msg = NULL;
+	int has_by = by && !wv_is_str(by, j->p->staff);
+	if (has_by && (rc = by_writer(x, by, &bys, &by_msg)))
+		return rc;
+	if (by_msg)
+		batch_err = "FORBIDDEN";
 
 	uint32_t nops = ops->a.n, applied = 0, nrej = 0;
 	rejection *rj = nops ? arena_calloc(x->a, nops, sizeof(*rj)) : NULL;
@@ -92,9 +149,9 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 	for (uint32_t i = 0; i < nops; i++) {
 		opresult r;
 		if (batch_err)
-			r = rej(FS_E_FORBIDDEN,
-			        "this device never held a session of the batch's "
-			        "'by' staff member", NULL);
+			r = rej(FS_E_FORBIDDEN, by_msg, NULL);
+		else if (has_by && (by_msg = by_op_refused(x, &bys, &ops->a.v[i])))
+			r = rej(FS_E_FORBIDDEN, by_msg, cur_of(x, &ops->a.v[i]));
 		else if (j->checks[bi][i].code)
 			r = rej(j->checks[bi][i].code, j->checks[bi][i].msg,
 			        cur_of(x, &ops->a.v[i]));
@@ -258,6 +315,9 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		uint64_t rejected = 0;
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
 		rc = apply_anchor(&x);
+		if (!rc && j->p->role != ROLE_ADMIN && j->p->staff[0])
+			rc = device_session_hold(t, j->p->device, j->p->staff,
+			                         j->t);
 		for (uint32_t bi = 0; bi < nb && !rc; bi++)
 			if (!only || bi == only_bi)
 				rc = apply_batch(&x, bi, &rejected);

@@ -23,6 +23,7 @@
 #include "protocol/zbody.h"
 #include "schema/schema.h"
 #include "server/svc/audit.h"
+#include "server/svc/blobquota.h"
 #include "server/svc/blobref.h"
 #include "server/http/bodywatch.h"
 #include "server/http/connwatch.h"
@@ -663,16 +664,6 @@ static int blob_name_ok(const char *hex)
 	return 1;
 }
 
-typedef struct {
-	const char *hex, *device;
-} blob_up;
-
-static int blob_up_txn(void *ctx, store_txn *t)
-{
-	blob_up *u = ctx;
-	return blobref_uploaded(t, u->hex, u->device);
-}
-
 /* 1 when the session may fetch the blob (blobref.h), 0 when not, -1 when
  * the store cannot say. */
 static int blob_in_scope(req_ctx *r, const char *hex)
@@ -691,12 +682,44 @@ static int blob_in_scope(req_ctx *r, const char *hex)
 	return ok;
 }
 
+/* The upload quotas (blobquota.h), before the body is read: 0, or the
+ * status of the refusal sent. */
+static int blob_quota_refused(req_ctx *r, uint64_t bytes)
+{
+	store_txn *t;
+	const char *msg = NULL;
+	if (store_begin(engine_store(r->h->e), 0, &t))
+		return reply_error(r, FS_E_UNAVAILABLE, "store unavailable");
+	int rc = blobquota_admit(t, &r->h->cfg.blobq, &r->p, bytes, r->t_ms,
+	                         &r->retry_after, &msg);
+	store_abort(t);
+	return rc ? reply_error(r, rc, msg) : 0;
+}
+
+typedef struct {
+	const principal *p;
+	const char *hex;
+	uint64_t bytes, now;
+	int is_new;
+} blob_kept;
+
+static int blob_kept_txn(void *ctx, store_txn *t)
+{
+	blob_kept *k = ctx;
+	int rc = blobref_uploaded(t, k->hex, k->p->device);
+	return rc ? rc : blobquota_charge(t, k->p, k->hex, k->bytes, k->now,
+	                                  k->is_new);
+}
+
 static int h_blob_put(req_ctx *r, const char *hex)
 {
 	const fs_limits *l = engine_limits(r->h->e);
 	long long cl = r->ri->content_length;
 	if (cl >= 0 && (unsigned long long)cl > l->blob_max)
 		return reply_error(r, FS_E_TOO_LARGE, "blobs are at most 16 MiB");
+	int refused = blob_quota_refused(r, cl > 0 ? (uint64_t)cl : 0);
+	if (refused)
+		return refused;
 	const char *ce = mg_get_header(r->c, "Content-Encoding");
 	if (ce && *ce && strcasecmp(ce, "identity"))
 		return reply_error(r, FS_E_UNSUPPORTED_MEDIA_TYPE,
@@ -752,6 +775,7 @@ static int h_blob_put(req_ctx *r, const char *hex)
 		msg = "disk sync failed";
 	}
 	close(fd);
+	int is_new = access(final, F_OK) != 0;
 	if (!rc && rename(tmp, final)) {
 		rc = FS_E_UNAVAILABLE;
 		msg = "could not keep the blob";
@@ -765,9 +789,9 @@ static int h_blob_put(req_ctx *r, const char *hex)
 		fsync(dfd);
 		close(dfd);
 	}
-	/* the uploader may fetch it back (blobref.h) */
-	blob_up up = {hex, r->p.device};
-	if (engine_write(r->h->e, blob_up_txn, &up))
+	/* the uploader may fetch it back (blobref.h); the quotas' count */
+	blob_kept up = {&r->p, hex, total, r->t_ms, is_new};
+	if (engine_write(r->h->e, blob_kept_txn, &up))
 		return reply_error(r, FS_E_UNAVAILABLE, "store unavailable");
 	wbuf b;
 	wb_init(&b);

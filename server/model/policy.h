@@ -56,6 +56,15 @@ typedef struct {
 unsigned policy_grants(const policy_writer *x, const scollection *col,
                        const record *old, const record *nw, const wval *f,
                        const char **why);
+/* A lead's handover (G_LEAD): x->w leads the shift the handover is from,
+ * both as stored (old, NULL: new) and as written (nw), and to_shift is a
+ * next shift of the same post (site, role, route) starting after
+ * from_shift does and at most POLICY_HANDOVER_WINDOW_MS after it ends.
+ * 1, or 0 with *why set when only the stored record or to_shift fails. */
+#define POLICY_HANDOVER_WINDOW_MS (12ULL * 3600 * 1000)
+int policy_lead_handover(const policy_writer *x, const record *old,
+                         const record *nw, const char **why);
+
 /* May x->w write fields f of (col, id), old (NULL: new, old_bucket then
  * unused) becoming nw in `bucket`?  FS_OK, or FS_E_FORBIDDEN /
  * FS_E_OUT_OF_SCOPE with *msg (static or in x->a). */

@@ -107,3 +107,18 @@ size_t key_devstaff(char *k, size_t cap, const char *device,
 {
 	return join0((uint8_t *)k, cap, device, staff, strlen(staff));
 }
+
+size_t key_devstaff_dev(char *k, size_t cap, const char *device)
+{
+	return join0((uint8_t *)k, cap, device, "", 0);
+}
+
+size_t key_scut(char *k, size_t cap, const char *staff)
+{
+	return prefixed(k, cap, "scut/", staff);
+}
+
+size_t key_aux(char *k, size_t cap, const char *prefix, const char *s)
+{
+	return prefixed(k, cap, prefix, s);
+}

@@ -10,7 +10,9 @@
  *   ST_AUX      "b/" bucket                        -> 1 (every bucket used)
  *   ST_ACKS     device \0 batch(16 bytes)          -> be64(t) + the ack
  *   ST_ANCHORS  device \0 boot                     -> be64(anchor ms)
- *   ST_DEVSTAFF device \0 staff                    -> 1 (a session was held)
+ *   ST_DEVSTAFF device \0 staff                    -> the sessions held
+ *               (server/model/device.h; a store from before kept 1)
+ *   ST_AUX      "scut/" staff                      -> be64(sessions cut at)
  *
  * Builders write into k[0..cap) and return the key's length, or 0 when it
  * does not fit (ids are at most 128 bytes, so KEY_MAX always does).
@@ -51,5 +53,11 @@ size_t key_ack(uint8_t *k, size_t cap, const char *device,
 size_t key_anchor(char *k, size_t cap, const char *device, const char *boot);
 size_t key_devstaff(char *k, size_t cap, const char *device,
                     const char *staff);
+/* ST_DEVSTAFF: the prefix of every key of `device` (device \0). */
+size_t key_devstaff_dev(char *k, size_t cap, const char *device);
+size_t key_scut(char *k, size_t cap, const char *staff);
+/* prefix then s: the ST_AUX keys of a service that owns its prefix
+ * (server/svc/blobquota.h's "bq?/"). */
+size_t key_aux(char *k, size_t cap, const char *prefix, const char *s);
 
 #endif

@@ -13,6 +13,7 @@
 #include "protocol/errors.h"
 #include "server/lib/doc.h"
 #include "server/model/policy.h"
+#include "server/model/sitecheck.h"
 
 #define AKEY_MAX 511        /* the store refuses longer keys */
 #define WHAT_MAX 1024       /* path and query kept of a read */
@@ -68,7 +69,8 @@ int audit_op(store_txn *t, arena *a, const principal *writer,
 	be64_put(tk + 1, now_ms);
 	be64_put(tk + 9, seq);
 
-	const char *site = strcmp(c, "site") == 0 ? id : rec_str(a, nw, "site");
+	/* whose entry: the bucket's site, never a field the device wrote */
+	const char *site = sitecheck_bucket_site(t, a, bucket);
 	uint32_t nch = 0;
 	for (uint32_t i = 0; i < nw->n; i++) {
 		const rfield *f = &nw->f[i];
@@ -334,13 +336,11 @@ int audit_history(engine *e, const principal *p, const char *c,
 		return FS_E_UNAVAILABLE;
 	}
 	list_close(&l);
-	if (after == 0 && l.total == 0) {
+	/* a record of another site is answered as one that does not exist:
+	 * the answer tells no one else that it does */
+	if (after == 0 && (l.total == 0 || (l.by_site && l.n == 0))) {
 		*msg = "no history for this record";
 		return FS_E_NOT_FOUND;
-	}
-	if (l.by_site && l.n == 0 && l.total > 0 && after == 0) {
-		*msg = "the record is not of your site";
-		return FS_E_FORBIDDEN;
 	}
 	if (out->err) {
 		*msg = "out of memory";

@@ -11,6 +11,7 @@
 #include "server/core/engine.h"
 #include "server/model/device.h"
 #include "server/model/principal.h"
+#include "server/svc/pinrules.h"
 
 enum token_kind { TOK_DEVICE = 1, TOK_SESSION = 2, TOK_ADMIN = 3 };
 
@@ -24,6 +25,7 @@ typedef struct lockout lockout; /* server/svc/lockout.h */
 typedef struct {
 	unsigned pbkdf2_iter;
 	lockout *lock; /* login lockout; NULL: none (tools, demo) */
+	pin_rules pins; /* for new PINs (pinrules.h) */
 } auth_cfg;
 
 /* Handlers: `req` decoded body; FS_OK with `out` the msgpack response,

@@ -9,6 +9,7 @@
 #include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
+#include "server/model/device.h"
 #include "server/model/shift.h"
 #include "server/store/keys.h"
 #include "server/svc/audit.h"
@@ -63,6 +64,22 @@ static int tombstone(void *ctx, const write_event *ev)
 	return maint_note_tomb(ev->t, ev->c, ev->id, HLC_WALL(del->st.hlc));
 }
 
+/* A staff member deactivated (or deleted): their sessions stop counting
+ * for `by` from now on (server/model/device.h). */
+static int staff_off(const record *r)
+{
+	return r && (rec_true(r, "_deleted") ||
+	             (rec_get(r, "active") && rec_get(r, "active")->val.t == WV_BOOL &&
+	              !rec_get(r, "active")->val.b));
+}
+
+static int session_cut(void *ctx, const write_event *ev)
+{
+	if (strcmp(ev->c, "staff") || !staff_off(ev->nw) || staff_off(ev->old))
+		return FS_OK;
+	return device_sessions_cut(ev->t, ev->id, ev->now);
+}
+
 /* A stored ack: dropped after its ttl. */
 static int ack_kept(void *ctx, store_txn *t, sv key, uint64_t t_ms)
 {
@@ -75,6 +92,7 @@ static const write_hook table[] = {
 	{"order receive time", order_received, NULL, NULL},
 	{"audit", audit_entry, NULL, NULL},
 	{"tombstones", tombstone, NULL, NULL},
+	{"session cut", session_cut, NULL, NULL},
 	{"acks", NULL, ack_kept, NULL},
 };
 
