@@ -22,7 +22,7 @@ SAN     ?=
 # Extra flags for the CivetWeb object.
 CW_SAN  ?=
 LDFLAGS ?=
-LDLIBS  += -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread -lm
+LDLIBS  += -llmdb -lmsgpackc -lz -lssl -lcrypto -lcurl -lpthread -lm
 B       := build
 # Third-party sources live under build/ whatever B is, so a sanitizer build
 # reuses the one download.
