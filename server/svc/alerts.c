@@ -659,8 +659,12 @@ static int lone_rule(evalx *x, store_txn *t, const shift_info *sh,
 		    !strcmp(d.staff, staff) && d.last_sync > last)
 			last = d.last_sync;
 	}
-	if (!has_device)
-		return FS_OK; /* nobody can hear from a guard without a handheld */
+	if (!has_device) {
+		/* nobody can hear from a guard without a handheld (a login is
+		 * no write): look again in a while */
+		timer_at(x, x->now + x->cfg.lone_min * MIN_MS);
+		return FS_OK;
+	}
 	lastck l = {x->a, staff, last};
 	char *bucket = arena_printf(x->a, "shift/%s", sh->id);
 	if (!bucket)
