@@ -179,7 +179,8 @@ $(B)/fieldsync.pc: Makefile
 	  'Version: 1.0' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfieldsync' \
 	  'Libs.private: $(CLIENT_LIBS)' > $@
 
-$(B)/fieldsync: $(B)/obj/clients/cmd/cli.o $(B)/libfieldsync.a
+$(B)/fieldsync: $(B)/obj/clients/cmd/cli.o $(B)/obj/clients/cmd/cli_alerts.o \
+               $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
 $(B)/fieldsync-sim: $(B)/obj/clients/cmd/sim.o $(B)/libfieldsync.a

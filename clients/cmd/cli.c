@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clients/cmd/cli_alerts.h"
 #include "clients/fieldsync.h"
 
 #define EXIT_FAIL 1
@@ -37,6 +38,7 @@ static const opt_def opt_defs[] = {
 	{"staff", 1},  {"pin", 1},      {"method", 1},   {"note", 1},
 	{"shift", 1},  {"photo", 1},    {"title", 1},    {"detail", 1},
 	{"to-shift", 1}, {"every", 1},  {"help", 0},    {"proxy", 1},
+	{"all", 0},
 };
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
 #define MAX_POS 8
@@ -913,6 +915,26 @@ static int cmd_get(cli *x)
 	return 0;
 }
 
+/* A supervisor's alerts: the work is in cli_alerts.c. */
+static int cmd_alerts(cli *x)
+{
+	fs_write w;
+	int ack = x->npos == 2 && !strcmp(x->pos[0], "ack");
+	int rc;
+
+	if (x->npos && !ack)
+		return fail(x, EXIT_USAGE, "usage: fieldsync alerts [--all] | "
+		            "alerts ack ID");
+	if ((rc = open_client(x, 1, 3000)))
+		return rc;
+	if (!ack)
+		return (rc = cli_alerts_list(x->c, stdout, x->json, opt(x, "all") != NULL))
+		               ? lib_fail(x, rc) : 0;
+	if ((rc = cli_alerts_ack(x->c, x->pos[1], &w)))
+		return lib_fail(x, rc);
+	return after_write(x, "alert acknowledged", &w);
+}
+
 /* ---- table --------------------------------------------------------------------- */
 
 typedef struct {
@@ -939,6 +961,7 @@ static const command commands[] = {
 	{"sync", cmd_sync, "every", "sync [--every SECONDS]"},
 	{"status", cmd_status, "", "status                     pending, last sync, clock, dead letters"},
 	{"get", cmd_get, "", "get COLLECTION ID"},
+	{"alerts", cmd_alerts, "all", "alerts [--all] | alerts ack ID   a supervisor's alerts"},
 };
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -474,3 +474,33 @@ def test_demo_night_raises_what_its_story_deserves(ctx):
     # the entrapment was answered in 4 of its 5 minutes: no breach
     assert not any(k.startswith("al:sla_breach:wo-lift-1") for k in al)
     assert not any(k.startswith("al:sla_breach:wo-gate-1") for k in al)
+
+
+def test_cli_lists_and_acknowledges_alerts(ctx):
+    from test_cli_sync import Cli
+    srv = ctx.server(args=["--alert-poll-ms", "200"])
+    site_with_guard(srv)
+    set_pin(srv, "sup", "1234")
+    dev = device_for(srv, "s1", "g1", "guard")
+    report(dev, "o-lift")
+    aid = wait_for(lambda: list(alerts_of(srv)))[0]
+    sup = Cli(ctx, srv, "sup-phone")
+    sup.enroll_login("sup", role="supervisor")
+    b = sup.run("alerts")
+    assert [a["id"] for a in b["alerts"]] == [aid], b
+    assert b["alerts"][0]["f"]["kind"] == "urgent_order"
+    rc, out, _ = sup.run("alerts", json_out=False)
+    assert rc == 0 and aid in out and "电梯困人" in out and "critical" in out
+    b = sup.run("alerts", "ack", aid)
+    assert b["ok"] and b["state"] == "sent", b
+    f = alerts_of(srv)[aid]
+    assert f["acked_by"] == "sup" and f["acked_at"] > 0, f
+    rc, out, _ = sup.run("alerts", json_out=False)
+    assert "[acked by sup]" in out, out
+    b = sup.run("alerts", "ack", "al:nope", ok=False)
+    assert not b["ok"]
+    # a guard's handheld never holds alerts
+    g = Cli(ctx, srv, "g-phone")
+    set_pin(srv, "g2", "1234")
+    g.enroll_login("g2", role="guard")
+    assert g.run("alerts")["alerts"] == []
