@@ -513,9 +513,16 @@ static int eval_task(evalx *x, store_txn *t)
 	if (rc || !site)
 		return rc;
 	char *status = rec_str(x->a, &r, "status");
+	char *shift = rec_str(x->a, &r, "shift");
+	shift_info sh;
 	uint64_t to;
 	if ((status && (!strcmp(status, "done") || !strcmp(status, "skipped"))) ||
-	    !rec_u64(&r, "due_to", &to))
+	    !rec_u64(&r, "due_to", &to) || !shift)
+		return FS_OK;
+	/* the rule is about cleaning: tasks of cleaners' shifts */
+	if ((rc = shift_load(t, x->a, shift, &sh)))
+		return rc == FS_E_NOT_FOUND ? FS_OK : rc;
+	if (sh.role != ROLE_CLEANER)
 		return FS_OK;
 	if ((rc = load_site(x, t, site)))
 		return rc;

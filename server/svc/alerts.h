@@ -22,7 +22,8 @@
  *                  session is theirs) nor checked in for lone_worker_min
  *                  (30) minutes; resolved when they are heard of again or
  *                  the shift ends
- *   task_overdue   a task neither done nor skipped at its due_to
+ *   task_overdue   a task of a cleaner's shift neither done nor skipped
+ *                  at its due_to (the end of its window)
  *   sync_failing   a device's last sync_fail_runs (3) syncs that pushed
  *                  changes each had changes rejected (dead letters);
  *                  resolved by a push with none rejected

@@ -102,6 +102,7 @@ def alerts_of(srv, site="s1"):
 
 def site_with_guard(srv, shifts=None, site_fields=None):
     ids = setup_site(srv, "s1", staff=[("g1", "guard"), ("g2", "guard"),
+                                       ("c1", "cleaner"),
                                        ("sup", "supervisor")],
                      shifts=shifts or [("sh-g", "guard", ["g1"])])
     if site_fields:
@@ -420,6 +421,61 @@ def test_lone_worker_silent_guard_but_not_one_who_checked_in(ctx):
         alerts_of(srv)
 
 
+def test_cleaning_task_overdue_at_the_end_of_its_window(ctx):
+    srv = ctx.server(args=["--alert-poll-ms", "200"])
+    now = now_ms()
+    site_with_guard(srv, shifts=[("sh-c", "cleaner", ["c1"]),
+                                 ("sh-g2", "guard", ["g2"])])
+    due = now + 1500
+    admin_push(srv, [
+        _op("task", "t-open", {"site": "s1", "shift": "sh-c", "title": "mop",
+                               "due_from": now - HOUR, "due_to": due,
+                               "status": "open"}),
+        _op("task", "t-done", {"site": "s1", "shift": "sh-c", "title": "bins",
+                               "due_from": now - HOUR, "due_to": due,
+                               "status": "done", "done_at": now}),
+        _op("task", "t-guard", {"site": "s1", "shift": "sh-g2",
+                                "title": "lock gate", "due_from": now - HOUR,
+                                "due_to": due, "status": "open"})])
+    time.sleep(0.5)
+    assert alerts_of(srv) == {}, "not before the window ends"
+    a = "al:task_overdue:t-open"
+    al = wait_for(lambda: a in alerts_of(srv) and alerts_of(srv), timeout=5)
+    assert al and list(al) == [a], alerts_of(srv)
+    assert "mop" in al[a]["text_en"] and "逾期" in al[a]["text_zh"]
+    admin_push(srv, [_op("task", "t-open", {"status": "done",
+                                            "done_at": now_ms()})])
+    assert wait_for(lambda: alerts_of(srv)[a].get("resolved_at"))
+
+
+def test_device_failing_to_sync_three_times_in_a_row(ctx):
+    srv = ctx.server(args=["--alert-poll-ms", "200"])
+    site_with_guard(srv)
+    dev = device_for(srv, "s1", "g1", "guard")
+
+    def bad():  # a guard may not edit staff: a dead letter every time
+        r = check(dev.sync(push=[batch([_op("staff", "g2", {"name": "x"})])]))
+        assert r["acks"][0]["rej"], r
+
+    bad()
+    bad()
+    check(dev.sync())  # a pull-only sync neither lengthens nor ends it
+    time.sleep(0.6)
+    assert alerts_of(srv) == {}
+    bad()
+    al = wait_for(lambda: alerts_of(srv), timeout=5)
+    assert len(al) == 1, al
+    (aid, a), = al.items()
+    assert a["kind"] == "sync_failing" and a["subject"] == dev.device, a
+    assert "3" in a["text_en"] and "连续 3 次" in a["text_zh"], a
+    # a push with nothing rejected ends the streak: resolved
+    r = check(dev.sync(push=[batch([_op("checkin", "ck-ok", {
+        "site": "s1", "shift": "sh-g", "staff": "g1", "checkpoint": "cp",
+        "at": now_ms(), "method": "manual"})])]))
+    assert r["acks"][0]["applied"] == 1 and not r["acks"][0]["rej"], r
+    assert wait_for(lambda: alerts_of(srv)[aid].get("resolved_at"))
+
+
 def test_switched_off_rule_raises_nothing(ctx):
     srv = ctx.server(args=["--alert-poll-ms", "200"])
     site_with_guard(srv, site_fields={"alerts_off": ["urgent_order"]})
@@ -471,6 +527,9 @@ def test_demo_night_raises_what_its_story_deserves(ctx):
     assert "cp-07" in al[missed[0]]["text_en"]
     # the round still on the quiet handheld (round 6, cp-12) raises nothing
     assert not any(k.endswith(":r6") for k in al), sorted(al)
+    # yesterday's sweep the cleaner never did; nobody else's tasks
+    over = [k for k in al if k.startswith("al:task_overdue")]
+    assert over and all(":public-sweep:" in k for k in over), over
     # the entrapment was answered in 4 of its 5 minutes: no breach
     assert not any(k.startswith("al:sla_breach:wo-lift-1") for k in al)
     assert not any(k.startswith("al:sla_breach:wo-gate-1") for k in al)
