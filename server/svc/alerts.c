@@ -34,12 +34,13 @@
 #include "server/store/keys.h"
 #include "server/svc/patrol.h"
 #include "server/svc/reports.h"
+#include "server/svc/serverpush.h"
+#include "server/svc/worker.h"
 
 #define MIN_MS 60000ULL
 #define PASS_MAX 256       /* subjects a pass takes */
 #define PUSH_OPS 1000u
 #define WATCH_MAX 32
-#define POLL_DEFAULT 1000
 
 #define P_MARK "al/q/"
 #define P_TIMER "al/t/"
@@ -913,38 +914,12 @@ static int timer_cb(void *ctx, sv key, sv val)
 	return SCAN_NEXT;
 }
 
+/* An op the engine rejects (a subject's site deleted meanwhile, ...) is
+ * logged and not retried: the next evaluation decides again. */
 static int push_ops(engine *e, const opbatch *b)
 {
-	principal p;
-	memset(&p, 0, sizeof(p));
-	snprintf(p.device, sizeof(p.device), "%s", ENGINE_ORIGIN);
-	snprintf(p.staff, sizeof(p.staff), "%s", ENGINE_ORIGIN);
-	p.role = ROLE_ADMIN;
-	uint8_t bid[16];
-	wbuf push;
-	wb_init(&push);
-	int rc = crypto_random(bid, sizeof(bid));
-	wb_arr(&push, 1);
-	ob_batch(&push, b, bid, NULL);
-	arena *a = arena_new(0);
-	engine_ack *acks;
-	uint32_t n;
-	const char *msg;
-	if (!rc)
-		rc = push.err || !a ? FS_E_UNAVAILABLE
-		                    : engine_push(e, &(engine_push_req){&p, 0, push.p,
-		                                                        push.n, NULL, 0},
-		                                  a, &acks, &n, &msg);
-	if (!rc && (n != 1 || acks[0].applied != b->n)) {
-		fprintf(stderr, "fieldsyncd: alerts: %u of %u ops applied%s%s\n",
-		        n == 1 ? acks[0].applied : 0, b->n,
-		        n == 1 && acks[0].first_msg ? ": " : "",
-		        n == 1 && acks[0].first_msg ? acks[0].first_msg : "");
-		rc = n == 1 && acks[0].err ? FS_E_UNAVAILABLE : FS_OK;
-	}
-	wb_free(&push);
-	arena_free(a);
-	return rc;
+	int rc = serverpush(e, b, "alerts");
+	return rc == FS_E_INTERNAL ? FS_OK : rc;
 }
 
 typedef struct {
@@ -1058,62 +1033,20 @@ static int run_pass(engine *e, tz_db *tz, uint64_t *next, int *more)
 struct alerts {
 	engine *e;
 	tz_db *tz;
-	uint64_t poll_ms;
-	pthread_t th;
-	int started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop, poked;
+	worker *w;
 };
 
-/* After a commit (writer thread): a write outside the alerts' own buckets
- * may have marked something. */
-static void al_notify(void *ctx, char **buckets, unsigned n)
+static int al_pass(void *ctx, worker *self, uint64_t *next, int *again)
 {
+	(void)self;
 	alerts *al = ctx;
-	for (unsigned i = 0; i < n; i++)
-		if (strncmp(buckets[i], "alerts/", 7)) {
-			pthread_mutex_lock(&al->mu);
-			al->poked = 1;
-			pthread_cond_signal(&al->cv);
-			pthread_mutex_unlock(&al->mu);
-			return;
-		}
+	return run_pass(al->e, al->tz, next, again);
 }
 
-static void *al_main(void *arg)
+/* A write outside the alerts' own buckets may have marked something. */
+static int al_wakes(const char *bucket)
 {
-	alerts *al = arg;
-	for (;;) {
-		uint64_t next = 0;
-		int more = 0;
-		int rc = run_pass(al->e, al->tz, &next, &more);
-		uint64_t wait = al->poll_ms, now = engine_now(al->e);
-		if (next && next > now && next - now < wait)
-			wait = next - now;
-		if (next && next <= now)
-			wait = 0;
-		if (rc) {
-			fprintf(stderr, "fieldsyncd: alerts: %s (retried)\n",
-			        fs_err_name(rc));
-			wait = al->poll_ms;
-		}
-		pthread_mutex_lock(&al->mu);
-		if (!al->stop && !al->poked && !(more && !rc) && wait) {
-			struct timespec dl;
-			clock_gettime(CLOCK_REALTIME, &dl);
-			uint64_t ns = (uint64_t)dl.tv_nsec + (wait % 1000) * 1000000;
-			dl.tv_sec += (time_t)(wait / 1000 + ns / 1000000000);
-			dl.tv_nsec = (long)(ns % 1000000000);
-			pthread_cond_timedwait(&al->cv, &al->mu, &dl);
-		}
-		al->poked = 0;
-		int stop = al->stop;
-		pthread_mutex_unlock(&al->mu);
-		if (stop)
-			break;
-	}
-	return NULL;
+	return strncmp(bucket, "alerts/", 7) != 0;
 }
 
 int alerts_start(alerts **out, engine *e, tz_db *tz, uint64_t poll_ms)
@@ -1124,19 +1057,12 @@ int alerts_start(alerts **out, engine *e, tz_db *tz, uint64_t poll_ms)
 		return FS_E_UNAVAILABLE;
 	al->e = e;
 	al->tz = tz;
-	al->poll_ms = poll_ms ? poll_ms : POLL_DEFAULT;
-	pthread_mutex_init(&al->mu, NULL);
-	pthread_cond_init(&al->cv, NULL);
-	int rc = engine_add_notify(e, al_notify, al);
+	worker_cfg wc = {"alerts", poll_ms, al_pass, al_wakes, al};
+	int rc = worker_start(&al->w, e, &wc);
 	if (rc) {
-		alerts_stop(al);
+		free(al);
 		return rc;
 	}
-	if (pthread_create(&al->th, NULL, al_main, al)) {
-		alerts_stop(al);
-		return FS_E_INTERNAL;
-	}
-	al->started = 1;
 	*out = al;
 	return FS_OK;
 }
@@ -1145,15 +1071,6 @@ void alerts_stop(alerts *al)
 {
 	if (!al)
 		return;
-	engine_remove_notify(al->e, al_notify, al);
-	if (al->started) {
-		pthread_mutex_lock(&al->mu);
-		al->stop = 1;
-		pthread_cond_signal(&al->cv);
-		pthread_mutex_unlock(&al->mu);
-		pthread_join(al->th, NULL);
-	}
-	pthread_mutex_destroy(&al->mu);
-	pthread_cond_destroy(&al->cv);
+	worker_stop(al->w);
 	free(al);
 }

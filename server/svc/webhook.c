@@ -13,13 +13,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +27,8 @@
 #include "server/lib/json.h"
 #include "server/model/records.h"
 #include "server/store/keys.h"
+#include "server/svc/serverpush.h"
+#include "server/svc/worker.h"
 
 #define P_INDEX "wh/i/"
 #define P_QUEUE "wh/q/"
@@ -510,11 +509,7 @@ static int queue_cb(void *ctx, sv key, sv val)
 struct webhook {
 	engine *e;
 	webhook_cfg cfg;
-	pthread_t th;
-	int started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop, poked;
+	worker *w;
 };
 
 typedef struct {
@@ -603,28 +598,8 @@ static int write_log(engine *e, const char *alert)
 		wb_arr(&b.ops, l.n);
 		wb_raw(&b.ops, items.p, items.n);
 	}
-	principal pr;
-	memset(&pr, 0, sizeof(pr));
-	snprintf(pr.device, sizeof(pr.device), "%s", ENGINE_ORIGIN);
-	snprintf(pr.staff, sizeof(pr.staff), "%s", ENGINE_ORIGIN);
-	pr.role = ROLE_ADMIN;
-	uint8_t bid[16];
-	wbuf push;
-	wb_init(&push);
 	if (!rc)
-		rc = crypto_random(bid, sizeof(bid));
-	wb_arr(&push, 1);
-	ob_batch(&push, &b, bid, NULL);
-	engine_ack *acks;
-	uint32_t n;
-	const char *msg;
-	if (!rc)
-		rc = push.err || b.ops.err || items.err
-		             ? FS_E_UNAVAILABLE
-		             : engine_push(e, &(engine_push_req){&pr, 0, push.p, push.n,
-		                                                 NULL, 0},
-		                           a, &acks, &n, &msg);
-	wb_free(&push);
+		rc = items.err ? FS_E_UNAVAILABLE : serverpush(e, &b, "webhook log");
 	wb_free(&items);
 	ob_free(&b);
 	arena_free(a);
@@ -677,12 +652,12 @@ static void deliver(webhook *w, job *j, arena *a)
 		fprintf(stderr, "fieldsyncd: webhook %s, alert %s: %s (%s)\n", j->hook,
 		        j->alert, ds_names[j->st.state], j->st.err);
 	done_ctx d = {j, now};
-	if (engine_write(w->e, done_txn, &d) == FS_OK)
+	if (engine_write(w->e, done_txn, &d) == FS_OK && j->have_alert)
 		write_log(w->e, j->alert);
 }
 
 /* One pass over the due deliveries; *next: the first one ahead. */
-static int run_pass(webhook *w, uint64_t *next)
+static int run_pass(webhook *w, worker *self, uint64_t *next)
 {
 	arena *a = arena_new(0);
 	take *tk = a ? arena_calloc(a, 1, sizeof(*tk)) : NULL;
@@ -702,10 +677,7 @@ static int run_pass(webhook *w, uint64_t *next)
 	}
 	*next = tk->next;
 	for (unsigned i = 0; !rc && i < tk->n; i++) {
-		pthread_mutex_lock(&w->mu);
-		int stop = w->stop;
-		pthread_mutex_unlock(&w->mu);
-		if (stop)
+		if (worker_stopping(self))
 			break;
 		deliver(w, &tk->v[i], a);
 	}
@@ -713,56 +685,28 @@ static int run_pass(webhook *w, uint64_t *next)
 	return rc;
 }
 
-static void wh_notify(void *ctx, char **buckets, unsigned n)
+static int wh_pass(void *ctx, worker *self, uint64_t *next, int *again)
 {
-	webhook *w = ctx;
-	for (unsigned i = 0; i < n; i++)
-		if (!strncmp(buckets[i], "alerts/", 7)) {
-			pthread_mutex_lock(&w->mu);
-			w->poked = 1;
-			pthread_cond_signal(&w->cv);
-			pthread_mutex_unlock(&w->mu);
-			return;
-		}
+	*again = 0;
+	return run_pass(ctx, self, next);
 }
 
-static void *wh_main(void *arg)
+/* A new alert (its deliveries queued with it) is a write to alerts/. */
+static int wh_wakes(const char *bucket)
 {
-	webhook *w = arg;
-	for (;;) {
-		uint64_t next = 0;
-		int rc = run_pass(w, &next);
-		uint64_t wait = w->cfg.poll_ms, now = engine_now(w->e);
-		if (next && next > now && next - now < wait)
-			wait = next - now;
-		if (next && next <= now && !rc)
-			wait = 0;
-		pthread_mutex_lock(&w->mu);
-		if (!w->stop && !w->poked && wait) {
-			struct timespec dl;
-			clock_gettime(CLOCK_REALTIME, &dl);
-			uint64_t ns = (uint64_t)dl.tv_nsec + (wait % 1000) * 1000000;
-			dl.tv_sec += (time_t)(wait / 1000 + ns / 1000000000);
-			dl.tv_nsec = (long)(ns % 1000000000);
-			pthread_cond_timedwait(&w->cv, &w->mu, &dl);
-		}
-		w->poked = 0;
-		int stop = w->stop;
-		pthread_mutex_unlock(&w->mu);
-		if (stop)
-			break;
-	}
-	return NULL;
+	return strncmp(bucket, "alerts/", 7) == 0;
 }
 
 int webhook_start(webhook **out, engine *e, const webhook_cfg *cfg)
 {
 	*out = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT))
-		return FS_E_INTERNAL;
 	webhook *w = calloc(1, sizeof(*w));
 	if (!w)
 		return FS_E_UNAVAILABLE;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		free(w);
+		return FS_E_INTERNAL;
+	}
 	w->e = e;
 	w->cfg = *cfg;
 	if (!w->cfg.backoff_ms)
@@ -773,18 +717,12 @@ int webhook_start(webhook **out, engine *e, const webhook_cfg *cfg)
 		w->cfg.timeout_ms = 10000;
 	if (!w->cfg.poll_ms)
 		w->cfg.poll_ms = 1000;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	int rc = engine_add_notify(e, wh_notify, w);
+	worker_cfg wc = {"webhooks", w->cfg.poll_ms, wh_pass, wh_wakes, w};
+	int rc = worker_start(&w->w, e, &wc);
 	if (rc) {
 		webhook_stop(w);
 		return rc;
 	}
-	if (pthread_create(&w->th, NULL, wh_main, w)) {
-		webhook_stop(w);
-		return FS_E_INTERNAL;
-	}
-	w->started = 1;
 	*out = w;
 	return FS_OK;
 }
@@ -793,16 +731,7 @@ void webhook_stop(webhook *w)
 {
 	if (!w)
 		return;
-	engine_remove_notify(w->e, wh_notify, w);
-	if (w->started) {
-		pthread_mutex_lock(&w->mu);
-		w->stop = 1;
-		pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->th, NULL);
-	}
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
+	worker_stop(w->w);
 	free(w);
 	curl_global_cleanup();
 }
