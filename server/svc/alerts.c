@@ -788,7 +788,7 @@ static int apply_wants(evalx *x, store_txn *t)
 	for (uint32_t i = 0; i < o.n; i++) {
 		int wanted = 0;
 		for (uint32_t k = 0; k < x->nw && !wanted; k++)
-			wanted = !x->w[k].resolved && !strcmp(x->w[k].id, o.ids[i]);
+			wanted = !strcmp(x->w[k].id, o.ids[i]); /* resolved ones below */
 		if (!wanted)
 			op_resolve(x, o.ids[i], x->now);
 	}
