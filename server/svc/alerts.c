@@ -1057,7 +1057,9 @@ int alerts_start(alerts **out, engine *e, tz_db *tz, uint64_t poll_ms)
 		return FS_E_UNAVAILABLE;
 	al->e = e;
 	al->tz = tz;
-	worker_cfg wc = {"alerts", poll_ms, al_pass, al_wakes, al};
+	/* a quarter second between passes: an urgent order is still raised
+	 * well within a second, and a busy writer meets at most four */
+	worker_cfg wc = {"alerts", poll_ms, 250, al_pass, al_wakes, al};
 	int rc = worker_start(&al->w, e, &wc);
 	if (rc) {
 		free(al);

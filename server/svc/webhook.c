@@ -717,7 +717,7 @@ int webhook_start(webhook **out, engine *e, const webhook_cfg *cfg)
 		w->cfg.timeout_ms = 10000;
 	if (!w->cfg.poll_ms)
 		w->cfg.poll_ms = 1000;
-	worker_cfg wc = {"webhooks", w->cfg.poll_ms, wh_pass, wh_wakes, w};
+	worker_cfg wc = {"webhooks", w->cfg.poll_ms, 0, wh_pass, wh_wakes, w};
 	int rc = worker_start(&w->w, e, &wc);
 	if (rc) {
 		webhook_stop(w);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "protocol/errors.h"
 #include "server/lib/waitms.h"
@@ -34,11 +35,18 @@ static void notify(void *ctx, char **buckets, unsigned n)
 		}
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void *run(void *arg)
 {
 	worker *w = arg;
 	for (;;) {
-		uint64_t next = 0;
+		uint64_t next = 0, began = mono_ms();
 		int again = 0;
 		int rc = w->cfg.pass(w->cfg.ctx, w, &next, &again);
 		uint64_t wait = w->cfg.poll_ms, now = engine_now(w->e);
@@ -54,6 +62,11 @@ static void *run(void *arg)
 		pthread_mutex_lock(&w->mu);
 		if (!w->stop && !w->poked && wait)
 			cond_wait_ms(&w->cv, &w->mu, wait);
+		uint64_t ran = mono_ms() - began;
+		while (!w->stop && ran < w->cfg.gap_ms) {
+			cond_wait_ms(&w->cv, &w->mu, w->cfg.gap_ms - ran);
+			ran = mono_ms() - began;
+		}
 		w->poked = 0;
 		int stop = w->stop;
 		pthread_mutex_unlock(&w->mu);

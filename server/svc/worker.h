@@ -17,6 +17,9 @@ typedef struct worker worker;
 typedef struct {
 	const char *name;  /* for log lines */
 	uint64_t poll_ms;  /* 0: 1000 */
+	/* Passes start at least this far apart (commits in between are taken
+	 * together), so a busy writer is not met by a pass per commit. */
+	uint64_t gap_ms;
 	/* One pass: FS_OK or an error (logged, then retried after poll_ms).
 	 * *next: when a timer of its comes due (engine clock, 0: none); *again:
 	 * run again at once (a limit was reached). */
