@@ -429,9 +429,11 @@ bench-deps: deps
 
 bench-build: $(B)/fieldsyncd $(BENCH_B)/loadgen $(BENCH_B)/lmdb_ceiling
 
-$(BENCH_B)/loadgen: bench/loadgen.c $(B)/libfsproto.a | deps
+# The load generator is a tool, never sanitized: it compiles the protocol
+# sources itself (in build-asan/, libfsproto.a is instrumented).
+$(BENCH_B)/loadgen: bench/loadgen.c $(PROTO_SRC) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(FS_CFLAGS) -O2 -g $(SAN) -I. -o $@ $< $(B)/libfsproto.a -lmsgpackc -lz -lpthread
+	$(CC) $(FS_CFLAGS) -O2 -g -I. -o $@ $< $(PROTO_SRC) -lmsgpackc -lz -lpthread
 
 $(BENCH_B)/lmdb_ceiling: bench/lmdb_ceiling.c | deps
 	@mkdir -p $(dir $@)

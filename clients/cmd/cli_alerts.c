@@ -91,7 +91,8 @@ int cli_alerts_list(fs_client *c, FILE *out, int json, int all)
 	if (!rc && l.oom)
 		rc = FSC_ENOMEM;
 	if (!rc) {
-		qsort(l.v, l.n, sizeof(item), newest_first);
+		if (l.n)
+			qsort(l.v, l.n, sizeof(item), newest_first);
 		if (json)
 			fputs("{\"ok\":true,\"alerts\":[", out);
 		for (size_t i = 0; i < l.n; i++) {
