@@ -22,7 +22,7 @@ SAN     ?=
 # Extra flags for the CivetWeb object.
 CW_SAN  ?=
 LDFLAGS ?=
-LDLIBS  += -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread -lm
+LDLIBS  += -llmdb -lmsgpackc -lz -lssl -lcrypto -lcurl -lpthread -lm
 B       := build
 # Third-party sources live under build/ whatever B is, so a sanitizer build
 # reuses the one download.
@@ -184,7 +184,8 @@ $(B)/fieldsync.pc: Makefile
 # The CLI alone links libqrencode (admin enroll-code) and jansson (JSON
 # reports, readable records); libfieldsync needs neither.
 CLI_OBJ := $(B)/obj/clients/cmd/cli.o $(B)/obj/clients/cmd/admin.o \
-           $(B)/obj/clients/cmd/qr.o
+           $(B)/obj/clients/cmd/qr.o \
+           $(B)/obj/clients/cmd/cli_alerts.o
 $(B)/fieldsync: $(CLI_OBJ) $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) \
 	  -lqrencode -ljansson

@@ -19,6 +19,12 @@ static const char *const e_order_status[] = {
 	NULL};
 static const char *const e_trust[] = {"verified", "corrected", "unverified",
                                       NULL};
+const char *const schema_alert_kinds[] = {
+	"urgent_order", "sla_warning", "sla_breach", "patrol_missed",
+	"lone_worker", "task_overdue", "sync_failing", NULL};
+static const char *const e_severity[] = {"info", "warning", "critical", NULL};
+static const char *const e_hook_format[] = {"json", "wecom", "dingtalk",
+                                            "slack", NULL};
 
 #define F(n, t, g) {n, t, g, NULL}
 #define E(n, e, g) {n, FT_ENUM, g, e}
@@ -28,6 +34,11 @@ static const sfield f_site[] = {
 	F("name", FT_STR, G_ADMIN),
 	F("tz", FT_STR, G_ADMIN),
 	F("households", FT_UINT, G_ADMIN),
+	/* alert rules (server/svc/alerts.h): switches and their settings */
+	F("alerts_off", FT_ARR, G_ADMIN),
+	F("alert_warn_pct", FT_UINT, G_ADMIN),
+	F("lone_worker_min", FT_UINT, G_ADMIN),
+	F("sync_fail_runs", FT_UINT, G_ADMIN),
 };
 static const sfield f_zone[] = {
 	F("site", FT_ID, G_STAFF),
@@ -110,7 +121,25 @@ static const sfield f_handover[] = {
 	F("note", FT_STR, LD), F("open_items", FT_ARR, LD),
 };
 
+/* Alerts are written by the server (through the admin's grants: no device
+ * but an admin's may write them); a supervisor acknowledges one. */
+static const sfield f_alert[] = {
+	F("site", FT_ID, G_ADMIN), E("kind", schema_alert_kinds, G_ADMIN),
+	F("subject_c", FT_STR, G_ADMIN), F("subject", FT_ID, G_ADMIN),
+	F("step", FT_STR, G_ADMIN), F("raised_at", FT_UINT, G_ADMIN),
+	E("severity", e_severity, G_ADMIN), F("text_zh", FT_STR, G_ADMIN),
+	F("text_en", FT_STR, G_ADMIN), F("resolved_at", FT_UINT, G_ADMIN),
+	F("deliveries", FT_ARR, G_ADMIN),
+	F("acked_by", FT_ID, G_STAFF), F("acked_at", FT_UINT, G_STAFF),
+};
+static const sfield f_webhook[] = {
+	F("site", FT_ID, G_STAFF), F("url", FT_STR, G_STAFF),
+	F("kinds", FT_ARR, G_STAFF), E("format", e_hook_format, G_STAFF),
+	F("secret", FT_STR, G_STAFF), F("enabled", FT_BOOL, G_STAFF),
+};
+
 static const scollection collections[] = {
+	{"alert", f_alert, N(f_alert), BK_ALERTS, "site", 0, G_ADMIN},
 	{"checkin", f_checkin, N(f_checkin), BK_SHIFT, "shift", 1, 0},
 	{"checkpoint", f_checkpoint, N(f_checkpoint), BK_SITE, "site", 0, G_STAFF},
 	{"handover", f_handover, N(f_handover), BK_TO_SHIFT, "to_shift", 0, G_STAFF},
@@ -121,6 +150,7 @@ static const scollection collections[] = {
 	{"staff", f_staff, N(f_staff), BK_SITE, "site", 0, G_STAFF},
 	{"standard", f_standard, N(f_standard), BK_SITE, "site", 0, G_STAFF},
 	{"task", f_task, N(f_task), BK_SHIFT, "shift", 0, G_STAFF},
+	{"webhook", f_webhook, N(f_webhook), BK_ALERTS, "site", 0, G_STAFF},
 	{"zone", f_zone, N(f_zone), BK_SITE, "site", 0, G_STAFF},
 };
 

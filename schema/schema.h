@@ -58,7 +58,8 @@ typedef enum {
 	BK_SITE,      /* site/<f.site> */
 	BK_SHIFT,     /* shift/<f.shift> */
 	BK_TO_SHIFT,  /* shift/<f.to_shift>   (handover) */
-	BK_ORDERS     /* orders/<f.site> */
+	BK_ORDERS,    /* orders/<f.site> */
+	BK_ALERTS     /* alerts/<f.site>      (alerts and webhooks) */
 } bucket_kind;
 
 typedef struct {
@@ -72,6 +73,8 @@ typedef struct {
 } scollection;
 
 extern const char *const schema_roles[]; /* guard cleaner technician supervisor admin */
+/* The alert rules' kinds (server/svc/alerts.h), NULL-terminated. */
+extern const char *const schema_alert_kinds[];
 
 /* The collection by name (p[0..n)), NULL if unknown. */
 const scollection *schema_collection(const char *p, size_t n);

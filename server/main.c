@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "protocol/errors.h"
+#include "server/svc/alerts.h"
 #include "server/svc/audit.h"
 #include "server/svc/auth.h"
 #include "server/svc/backup.h"
@@ -26,6 +27,7 @@
 #include "server/lib/dirlock.h"
 #include "server/svc/blobquota.h"
 #include "server/svc/maint.h"
+#include "server/svc/webhook.h"
 #include "server/store/store.h"
 
 /* Cost of one PIN check: about 20 ms on the reference machine. */
@@ -42,6 +44,8 @@ typedef struct {
 	const char *web;                      /* serve: the web app's directory */
 	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
+	uint64_t alert_poll_ms;               /* alerts.h */
+	webhook_cfg hooks;                    /* webhook.h */
 	engine_cfg ecfg;
 	/* abuse limits (http.h, ratelimit.h, lockout.h) */
 	unsigned queue, keep_alive_ms, body_min_rate;
@@ -111,6 +115,11 @@ static const option opts[] = {
 	{"--task-interval-ms", O_U64, OFF(tasks_ms), "N  task generation pass over every site every N ms (600000)"},
 	{"--from", O_STR, OFF(from), "FILE  restore: the archive to read"},
 	{"--web", O_STR, OFF(web), "DIR   serve: the web app at / (build/web; \"\": none)"},
+	{"--alert-poll-ms", O_U64, OFF(alert_poll_ms), "N  alert rules look at marked records and timers at least every N ms (1000)"},
+	{"--webhook-allow-private", O_FLAG, OFF(hooks.allow_private), "      webhooks may call loopback/private addresses (tests; never for tenants)"},
+	{"--webhook-backoff-ms", O_U64, OFF(hooks.backoff_ms), "N  first webhook retry after N ms, doubling up to an hour (10000)"},
+	{"--webhook-give-up-ms", O_U64, OFF(hooks.give_up_ms), "N  stop retrying a webhook delivery after N ms (90000000 = 25 h)"},
+	{"--webhook-timeout-ms", O_U64, OFF(hooks.timeout_ms), "N  one webhook POST (10000)"},
 };
 
 static void usage(FILE *f)
@@ -233,6 +242,8 @@ typedef struct {
 	int lock_fd; /* serve's hold on the data directory (dirlock.h) */
 	blob_quota blobq;
 	char blob_dir[4200];
+	alerts *alerts;
+	webhook *webhooks;
 } app;
 
 static int open_all(app *a, int create)
@@ -269,6 +280,8 @@ static void close_all(app *a)
 {
 	http_stop(a->http);
 	tls_close(a->tls);
+	webhook_stop(a->webhooks);
+	alerts_stop(a->alerts);
 	tasks_gen_stop(a->tasks);
 	audit_stop(a->audit);
 	maint_stop(a->maint);
@@ -411,6 +424,9 @@ static int cmd_serve(app *a)
 	if (maint_start_with(&a->maint, a->e, a->o.maint_ms, collect_blobs, a))
 		return 1;
 	if (audit_start(&a->audit, a->e, a->o.audit_ttl_ms, a->o.audit_purge_ms))
+		return 1;
+	if (alerts_start(&a->alerts, a->e, a->tz, a->o.alert_poll_ms) ||
+	    webhook_start(&a->webhooks, a->e, &a->o.hooks))
 		return 1;
 	fprintf(stderr, "fieldsyncd: serving store %s on %s://%s\n",
 	        store_id(a->st), a->o.insecure ? "http" : "https", a->o.listen);

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "clients/cmd/cli.h"
+#include "clients/cmd/cli_alerts.h"
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -1508,6 +1509,26 @@ static int cmd_requeue(cli *x)
 	return 0;
 }
 
+/* A supervisor's alerts: the work is in cli_alerts.c. */
+static int cmd_alerts(cli *x)
+{
+	fs_write w;
+	int ack = x->npos == 2 && !strcmp(x->pos[0], "ack");
+	int rc;
+
+	if (x->npos && !ack)
+		return fail(x, EXIT_USAGE, "usage: fieldsync alerts [--all] | "
+		            "alerts ack ID");
+	if ((rc = open_client(x, 1, 3000)))
+		return rc;
+	if (!ack)
+		return (rc = cli_alerts_list(x->c, stdout, x->json, opt(x, "all") != NULL))
+		               ? lib_fail(x, rc) : 0;
+	if ((rc = cli_alerts_ack(x->c, x->pos[1], &w)))
+		return lib_fail(x, rc);
+	return after_write(x, "alert acknowledged", &w);
+}
+
 /* ---- table --------------------------------------------------------------------- */
 
 typedef struct {
@@ -1569,6 +1590,9 @@ static const command commands[] = {
 	{"get", cmd_get, "raw", "get COLLECTION ID [--raw]",
 	 "One local record, a field a line with times in the site's zone;\n"
 	 "--raw (and --json) print it as JSON with every field's stamp."},
+	{"alerts", cmd_alerts, "all", "alerts [--all] | alerts ack ID",
+	 "A supervisor's alerts for the site (newest first; --all includes\n"
+	 "resolved and acknowledged ones); `alerts ack ID` acknowledges one."},
 	{"dead", cmd_dead, "all", "dead [list | show SEQ | clear SEQ | clear --all]",
 	 "Changes the server rejected (dead letters): list them, show one with\n"
 	 "its reason and the change itself, clear one or all once dealt with."},

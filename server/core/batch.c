@@ -109,7 +109,8 @@ static const char *by_op_refused(actx *x, const device_sessions *ss,
 
 /* Apply batch `bi` of the job into its ack buffer.  Returns FS_OK (the ack
  * is ready) or a store failure (the transaction must be aborted). */
-static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
+static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected,
+                       uint64_t *pushed)
 {
 	job *j = x->j;
 	const wval *b = &j->batches->a.v[bi];
@@ -217,6 +218,7 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 	x->e->stats.batches++;
 	pthread_mutex_unlock(&x->e->stats_mu);
 	*rejected += nrej;
+	*pushed += applied + nrej;
 	return FS_OK;
 }
 
@@ -253,12 +255,13 @@ static uint64_t pending_after(const job *j)
 }
 
 /* The device's sync report, once per request, after its batches. */
-static int apply_dev(actx *x, uint64_t rejected)
+static int apply_dev(actx *x, uint64_t rejected, uint64_t pushed)
 {
 	job *j = x->j;
-	device_info d;
+	device_info d, before;
 	if (device_get(x->t, j->p->device, &d) != FS_OK)
 		return FS_OK; /* the admin device keeps no report */
+	before = d;
 	d.last_sync = j->t;
 	snprintf(d.staff, sizeof(d.staff), "%s", j->p->staff);
 	if (j->has_pending) {
@@ -272,7 +275,14 @@ static int apply_dev(actx *x, uint64_t rejected)
 	if (j->has_boot)
 		snprintf(d.boot, sizeof(d.boot), "%s", j->boot);
 	d.rejected += rejected;
-	return device_put(x->t, j->p->device, &d);
+	int rc = device_put(x->t, j->p->device, &d);
+	for (unsigned h = 0; h < x->e->nhooks && !rc; h++) {
+		const write_hook *wh = &x->e->hooks[h];
+		if (wh->on_sync)
+			rc = wh->on_sync(wh->ctx, x->t, j->p->device, &before, &d,
+			                 (uint32_t)pushed, (uint32_t)rejected);
+	}
+	return rc;
 }
 
 void unavailable_ack(job *j, uint32_t bi)
@@ -312,7 +322,7 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		x.now = engine_now(e);
 		x.changed = changed;
 		wb_init(&x.rec);
-		uint64_t rejected = 0;
+		uint64_t rejected = 0, pushed = 0;
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
 		rc = apply_anchor(&x);
 		if (!rc && j->p->role != ROLE_ADMIN && j->p->staff[0])
@@ -320,11 +330,11 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 			                         j->t);
 		for (uint32_t bi = 0; bi < nb && !rc; bi++)
 			if (!only || bi == only_bi)
-				rc = apply_batch(&x, bi, &rejected);
+				rc = apply_batch(&x, bi, &rejected, &pushed);
 		/* one batch a transaction: the report goes with the last one,
 		 * when the earlier ones' fate is known */
 		if (!rc && (!only || only_bi + 1 >= (nb ? nb : 1)))
-			rc = apply_dev(&x, rejected);
+			rc = apply_dev(&x, rejected, pushed);
 		wb_free(&x.rec);
 		if (rc)
 			break;

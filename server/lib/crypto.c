@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "protocol/errors.h"
@@ -34,6 +35,19 @@ int crypto_random(void *p, size_t n)
 		n -= (size_t)k;
 	}
 	return FS_OK;
+}
+
+int crypto_hmac_sha256(const void *key, size_t key_n, const void *msg,
+                       size_t msg_n, uint8_t out[32])
+{
+	unsigned int n = 32;
+	static const uint8_t none = 0;
+	if (key_n > INT_MAX)
+		return FS_E_INTERNAL;
+	return HMAC(EVP_sha256(), key_n ? key : &none, (int)key_n,
+	            msg_n ? msg : &none, msg_n, out, &n) && n == 32
+	               ? FS_OK
+	               : FS_E_INTERNAL;
 }
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[32])

@@ -40,13 +40,15 @@ char *policy_record_bucket(arena *a, const scollection *col, const char *id,
 	case BK_SITE:
 	case BK_SHIFT:
 	case BK_TO_SHIFT:
-	case BK_ORDERS: {
+	case BK_ORDERS:
+	case BK_ALERTS: {
 		const rfield *f = rec_get(r, col->bucket_field);
 		if (!f || f->val.t != WV_STR ||
 		    valid_id(f->val.s.p, f->val.s.n) != FS_OK)
 			return NULL;
 		const char *kind = col->bucket == BK_SITE    ? "site"
 		                   : col->bucket == BK_ORDERS ? "orders"
+		                   : col->bucket == BK_ALERTS ? "alerts"
 		                                              : "shift";
 		return policy_bucket_name(a, kind, f->val.s.p, f->val.s.n);
 	}
@@ -124,6 +126,10 @@ int policy_scope(store_txn *t, const principal *p, uint64_t now, arena *a,
 		if ((rc = sv_push(&s, policy_bucket_name(a, "orders", p->site,
 		                                  strlen(p->site)))))
 			return rc;
+	if (p->role == ROLE_SUPERVISOR)
+		if ((rc = sv_push(&s, policy_bucket_name(a, "alerts", p->site,
+		                                  strlen(p->site)))))
+			return rc;
 out:
 	if (s.n)
 		qsort(s.v, s.n, sizeof(char *), cmp_str);
@@ -176,6 +182,8 @@ static int may_write_bucket(const policy_writer *x, const scollection *col,
 		return w->role == ROLE_SUPERVISOR || w->role == ROLE_TECHNICIAN ||
 		       (creating && !strcmp(col->name, "order"));
 	}
+	if (!strncmp(bucket, "alerts/", 7))
+		return w->role == ROLE_SUPERVISOR && !strcmp(bucket + 7, w->site);
 	if (strncmp(bucket, "shift/", 6))
 		return 0;
 	shift_info s;

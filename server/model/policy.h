@@ -33,7 +33,8 @@ char *policy_record_bucket(arena *a, const scollection *col, const char *id,
 /* The buckets `p` may pull at `now`, sorted bytewise, in the arena: an
  * admin every bucket ever used; others their site, the shifts of their
  * site they are on (a supervisor: all of them) from 12 h (a supervisor:
- * 24 h) ago to 24 h ahead, and a supervisor's or technician's orders. */
+ * 24 h) ago to 24 h ahead, a supervisor's or technician's orders, and a
+ * supervisor's alerts (alerts and webhooks of its site). */
 int policy_scope(store_txn *t, const principal *p, uint64_t now, arena *a,
                  char ***buckets, unsigned *n);
 /* 1 when `bucket` is in scope[0..n) (sorted bytewise). */

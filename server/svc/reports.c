@@ -580,6 +580,27 @@ static int gather_shift(engine *e, store_txn *t, arena *a,
 	return patrol_score(in, a, &d->pout);
 }
 
+int reports_shift_patrol(engine *e, store_txn *t, arena *a,
+                         const shift_info *sh, uint64_t now,
+                         reports_patrol *out)
+{
+	shift_data *d = arena_calloc(a, 1, sizeof(*d));
+	if (!d)
+		return FS_E_UNAVAILABLE;
+	memset(out, 0, sizeof(*out));
+	int rc = gather_shift(e, t, a, sh, now, d);
+	if (rc)
+		return rc;
+	out->in = d->pin;
+	out->out = d->pout;
+	out->devices = arena_calloc(a, d->ndev ? d->ndev : 1, sizeof(char *));
+	if (!out->devices)
+		return FS_E_UNAVAILABLE;
+	for (uint32_t i = 0; i < d->ndev; i++)
+		out->devices[out->ndev++] = d->devs[i].device;
+	return FS_OK;
+}
+
 /* ---- counting ------------------------------------------------------------------- */
 
 typedef struct {

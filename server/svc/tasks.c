@@ -22,7 +22,9 @@
 #include "protocol/valid.h"
 #include "schema/catalogue.h"
 #include "server/lib/crypto.h"
+#include "server/lib/waitms.h"
 #include "server/model/records.h"
+#include "server/svc/serverpush.h"
 
 #define MIN_MS 60000ULL
 #define HOUR_MS (60 * MIN_MS)
@@ -471,36 +473,7 @@ static int keys_txn(void *ctx, store_txn *t)
 /* Push one batch as the server; every op must apply. */
 static int push_batch(engine *e, const opbatch *b)
 {
-	principal p;
-	memset(&p, 0, sizeof(p));
-	snprintf(p.device, sizeof(p.device), "%s", ENGINE_ORIGIN);
-	snprintf(p.staff, sizeof(p.staff), "%s", ENGINE_ORIGIN);
-	p.role = ROLE_ADMIN;
-	uint8_t bid[16];
-	wbuf push;
-	wb_init(&push);
-	int rc = crypto_random(bid, sizeof(bid));
-	wb_arr(&push, 1);
-	ob_batch(&push, b, bid, NULL);
-	arena *a = arena_new(0);
-	engine_ack *acks;
-	uint32_t n;
-	const char *msg;
-	if (!rc)
-		rc = push.err || !a ? FS_E_UNAVAILABLE
-		                    : engine_push(e, &(engine_push_req){&p, 0, push.p,
-		                                                        push.n, NULL, 0},
-		                                  a, &acks, &n, &msg);
-	if (!rc && (n != 1 || acks[0].applied != b->n)) {
-		rc = n == 1 && acks[0].err ? FS_E_UNAVAILABLE : FS_E_INTERNAL;
-		fprintf(stderr, "fieldsyncd: tasks: %u of %u ops applied%s%s\n",
-		        n == 1 ? acks[0].applied : 0, b->n,
-		        n == 1 && acks[0].first_msg ? ": " : "",
-		        n == 1 && acks[0].first_msg ? acks[0].first_msg : "");
-	}
-	wb_free(&push);
-	arena_free(a);
-	return rc;
+	return serverpush(e, b, "tasks");
 }
 
 static int push_all(gen_out *o)
@@ -916,14 +889,9 @@ static void *gen_main(void *arg)
 		}
 		pthread_mutex_lock(&g->mu);
 		g->passes++;
-		struct timespec dl;
-		clock_gettime(CLOCK_REALTIME, &dl);
-		uint64_t ns = (uint64_t)dl.tv_nsec + (g->interval_ms % 1000) * 1000000;
-		dl.tv_sec += (time_t)(g->interval_ms / 1000 + ns / 1000000000);
-		dl.tv_nsec = (long)(ns % 1000000000);
 		int timed_out = 0;
 		while (!g->stop && !g->all && !g->ndirty && !timed_out)
-			timed_out = pthread_cond_timedwait(&g->cv, &g->mu, &dl) != 0;
+			timed_out = cond_wait_ms(&g->cv, &g->mu, g->interval_ms);
 		if (g->stop) {
 			pthread_mutex_unlock(&g->mu);
 			break;

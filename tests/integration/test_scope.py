@@ -28,7 +28,7 @@ SCOPE = {
     "g1": {"site/A", "shift/g_cur", "shift/g_late", "shift/g_next"},
     "c1": {"site/A", "shift/c_cur"},
     "t1": {"site/A", "shift/t_cur", "orders/A"},
-    "sup1": {"site/A", "orders/A"} | {"shift/" + s for s in (
+    "sup1": {"site/A", "orders/A", "alerts/A"} | {"shift/" + s for s in (
         "g_cur", "g_late", "g_past", "g_next", "o_edge", "o_cur", "c_cur", "c_past",
         "t_cur")},
     "gb": {"site/B", "shift/b_cur"},

@@ -543,9 +543,9 @@ static void test_scope(void **st)
 	scope_is(f, P_TECH, "orders/sa shift/shA site/sa ");
 	scope_is(f, P_GUARD2, "shift/shA2 site/sa ");
 	/* supervisor: every shift of the site overlapping [now-24h, now+24h] */
-	scope_is(f, P_SUP, "orders/sa shift/shA shift/shA2 shift/shEnded18 "
+	scope_is(f, P_SUP, "alerts/sa orders/sa shift/shA shift/shA2 shift/shEnded18 "
 	                   "shift/shEnded6 site/sa ");
-	scope_is(f, P_SUP_B, "orders/sb shift/shB site/sb ");
+	scope_is(f, P_SUP_B, "alerts/sb orders/sb shift/shB site/sb ");
 	/* admin: every bucket ever used */
 	scope_is(f, P_ADMIN, "shift/shA shift/shA2 shift/shAncient shift/shB "
 	                     "shift/shEnded18 shift/shEnded6 shift/shIn30 "

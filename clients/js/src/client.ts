@@ -501,6 +501,26 @@ export class Client {
 		});
 	}
 
+	// ---- alerts (a supervisor's, pulled in alerts/<site>) ---------------------
+
+	/** The alerts on this device, newest first: the open ones, or all. */
+	async alerts(opts: { all?: boolean } = {}): Promise<Rec[]> {
+		const at = (r: Rec) => Number(r.f.raised_at ?? 0);
+		return (await this.query({ collection: "alert" }))
+			.filter((r) => opts.all || r.f.resolved_at === undefined || r.f.resolved_at === null)
+			.sort((a, b) => at(b) - at(a));
+	}
+
+	/** Acknowledge an alert: acked_by you, acked_at now (queued and sent
+	 * like any write). */
+	async ack(alertId: string): Promise<Write> {
+		return this.action(["alert"], async (tx, who) => {
+			if (!(await loadRec(tx, "alert", alertId)))
+				throw new FieldsyncError("ENOTFOUND", `no alert ${alertId} on this device (sync to fetch the alerts)`);
+			return this.writeTx(tx, "alert", alertId, { acked_by: who.staff, acked_at: await correctedNow(tx, this.clock) });
+		});
+	}
+
 	// ---- reading the local copy ---------------------------------------------
 
 	/** The local record (tombstoned ones too: f._deleted), or null. */

@@ -9,7 +9,7 @@ type FT = "str" | "id" | "uint" | "int" | "num" | "bool" | "ids" | "arr" | strin
 interface Coll {
 	fields: Record<string, FT>;
 	server: string[]; // server-owned fields
-	bucket: "self" | "site" | "shift" | "orders";
+	bucket: "self" | "site" | "shift" | "orders" | "alerts";
 	by: string; // the field naming the bucket ("" for site)
 }
 
@@ -39,7 +39,20 @@ export const CATEGORIES = [
 export const URGENT = ["elevator_entrapment", "urgent_water", "urgent_power", "incident"];
 
 const C: Record<string, Coll> = {
-	site: { fields: { name: "str", tz: "str", households: "uint" }, server: [], bucket: "self", by: "" },
+	site: {
+		fields: {
+			name: "str",
+			tz: "str",
+			households: "uint",
+			alerts_off: "arr",
+			alert_warn_pct: "uint",
+			lone_worker_min: "uint",
+			sync_fail_runs: "uint",
+		},
+		server: [],
+		bucket: "self",
+		by: "",
+	},
 	zone: { fields: { site: "id", name: "str", kind: "str" }, server: [], bucket: "site", by: "site" },
 	checkpoint: {
 		fields: { site: "id", zone: "id", name: "str", tag: "str", lat: "num", lon: "num" },
@@ -177,6 +190,32 @@ const C: Record<string, Coll> = {
 		server: [],
 		bucket: "shift",
 		by: "to_shift",
+	},
+	alert: {
+		fields: {
+			site: "id",
+			kind: ["urgent_order", "sla_warning", "sla_breach", "patrol_missed", "lone_worker", "task_overdue", "sync_failing"],
+			subject_c: "str",
+			subject: "id",
+			step: "str",
+			raised_at: "uint",
+			severity: ["info", "warning", "critical"],
+			text_zh: "str",
+			text_en: "str",
+			resolved_at: "uint",
+			deliveries: "arr",
+			acked_by: "id",
+			acked_at: "uint",
+		},
+		server: [],
+		bucket: "alerts",
+		by: "site",
+	},
+	webhook: {
+		fields: { site: "id", url: "str", kinds: "arr", format: ["json", "wecom", "dingtalk", "slack"], secret: "str", enabled: "bool" },
+		server: [],
+		bucket: "alerts",
+		by: "site",
 	},
 };
 

@@ -24,7 +24,7 @@ export type Stamp = [bigint, string];
 export interface Rec {
 	c: string; // collection
 	id: string;
-	bucket: string; // "site/<site>", "shift/<shift>", "orders/<site>"
+	bucket: string; // "site/<site>", "shift/<shift>", "orders/<site>", "alerts/<site>"
 	f: Fields; // fields (a tombstoned record has f._deleted === true)
 	s: Record<string, Stamp>; // per-field stamps
 }

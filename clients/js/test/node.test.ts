@@ -476,3 +476,28 @@ test("orders move forward only: two phones step one order offline, the older res
 	assert.equal(t.f.done_trust, "verified");
 	assert.ok(Number(t.f.done_at_est) > 0);
 });
+
+test("alerts: a supervisor's client lists the entrapment's alert and acknowledges it; a guard's has none", async () => {
+	const srv = await server(["--alert-poll-ms", "200"]);
+	await setupSite(srv);
+	const g = await device(srv, "g1", "guard");
+	await g.c.report({ category: "elevator_entrapment", title: "lift 2" });
+	await g.c.sync();
+	const sup = await device(srv, "sup", "supervisor");
+	let list: Awaited<ReturnType<Client["alerts"]>> = [];
+	for (let i = 0; i < 50 && !list.length; i++) {
+		await sup.c.sync();
+		list = await sup.c.alerts();
+		if (!list.length) await new Promise((r) => setTimeout(r, 100));
+	}
+	assert.equal(list.length, 1);
+	assert.equal(list[0].f.kind, "urgent_order");
+	assert.match(String(list[0].f.text_zh), /电梯困人/);
+	await sup.c.ack(list[0].id);
+	await sup.c.sync();
+	const srvRec = (await adminPull(srv, "alerts/s1")).get("alert/" + list[0].id);
+	assert.equal(srvRec.f.acked_by, "sup");
+	await rejects(sup.c.ack("al:none"), "ENOTFOUND");
+	await g.c.sync();
+	assert.deepEqual(await g.c.alerts({ all: true }), []);
+});
