@@ -298,9 +298,11 @@ const device_session *device_session_at(const device_sessions *ss,
 {
 	for (unsigned i = 0; i < ss->n; i++) {
 		const device_session *d = &ss->s[i];
-		/* a cut (PIN change, deactivation) ends it with no slack */
+		/* a cut (PIN change, deactivation) ends it with no slack; one
+		 * in the millisecond the session began cuts it too (which came
+		 * first is not known, so the session is not trusted) */
 		uint64_t end = d->end + slack;
-		if (ss->cut && ss->cut > d->start && ss->cut < end)
+		if (ss->cut && ss->cut >= d->start && ss->cut < end)
 			end = ss->cut;
 		if (when + slack >= d->start && when < end)
 			return d;
