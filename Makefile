@@ -323,8 +323,9 @@ UNIT_BIN       += $(FUZZ_REPLAY)
 .PHONY: fuzz fuzz-deps fuzz-build fuzz-bins fuzz-clean
 all: $(FUZZ_REPLAY)
 
-# fuzz_wire and fuzz_inflate test protocol/ alone; the others the server.
-FUZZ_PROTO     := fuzz_wire fuzz_inflate
+# fuzz_wire, fuzz_inflate and fuzz_colwire test protocol/ alone; the others
+# the server.
+FUZZ_PROTO     := fuzz_wire fuzz_inflate fuzz_colwire
 FUZZ_LINK       = $(if $(filter $(FUZZ_PROTO),$*),$(B)/libfsproto.a,\
                   $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ))
 FUZZ_DEPS      := $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ)
@@ -361,7 +362,7 @@ fuzz: fuzz-build
 	fail=""; mkdir -p $(FUZZ_B)/logs; : > $(FUZZ_B)/logs/summary.txt; \
 	for t in $(FUZZ_TARGETS); do \
 	  case $$t in fuzz_inflate) ml=65536;; fuzz_http) ml=32768;; \
-	    fuzz_wire) ml=16384;; *) ml=4096;; esac; \
+	    fuzz_wire|fuzz_colwire) ml=16384;; *) ml=4096;; esac; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  mkdir -p $(FUZZ_B)/corpus/$$t tests/fuzz/crashers/$$t; \
 	  echo "== $$t: $(FUZZ_SECONDS) s, log $(FUZZ_B)/logs/$$t.log"; \
