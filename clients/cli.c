@@ -2,7 +2,7 @@
  * cli.c — `fieldsync`, the handheld command line for guards, cleaners,
  * technicians and supervisors, on libfieldsync.
  *
- *   fieldsync [--home DIR] [--json] [--offline] COMMAND [ARGS]
+ *   fieldsync [--home DIR] [--json] [--offline] [--wire v1|v2] COMMAND [ARGS]
  *
  * Every command but enroll, login and sync works offline: a change is
  * queued in the local store first (durably), then sent at once when the
@@ -36,7 +36,7 @@ static const opt_def opt_defs[] = {
 	{"code", 1},   {"name", 1},     {"ca", 1},       {"insecure-http", 0},
 	{"staff", 1},  {"pin", 1},      {"method", 1},   {"note", 1},
 	{"shift", 1},  {"photo", 1},    {"title", 1},    {"detail", 1},
-	{"to-shift", 1}, {"every", 1},  {"help", 0},
+	{"to-shift", 1}, {"every", 1},  {"help", 0},    {"wire", 1},
 };
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
 #define MAX_POS 8
@@ -139,6 +139,7 @@ static int open_client(cli *x, unsigned attempts, unsigned timeout_ms)
 {
 	fs_options o;
 	char err[512];
+	const char *w;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -147,6 +148,9 @@ static int open_client(cli *x, unsigned attempts, unsigned timeout_ms)
 	o.insecure_http = opt(x, "insecure-http") != NULL;
 	o.attempts = attempts;
 	o.timeout_ms = timeout_ms;
+	if ((w = opt(x, "wire")) && strcmp(w, "v1") && strcmp(w, "v2"))
+		return fail(x, EXIT_USAGE, "--wire is v1 or v2");
+	o.wire = w && !strcmp(w, "v1") ? 1 : w ? 2 : 0;
 	rc = fs_open(&o, &x->c, err, sizeof(err));
 	if (rc)
 		return fail(x, EXIT_FAIL, "%s", err[0] ? err : fs_strerror(rc));
@@ -943,13 +947,16 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: fieldsync [--home DIR] [--json] [--offline] COMMAND ...\n\n"
+	fprintf(f, "usage: fieldsync [--home DIR] [--json] [--offline] [--wire v1|v2] "
+	           "COMMAND ...\n\n"
 	           "commands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\n--home DIR   the device's local store (default ~/.fieldsync)\n"
 	           "--json       one JSON object on stdout\n"
 	           "--offline    only queue changes, do not try to send them\n"
+	           "--wire v1|v2 the pull encoding to ask for (default v2, the\n"
+	           "             columnar one; v1 for a server or proxy that needs it)\n"
 	           "Every command but enroll, login and sync works offline.\n"
 	           "Categories: elevator_entrapment urgent_water urgent_power "
 	           "repair complaint incident\n");
@@ -957,7 +964,8 @@ static void usage(FILE *f)
 
 static int allowed(const command *c, const char *name)
 {
-	static const char *const global[] = {"home", "json", "offline", "help"};
+	static const char *const global[] = {"home", "json", "offline", "help",
+	                                     "wire"};
 	size_t n = strlen(name);
 	const char *p = c->opts;
 

@@ -341,7 +341,8 @@ int cw_enc_add_v1(cw_enc *e, const wval *rec)
 	const wval *c = wv_get(rec, "c"), *id = wv_get(rec, "id");
 	const wval *f = wv_get(rec, "f"), *s = wv_get(rec, "s");
 
-	if (!c || !id || !f || !s || c->t != WV_STR || id->t != WV_STR ||
+	if (rec->t != WV_MAP || rec->m.n != 4 || !c || !id || !f || !s ||
+	    c->t != WV_STR || id->t != WV_STR ||
 	    f->t != WV_MAP || s->t != WV_MAP || f->m.n != s->m.n)
 		return FS_E_BAD_REQUEST;
 	cw_field *out = f->m.n ? arena_alloc(e->a, f->m.n * sizeof(*out)) : NULL;

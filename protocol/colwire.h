@@ -62,7 +62,8 @@ int cw_enc_add(cw_enc *e, const char *c, size_t cn, const char *id,
 int cw_enc_add_stored(cw_enc *e, const char *c, size_t cn, const char *id,
                       size_t idn, const uint8_t *p, size_t n);
 /* Add a record in the v1 pull shape {c, id, f: {..}, s: {name: [hlc,
- * origin]}} (every name of f has a stamp in s and no other).  Values are
+ * origin]}} and no other key (every name of f has a stamp in s and no
+ * other).  Values are
  * re-encoded into the encoder's memory; strings are referenced. */
 int cw_enc_add_v1(cw_enc *e, const wval *rec);
 /* Records added so far. */
