@@ -130,6 +130,13 @@ $(B)/tests/%: tests/server/%.c $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ) | deps
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
 	  -I$(CW_DIR)/include $(LDFLAGS) -o $@ $(LINK_IN) $(LDLIBS) -lcmocka
 
+# The C side of clients/js's v2 differential test (clients/js/test/colwire.test.ts).
+all: $(B)/tests/colwire_tool
+$(B)/tests/colwire_tool: tests/tools/colwire_tool.c $(B)/libfsproto.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
+	  $(LDFLAGS) -o $@ $(LINK_IN) $(LDLIBS)
+
 # The fsync shim is never sanitized: it is preloaded into other programs.
 $(SHIM): tests/shim/syncshim.c | deps
 	@mkdir -p $(dir $@)
