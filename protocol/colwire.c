@@ -15,69 +15,6 @@ enum { K_RAW = 0, K_STR = 1, K_INT = 2, K_BOOL = 3, K_NIL = 4 };
 
 /* ---- msgpack values given as bytes ------------------------------------- */
 
-/* Bytes taken by the one msgpack object at p[0..n), 0 when p does not
- * start with a whole one (or uses ext or 0xc1).  *values gets the number
- * of values it holds, counted as wire_decode_max() counts them (every
- * container, key and element is one).  Iterative: depth costs nothing. */
-static size_t mp_walk(const uint8_t *p, size_t n, uint64_t *values)
-{
-	size_t o = 0;
-	uint64_t todo = 1, seen = 0;
-
-	while (todo) {
-		if (o >= n || todo > n - o)
-			return 0; /* every object takes at least one byte */
-		uint8_t b = p[o++];
-		uint64_t len = 0, sub = 0;
-		size_t w = 0; /* width of a length or count field */
-
-		todo--;
-		seen++;
-		if (b <= 0x7f || b >= 0xe0)
-			continue;
-		if (b <= 0x8f)
-			sub = 2 * (uint64_t)(b & 0x0f);
-		else if (b <= 0x9f)
-			sub = b & 0x0f;
-		else if (b <= 0xbf)
-			len = b & 0x1f;
-		else
-			switch (b) {
-			case 0xc0: case 0xc2: case 0xc3: break;
-			case 0xcc: case 0xd0: len = 1; break;
-			case 0xcd: case 0xd1: len = 2; break;
-			case 0xca: case 0xce: case 0xd2: len = 4; break;
-			case 0xcb: case 0xcf: case 0xd3: len = 8; break;
-			case 0xc4: case 0xd9: w = 1; break;
-			case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
-			case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
-			default: return 0;
-			}
-		if (w) {
-			uint64_t v = 0;
-
-			if (w > n - o)
-				return 0;
-			for (size_t i = 0; i < w; i++)
-				v = v << 8 | p[o + i];
-			o += w;
-			if (b == 0xdc || b == 0xdd)
-				sub = v;
-			else if (b == 0xde || b == 0xdf)
-				sub = 2 * v;
-			else
-				len = v;
-		}
-		if (len > n - o)
-			return 0;
-		o += (size_t)len;
-		todo += sub;
-	}
-	if (values)
-		*values = seen;
-	return o;
-}
-
 static uint64_t be_n(const uint8_t *p, unsigned w)
 {
 	uint64_t v = 0;
@@ -246,7 +183,7 @@ int cw_enc_add(cw_enc *e, const char *c, size_t cn, const char *id,
 		return FS_E_BAD_REQUEST;
 	for (uint32_t i = 0; i < n; i++)
 		if (f[i].name_n > CW_NAME_MAX || !f[i].val_n ||
-		    mp_walk(f[i].val, f[i].val_n, NULL) != f[i].val_n)
+		    wire_walk(f[i].val, f[i].val_n, NULL) != f[i].val_n)
 			return FS_E_BAD_REQUEST;
 	cw_field *copy = n ? arena_dup(e->a, f, n * sizeof(*f)) : NULL;
 	if (n && !copy)
@@ -307,18 +244,18 @@ int cw_enc_add_stored(cw_enc *e, const char *c, size_t cn, const char *id,
 	if (cnt && !f)
 		return FS_E_UNAVAILABLE;
 	for (int64_t i = 0; i < cnt; i++) {
-		size_t kn = mp_walk(p + o, n - o, NULL), vn, hn, on;
+		size_t kn = wire_walk(p + o, n - o, NULL), vn, hn, on;
 
 		if (!kn || !mp_str(p + o, (uint32_t)kn, &f[i].name, &f[i].name_n))
 			return FS_E_BAD_MSGPACK;
 		o += kn;
 		if (mp_count(p, n, &o, 0) != 3 ||
-		    !(vn = mp_walk(p + o, n - o, NULL)))
+		    !(vn = wire_walk(p + o, n - o, NULL)))
 			return FS_E_BAD_MSGPACK;
 		f[i].val = p + o;
 		f[i].val_n = (uint32_t)vn;
 		o += vn;
-		if (!(hn = mp_walk(p + o, n - o, NULL)) || p[o] >= 0xd0 ||
+		if (!(hn = wire_walk(p + o, n - o, NULL)) || p[o] >= 0xd0 ||
 		    (p[o] >= 0x80 && p[o] < 0xcc))
 			return FS_E_BAD_MSGPACK; /* hlc: a non-negative integer */
 		if (p[o] <= 0x7f)
@@ -326,7 +263,7 @@ int cw_enc_add_stored(cw_enc *e, const char *c, size_t cn, const char *id,
 		else
 			f[i].hlc = be_n(p + o + 1, 1u << (p[o] - 0xcc));
 		o += hn;
-		if (!(on = mp_walk(p + o, n - o, NULL)) ||
+		if (!(on = wire_walk(p + o, n - o, NULL)) ||
 		    !mp_str(p + o, (uint32_t)on, &f[i].origin, &f[i].origin_n))
 			return FS_E_BAD_MSGPACK;
 		o += on;
@@ -818,7 +755,7 @@ static int rd_column(rd *r, uint64_t nrec, uint64_t nS, uint64_t nO, col *c)
 		if (c->kind == K_STR ? rd_below(r, nS, &v)
 		    : c->kind == K_INT ? rd_uv(r, &v)
 		    : rd_bytes(r, UINT32_MAX, &p, &len) ||
-		      !len || mp_walk((const uint8_t *)p, len, &vals) != len ||
+		      !len || wire_walk((const uint8_t *)p, len, &vals) != len ||
 		      wire_check_depth((const uint8_t *)p, len, WIRE_MAX_DEPTH))
 			return -1;
 		if (c->kind == K_RAW)
@@ -1014,7 +951,7 @@ static int build_value(builder *x, const col *c, rd *v, uint64_t *vi,
 		break;
 	default:
 		if (rd_bytes(v, UINT32_MAX, &p, &len) ||
-		    !mp_walk((const uint8_t *)p, len, &count))
+		    !wire_walk((const uint8_t *)p, len, &count))
 			return FS_E_BAD_MSGPACK;
 		int rc = wire_decode_max(x->a, (const uint8_t *)p, len, count,
 		                         &tree);
