@@ -6,6 +6,7 @@
 #   make test-asan  the same suite built with AddressSanitizer + UBSan into
 #                   build-asan/
 #   make unit / make integration   one half of the suite
+#   make layers     the include rule alone (also run by make test)
 #   make clean      remove build outputs (keeps the fetched CivetWeb source);
 #   make distclean  remove build/, build-asan/ and var/ entirely
 # Debian packages that are missing are installed with apt-get (as root, or
@@ -39,6 +40,7 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/include/msgpack.h:libmsgpack-dev \
              /usr/include/zlib.h:zlib1g-dev \
              /usr/include/openssl/ssl.h:libssl-dev \
+             /usr/bin/curl-config:libcurl4-openssl-dev \
              /usr/include/cmocka.h:libcmocka-dev \
              /usr/bin/openssl:openssl \
              /etc/ssl/certs/ca-certificates.crt:ca-certificates \
@@ -50,7 +52,7 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/share/zoneinfo/Europe/Berlin:tzdata
 
 PROTO_SRC  := $(sort $(wildcard protocol/*.c) $(wildcard schema/*.c))
-SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c)))
+SERVER_SRC := $(sort $(wildcard server/*/*.c))
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(B)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/obj/%.o)
 CW_OBJ     := $(B)/obj/civetweb.o
@@ -67,7 +69,8 @@ ifneq ($(strip $(DUP_TESTS)),)
 $(error test file names used in both tests/unit and tests/server: $(DUP_TESTS))
 endif
 
-.PHONY: all deps run test unit integration clean distclean test-asan asan-build
+.PHONY: all deps run test unit integration clean distclean test-asan asan-build \
+        layers
 .DEFAULT_GOAL := all
 all: deps $(B)/fieldsyncd $(UNIT_BIN) $(SHIM) $(B)/bench/loadgen
 
@@ -145,17 +148,19 @@ $(SHIM): tests/shim/syncshim.c | deps
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
 
 # ---- clients ---------------------------------------------------------------
-# libfieldsync (clients/*.c but the two programs) as build/libfieldsync.a
+# libfieldsync (clients/*.c) as build/libfieldsync.a
 # (with protocol/ and schema/ inside, so -lfieldsync is enough) and
-# build/libfieldsync.so (PIC objects in build/pic/), build/fieldsync.pc,
-# the CLI build/fieldsync and the simulator build/fieldsync-sim.
+# build/libfieldsync.so (PIC objects in build/pic/), build/fieldsync.pc;
+# the programs on top of it (clients/cmd/): the CLI build/fieldsync and the
+# simulator build/fieldsync-sim.
 # Unit tests: tests/clients/test_*.c link the library's objects.
-CLIENT_SRC  := $(sort $(filter-out clients/cli.c clients/sim.c,$(wildcard clients/*.c)))
+CLIENT_SRC  := $(sort $(wildcard clients/*.c))
 CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
 CLIENT_PIC  := $(CLIENT_SRC:%.c=$(B)/pic/%.o) $(PROTO_SRC:%.c=$(B)/pic/%.o)
 CLNT_SRC    := $(sort $(wildcard tests/clients/test_*.c))
 CLNT_BIN    := $(CLNT_SRC:tests/clients/%.c=$(B)/tests/%)
-CLIENT_LIBS := -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread
+# libcurl in http.c, libcrypto (SHA-256) in sha256.c, LMDB in lstore.c.
+CLIENT_LIBS := -lcurl -llmdb -lmsgpackc -lz -lcrypto -lpthread
 UNIT_BIN    += $(CLNT_BIN)
 all: $(B)/libfieldsync.a $(B)/libfieldsync.so $(B)/fieldsync.pc \
      $(B)/fieldsync $(B)/fieldsync-sim $(CLNT_BIN)
@@ -181,10 +186,10 @@ $(B)/fieldsync.pc: Makefile
 	  'Version: 1.0' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfieldsync' \
 	  'Libs.private: $(CLIENT_LIBS)' > $@
 
-$(B)/fieldsync: $(B)/obj/clients/cli.o $(B)/libfieldsync.a
+$(B)/fieldsync: $(B)/obj/clients/cmd/cli.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
-$(B)/fieldsync-sim: $(B)/obj/clients/sim.o $(B)/libfieldsync.a
+$(B)/fieldsync-sim: $(B)/obj/clients/cmd/sim.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm
 
 $(B)/tests/%: tests/clients/%.c $(CLIENT_OBJ) $(B)/libfsproto.a | deps
@@ -200,7 +205,7 @@ SIM_ARGS ?= --devices 50 --duration 60 --offline-ratio 0.2 --skew-ms 600000 \
             --reboot-ratio 0.1 --lost-ratio 0.05 --seed 42
 .PHONY: bench-sim
 bench-sim: $(B)/fieldsyncd $(B)/fieldsync-sim
-	sh clients/bench-sim.sh $(B) $(SIM_ARGS)
+	sh clients/cmd/bench-sim.sh $(B) $(SIM_ARGS)
 
 # ---- TypeScript client (clients/js) ----------------------------------------
 # Node and npm from Debian when missing (a nodejs that bundles npm is left
@@ -283,7 +288,13 @@ unit: all
 integration: all
 	@$(PY) tests/integration/run.py --server $(B)/fieldsyncd --shim $(SHIM)
 
+# The include rule (tests/layers.py): includes only point down the
+# server's layers, and each outside library has its one file.
+layers:
+	@$(PY) tests/layers.py
+
 test: all js
+	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
 	  --part js node "$(MAKE) --no-print-directory test-js-run" $(UNIT_BIN)
 
@@ -300,6 +311,7 @@ asan-build: deps
 	  CW_SAN="-fsanitize=address -fno-omit-frame-pointer" all
 
 test-asan: asan-build
+	@$(PY) tests/layers.py
 	@$(ASAN_ENV) $(PY) tests/run_all.py --server $(ASAN_B)/fieldsyncd \
 	  --shim $(ASAN_B)/tests/syncshim.so $(UNIT_BIN:$(B)/%=$(ASAN_B)/%)
 

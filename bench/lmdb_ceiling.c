@@ -7,7 +7,7 @@
  *   lmdb_ceiling DIR N V      prints {"records":N,"seconds":S,"records_per_s":R}
  *
  * A bench tool, so it includes lmdb.h itself (the server's only includer is
- * server/store_lmdb.c).
+ * server/store/store_lmdb.c).
  */
 #include <lmdb.h>
 #include <stdint.h>

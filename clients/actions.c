@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clients/transport.h"
+#include "clients/sha256.h"
 #include "schema/schema.h"
 
 #define SHIFT_GRACE_MS (2 * 3600 * 1000ULL)
@@ -209,10 +209,9 @@ static int find_checkpoint(fs_client *c, ls_txn *t, arena *a,
 static int photo_copy(fs_client *c, const char *path, char hex[65],
                       uint64_t *size)
 {
-	static const char hx[] = "0123456789abcdef";
 	char dir[1100], tmp[1200], fin[1200];
-	uint8_t buf[65536], md[32], rnd[8];
-	tp_sha *sha = NULL;
+	uint8_t buf[65536], rnd[8];
+	sha256_ctx *sha = NULL;
 	int in = -1, out = -1, rc = FSC_ESTORE;
 	uint64_t total = 0;
 
@@ -228,7 +227,7 @@ static int photo_copy(fs_client *c, const char *path, char hex[65],
 	         dir, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
 	         rnd[7]);
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	sha = tp_sha_new();
+	sha = sha256_new();
 	if (out < 0 || !sha) {
 		cl_fail(c, FSC_ESTORE, "cannot write %s: %s", tmp, strerror(errno));
 		goto out;
@@ -250,7 +249,7 @@ static int photo_copy(fs_client *c, const char *path, char hex[65],
 			rc = cl_fail(c, FSC_EINVAL, "photo %s is over 16 MiB", path);
 			goto out;
 		}
-		tp_sha_update(sha, buf, (size_t)r);
+		sha256_update(sha, buf, (size_t)r);
 		if (write(out, buf, (size_t)r) != r) {
 			cl_fail(c, FSC_ESTORE, "cannot write %s", tmp);
 			goto out;
@@ -260,13 +259,8 @@ static int photo_copy(fs_client *c, const char *path, char hex[65],
 		cl_fail(c, FSC_ESTORE, "cannot sync %s", tmp);
 		goto out;
 	}
-	tp_sha_final(sha, md);
+	sha256_hex(sha, hex);
 	sha = NULL;
-	for (int i = 0; i < 32; i++) {
-		hex[2 * i] = hx[md[i] >> 4];
-		hex[2 * i + 1] = hx[md[i] & 15];
-	}
-	hex[64] = 0;
 	snprintf(fin, sizeof(fin), "%s/%s", dir, hex);
 	if (rename(tmp, fin)) {
 		cl_fail(c, FSC_ESTORE, "cannot keep the photo: %s", strerror(errno));
@@ -284,9 +278,7 @@ static int photo_copy(fs_client *c, const char *path, char hex[65],
 	*size = total;
 	rc = FSC_OK;
 out:
-	if (sha) {
-		tp_sha_final(sha, md);
-	}
+	sha256_free(sha);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)

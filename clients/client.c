@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clients/transport.h"
+#include "clients/sha256.h"
 #include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
@@ -113,6 +113,15 @@ int fs_open(const fs_options *o, fs_client **out, char *err, size_t errn)
 		free(abs);
 	}
 	c->insecure_opt = o->insecure_http;
+	if (o->proxy) {
+		if (strlen(o->proxy) >= sizeof(c->proxy_opt)) {
+			snprintf(err, errn, "proxy URL too long");
+			rc = FSC_EINVAL;
+			goto fail;
+		}
+		snprintf(c->proxy_opt, sizeof(c->proxy_opt), "%s", o->proxy);
+		c->has_proxy = 1;
+	}
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : 15000;
 	c->attempts = o->attempts ? o->attempts : 5;
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
@@ -232,7 +241,8 @@ int cl_http(fs_client *c, ls_txn *t, http_client **out)
 		               "(run enroll first)");
 	lc_meta_str(t, "ca", ca, sizeof(ca));
 	rc = http_new(url, ca[0] ? ca : NULL, lc_meta_u64(t, "insecure") != 0,
-	              c->timeout_ms, &c->http, c->err, sizeof(c->err));
+	              c->has_proxy ? c->proxy_opt : NULL, c->timeout_ms,
+	              &c->http, c->err, sizeof(c->err));
 	if (rc)
 		return rc;
 	*out = c->http;
@@ -398,7 +408,8 @@ int fs_enroll(fs_client *c, const char *server_url, const char *code,
 	ls_abort(t);
 	t = NULL;
 	rc = http_new(server_url, c->ca_opt[0] ? c->ca_opt : NULL,
-	              c->insecure_opt, c->timeout_ms, &h, c->err, sizeof(c->err));
+	              c->insecure_opt, c->has_proxy ? c->proxy_opt : NULL,
+	              c->timeout_ms, &h, c->err, sizeof(c->err));
 	if (rc)
 		goto out;
 	wb_map(&b, 2);
@@ -1234,7 +1245,7 @@ out:
 typedef struct {
 	ls_txn *t;
 	arena *a;
-	tp_sha *sha;
+	sha256_ctx *sha;
 	size_t skip;
 	uint64_t n;
 	int rc;
@@ -1271,7 +1282,7 @@ static int digest_cb(void *ctx, ls_val k, ls_val v)
 		d->rc = FSC_ENOMEM;
 		return 1;
 	}
-	tp_sha_update(d->sha, b.p, b.n);
+	sha256_update(d->sha, b.p, b.n);
 	wb_free(&b);
 	d->n++;
 	return 0;
@@ -1280,10 +1291,8 @@ static int digest_cb(void *ctx, ls_val k, ls_val v)
 int fs_bucket_digest(fs_client *c, const char *bucket, char hex[65],
                      uint64_t *nrecs)
 {
-	static const char hx[] = "0123456789abcdef";
 	ls_txn *t = NULL;
 	digest_ctx d = {0};
-	uint8_t md[32];
 	size_t bn = strlen(bucket);
 	char *pre = malloc(bn + 1);
 	int rc;
@@ -1293,7 +1302,7 @@ int fs_bucket_digest(fs_client *c, const char *bucket, char hex[65],
 	pthread_mutex_lock(&c->mu);
 	cl_ok(c);
 	d.a = arena_new(0);
-	d.sha = tp_sha_new();
+	d.sha = sha256_new();
 	if (!pre || !d.a || !d.sha) {
 		rc = FSC_ENOMEM;
 		goto out;
@@ -1307,19 +1316,11 @@ int fs_bucket_digest(fs_client *c, const char *bucket, char hex[65],
 	rc = rc == FSC_ESTORE ? rc : d.rc;
 	if (rc)
 		goto out;
-	tp_sha_final(d.sha, md);
+	sha256_hex(d.sha, hex);
 	d.sha = NULL;
-	for (int i = 0; i < 32; i++) {
-		hex[2 * i] = hx[md[i] >> 4];
-		hex[2 * i + 1] = hx[md[i] & 15];
-	}
-	hex[64] = 0;
 	*nrecs = d.n;
 out:
-	if (d.sha) {
-		uint8_t junk[32];
-		tp_sha_final(d.sha, junk);
-	}
+	sha256_free(d.sha);
 	ls_abort(t);
 	arena_free(d.a);
 	free(pre);

@@ -25,9 +25,11 @@ struct fs_client {
 	devclock clk;
 	unsigned timeout_ms, attempts, backoff_ms, drop_permille;
 	uint64_t rng;
-	http_client *http; /* from the stored url / ca / insecure */
+	http_client *http; /* from the stored url / ca / insecure, proxy_opt */
 	char ca_opt[1024];  /* fs_options.ca_file, made absolute */
 	int insecure_opt;
+	char proxy_opt[1024]; /* fs_options.proxy when has_proxy */
+	int has_proxy;
 	char err[512];
 	char errcode[40];
 	/* statistics of the request helper, for fs_sync_stats */

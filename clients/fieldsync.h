@@ -71,6 +71,12 @@ typedef struct {
 	 * whether a plain http:// server URL is allowed at all. */
 	const char *ca_file;
 	int insecure_http;
+	/* The proxy of the network the handheld is on, for every request of
+	 * this handle (not stored: the next network may have none): NULL
+	 * for libcurl's environment variables (https_proxy, http_proxy,
+	 * all_proxy, no_proxy), "" for no proxy at all, else a URL such as
+	 * http://proxy:3128 or socks5h://proxy:1080. */
+	const char *proxy;
 	unsigned timeout_ms;  /* per connect / read / write; 0: 15000 */
 	unsigned attempts;    /* tries per request on network errors, 429 and
 	                       * 503, with exponential backoff and jitter;

@@ -1,117 +1,230 @@
 /*
- * http.c — see http.h.
+ * http.c — see http.h.  The only client file that includes libcurl.
+ *
+ * libcurl does the connections (IPv4/IPv6 fallback, TLS, proxies and
+ * their CONNECT tunnels, keep-alive, chunked bodies); this file keeps the
+ * rules of the handheld on top: https unless insecure_http, only that one
+ * scheme, TLS 1.2 or newer, a --ca file as the only trust anchor, no
+ * redirects, and response bodies inflated by protocol/zbody.h with the
+ * HTTP_BODY_MAX cap (libcurl's own decoding is off: it has no cap).
  */
 #include "clients/http.h"
 
-#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
 
 #include "clients/fieldsync.h"
-#include "clients/transport.h"
 #include "protocol/errors.h"
 #include "protocol/zbody.h"
 
-#define HEAD_MAX 16384
-
 struct http_client {
-	char host[256];
-	unsigned port;
-	char prefix[256];
-	char hosthdr[300];
+	CURL *easy;        /* holds the kept-alive connection; NULL: none */
+	int warm;          /* easy has carried a request since it was made */
+	char base[600];    /* scheme://host:port/prefix, no trailing slash */
+	char host[256];    /* as in the URL, without brackets: for messages */
+	char port[8];
+	char hostport[300];
 	int tls_on;
-	tp_tls *tls;
+	char *ca_file;     /* NULL: the system CAs */
+	char *proxy;       /* NULL: from the environment; "": none */
 	unsigned timeout_ms;
-	tp_conn *conn;
-	int reused; /* conn has carried a request before */
-	/* read buffer */
-	uint8_t buf[16384];
-	size_t bpos, blen;
+	char curl_err[CURL_ERROR_SIZE];
 };
 
-/* Split "scheme://host[:port][/prefix]". */
+/* Body of one response, filled by libcurl's callbacks, and the headers
+ * used. */
+typedef struct {
+	http_resp *out;
+	char enc[32];
+	uint8_t *p;
+	size_t n, cap;
+	int too_big;
+	/* stall watch: the byte counts last seen moving, and when */
+	curl_off_t dl, ul;
+	uint64_t moved_ms;
+	unsigned timeout_ms;
+} reply;
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- URLs --------------------------------------------------------------- */
+
+static int curlu_get(CURLU *u, CURLUPart part, char *out, size_t n,
+                     unsigned flags)
+{
+	char *v = NULL;
+	int ok = curl_url_get(u, part, &v, flags) == CURLUE_OK && strlen(v) < n;
+
+	if (ok)
+		memcpy(out, v, strlen(v) + 1);
+	curl_free(v);
+	return ok;
+}
+
+static int curlu_has(CURLU *u, CURLUPart part)
+{
+	char *v = NULL;
+	int has = curl_url_get(u, part, &v, 0) == CURLUE_OK;
+
+	curl_free(v);
+	return has;
+}
+
+/* Check "scheme://host[:port][/prefix]" and keep its parts. */
 static int parse_url(http_client *h, const char *url, int insecure,
                      char *err, size_t errn)
 {
-	const char *p, *hs, *he, *ps;
+	CURLU *u;
+	char scheme[8], path[256];
 	size_t n;
+	int rc = FSC_EINVAL;
 
 	if (!strncasecmp(url, "https://", 8)) {
 		h->tls_on = 1;
-		h->port = 443;
-		p = url + 8;
 	} else if (!strncasecmp(url, "http://", 7)) {
 		if (!insecure) {
 			snprintf(err, errn, "refusing plain http:// to %s "
 			         "(use https, or allow it with --insecure-http)", url);
 			return FSC_EINVAL;
 		}
-		h->port = 80;
-		p = url + 7;
 	} else {
 		snprintf(err, errn, "server URL must start with https:// "
 		         "(got \"%s\")", url);
 		return FSC_EINVAL;
 	}
-	if (*p == '[') {
-		hs = p + 1;
-		he = strchr(hs, ']');
-		if (!he)
-			goto bad;
-		ps = he + 1;
-	} else {
-		hs = p;
-		he = hs + strcspn(hs, ":/");
-		ps = he;
+	u = curl_url();
+	if (!u)
+		return FSC_ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curlu_has(u, CURLUPART_USER) || curlu_has(u, CURLUPART_QUERY) ||
+	    curlu_has(u, CURLUPART_FRAGMENT) ||
+	    !curlu_get(u, CURLUPART_SCHEME, scheme, sizeof(scheme), 0) ||
+	    !curlu_get(u, CURLUPART_HOST, h->host, sizeof(h->host), 0) ||
+	    !curlu_get(u, CURLUPART_PORT, h->port, sizeof(h->port),
+	               CURLU_DEFAULT_PORT) ||
+	    !curlu_get(u, CURLUPART_PATH, path, sizeof(path), 0))
+		goto bad;
+	n = strlen(path);
+	while (n && path[n - 1] == '/')
+		path[--n] = 0;
+	snprintf(h->hostport, sizeof(h->hostport), "%s:%s", h->host, h->port);
+	if (h->host[0] == '[') { /* an IPv6 literal: messages name it bare */
+		n = strlen(h->host);
+		memmove(h->host, h->host + 1, n - 2);
+		h->host[n - 2] = 0;
 	}
-	n = (size_t)(he - hs);
-	if (n == 0 || n >= sizeof(h->host))
-		goto bad;
-	memcpy(h->host, hs, n);
-	h->host[n] = 0;
-	if (*ps == ':') {
-		char *end;
-		unsigned long port = strtoul(ps + 1, &end, 10);
-
-		if (end == ps + 1 || port == 0 || port > 65535)
-			goto bad;
-		h->port = (unsigned)port;
-		ps = end;
-	}
-	if (*ps && *ps != '/')
-		goto bad;
-	n = strlen(ps);
-	while (n && ps[n - 1] == '/')
-		n--;
-	if (n >= sizeof(h->prefix))
-		goto bad;
-	memcpy(h->prefix, ps, n);
-	h->prefix[n] = 0;
-	if (strchr(h->host, ':'))
-		snprintf(h->hosthdr, sizeof(h->hosthdr), "[%s]:%u", h->host, h->port);
-	else
-		snprintf(h->hosthdr, sizeof(h->hosthdr), "%s:%u", h->host, h->port);
-	return FSC_OK;
+	snprintf(h->base, sizeof(h->base), "%s://%s%s", scheme, h->hostport,
+	         path);
+	rc = FSC_OK;
 bad:
-	snprintf(err, errn, "bad server URL \"%s\"", url);
-	return FSC_EINVAL;
+	if (rc)
+		snprintf(err, errn, "bad server URL \"%s\"", url);
+	curl_url_cleanup(u);
+	return rc;
 }
 
-int http_new(const char *base_url, const char *ca_file, int insecure_http,
-             unsigned timeout_ms, http_client **out, char *err, size_t errn)
+/* A proxy is a URL libcurl knows ("host:port" means http://host:port). */
+static int check_proxy(const char *proxy, char *err, size_t errn)
 {
-	http_client *h = calloc(1, sizeof(*h));
+	static const char *const schemes[] = {
+		"http", "https", "socks4", "socks4a", "socks5", "socks5h",
+	};
+	CURLU *u;
+	char scheme[16];
+	int ok = 0;
+
+	if (!proxy[0])
+		return FSC_OK;
+	u = curl_url();
+	if (!u)
+		return FSC_ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, proxy, CURLU_DEFAULT_SCHEME |
+	                 CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    curlu_get(u, CURLUPART_SCHEME, scheme, sizeof(scheme), 0) &&
+	    curlu_has(u, CURLUPART_HOST))
+		for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+			ok |= !strcmp(scheme, schemes[i]);
+	curl_url_cleanup(u);
+	if (!ok) {
+		snprintf(err, errn, "bad proxy \"%s\" (want a URL such as "
+		         "http://host:port or socks5h://host:port)", proxy);
+		return FSC_EINVAL;
+	}
+	return FSC_OK;
+}
+
+/* A CA file must be readable and hold a PEM certificate: said at once,
+ * not only when the first TLS handshake loads it (OpenSSL parses it then). */
+static int check_ca(const char *path, char *err, size_t errn)
+{
+	static const char mark[] = "-----BEGIN CERTIFICATE-----";
+	FILE *f = fopen(path, "re");
+	char buf[4096 + sizeof(mark)];
+	size_t keep = 0, n;
+	int found = 0;
+
+	if (!f) {
+		snprintf(err, errn, "cannot load the CA file %s: %s", path,
+		         strerror(errno));
+		return FSC_ETLS;
+	}
+	/* the mark may straddle two reads: keep the tail of the last */
+	while (!found && (n = fread(buf + keep, 1, sizeof(buf) - keep - 1, f))) {
+		n += keep;
+		buf[n] = 0;
+		found = strstr(buf, mark) != NULL;
+		keep = n < sizeof(mark) ? n : sizeof(mark) - 1;
+		memmove(buf, buf + n - keep, keep);
+	}
+	fclose(f);
+	if (!found) {
+		snprintf(err, errn, "cannot load the CA file %s: no PEM "
+		         "certificate in it", path);
+		return FSC_ETLS;
+	}
+	return FSC_OK;
+}
+
+/* ---- the handle ------------------------------------------------------------ */
+
+int http_new(const char *base_url, const char *ca_file, int insecure_http,
+             const char *proxy, unsigned timeout_ms, http_client **out,
+             char *err, size_t errn)
+{
+	http_client *h;
 	int rc;
 
 	*out = NULL;
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK) {
+		snprintf(err, errn, "libcurl: %s", curl_easy_strerror(global_rc));
+		return FSC_ENOMEM;
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return FSC_ENOMEM;
 	h->timeout_ms = timeout_ms ? timeout_ms : 15000;
 	rc = parse_url(h, base_url, insecure_http, err, errn);
-	if (!rc && h->tls_on)
-		rc = tp_tls_new(ca_file, &h->tls, err, errn);
+	if (!rc && proxy)
+		rc = check_proxy(proxy, err, errn);
+	if (!rc && ca_file && h->tls_on)
+		rc = check_ca(ca_file, err, errn);
+	if (!rc && ((ca_file && !(h->ca_file = strdup(ca_file))) ||
+	            (proxy && !(h->proxy = strdup(proxy)))))
+		rc = FSC_ENOMEM;
 	if (rc) {
 		http_free(h);
 		return rc;
@@ -120,36 +233,25 @@ int http_new(const char *base_url, const char *ca_file, int insecure_http,
 	return FSC_OK;
 }
 
-void http_disconnect(http_client *h)
-{
-	if (!h)
-		return;
-	tp_close(h->conn);
-	h->conn = NULL;
-	h->reused = 0;
-	h->bpos = h->blen = 0;
-}
-
-int http_connect(http_client *h, char *err, size_t errn)
-{
-	int rc;
-
-	if (h->conn)
-		return FSC_OK;
-	rc = tp_connect(h->host, h->port, h->tls, h->timeout_ms, &h->conn, err,
-	                errn);
-	h->reused = 0;
-	h->bpos = h->blen = 0;
-	return rc;
-}
-
 void http_free(http_client *h)
 {
 	if (!h)
 		return;
 	http_disconnect(h);
-	tp_tls_free(h->tls);
+	free(h->ca_file);
+	free(h->proxy);
 	free(h);
+}
+
+void http_disconnect(http_client *h)
+{
+	if (!h)
+		return;
+	/* an easy handle's connections close with it */
+	if (h->easy)
+		curl_easy_cleanup(h->easy);
+	h->easy = NULL;
+	h->warm = 0;
 }
 
 void http_resp_free(http_resp *r)
@@ -160,283 +262,314 @@ void http_resp_free(http_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* ---- reading -------------------------------------------------------------- */
-
-static int fill(http_client *h)
+/* The options every transfer of this client has. */
+static CURL *easy_new(http_client *h)
 {
-	ssize_t r;
+	CURL *e = curl_easy_init();
+	CURLcode r = CURLE_OK;
 
-	if (h->bpos < h->blen)
-		return 1;
-	r = tp_read(h->conn, h->buf, sizeof(h->buf));
-	if (r <= 0)
-		return 0;
-	h->bpos = 0;
-	h->blen = (size_t)r;
-	return 1;
-}
-
-/* One header line without CRLF into line[0..cap); 0 at EOF / error /
- * overlong. */
-static int read_line(http_client *h, char *line, size_t cap, size_t *total)
-{
-	size_t n = 0;
-
-	for (;;) {
-		uint8_t ch;
-
-		if (!fill(h))
-			return 0;
-		ch = h->buf[h->bpos++];
-		if (++*total > HEAD_MAX)
-			return 0;
-		if (ch == '\n')
-			break;
-		if (n + 1 >= cap)
-			return 0;
-		line[n++] = (char)ch;
+	if (!e)
+		return NULL;
+#define SET(opt, val) \
+	do { if (r == CURLE_OK) r = curl_easy_setopt(e, opt, val); } while (0)
+	SET(CURLOPT_ERRORBUFFER, h->curl_err);
+	SET(CURLOPT_NOSIGNAL, 1L); /* threads; no alarm() for DNS */
+	SET(CURLOPT_PROTOCOLS_STR, h->tls_on ? "https" : "http");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_HTTP_CONTENT_DECODING, 0L); /* inflated here, capped */
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_BODY_MAX);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
+	SET(CURLOPT_USERAGENT, "libfieldsync/1");
+	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file) {
+		/* pinned: this file only, not the system's CA directory too */
+		SET(CURLOPT_CAINFO, h->ca_file);
+		SET(CURLOPT_CAPATH, NULL);
 	}
-	if (n && line[n - 1] == '\r')
-		n--;
-	line[n] = 0;
-	return 1;
-}
-
-static int read_exact(http_client *h, uint8_t *p, size_t n)
-{
-	while (n) {
-		size_t k;
-
-		if (!fill(h))
-			return 0;
-		k = h->blen - h->bpos;
-		if (k > n)
-			k = n;
-		memcpy(p, h->buf + h->bpos, k);
-		h->bpos += k;
-		p += k;
-		n -= k;
+	if (h->proxy)
+		SET(CURLOPT_PROXY, h->proxy);
+#undef SET
+	if (r != CURLE_OK) {
+		curl_easy_cleanup(e);
+		return NULL;
 	}
-	return 1;
+	return e;
 }
 
-typedef struct {
-	uint8_t *p;
-	size_t n, cap;
-} bytes;
-
-static int bytes_add(bytes *b, const uint8_t *p, size_t n)
+/* FSC_ code and message for a failed transfer. */
+static int fail(http_client *h, CURL *e, CURLcode r, char *err, size_t errn)
 {
-	if (b->n + n > HTTP_BODY_MAX)
+	const char *detail = h->curl_err[0] ? h->curl_err : curl_easy_strerror(r);
+	const char *via = h->proxy && h->proxy[0] ? " through the proxy " : "";
+	const char *proxy = via[0] ? h->proxy : "";
+	long os_err = 0;
+	curl_off_t ready_us = 0; /* 0: the connection never got ready */
+
+	curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_err);
+	curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &ready_us);
+	switch (r) {
+	case CURLE_OUT_OF_MEMORY:
+		snprintf(err, errn, "out of memory");
+		return FSC_ENOMEM;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(err, errn, "the server's certificate is not trusted "
+		         "for %s: %s", h->host, detail);
+		return FSC_ETLS;
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+		snprintf(err, errn, "TLS setup failed with %s%s: %s",
+		         h->ca_file ? "the CA file " : "the system CAs",
+		         h->ca_file ? h->ca_file : "", detail);
+		return FSC_ETLS;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		snprintf(err, errn, "cannot resolve the proxy %s: %s",
+		         proxy[0] ? proxy : "(from the environment)", detail);
+		return FSC_ENET;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(err, errn, "cannot resolve %s: %s", h->host, detail);
+		return FSC_ENET;
+	case CURLE_COULDNT_CONNECT:
+		if (!os_err) {
+			snprintf(err, errn, "cannot connect to %s port %s%s%s: %s",
+			         h->host, h->port, via, proxy, detail);
+			return FSC_ENET;
+		}
+		/* the reason, then libcurl's words without its own reason:
+		 * they name the address tried (the proxy's, when one is used) */
+		snprintf(err, errn, "cannot connect to %s port %s%s%s: %s (%.*s)",
+		         h->host, h->port, via, proxy, strerror((int)os_err),
+		         strrchr(detail, ':') ? (int)(strrchr(detail, ':') - detail)
+		                              : (int)strlen(detail), detail);
+		return FSC_ENET;
+	case CURLE_ABORTED_BY_CALLBACK: /* on_progress: a stall */
+	case CURLE_OPERATION_TIMEDOUT:
+		if (!ready_us)
+			snprintf(err, errn, "cannot connect to %s port %s%s%s: "
+			         "timed out after %u ms", h->host, h->port, via, proxy,
+			         h->timeout_ms);
+		else
+			snprintf(err, errn, "no answer from %s within %u ms",
+			         h->hostport, h->timeout_ms);
+		return FSC_ENET;
+	case CURLE_WRITE_ERROR:
+	case CURLE_FILESIZE_EXCEEDED:
+		snprintf(err, errn, "the response from %s was over %zu MiB",
+		         h->hostport, HTTP_BODY_MAX >> 20);
+		return FSC_ENET;
+	case CURLE_SSL_CONNECT_ERROR:
+		snprintf(err, errn, "TLS handshake with %s failed: %s", h->hostport,
+		         detail);
+		return FSC_ENET;
+	default:
+		snprintf(err, errn, "the exchange with %s%s%s failed: %s",
+		         h->hostport, via, proxy, detail);
+		return FSC_ENET;
+	}
+}
+
+int http_connect(http_client *h, char *err, size_t errn)
+{
+	CURL *e;
+	CURLcode r;
+	int rc = FSC_OK;
+
+	if (h->warm)
+		return FSC_OK;
+	/* a connect-only connection is never reused for requests: open it
+	 * on a handle of its own and close it again */
+	e = easy_new(h);
+	if (!e)
+		return FSC_ENOMEM;
+	h->curl_err[0] = 0;
+	r = curl_easy_setopt(e, CURLOPT_URL, h->base);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	if (r == CURLE_OK)
+		r = curl_easy_perform(e);
+	if (r != CURLE_OK)
+		rc = fail(h, e, r, err, errn);
+	curl_easy_cleanup(e);
+	return rc;
+}
+
+/* ---- one exchange ------------------------------------------------------------ */
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	reply *rp = ctx;
+	size_t n = size * nmemb;
+
+	if (n > HTTP_BODY_MAX - rp->n) {
+		rp->too_big = 1;
 		return 0;
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
+	}
+	if (rp->n + n > rp->cap) {
+		size_t cap = rp->cap ? rp->cap : 4096;
 		uint8_t *q;
 
-		while (cap < b->n + n)
+		while (cap < rp->n + n)
 			cap *= 2;
-		q = realloc(b->p, cap);
+		q = realloc(rp->p, cap);
 		if (!q)
 			return 0;
-		b->p = q;
-		b->cap = cap;
+		rp->p = q;
+		rp->cap = cap;
 	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-	return 1;
+	memcpy(rp->p + rp->n, p, n);
+	rp->n += n;
+	return n;
 }
 
-static int read_n_into(http_client *h, bytes *b, size_t n)
+static uint64_t mono_ms(void)
 {
-	uint8_t tmp[16384];
+	struct timespec ts;
 
-	if (n > HTTP_BODY_MAX)
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Called by libcurl at least once a second: no byte in either direction
+ * for timeout_ms ends the transfer (the old per-read timeout; libcurl's
+ * low-speed check averages over 5 s and overshoots). */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+	reply *rp = ctx;
+	uint64_t now = mono_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow != rp->dl || ulnow != rp->ul || !rp->moved_ms) {
+		rp->dl = dlnow;
+		rp->ul = ulnow;
+		rp->moved_ms = now;
 		return 0;
-	while (n) {
-		size_t k = n < sizeof(tmp) ? n : sizeof(tmp);
-
-		if (!read_exact(h, tmp, k) || !bytes_add(b, tmp, k))
-			return 0;
-		n -= k;
 	}
-	return 1;
+	return now - rp->moved_ms >= rp->timeout_ms;
 }
 
-static int read_chunked(http_client *h, bytes *b, size_t *total)
+/* The headers used, of the last response (not a 1xx, not a proxy's);
+ * libcurl trims the values. */
+static void take_headers(CURL *e, reply *rp)
 {
-	char line[256];
+	struct curl_header *v;
 
-	for (;;) {
-		char *end;
-		unsigned long long sz;
-
-		*total = 0;
-		if (!read_line(h, line, sizeof(line), total))
-			return 0;
-		sz = strtoull(line, &end, 16);
-		if (end == line)
-			return 0;
-		if (sz == 0)
-			break;
-		if (sz > HTTP_BODY_MAX || !read_n_into(h, b, (size_t)sz))
-			return 0;
-		*total = 0;
-		if (!read_line(h, line, sizeof(line), total) || line[0])
-			return 0;
-	}
-	/* trailers up to the empty line */
-	for (;;) {
-		*total = 0;
-		if (!read_line(h, line, sizeof(line), total))
-			return 0;
-		if (!line[0])
-			return 1;
-	}
+	if (!curl_easy_header(e, "Content-Encoding", 0, CURLH_HEADER, -1, &v))
+		snprintf(rp->enc, sizeof(rp->enc), "%s", v->value);
+	if (!curl_easy_header(e, "Content-Type", 0, CURLH_HEADER, -1, &v))
+		snprintf(rp->out->ctype, sizeof(rp->out->ctype), "%.*s",
+		         (int)strcspn(v->value, "; "), v->value);
+	if (!curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &v))
+		rp->out->retry_after = (unsigned)strtoul(v->value, NULL, 10);
 }
 
-static const char *hdr_val(char *line, const char *name)
+/* Inflate a deflate or gzip body in place, capped. */
+static int inflate_body(http_client *h, reply *rp, char *err, size_t errn)
 {
-	size_t n = strlen(name);
-	char *v;
+	uint8_t *z = NULL;
+	size_t zn = 0;
+	zb_format f;
 
-	if (strncasecmp(line, name, n) || line[n] != ':')
-		return NULL;
-	v = line + n + 1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	return v;
+	if (!rp->enc[0] || !strcasecmp(rp->enc, "identity"))
+		return FSC_OK;
+	if (!strcasecmp(rp->enc, "gzip") || !strcasecmp(rp->enc, "x-gzip"))
+		f = ZB_GZIP;
+	else if (!strcasecmp(rp->enc, "deflate"))
+		f = ZB_DEFLATE;
+	else {
+		snprintf(err, errn, "%s used Content-Encoding %s", h->hostport,
+		         rp->enc);
+		return FSC_ENET;
+	}
+	if (zb_inflate(f, rp->p, rp->n, HTTP_BODY_MAX, &z, &zn) != FS_OK) {
+		snprintf(err, errn, "the response body from %s does not inflate "
+		         "(or is over %zu MiB inflated)", h->hostport,
+		         HTTP_BODY_MAX >> 20);
+		return FSC_ENET;
+	}
+	free(rp->p);
+	rp->p = z;
+	rp->n = zn;
+	return FSC_OK;
 }
 
-/* Read one response.  0 on success; -1 when nothing at all arrived (the
- * kept-alive connection was closed: safe to retry), -2 on a broken
- * response. */
-static int read_response(http_client *h, int head_only, http_resp *out,
-                         int *close_after, char *err, size_t errn)
+/* Method, URL, body and headers of one request on the kept handle. */
+static CURLcode set_request(http_client *h, const char *method,
+                            const char *url, const void *body, size_t n,
+                            struct curl_slist *hdrs, reply *rp)
 {
-	char line[4096];
-	size_t total = 0;
-	long long clen = -1;
-	int chunked = 0, status;
-	char enc[32] = "";
-	bytes b = {0};
+	CURL *e = h->easy;
+	int head = !strcmp(method, "HEAD");
+	int has_body = n || !strcmp(method, "POST") || !strcmp(method, "PUT");
+	const char *custom = strcmp(method, "GET") && strcmp(method, "POST") &&
+	                     !head ? method : NULL;
+	CURLcode r = CURLE_OK;
 
-	if (!read_line(h, line, sizeof(line), &total))
-		return total ? -2 : -1;
-	if (strncmp(line, "HTTP/1.", 7) || strlen(line) < 12 ||
-	    sscanf(line + 9, "%3d", &status) != 1) {
-		snprintf(err, errn, "the server answered something that is not "
-		         "HTTP");
-		return -2;
+#define SET(opt, val) \
+	do { if (r == CURLE_OK) r = curl_easy_setopt(e, opt, val); } while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_NOBODY, (long)head);
+	if (has_body) {
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+		SET(CURLOPT_POSTFIELDS, body ? body : "");
+	} else if (!head) {
+		SET(CURLOPT_HTTPGET, 1L);
 	}
-	if (line[7] == '0')
-		*close_after = 1;
-	for (;;) {
-		const char *v;
-
-		if (!read_line(h, line, sizeof(line), &total)) {
-			snprintf(err, errn, "broken response headers");
-			return -2;
-		}
-		if (!line[0])
-			break;
-		if ((v = hdr_val(line, "Content-Length")))
-			clen = strtoll(v, NULL, 10);
-		else if ((v = hdr_val(line, "Transfer-Encoding")))
-			chunked = strcasestr(v, "chunked") != NULL;
-		else if ((v = hdr_val(line, "Content-Encoding")))
-			snprintf(enc, sizeof(enc), "%s", v);
-		else if ((v = hdr_val(line, "Content-Type")))
-			snprintf(out->ctype, sizeof(out->ctype), "%.*s",
-			         (int)strcspn(v, "; "), v);
-		else if ((v = hdr_val(line, "Retry-After")))
-			out->retry_after = (unsigned)strtoul(v, NULL, 10);
-		else if ((v = hdr_val(line, "Connection")) &&
-		         strcasestr(v, "close"))
-			*close_after = 1;
-	}
-	out->status = status;
-	if (head_only || status == 204 || status == 304 || status / 100 == 1)
-		return 0;
-	if (chunked) {
-		if (!read_chunked(h, &b, &total))
-			goto broken;
-	} else if (clen >= 0) {
-		if ((unsigned long long)clen > HTTP_BODY_MAX ||
-		    !read_n_into(h, &b, (size_t)clen))
-			goto broken;
-	} else {
-		/* until the server closes */
-		*close_after = 1;
-		while (fill(h)) {
-			if (!bytes_add(&b, h->buf + h->bpos, h->blen - h->bpos))
-				goto broken;
-			h->bpos = h->blen;
-		}
-	}
-	if (enc[0] && strcasecmp(enc, "identity")) {
-		uint8_t *z = NULL;
-		size_t zn = 0;
-		zb_format f;
-
-		if (!strcasecmp(enc, "gzip") || !strcasecmp(enc, "x-gzip"))
-			f = ZB_GZIP;
-		else if (!strcasecmp(enc, "deflate"))
-			f = ZB_DEFLATE;
-		else {
-			snprintf(err, errn, "the server used Content-Encoding %s",
-			         enc);
-			free(b.p);
-			return -2;
-		}
-		if (zb_inflate(f, b.p, b.n, HTTP_BODY_MAX, &z, &zn) != FS_OK) {
-			snprintf(err, errn, "the response body does not inflate");
-			free(b.p);
-			return -2;
-		}
-		free(b.p);
-		b.p = z;
-		b.n = zn;
-	}
-	out->body = b.p;
-	out->n = b.n;
-	return 0;
-broken:
-	free(b.p);
-	snprintf(err, errn, "the response body was cut off or too large");
-	return -2;
+	SET(CURLOPT_CUSTOMREQUEST, custom);
+	SET(CURLOPT_HTTPHEADER, hdrs);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, rp);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, rp);
+#undef SET
+	return r;
 }
 
-/* ---- one exchange --------------------------------------------------------- */
-
-static int send_request(http_client *h, const char *method, const char *path,
-                        const char *token, const char *ctype,
-                        const uint8_t *body, size_t n, int deflated)
+/* The request's own headers; NULL when out of memory. */
+static struct curl_slist *make_headers(const char *token, const char *ctype,
+                                       int deflated)
 {
-	char head[4096];
-	int k;
+	char line[512];
+	const char *fixed[] = {
+		"Accept: application/msgpack",
+		"Accept-Encoding: deflate, gzip", /* inflated here, capped */
+		"Expect:", /* no 100-continue wait before big bodies */
+		deflated ? "Content-Encoding: deflate" : NULL,
+	};
+	struct curl_slist *l = NULL, *t;
 
-	k = snprintf(head, sizeof(head),
-	             "%s %s%s HTTP/1.1\r\nHost: %s\r\n"
-	             "User-Agent: libfieldsync/1\r\n"
-	             "Accept: application/msgpack\r\n"
-	             "Accept-Encoding: deflate, gzip\r\n"
-	             "%s%s%s"
-	             "%s%s%s"
-	             "%s"
-	             "Content-Length: %zu\r\n\r\n",
-	             method, h->prefix, path, h->hosthdr,
-	             token ? "Authorization: Bearer " : "", token ? token : "",
-	             token ? "\r\n" : "",
-	             ctype ? "Content-Type: " : "", ctype ? ctype : "",
-	             ctype ? "\r\n" : "",
-	             deflated ? "Content-Encoding: deflate\r\n" : "", n);
-	if (k < 0 || (size_t)k >= sizeof(head))
-		return -1;
-	if (tp_write(h->conn, head, (size_t)k))
-		return -1;
-	if (n && tp_write(h->conn, body, n))
-		return -1;
-	return 0;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (!fixed[i])
+			continue;
+		if (!(t = curl_slist_append(l, fixed[i])))
+			goto oom;
+		l = t;
+	}
+	/* "Content-Type:" alone: libcurl adds none of its own to a POST */
+	snprintf(line, sizeof(line), "Content-Type:%s%s", ctype ? " " : "",
+	         ctype ? ctype : "");
+	if (!(t = curl_slist_append(l, line)))
+		goto oom;
+	l = t;
+	if (token) {
+		if (snprintf(line, sizeof(line), "Authorization: Bearer %s",
+		             token) >= (int)sizeof(line) ||
+		    !(t = curl_slist_append(l, line)))
+			goto oom;
+		l = t;
+	}
+	return l;
+oom:
+	curl_slist_free_all(l);
+	return NULL;
 }
 
 int http_request(http_client *h, const char *method, const char *path,
@@ -445,10 +578,18 @@ int http_request(http_client *h, const char *method, const char *path,
                  size_t errn)
 {
 	uint8_t *z = NULL;
-	const uint8_t *b = body;
-	int rc = FSC_ENET, tries;
+	const void *b = body;
+	struct curl_slist *hdrs = NULL;
+	char *url = NULL;
+	reply rp;
+	long status = 0;
+	CURLcode r;
+	int rc = FSC_ENOMEM;
 
 	memset(out, 0, sizeof(*out));
+	memset(&rp, 0, sizeof(rp));
+	rp.out = out;
+	rp.timeout_ms = h->timeout_ms;
 	if (deflate_body && n) {
 		size_t zn;
 
@@ -459,51 +600,47 @@ int http_request(http_client *h, const char *method, const char *path,
 	} else {
 		deflate_body = 0;
 	}
-	for (tries = 0; tries < 2; tries++) {
-		int was_reused, close_after = 0, r;
-
-		if (!h->conn) {
-			rc = tp_connect(h->host, h->port, h->tls, h->timeout_ms,
-			                &h->conn, err, errn);
-			if (rc)
-				goto out;
-			h->reused = 0;
-			h->bpos = h->blen = 0;
-		}
-		was_reused = h->reused;
-		h->reused = 1;
-		if (send_request(h, method, path, token, ctype, b, n,
-		                 deflate_body)) {
-			http_disconnect(h);
-			if (was_reused)
-				continue; /* the server closed an idle connection */
-			snprintf(err, errn, "the connection to %s broke while "
-			         "sending", h->hosthdr);
-			rc = FSC_ENET;
-			goto out;
-		}
-		r = read_response(h, !strcmp(method, "HEAD"), out, &close_after,
-		                  err, errn);
-		if (r == -1 && was_reused) {
-			http_disconnect(h);
-			continue;
-		}
-		if (r) {
-			if (r == -1)
-				snprintf(err, errn, "no answer from %s", h->hosthdr);
-			http_disconnect(h);
-			http_resp_free(out);
-			rc = FSC_ENET;
-			goto out;
-		}
-		if (close_after)
-			http_disconnect(h);
-		rc = FSC_OK;
+	if (!h->easy && !(h->easy = easy_new(h)))
+		goto out;
+	if (asprintf(&url, "%s%s", h->base, path) < 0) {
+		url = NULL;
 		goto out;
 	}
-	snprintf(err, errn, "the connection to %s keeps closing", h->hosthdr);
-	rc = FSC_ENET;
+	if (!(hdrs = make_headers(token, ctype, deflate_body)))
+		goto out;
+	h->curl_err[0] = 0;
+	r = set_request(h, method, url, b, n, hdrs, &rp);
+	if (r == CURLE_OK)
+		r = curl_easy_perform(h->easy);
+	if (r == CURLE_WRITE_ERROR && !rp.too_big)
+		r = CURLE_OUT_OF_MEMORY;
+	if (r != CURLE_OK) {
+		rc = fail(h, h->easy, r, err, errn);
+		http_disconnect(h);
+		goto out;
+	}
+	h->warm = 1;
+	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+	out->status = (int)status;
+	take_headers(h->easy, &rp);
+	if ((rc = inflate_body(h, &rp, err, errn))) {
+		http_disconnect(h);
+		goto out;
+	}
+	out->body = rp.p;
+	out->n = rp.n;
+	rp.p = NULL;
 out:
+	if (rc)
+		http_resp_free(out);
+	if (h->easy) {
+		/* hdrs and the body go below: the handle must not keep them */
+		curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);
+	}
+	free(rp.p);
+	free(url);
+	curl_slist_free_all(hdrs);
 	free(z);
 	return rc;
 }

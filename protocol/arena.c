@@ -158,6 +158,26 @@ void *arena_calloc(arena *a, size_t n, size_t size)
 	return p;
 }
 
+int arena_grow(arena *a, void **v, uint32_t *cap, uint32_t n, size_t need,
+               size_t size, uint32_t first)
+{
+	if (need <= *cap)
+		return 0;
+	uint64_t nc = *cap ? *cap : (first ? first : 1);
+	while (nc < need)
+		nc *= 2;
+	if (nc > UINT32_MAX)
+		return -1;
+	void *o = arena_calloc(a, (size_t)nc, size);
+	if (!o)
+		return -1;
+	if (n)
+		memcpy(o, *v, (size_t)n * size);
+	*v = o;
+	*cap = (uint32_t)nc;
+	return 0;
+}
+
 void *arena_dup(arena *a, const void *p, size_t n)
 {
 	void *q = arena_alloc(a, n);

@@ -11,6 +11,7 @@
 #define FS_ARENA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct arena arena;
 
@@ -29,6 +30,16 @@ char *arena_strndup(arena *a, const char *p, size_t n);
 /* printf into the arena. */
 char *arena_printf(arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The one growable array: make *v (of *cap elements of `size` bytes, n
+ * of them used) hold at least `need`, doubling from `first` (the old
+ * elements are copied, new ones zeroed; the old block stays in the arena
+ * until it is freed).  0 on success, -1 when out of memory or when the
+ * count would pass UINT32_MAX.  Usage:
+ *     if (arena_grow(a, (void **)&v, &cap, n, n + 1, sizeof(*v), 16))
+ *             return FS_E_UNAVAILABLE;
+ *     v[n++] = x; */
+int arena_grow(arena *a, void **v, uint32_t *cap, uint32_t n, size_t need,
+               size_t size, uint32_t first);
 /* Bytes handed out so far (for limits and metrics). */
 size_t arena_used(const arena *a);
 

@@ -1,5 +1,5 @@
 /*
- * limits.c — the defaults of every configurable limit (DESIGN.md 4).
+ * limits.c — the defaults of every configurable limit (protocol/PROTOCOL.md 4).
  */
 #include "limits.h"
 

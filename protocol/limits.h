@@ -1,6 +1,6 @@
 /*
  * limits.h — every configurable limit of the wire contract, with its
- * default (DESIGN.md section 4).  Checked before any work is done.
+ * default (protocol/PROTOCOL.md).  Checked before any work is done.
  */
 #ifndef FS_LIMITS_H
 #define FS_LIMITS_H

@@ -245,3 +245,161 @@ int rec_true(const record *r, const char *name)
 
 	return f && f->val.t == WV_BOOL && f->val.b;
 }
+
+/* ---- the pull's fast path ------------------------------------------------ */
+
+/* Bytes taken by `count` msgpack objects at p[0..n), or 0 when they do
+ * not fit (or use a type the stored form never holds: ext, 0xc1). */
+static size_t mp_skip(const uint8_t *p, size_t n, uint64_t count)
+{
+	size_t o = 0;
+	while (count) {
+		if (o >= n || count > n - o)
+			return 0; /* every object takes at least one byte */
+		uint8_t b = p[o++];
+		uint64_t len = 0, sub = 0;
+		size_t w = 0; /* bytes of a length/count field */
+		count--;
+		if (b <= 0x7f || b >= 0xe0)
+			continue;
+		if (b <= 0x8f)
+			sub = 2 * (uint64_t)(b & 0x0f);
+		else if (b <= 0x9f)
+			sub = b & 0x0f;
+		else if (b <= 0xbf)
+			len = b & 0x1f;
+		else
+			switch (b) {
+			case 0xc0: case 0xc2: case 0xc3:
+				break;
+			case 0xcc: case 0xd0: len = 1; break;
+			case 0xcd: case 0xd1: len = 2; break;
+			case 0xca: case 0xce: case 0xd2: len = 4; break;
+			case 0xcb: case 0xcf: case 0xd3: len = 8; break;
+			case 0xc4: case 0xd9: w = 1; break;
+			case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
+			case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
+			default:
+				return 0;
+			}
+		if (w) {
+			if (w > n - o)
+				return 0;
+			uint64_t v = 0;
+			for (size_t i = 0; i < w; i++)
+				v = v << 8 | p[o + i];
+			o += w;
+			if (b == 0xdc || b == 0xdd)
+				sub = v;
+			else if (b == 0xde || b == 0xdf)
+				sub = 2 * v;
+			else
+				len = v;
+		}
+		if (len > n - o)
+			return 0;
+		o += (size_t)len;
+		count += sub;
+	}
+	return o;
+}
+
+static int mp_is_str(uint8_t b)
+{
+	return (b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb;
+}
+
+static int mp_is_uint(uint8_t b)
+{
+	return b <= 0x7f || (b >= 0xcc && b <= 0xcf);
+}
+
+/* The string's bytes (after its header). */
+static void mp_str(const uint8_t *p, size_t n, const uint8_t **s, size_t *sn)
+{
+	size_t h = p[0] <= 0xbf ? 1 : p[0] == 0xd9 ? 2 : p[0] == 0xda ? 3 : 5;
+	*s = p + h;
+	*sn = n - h;
+}
+
+#define FS_FIELDS_FAST 128
+
+/* The byte-copy fast path of rec_wire_fs_stored() (record.h): the
+ * stored bytes were written by our own encoder, so copying each name,
+ * value, hlc and origin gives the same bytes rec_decode() +
+ * rec_wire_fs() would. */
+int rec_wire_fs_stored(wbuf *b, const uint8_t *p, size_t n)
+{
+	struct {
+		uint32_t k, v, vn, kn, st, stn; /* offsets and lengths */
+	} f[FS_FIELDS_FAST];
+	if (!n)
+		return 0;
+	size_t o, cnt;
+	uint8_t h = p[0];
+	if (h >= 0x80 && h <= 0x8f) {
+		cnt = h & 0x0f;
+		o = 1;
+	} else if (h == 0xde && n >= 3) {
+		cnt = (size_t)p[1] << 8 | p[2];
+		o = 3;
+	} else {
+		return 0;
+	}
+	if (cnt > FS_FIELDS_FAST || n > UINT32_MAX)
+		return 0;
+	for (size_t i = 0; i < cnt; i++) {
+		size_t kn = mp_skip(p + o, n - o, 1);
+		if (!kn || !mp_is_str(p[o]) || kn < 2)
+			return 0; /* names are non-empty strings */
+		f[i].k = (uint32_t)o;
+		f[i].kn = (uint32_t)kn;
+		if (i) {
+			const uint8_t *a, *c;
+			size_t an, cn;
+			mp_str(p + f[i - 1].k, f[i - 1].kn, &a, &an);
+			mp_str(p + o, kn, &c, &cn);
+			int d = memcmp(a, c, an < cn ? an : cn);
+			if (d > 0 || (d == 0 && an >= cn))
+				return 0;
+		}
+		o += kn;
+		if (o >= n || p[o] != 0x93)
+			return 0;
+		o++;
+		size_t vn = mp_skip(p + o, n - o, 1);
+		if (!vn)
+			return 0;
+		f[i].v = (uint32_t)o;
+		f[i].vn = (uint32_t)vn;
+		o += vn;
+		if (o >= n || !mp_is_uint(p[o]))
+			return 0;
+		size_t hn = mp_skip(p + o, n - o, 1);
+		if (!hn || o + hn >= n || !mp_is_str(p[o + hn]))
+			return 0;
+		size_t on = mp_skip(p + o + hn, n - o - hn, 1);
+		if (!on)
+			return 0;
+		f[i].st = (uint32_t)o;
+		f[i].stn = (uint32_t)(hn + on);
+		o += hn + on;
+	}
+	if (o != n)
+		return 0;
+	static const uint8_t arr2 = 0x92;
+	wb_str(b, "f", 1);
+	wb_map(b, (uint32_t)cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		wb_raw(b, p + f[i].k, f[i].kn);
+		wb_raw(b, p + f[i].v, f[i].vn);
+	}
+	wb_str(b, "s", 1);
+	wb_map(b, (uint32_t)cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		wb_raw(b, p + f[i].k, f[i].kn);
+		wb_raw(b, &arr2, 1);
+		wb_raw(b, p + f[i].st, f[i].stn);
+	}
+	return 1;
+}

@@ -67,6 +67,12 @@ int rec_set(arena *a, record *r, const char *name, uint32_t name_n,
 /* Writes two map entries into an open map: "f": {field: value} and
  * "s": {field: [hlc, origin]}. */
 void rec_wire_fs(wbuf *b, const record *r);
+/* rec_wire_fs() straight from a record's stored bytes, without decoding
+ * them: 1 when done; 0 (nothing written) when the bytes are not exactly
+ * the stored form with names in strictly ascending order and at most 128
+ * fields, and the caller then takes rec_decode() + rec_wire_fs(), which
+ * judges them. */
+int rec_wire_fs_stored(wbuf *b, const uint8_t *p, size_t n);
 /* String value of a field as a NUL-terminated arena copy, or NULL when
  * absent, nil or not a string. */
 char *rec_str(arena *a, const record *r, const char *name);

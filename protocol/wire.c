@@ -754,6 +754,57 @@ wval *wv_clone(arena *a, const wval *v)
 	return c;
 }
 
+wval wv_of_str(const char *s)
+{
+	wval v;
+	memset(&v, 0, sizeof(v));
+	v.t = WV_NIL;
+	if (s) {
+		v.t = WV_STR;
+		v.s.p = s;
+		v.s.n = (uint32_t)strlen(s);
+	}
+	return v;
+}
+
+wval wv_of_u64(uint64_t u)
+{
+	wval v;
+	memset(&v, 0, sizeof(v));
+	v.t = WV_UINT;
+	v.u = u;
+	return v;
+}
+
+wval wv_of_i64(int64_t i)
+{
+	if (i >= 0)
+		return wv_of_u64((uint64_t)i);
+	wval v;
+	memset(&v, 0, sizeof(v));
+	v.t = WV_INT;
+	v.i = i;
+	return v;
+}
+
+wval wv_of_bool(int b)
+{
+	wval v;
+	memset(&v, 0, sizeof(v));
+	v.t = WV_BOOL;
+	v.b = b;
+	return v;
+}
+
+void wv_strcpy(char *dst, size_t cap, const wval *v)
+{
+	dst[0] = 0;
+	if (v && v->t == WV_STR && v->s.n < cap) {
+		memcpy(dst, v->s.p, v->s.n);
+		dst[v->s.n] = 0;
+	}
+}
+
 char *wv_strdup(arena *a, const wval *v)
 {
 	if (!v || v->t != WV_STR)

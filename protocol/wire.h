@@ -63,7 +63,7 @@ struct wval {
 	};
 };
 
-/* Hard cap on nesting for any message (DESIGN.md section 4). */
+/* Hard cap on nesting for any message (protocol/PROTOCOL.md). */
 #define WIRE_MAX_DEPTH 32
 
 /* FS_OK, or FS_E_BAD_MSGPACK if p[0..n) is not exactly one well-formed
@@ -110,6 +110,16 @@ unsigned wv_depth(const wval *v);
 wval *wv_clone(arena *a, const wval *v);
 /* NUL-terminated arena copy of a WV_STR, NULL if not a string / OOM. */
 char *wv_strdup(arena *a, const wval *v);
+/* Scalar values (strings borrowed, not copied): a string (NULL: nil), a
+ * uint, an int (a non-negative one as a uint, as msgpack encodes it), a
+ * bool. */
+wval wv_of_str(const char *s);
+wval wv_of_u64(uint64_t u);
+wval wv_of_i64(int64_t i);
+wval wv_of_bool(int b);
+/* A string value into dst[0..cap) with its NUL; "" when v is not a
+ * string or does not fit. */
+void wv_strcpy(char *dst, size_t cap, const wval *v);
 
 /* 1 when p[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const char *p, size_t n);

@@ -3,7 +3,7 @@
  * from: the seed's standards (../shared/seeds/000_e398aab60fc1e906.txt,
  * 物业服务质量标准) with its blanks filled with common values.  Data only;
  * `fieldsyncd catalogue --data DIR --site S` installs it as `standard`
- * records (server/tasks.h: tasks_install_catalogue), after which every
+ * records (server/svc/tasks.h: tasks_install_catalogue), after which every
  * value is the site's to edit.  schema/CATALOGUE.md lists each entry with
  * the seed line it comes from.
  */

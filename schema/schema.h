@@ -1,7 +1,8 @@
 /*
  * schema.h — the collections, their fields and types, which bucket a
- * record belongs to, and who may write which field (DESIGN.md sections 3
- * and 5).  Data tables only: the engine evaluates the grants.
+ * record belongs to, and who may write which field (protocol/PROTOCOL.md,
+ * "Write rules").  Data tables only: server/model/policy.c evaluates the
+ * grants.
  *
  * A field's `grants` say who may write it.  Role grants (G_ADMIN,
  * G_SUPERVISOR) hold for every record the writer's role covers; the
@@ -79,7 +80,7 @@ const sfield *schema_field(const scollection *c, const char *p, size_t n);
 /* All collections, for documentation and tests. */
 const scollection *schema_collections(unsigned *n);
 
-/* Server-filled service levels of orders (DESIGN.md section 5).  One
+/* Server-filled service levels of orders (protocol/PROTOCOL.md).  One
  * table: category, the deadline field it fills, minutes. */
 typedef struct {
 	const char *category;

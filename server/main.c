@@ -14,15 +14,17 @@
 #include <unistd.h>
 
 #include "protocol/errors.h"
-#include "server/audit.h"
-#include "server/auth.h"
-#include "server/backup.h"
-#include "server/demo.h"
-#include "server/engine.h"
-#include "server/http.h"
-#include "server/tasks.h"
-#include "server/maint.h"
-#include "server/store.h"
+#include "server/svc/audit.h"
+#include "server/svc/auth.h"
+#include "server/svc/backup.h"
+#include "server/svc/demo.h"
+#include "server/store/keys.h"
+#include "server/svc/hooks.h"
+#include "server/core/engine.h"
+#include "server/http/http.h"
+#include "server/svc/tasks.h"
+#include "server/svc/maint.h"
+#include "server/store/store.h"
 
 /* Cost of one PIN check: about 20 ms on the reference machine. */
 #define PBKDF2_DEFAULT 40000
@@ -238,7 +240,7 @@ static int open_all(app *a, int create)
 		fprintf(stderr, "fieldsyncd: cannot open the store in %s\n", a->o.data);
 		return -1;
 	}
-	if (engine_open(&a->e, a->st, &a->o.ecfg)) {
+	if (engine_open(&a->e, a->st, &a->o.ecfg) || hooks_register(a->e)) {
 		fprintf(stderr, "fieldsyncd: cannot start the engine\n");
 		return -1;
 	}
@@ -263,7 +265,7 @@ static int has_admin(app *a)
 	sv v;
 	if (store_begin(a->st, 0, &t))
 		return 0;
-	int yes = store_get(t, ST_META, sv_cstr("admin_device"), &v) == FS_OK;
+	int yes = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v) == FS_OK;
 	store_abort(t);
 	return yes;
 }

@@ -1,7 +1,7 @@
 /*
  * fuzz_http.c — libFuzzer target for the HTTP handlers' request parsing:
  * what a POST handler does with the request's headers and body bytes,
- * through the same functions server/http.c's handlers call —
+ * through the same functions server/http/http.c's handlers call —
  * http_body_format (Content-Type, Content-Encoding), http_body_decode
  * (size limit, inflate with its cap, bounded decode) — and then the
  * handler's own body parsing and work: engine_sync, auth_enroll,
@@ -34,8 +34,8 @@
 #include <strings.h>
 
 #include "protocol/hlc.h"
-#include "server/auth.h"
-#include "server/http.h"
+#include "server/svc/auth.h"
+#include "server/http/http.h"
 #include "tests/fuzz/fuzz_world.h"
 
 #define HOUR_MS (3600ULL * 1000)

@@ -24,8 +24,9 @@
 
 #include "protocol/errors.h"
 #include "protocol/wire.h"
-#include "server/engine.h"
-#include "server/store.h"
+#include "server/core/engine.h"
+#include "server/svc/hooks.h"
+#include "server/store/store.h"
 
 __attribute__((noreturn, format(printf, 1, 2)))
 static inline void fz_fail(const char *fmt, ...)
@@ -85,7 +86,7 @@ static inline void fz_world_open(fz_world *w)
 	engine_cfg ec;
 	memset(&ec, 0, sizeof(ec));
 	fs_limits_default(&ec.lim);
-	if (engine_open(&w->e, w->st, &ec) || !w->e)
+	if (engine_open(&w->e, w->st, &ec) || !w->e || hooks_register(w->e))
 		fz_fail("engine_open");
 }
 

@@ -60,6 +60,8 @@ except ImportError:
 import harness  # noqa: E402
 
 DEFAULT_TIMEOUT = 60
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
+              "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 COPY_TRIES = 40          # 0.25 s apart: waits out a relink of up to 10 s
 SANITIZER_RE = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
@@ -278,6 +280,12 @@ def main():
                     help="folder of the test_*.py files (default: this one)")
     args = ap.parse_args()
     args.dir = os.path.abspath(args.dir)
+    # Every test talks to loopback servers it started: a proxy set for
+    # this machine (CI's) must not carry the handheld's requests
+    # (libfieldsync follows these variables through libcurl).  The proxy
+    # tests set their own.
+    for var in PROXY_VARS:
+        os.environ.pop(var, None)
     # SIGTERM (run_all.py's time limit, CI) ends the run through the same
     # cleanup as an exception, so no server outlives it.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))

@@ -18,9 +18,9 @@
 #include <cmocka.h>
 
 #include "protocol/errors.h"
-#include "server/backup.h"
-#include "server/crypto.h"
-#include "server/store.h"
+#include "server/svc/backup.h"
+#include "server/lib/crypto.h"
+#include "server/store/store.h"
 
 typedef struct {
 	char dir[64];   /* scratch folder: data/, out.tar, restored/ ... */

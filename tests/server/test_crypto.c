@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "protocol/errors.h"
-#include "server/crypto.h"
+#include "server/lib/crypto.h"
 
 static void unhex(const char *h, uint8_t *out, size_t n)
 {

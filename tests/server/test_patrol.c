@@ -1,4 +1,4 @@
-/* test_patrol.c — server/patrol.h with exact times: a night shift
+/* test_patrol.c — server/svc/patrol.h with exact times: a night shift
  * 22:00-06:00, a 2-checkpoint route every 120 min with 15 min grace, and
  * chosen scans give exactly the expected on_time/late/missed/pending/
  * open/extra counts, both grace cases included; a late-syncing device
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "protocol/errors.h"
-#include "server/patrol.h"
+#include "server/svc/patrol.h"
 
 #define MIN 60000ULL
 #define HR (60 * MIN)

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "protocol/errors.h"
-#include "server/ratelimit.h"
+#include "server/http/ratelimit.h"
 
 static void test_burst_then_refill(void **st)
 {

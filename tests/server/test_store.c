@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "protocol/errors.h"
-#include "server/store.h"
+#include "server/store/store.h"
 
 typedef struct {
 	char dir[64];

@@ -1,4 +1,4 @@
-/* test_tasks.c — server/tasks.h: the slot rules (day/week/month/year,
+/* test_tasks.c — server/svc/tasks.h: the slot rules (day/week/month/year,
  * window, months) on Europe/Berlin's DST change days and in Shanghai,
  * shift assignment and uncovered slots; the catalogue's provenance (every
  * entry's quote is on its seed line, CATALOGUE.md lists it); and the
@@ -19,14 +19,16 @@
 #include <cmocka.h>
 
 #include "protocol/errors.h"
+#include "protocol/opbuild.h"
 #include "protocol/hlc.h"
 #include "protocol/record.h"
 #include "schema/catalogue.h"
-#include "server/crypto.h"
-#include "server/engine.h"
-#include "server/store.h"
-#include "server/tasks.h"
-#include "server/tz.h"
+#include "server/lib/crypto.h"
+#include "server/core/engine.h"
+#include "server/store/store.h"
+#include "server/svc/hooks.h"
+#include "server/svc/tasks.h"
+#include "server/lib/tz.h"
 
 #define MIN 60000LL
 #define HR (60 * MIN)
@@ -68,9 +70,9 @@ static task_standard std_of(const char *id, int per, uint32_t times,
 	return s;
 }
 
-static task_shift shift_of(const char *id, int role, int64_t starts, int64_t ends)
+static shift_info shift_of(const char *id, int role, int64_t starts, int64_t ends)
 {
-	task_shift s;
+	shift_info s;
 	memset(&s, 0, sizeof(s));
 	s.id = (char *)id;
 	s.role = role;
@@ -218,7 +220,7 @@ static void test_plan_assignment(void **st)
 	const tz_zone *z = zone("Asia/Shanghai");
 	task_standard s = std_of("sweep", PER_DAY, 3, 6 * 60, 24 * 60, 0);
 	/* slots at 06:00, 12:00, 18:00 local on 2024-05-01 */
-	task_shift sh[] = {
+	shift_info sh[] = {
 		shift_of("g-day", ROLE_GUARD, at(z, 2024, 5, 1, 0, 0), at(z, 2024, 5, 2, 0, 0)),
 		shift_of("c-a", ROLE_CLEANER, at(z, 2024, 5, 1, 6, 0), at(z, 2024, 5, 1, 12, 0)),
 		shift_of("c-b", ROLE_CLEANER, at(z, 2024, 5, 1, 6, 0), at(z, 2024, 5, 1, 13, 0)),
@@ -353,6 +355,7 @@ static int setup_engine(void **st)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	cfg.clock_offset_ms = NOW_MS - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	assert_int_equal(engine_open(&f->e, f->s, &cfg), FS_OK);
+	assert_int_equal(hooks_register(f->e), FS_OK);
 	*st = f;
 	return 0;
 }
@@ -369,118 +372,70 @@ static int teardown_engine(void **st)
 	return 0;
 }
 
-/* One op through engine_sync as (device, admin); every op must apply. */
-typedef struct {
-	wbuf b;
-	uint32_t n;
-} opbuf;
-
-static void op_begin(engine *e, opbuf *o, const char *c, const char *id,
-                     uint32_t nf)
-{
-	wb_map(&o->b, 4);
-	wb_cstr(&o->b, "c");
-	wb_cstr(&o->b, c);
-	wb_cstr(&o->b, "id");
-	wb_cstr(&o->b, id);
-	wb_cstr(&o->b, "s");
-	wb_u64(&o->b, engine_hlc_now(e));
-	wb_cstr(&o->b, "f");
-	wb_map(&o->b, nf);
-	o->n++;
-}
-
-static void kv_s(opbuf *o, const char *k, const char *v)
-{
-	wb_cstr(&o->b, k);
-	wb_cstr(&o->b, v);
-}
-
-static void kv_u(opbuf *o, const char *k, uint64_t v)
-{
-	wb_cstr(&o->b, k);
-	wb_u64(&o->b, v);
-}
-
-static void push_as(engine *e, const char *device, opbuf *o)
+/* The ops of o through engine_push as (device, admin); every op must
+ * apply. */
+static void push_as(engine *e, const char *device, opbatch *o)
 {
 	principal p;
 	memset(&p, 0, sizeof(p));
 	snprintf(p.device, sizeof(p.device), "%s", device);
 	snprintf(p.staff, sizeof(p.staff), "admin");
 	p.role = ROLE_ADMIN;
-	wbuf req;
-	wb_init(&req);
-	wb_map(&req, 3);
-	wb_cstr(&req, "v");
-	wb_u64(&req, 1);
-	wb_cstr(&req, "limit");
-	wb_u64(&req, 0);
-	wb_cstr(&req, "push");
-	wb_arr(&req, 1);
-	wb_map(&req, 2);
-	wb_cstr(&req, "batch");
 	uint8_t bid[16];
 	crypto_random(bid, 16);
-	wb_bin(&req, bid, 16);
-	wb_cstr(&req, "ops");
-	wb_arr(&req, o->n);
-	wb_raw(&req, o->b.p, o->b.n);
+	wbuf push;
+	wb_init(&push);
+	wb_arr(&push, 1);
+	ob_batch(&push, o, bid, NULL);
 	arena *a = arena_new(0);
-	wval *v, *resp;
-	wbuf out;
-	wb_init(&out);
+	engine_ack *acks;
+	uint32_t n;
 	const char *msg = NULL;
-	assert_int_equal(wire_decode(a, req.p, req.n, &v), FS_OK);
-	assert_int_equal(engine_sync(e, &p, v, engine_now(e), a, &out, &msg), FS_OK);
-	assert_int_equal(wire_decode(a, out.p, out.n, &resp), FS_OK);
-	uint64_t applied = 0;
-	const wval *acks = wv_get(resp, "acks");
-	assert_true(wv_u64(wv_get(&acks->a.v[0], "applied"), &applied));
-	assert_int_equal(applied, o->n);
-	wb_free(&out);
-	wb_free(&req);
+	assert_int_equal(engine_push(e, &(engine_push_req){&p, 0, push.p, push.n,
+	                                                   NULL, 0},
+	                             a, &acks, &n, &msg), FS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(acks[0].applied, o->n);
+	wb_free(&push);
 	arena_free(a);
-	wb_free(&o->b);
-	wb_init(&o->b);
-	o->n = 0;
+	ob_free(o);
 }
 
 static void put_shift(engine *e, const char *id, const char *role,
                       int64_t starts, int64_t ends)
 {
-	opbuf o = {{0}, 0};
-	wb_init(&o.b);
-	op_begin(e, &o, "shift", id, 7);
-	kv_s(&o, "site", "s1");
-	kv_s(&o, "role", role);
-	kv_u(&o, "starts", (uint64_t)starts);
-	kv_u(&o, "ends", (uint64_t)ends);
-	wb_cstr(&o.b, "staff");
-	wb_arr(&o.b, 1);
-	wb_cstr(&o.b, "c-wang");
-	kv_s(&o, "lead", "c-wang");
-	wb_cstr(&o.b, "_deleted");
-	wb_bool(&o.b, 0);
+	opbatch o;
+	ob_init(&o);
+	ob_op(&o, "shift", id, engine_hlc_now(e), 7);
+	ob_str(&o, "site", "s1");
+	ob_str(&o, "role", role);
+	ob_u64(&o, "starts", (uint64_t)starts);
+	ob_u64(&o, "ends", (uint64_t)ends);
+	ob_name(&o, "staff");
+	wb_arr(&o.ops, 1);
+	wb_cstr(&o.ops, "c-wang");
+	ob_str(&o, "lead", "c-wang");
+	ob_name(&o, "_deleted");
+	wb_bool(&o.ops, 0);
 	push_as(e, "admin-dev", &o);
 }
 
 static void setup_site(engine *e)
 {
-	opbuf o = {{0}, 0};
-	wb_init(&o.b);
-	op_begin(e, &o, "site", "s1", 3);
-	kv_s(&o, "name", "Test site");
-	kv_s(&o, "tz", "Asia/Shanghai");
-	kv_u(&o, "households", 200);
+	opbatch o;
+	ob_init(&o);
+	ob_op(&o, "site", "s1", engine_hlc_now(e), 3);
+	ob_str(&o, "name", "Test site");
+	ob_str(&o, "tz", "Asia/Shanghai");
+	ob_u64(&o, "households", 200);
 	static const char *const zones[][2] = {
 		{"z-b-stair", "stairwell"}, {"z-a-stair", "stairwell"},
 		{"z-garden", "green"}, {"z-plant", "plant-room"}};
 	for (int i = 0; i < 4; i++) {
-		op_begin(e, &o, "zone", zones[i][0], 3);
-		kv_s(&o, "site", "s1");
-		kv_s(&o, "name", zones[i][0]);
-		kv_s(&o, "kind", zones[i][1]);
+		ob_op(&o, "zone", zones[i][0], engine_hlc_now(e), 3);
+		ob_str(&o, "site", "s1");
+		ob_str(&o, "name", zones[i][0]);
+		ob_str(&o, "kind", zones[i][1]);
 	}
 	push_as(e, "admin-dev", &o);
 }
@@ -615,11 +570,11 @@ static void test_generate_moves_untouched_only(void **st)
 	assert_int_equal(tasks_in(f->e, "late").live, 8);
 
 	/* a cleaner's handheld ticks off the mop: the task is touched */
-	opbuf o = {{0}, 0};
-	wb_init(&o.b);
-	op_begin(f->e, &o, "task", "tk:std:s1:stair-mop:20240501:0", 2);
-	kv_s(&o, "status", "done");
-	kv_u(&o, "done_at", (uint64_t)at(z, 2024, 5, 1, 7, 40));
+	opbatch o;
+	ob_init(&o);
+	ob_op(&o, "task", "tk:std:s1:stair-mop:20240501:0", engine_hlc_now(f->e), 2);
+	ob_str(&o, "status", "done");
+	ob_u64(&o, "done_at", (uint64_t)at(z, 2024, 5, 1, 7, 40));
 	push_as(f->e, "handheld-7", &o);
 
 	/* the shift now starts at 08:00: the 07:00 slots are nobody's; the
@@ -650,11 +605,11 @@ static void test_generate_moves_untouched_only(void **st)
 	assert_int_equal(b.live, 3); /* the two 13:00 slots and the touched mop */
 
 	/* the early shift is cancelled: its untouched tasks go again */
-	opbuf d = {{0}, 0};
-	wb_init(&d.b);
-	op_begin(f->e, &d, "shift", "early", 1);
-	wb_cstr(&d.b, "_deleted");
-	wb_bool(&d.b, 1);
+	opbatch d;
+	ob_init(&d);
+	ob_op(&d, "shift", "early", engine_hlc_now(f->e), 1);
+	ob_name(&d, "_deleted");
+	wb_bool(&d.ops, 1);
 	push_as(f->e, "admin-dev", &d);
 	assert_int_equal(tasks_generate_site(f->e, db, "s1", engine_now(f->e), &s), FS_OK);
 	assert_int_equal(tasks_in(f->e, "early").live, 0);

@@ -1,4 +1,4 @@
-/* test_tz.c — server/tz.h: TZif parsing, the POSIX footer, local <-> UTC
+/* test_tz.c — server/lib/tz.h: TZif parsing, the POSIX footer, local <-> UTC
  * on Europe/Berlin's change days (gap moves forward, fold takes the
  * earlier instant), Asia/Shanghai, southern and negative-DST zones, the
  * civil calendar, bad names and files, and the cache under threads.
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "protocol/errors.h"
-#include "server/tz.h"
+#include "server/lib/tz.h"
 
 #define H 3600000LL
 #define M 60000LL

@@ -1,0 +1,260 @@
+/*
+ * batch.c — one group's write transaction (writer thread): for each job,
+ * its device's boot anchor, then each batch — answered from ST_ACKS when
+ * the batch id was seen before (dup), else applied op by op (apply.c)
+ * under the rights of the session or its `by` — its ack stored in the
+ * same transaction (so a resend after a lost answer is a dup), then the
+ * device's sync report.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/be64.h"
+#include "protocol/errors.h"
+#include "server/core/engine_int.h"
+#include "server/model/device.h"
+#include "server/store/keys.h"
+
+typedef struct {
+	uint32_t i;
+	int code;
+	const char *msg;
+	const record *cur;
+} rejection;
+
+static void encode_cur(wbuf *b, const record *cur)
+{
+	wb_map(b, 2);
+	rec_wire_fs(b, cur);
+}
+
+/* Re-encode a stored ack with dup: true. */
+static int ack_as_dup(arena *a, sv stored, wbuf *out)
+{
+	wval *v;
+	if (stored.n < 8 || wire_decode(a, (const uint8_t *)stored.p + 8,
+	                                stored.n - 8, &v) || v->t != WV_MAP)
+		return FS_E_INTERNAL;
+	wb_map(out, v->m.n);
+	for (uint32_t i = 0; i < v->m.n; i++) {
+		wb_val(out, &v->m.k[i]);
+		if (wv_is_str(&v->m.k[i], "dup"))
+			wb_bool(out, 1);
+		else
+			wb_val(out, &v->m.v[i]);
+	}
+	return FS_OK;
+}
+
+/* Apply batch `bi` of the job into its ack buffer.  Returns FS_OK (the ack
+ * is ready) or a store failure (the transaction must be aborted). */
+static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
+{
+	job *j = x->j;
+	const wval *b = &j->batches->a.v[bi];
+	const wval *bid = wv_get(b, "batch"), *ops = wv_get(b, "ops"),
+	           *by = wv_get(b, "by");
+	wbuf *ack = &j->acks[bi];
+	ack->n = 0;
+	ack->err = 0;
+
+	uint8_t key[FS_ID_MAX + 20];
+	size_t kn = key_ack(key, sizeof(key), j->p->device,
+	                    (const uint8_t *)bid->s.p);
+	x->batch = (const uint8_t *)bid->s.p;
+	sv stored;
+	int rc = store_get(x->t, ST_ACKS, sv_of(key, kn), &stored);
+	if (rc == FS_OK) {
+		engine_count(x->e, &x->e->stats.batches_dup, 1);
+		return ack_as_dup(x->a, stored, ack) ? FS_E_UNAVAILABLE : FS_OK;
+	}
+	if (rc != FS_E_NOT_FOUND)
+		return rc;
+
+	/* whose rights: the session's staff, or the batch's `by` */
+	x->w = *j->p;
+	const char *batch_err = NULL;
+	if (by && !wv_is_str(by, j->p->staff)) {
+		char *bys = wv_strdup(x->a, by);
+		principal w = *j->p;
+		if (!bys || !device_held_session(x->t, j->p->device, bys) ||
+		    principal_of_staff(x->t, x->a, bys, &w) != FS_OK ||
+		    strcmp(w.site, j->p->site) != 0)
+			batch_err = "FORBIDDEN";
+		else
+			x->w = w;
+	}
+
+	uint32_t nops = ops->a.n, applied = 0, nrej = 0;
+	rejection *rj = nops ? arena_calloc(x->a, nops, sizeof(*rj)) : NULL;
+	if (nops && !rj)
+		return FS_E_UNAVAILABLE;
+	for (uint32_t i = 0; i < nops; i++) {
+		opresult r;
+		if (batch_err)
+			r = rej(FS_E_FORBIDDEN,
+			        "this device never held a session of the batch's "
+			        "'by' staff member", NULL);
+		else if (j->checks[bi][i].code)
+			r = rej(j->checks[bi][i].code, j->checks[bi][i].msg,
+			        cur_of(x, &ops->a.v[i]));
+		else {
+			r = apply_op(x, &ops->a.v[i]);
+			if (r.code && !r.msg)
+				return r.code; /* store failure */
+		}
+		if (r.code == FS_OK)
+			applied++;
+		else
+			rj[nrej++] = (rejection){i, r.code, r.msg, r.cur};
+	}
+
+	wb_map(ack, 4 + (batch_err ? 1 : 0));
+	wb_cstr(ack, "batch");
+	wb_bin(ack, bid->s.p, 16);
+	wb_cstr(ack, "applied");
+	wb_u64(ack, applied);
+	wb_cstr(ack, "dup");
+	wb_bool(ack, 0);
+	wb_cstr(ack, "rej");
+	wb_arr(ack, nrej);
+	for (uint32_t k = 0; k < nrej; k++) {
+		wb_map(ack, rj[k].cur ? 4 : 3);
+		wb_cstr(ack, "i");
+		wb_u64(ack, rj[k].i);
+		wb_cstr(ack, "code");
+		wb_cstr(ack, fs_err_name(rj[k].code));
+		wb_cstr(ack, "msg");
+		wb_cstr(ack, rj[k].msg ? rj[k].msg : fs_err_msg(rj[k].code));
+		if (rj[k].cur) {
+			wb_cstr(ack, "cur");
+			encode_cur(ack, rj[k].cur);
+		}
+	}
+	if (batch_err) {
+		wb_cstr(ack, "err");
+		wb_cstr(ack, batch_err);
+	}
+	if (ack->err)
+		return FS_E_UNAVAILABLE;
+
+	/* keep the ack: 8 bytes of time, then the ack */
+	uint8_t *val = arena_alloc(x->a, ack->n + 8);
+	if (!val)
+		return FS_E_UNAVAILABLE;
+	be64_put(val, j->t);
+	memcpy(val + 8, ack->p, ack->n);
+	if ((rc = store_put(x->t, ST_ACKS, sv_of(key, kn),
+	                    sv_of(val, ack->n + 8))))
+		return rc;
+	for (unsigned h = 0; h < x->e->nhooks; h++) {
+		const write_hook *wh = &x->e->hooks[h];
+		if (wh->on_ack &&
+		    (rc = wh->on_ack(wh->ctx, x->t, sv_of(key, kn), j->t)))
+			return rc;
+	}
+	for (uint32_t k = 0; k < nrej; k++)
+		engine_count_op(x->e, rj[k].code);
+	pthread_mutex_lock(&x->e->stats_mu);
+	x->e->stats.ops_applied += applied;
+	x->e->stats.batches++;
+	pthread_mutex_unlock(&x->e->stats_mu);
+	*rejected += nrej;
+	return FS_OK;
+}
+
+/* The request's own (device, boot) anchor candidate: before its batches,
+ * so it anchors the checkins it carries. */
+static int apply_anchor(actx *x)
+{
+	job *j = x->j;
+	if (!j->has_boot || !j->has_mono)
+		return FS_OK;
+	int64_t cand = (int64_t)j->t - (int64_t)j->mono, cur;
+	if (anchor_get(x->t, j->p->device, j->boot, &cur) == FS_OK && cur <= cand)
+		return FS_OK;
+	return anchor_put(x->t, j->p->device, j->boot, cand);
+}
+
+/* The device's sync report, once per request. */
+static int apply_dev(actx *x, uint64_t rejected)
+{
+	job *j = x->j;
+	device_info d;
+	if (device_get(x->t, j->p->device, &d) != FS_OK)
+		return FS_OK; /* the admin device keeps no report */
+	d.last_sync = j->t;
+	snprintf(d.staff, sizeof(d.staff), "%s", j->p->staff);
+	if (j->has_pending) {
+		d.has_pending = 1;
+		d.pending = j->pending;
+	}
+	if (j->has_wall) {
+		d.has_skew = 1;
+		d.skew = (int64_t)j->wall - (int64_t)j->t;
+	}
+	if (j->has_boot)
+		snprintf(d.boot, sizeof(d.boot), "%s", j->boot);
+	d.rejected += rejected;
+	return device_put(x->t, j->p->device, &d);
+}
+
+void unavailable_ack(job *j, uint32_t bi)
+{
+	const wval *bid = wv_get(&j->batches->a.v[bi], "batch");
+	wbuf *ack = &j->acks[bi];
+	ack->n = 0;
+	ack->err = 0;
+	wb_map(ack, 5);
+	wb_cstr(ack, "batch");
+	wb_bin(ack, bid->s.p, 16);
+	wb_cstr(ack, "applied");
+	wb_u64(ack, 0);
+	wb_cstr(ack, "dup");
+	wb_bool(ack, 0);
+	wb_cstr(ack, "rej");
+	wb_arr(ack, 0);
+	wb_cstr(ack, "err");
+	wb_cstr(ack, "UNAVAILABLE");
+}
+
+int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
+                   namelist *changed)
+{
+	store_txn *t;
+	int rc = store_begin(e->st, 1, &t);
+	if (rc)
+		return rc;
+	unsigned mark = changed->n;
+	for (job *j = only ? only : list; j; j = only ? NULL : j->next) {
+		actx x;
+		memset(&x, 0, sizeof(x));
+		x.e = e;
+		x.t = t;
+		x.a = j->a;
+		x.j = j;
+		x.now = engine_now(e);
+		x.changed = changed;
+		wb_init(&x.rec);
+		uint64_t rejected = 0;
+		uint32_t nb = j->batches ? j->batches->a.n : 0;
+		rc = apply_anchor(&x);
+		for (uint32_t bi = 0; bi < nb && !rc; bi++)
+			if (!only || bi == only_bi)
+				rc = apply_batch(&x, bi, &rejected);
+		if (!rc && (!only || only_bi == 0))
+			rc = apply_dev(&x, rejected);
+		wb_free(&x.rec);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		store_abort(t);
+		changed->n = mark;
+		return rc;
+	}
+	rc = store_commit(t);
+	if (rc)
+		changed->n = mark;
+	return rc;
+}
