@@ -1447,10 +1447,12 @@ static int cmd_fs_load(void)
 
 /*
  * fs-pull: one cold pull.  --url --token T --limit 1000 --expect N
- *          [--deflate]
+ *          [--deflate] [--wire v1|v2]
  * A new connection, one sync with an empty pull map (a device's first
  * sync), timed from connect to the last byte of the answer.  Checks that
- * exactly `expect` records came back (0: any).
+ * exactly `expect` records came back (0: any).  Also reports the
+ * client's decode of the answer (decode_ms) and the shift's bytes floor
+ * (floor_bytes: its field values alone as msgpack, deflated).
  */
 /* Decode a sync answer; each bucket's v2 page (`cols`) becomes the
  * `recs` v1 would have sent.  0, or -1 when it does not decode. */
@@ -1530,6 +1532,33 @@ static double stored_size(const wval *v)
 	return n ? (double)bytes / (double)n : 0;
 }
 
+/* The floor for a shift's bytes (issue 16's `bytes.floor`): the shift
+ * records' field values alone — no ids, names or stamps — as msgpack,
+ * deflated (level 6, as the server's answers). */
+static size_t floor_bytes(const wval *v)
+{
+	const wval *bk = wv_get(v, "buckets");
+	wbuf b;
+	wb_init(&b);
+	for (uint32_t i = 0; bk && bk->t == WV_MAP && i < bk->m.n; i++) {
+		if (bk->m.k[i].s.n < 6 || memcmp(bk->m.k[i].s.p, "shift/", 6))
+			continue;
+		const wval *recs = wv_get(&bk->m.v[i], "recs");
+		for (uint32_t k = 0; recs && recs->t == WV_ARR && k < recs->a.n; k++) {
+			const wval *f = wv_get(&recs->a.v[k], "f");
+			for (uint32_t j = 0; f && f->t == WV_MAP && j < f->m.n; j++)
+				wb_val(&b, &f->m.v[j]);
+		}
+	}
+	uint8_t *z;
+	size_t zn = 0;
+	if (b.err || zb_deflate(ZB_DEFLATE, b.p, b.n, &z, &zn))
+		die("floor: out of memory");
+	free(z);
+	wb_free(&b);
+	return zn;
+}
+
 static int cmd_fs_pull(void)
 {
 	parse_url(arg_req("--url"));
@@ -1576,9 +1605,9 @@ static int cmd_fs_pull(void)
 	printf("{\"ms\":%.3f,\"records\":%ld,\"all_records\":%ld,\"wire_bytes\":%zu,"
 	       "\"raw_bytes\":%zu,\"head_bytes\":%zu,\"encoding\":\"%s\","
 	       "\"stored_bytes_per_record\":%.0f,\"decode_ms\":%.3f,"
-	       "\"wire\":%d}\n",
+	       "\"wire\":%d,\"floor_bytes\":%zu}\n",
 	       (t1 - t0) * 1000, n, all, r.n, rawn, r.head_bytes, r.enc,
-	       stored_size(v), dec[10], wire_enc());
+	       stored_size(v), dec[10], wire_enc(), floor_bytes(v));
 	free(raw);
 	arena_free(a);
 	return 0;
