@@ -1585,17 +1585,19 @@ static int cmd_fs_pull(void)
 	uint8_t *raw = decoded(&r, &rawn);
 	arena *a = arena_new(1 << 20);
 	wval *v;
-	/* the client's decode (inflate, msgpack, v2 pages): median of 21 */
+	/* the client's decode (inflate, msgpack, v2 pages): median of 21;
+	 * the tree of the last one (pointing into t) is used below */
 	double dec[21];
+	uint8_t *t = NULL;
 	for (int i = 0; i < 21; i++) {
 		double d0 = now_s();
 		size_t tn;
-		uint8_t *t = decoded(&r, &tn);
+		free(t);
+		t = decoded(&r, &tn);
 		arena_reset(a);
 		if (decode_answer(a, t, tn, &v))
 			die("pull answer does not decode");
 		dec[i] = (now_s() - d0) * 1000;
-		free(t);
 	}
 	qsort(dec, 21, sizeof(double), dcmp);
 	long n = count_recs(v, "shift/");
@@ -1608,6 +1610,7 @@ static int cmd_fs_pull(void)
 	       "\"wire\":%d,\"floor_bytes\":%zu}\n",
 	       (t1 - t0) * 1000, n, all, r.n, rawn, r.head_bytes, r.enc,
 	       stored_size(v), dec[10], wire_enc(), floor_bytes(v));
+	free(t);
 	free(raw);
 	arena_free(a);
 	return 0;

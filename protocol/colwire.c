@@ -318,15 +318,22 @@ int cw_enc_add_v1(cw_enc *e, const wval *rec)
 
 static void put_uv(wbuf *b, uint64_t v)
 {
-	uint8_t t[10];
+	uint8_t t[10], *o = t;
 	unsigned n = 0;
 
+	/* straight into the buffer when it has room (most calls): wb_raw
+	 * costs a call through msgpack-c's writer */
+	if (!b->err && b->cap - b->n >= sizeof(t))
+		o = b->p + b->n;
 	while (v >= 0x80) {
-		t[n++] = (uint8_t)(v | 0x80);
+		o[n++] = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
-	t[n++] = (uint8_t)v;
-	wb_raw(b, t, n);
+	o[n++] = (uint8_t)v;
+	if (o == t)
+		wb_raw(b, t, n);
+	else
+		b->n += n;
 }
 
 static uint64_t zigzag(uint64_t d)
@@ -334,10 +341,21 @@ static uint64_t zigzag(uint64_t d)
 	return (d << 1) ^ (uint64_t)((int64_t)d >> 63);
 }
 
+/* wb_raw, straight into the buffer when it has room. */
+static void put_raw(wbuf *b, const void *p, size_t n)
+{
+	if (!b->err && b->cap - b->n >= n) {
+		memcpy(b->p + b->n, p, n);
+		b->n += n;
+	} else {
+		wb_raw(b, p, n);
+	}
+}
+
 static void put_bytes(wbuf *b, const char *p, uint32_t n)
 {
 	put_uv(b, n);
-	wb_raw(b, p, n);
+	put_raw(b, p, n);
 }
 
 /* Strings numbered in order of first use (open addressing on FNV-1a). */
@@ -349,13 +367,21 @@ typedef struct {
 	int err;
 } strtab;
 
+/* Eight bytes a step (the strings are values of a page, not chosen to
+ * collide with each other; a collision costs a memcmp). */
 static uint32_t hash(const char *p, uint32_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = n * 0x9E3779B97F4A7C15ull, w;
+	uint32_t i = 0;
 
-	for (uint32_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+	}
+	w = 0;
+	memcpy(&w, p + i, n - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return (uint32_t)(h >> 32);
 }
 
 static int st_grow(strtab *t)
@@ -423,7 +449,7 @@ static void put_bits(wbuf *b, const uint8_t *flags, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		byte |= (uint8_t)(!!flags[i] << (i & 7));
 		if ((i & 7) == 7 || i == n - 1) {
-			wb_raw(b, &byte, 1);
+			put_raw(b, &byte, 1);
 			byte = 0;
 		}
 	}
@@ -469,7 +495,7 @@ static void put_column(colctx *x)
 	                         (nnil ? F_NILS : 0));
 	int64_t prev = 0;
 
-	wb_raw(b, &head, 1);
+	put_raw(b, &head, 1);
 	if (npres < n) {
 		for (uint32_t i = 0; i < n; i++)
 			x->bits[i] = x->col[i] != NULL;
@@ -490,6 +516,8 @@ static void put_column(colctx *x)
 			put_uv(b, st_index(x->O, x->col[i]->origin,
 			                   x->col[i]->origin_n));
 	k = 0;
+	const span *last = NULL;
+	uint32_t last_i = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const cw_field *f = x->col[i];
 		const char *s;
@@ -499,7 +527,11 @@ static void put_column(colctx *x)
 		if (!f || f->val[0] == 0xc0)
 			continue;
 		if (kind == K_STR && mp_str(f->val, f->val_n, &s, &sn)) {
-			put_uv(b, st_index(x->S, s, sn));
+			/* a column often repeats its last string: no hash then */
+			if (!last || sn != last->n || memcmp(s, last->p, sn))
+				last_i = st_index(x->S, s, sn);
+			last = &x->S->v[last_i];
+			put_uv(b, last_i);
 		} else if (kind == K_INT && mp_int(f->val, &v)) {
 			put_uv(b, zigzag((uint64_t)v - (uint64_t)prev));
 			prev = v;
@@ -507,7 +539,7 @@ static void put_column(colctx *x)
 			x->bits[k++] = f->val[0] == 0xc3;
 		} else {
 			put_uv(b, f->val_n);
-			wb_raw(b, f->val, f->val_n);
+			put_raw(b, f->val, f->val_n);
 		}
 	}
 	if (kind == K_BOOL && k)
@@ -521,24 +553,33 @@ static int span_cmp(const void *x, const void *y)
 	return bytes_cmp(a->p, a->n, b->p, b->n);
 }
 
-/* The group's field names, sorted and unique, malloc'd; NULL on OOM. */
+/* The group's field names, sorted and unique, malloc'd; NULL on OOM.
+ * A record with the same names as the one before (the usual case) costs
+ * one comparison per name, not a hash. */
 static span *group_names(const cgroup *g, uint32_t *nf)
 {
-	size_t total = 0, k = 0;
+	strtab t = {0};
+	span *v = NULL;
 
-	for (uint32_t i = 0; i < g->n; i++)
-		total += g->r[i].n;
-	span *v = malloc((total ? total : 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	for (uint32_t i = 0; i < g->n; i++)
-		for (uint32_t j = 0; j < g->r[i].n; j++)
-			v[k++] = (span){g->r[i].f[j].name, g->r[i].f[j].name_n};
-	qsort(v, total, sizeof(*v), span_cmp);
-	*nf = 0;
-	for (size_t i = 0; i < total; i++)
-		if (!*nf || span_cmp(&v[*nf - 1], &v[i]))
-			v[(*nf)++] = v[i];
+	for (uint32_t i = 0; i < g->n && !t.err; i++) {
+		const crec *r = &g->r[i], *p = i ? &g->r[i - 1] : NULL;
+		uint32_t j = 0;
+
+		if (p && p->n == r->n)
+			while (j < r->n && !bytes_cmp(p->f[j].name, p->f[j].name_n,
+			                              r->f[j].name, r->f[j].name_n))
+				j++;
+		if (p && j == r->n)
+			continue;
+		for (j = 0; j < r->n; j++)
+			st_index(&t, r->f[j].name, r->f[j].name_n);
+	}
+	if (!t.err && (v = malloc((t.n ? t.n : 1) * sizeof(*v)))) {
+		memcpy(v, t.v, t.n * sizeof(*v));
+		qsort(v, t.n, sizeof(*v), span_cmp);
+		*nf = t.n;
+	}
+	st_free(&t);
 	return v;
 }
 
