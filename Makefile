@@ -49,7 +49,9 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /usr/bin/curl:curl \
              /usr/bin/xz:xz-utils \
              /usr/bin/dpkg-source:dpkg-dev \
-             /usr/share/zoneinfo/Europe/Berlin:tzdata
+             /usr/share/zoneinfo/Europe/Berlin:tzdata \
+             /usr/include/qrencode.h:libqrencode-dev \
+             /usr/include/jansson.h:libjansson-dev
 
 PROTO_SRC  := $(sort $(wildcard protocol/*.c) $(wildcard schema/*.c))
 SERVER_SRC := $(sort $(wildcard server/*/*.c))
@@ -186,8 +188,13 @@ $(B)/fieldsync.pc: Makefile
 	  'Version: 1.0' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfieldsync' \
 	  'Libs.private: $(CLIENT_LIBS)' > $@
 
-$(B)/fieldsync: $(B)/obj/clients/cmd/cli.o $(B)/libfieldsync.a
-	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+# The CLI alone links libqrencode (admin enroll-code) and jansson (JSON
+# reports, readable records); libfieldsync needs neither.
+CLI_OBJ := $(B)/obj/clients/cmd/cli.o $(B)/obj/clients/cmd/admin.o \
+           $(B)/obj/clients/cmd/qr.o
+$(B)/fieldsync: $(CLI_OBJ) $(B)/libfieldsync.a
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) \
+	  -lqrencode -ljansson
 
 $(B)/fieldsync-sim: $(B)/obj/clients/cmd/sim.o $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm
@@ -296,7 +303,55 @@ layers:
 test: all js
 	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
-	  --part js node "$(MAKE) --no-print-directory test-js-run" $(UNIT_BIN)
+	  --part js node "$(MAKE) --no-print-directory test-js-run" \
+	  --part web node "$(MAKE) --no-print-directory test-web-run" $(UNIT_BIN)
+
+# ---- the web app ------------------------------------------------------------
+# clients/web/ (the handheld and the console, one PWA) on the TypeScript
+# client library clients/js/, bundled by esbuild into build/web/, which
+# `fieldsyncd serve` serves at / (--web DIR; server/http/web.h).  Node, Chromium,
+# the CJK fonts and clients/js's packages come with js-deps; the app's npm
+# packages as pinned by clients/web/package-lock.json (npm ci, ignored).
+#   make test-web     the browser tests (Debian's chromium via playwright-core)
+#   make screenshots  every main screen in en and zh-CN into build/screenshots/
+#   make bench-web    the app's targets (bench/web.mjs; BENCHMARKS.md)
+WEB_DIR   := clients/web
+WEB_SRC   := $(shell find $(WEB_DIR)/src $(WEB_DIR)/static -type f 2>/dev/null) \
+             $(WEB_DIR)/build.mjs $(JS_SRC)
+WEB_STAMP := $(WEB_DIR)/node_modules/.package-lock.json
+WEB_ENV    = FIELDSYNCD=$(CURDIR)/$(B)/fieldsyncd FIELDSYNC_WEB=$(CURDIR)/$(B)/web
+.PHONY: web-deps web-check test-web test-web-run screenshots bench-web
+all: $(B)/web/app.js
+
+web-deps: $(WEB_STAMP)
+
+$(WEB_STAMP): $(WEB_DIR)/package-lock.json | js-deps
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix $(WEB_DIR) --no-audit \
+	  --no-fund --loglevel=error
+	@touch $@
+
+$(B)/web/app.js: $(WEB_SRC) | web-deps
+	node $(WEB_DIR)/build.mjs $(B)/web
+
+web-check: $(B)/web/app.js
+	cd $(WEB_DIR) && node_modules/.bin/tsc --noEmit -p tsconfig.json && \
+	  node_modules/.bin/tsc --noEmit -p tsconfig.sw.json
+
+# `make test` runs test-web-run as the web part of tests/run_all.py (the
+# type check first: a type error fails the part).
+test-web: all test-web-run
+
+test-web-run:
+	cd $(WEB_DIR) && node_modules/.bin/tsc --noEmit -p tsconfig.json && \
+	  node_modules/.bin/tsc --noEmit -p tsconfig.sw.json
+	cd $(WEB_DIR) && $(WEB_ENV) node --test --test-concurrency=1 \
+	  --test-reporter=tap test/web.test.mjs
+
+screenshots: all
+	$(WEB_ENV) node $(WEB_DIR)/test/screenshots.mjs $(B)/screenshots
+
+bench-web: all
+	$(WEB_ENV) node bench/web.mjs
 
 # ---- sanitizers ------------------------------------------------------------
 # Our code with ASan+UBSan, CivetWeb with ASan; the same suite runs on it.
@@ -436,9 +491,12 @@ bench-deps: deps
 
 bench-build: $(B)/fieldsyncd $(BENCH_B)/loadgen $(BENCH_B)/lmdb_ceiling
 
-$(BENCH_B)/loadgen: bench/loadgen.c $(B)/libfsproto.a | deps
+# The load generator is a tool, not code under test: built from the protocol
+# sources without the sanitizers (the asan build's libfsproto.a would need
+# them at link time, and its leak check would judge the tool).
+$(BENCH_B)/loadgen: bench/loadgen.c $(PROTO_SRC) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(FS_CFLAGS) -O2 -g -I. -o $@ $< $(B)/libfsproto.a -lmsgpackc -lz -lpthread
+	$(CC) $(FS_CFLAGS) -O2 -g -I. -o $@ $< $(PROTO_SRC) -lmsgpackc -lz -lpthread
 
 $(BENCH_B)/lmdb_ceiling: bench/lmdb_ceiling.c | deps
 	@mkdir -p $(dir $@)

@@ -74,6 +74,30 @@ uint64_t cl_rand(fs_client *c)
 
 /* ---- open / close ---------------------------------------------------------------- */
 
+/* A store from before the outbox journal (or whose journal file was
+ * removed) with queued work: copy the outbox into the journal once. */
+static int seed_journal(fs_client *c)
+{
+	ls_txn *t;
+	int rc;
+
+	if (ls_journal_size(c->ls))
+		return FSC_OK;
+	if ((rc = ls_begin(c->ls, 0, &t)))
+		return rc;
+	rc = ls_count(t, LT_OUTB) ? 1 : 0;
+	ls_abort(t);
+	if (!rc)
+		return FSC_OK;
+	if ((rc = ls_begin(c->ls, 1, &t)))
+		return rc;
+	if (ls_journal_size(c->ls) || (rc = lc_out_journal_all(t))) {
+		ls_abort(t);
+		return rc;
+	}
+	return ls_commit(t);
+}
+
 int fs_open(const fs_options *o, fs_client **out, char *err, size_t errn)
 {
 	fs_client *c;
@@ -152,6 +176,11 @@ int fs_open(const fs_options *o, fs_client **out, char *err, size_t errn)
 	rc = ls_open(c->home, o->no_fsync, &c->ls, err, errn);
 	if (rc)
 		goto fail;
+	if ((rc = seed_journal(c))) {
+		snprintf(err, errn, "cannot write the outbox journal in %s",
+		         c->home);
+		goto fail;
+	}
 	*out = c;
 	return FSC_OK;
 fail:
@@ -226,9 +255,17 @@ int fs_set_clock(fs_client *c, int64_t wall_shift_ms, const char *boot_id,
 
 /* ---- HTTP helpers ------------------------------------------------------------ */
 
+static void err_append(fs_client *c, const char *s)
+{
+	size_t n = strlen(c->err);
+
+	if (n < sizeof(c->err) - 1)
+		snprintf(c->err + n, sizeof(c->err) - n, "%.900s", s);
+}
+
 int cl_http(fs_client *c, ls_txn *t, http_client **out)
 {
-	char url[512], ca[1024];
+	char url[512], ca[1100];
 	int rc;
 
 	*out = NULL;
@@ -239,10 +276,14 @@ int cl_http(fs_client *c, ls_txn *t, http_client **out)
 	if (lc_meta_str(t, "url", url, sizeof(url)))
 		return cl_fail(c, FSC_ESTATE, "this device is not enrolled "
 		               "(run enroll first)");
-	lc_meta_str(t, "ca", ca, sizeof(ca));
+	if ((rc = cl_ca_file(c, t, ca, sizeof(ca))))
+		return rc;
+	cl_ca_note(c, t);
 	rc = http_new(url, ca[0] ? ca : NULL, lc_meta_u64(t, "insecure") != 0,
 	              c->has_proxy ? c->proxy_opt : NULL, c->timeout_ms,
 	              &c->http, c->err, sizeof(c->err));
+	if (rc == FSC_ETLS)
+		err_append(c, c->ca_desc);
 	if (rc)
 		return rc;
 	*out = c->http;
@@ -282,8 +323,14 @@ int cl_request(fs_client *c, http_client *h, const char *method,
 		c->last_send = devclock_wall(&c->clk);
 		rc = http_request(h, method, path, token, ctype, body, n, deflate,
 		                  out, c->err, sizeof(c->err));
+		if (rc == FSC_ETLS)
+			err_append(c, c->ca_desc);
 		if (rc == FSC_ETLS || rc == FSC_ENOMEM)
 			return rc;
+		/* a lock of minutes (a login lockout) is the caller's to
+		 * report, not to wait out */
+		if (rc == FSC_OK && out->status == 429 && out->retry_after > 30)
+			return FSC_OK;
 		if (rc == FSC_OK && is_sync && c->drop_permille &&
 		    cl_rand(c) % 1000 < c->drop_permille) {
 			/* fault: the server answered, the reply is lost */
@@ -321,6 +368,8 @@ int cl_connect(fs_client *c, http_client *h)
 			backoff *= 2;
 		}
 		rc = http_connect(h, c->err, sizeof(c->err));
+		if (rc == FSC_ETLS)
+			err_append(c, c->ca_desc);
 		if (rc != FSC_ENET)
 			return rc;
 	}
@@ -345,6 +394,17 @@ int cl_http_error(fs_client *c, const char *what, const http_resp *r)
 	}
 	arena_free(a);
 	snprintf(c->errcode, sizeof(c->errcode), "%s", code);
+	if (r->retry_after && strlen(msg) + 60 < sizeof(msg)) {
+		size_t len = strlen(msg);
+		unsigned s = r->retry_after;
+
+		if (s >= 120)
+			snprintf(msg + len, sizeof(msg) - len, "%s locked for %u more "
+			         "minute(s)", len ? " —" : "", (s + 59) / 60);
+		else
+			snprintf(msg + len, sizeof(msg) - len, "%s try again in %u "
+			         "s", len ? " —" : "", s);
+	}
 	if (r->status == 401)
 		return cl_fail(c, rc, "%s refused: %s%s%s", what,
 		               code[0] ? code : "UNAUTHORIZED", msg[0] ? ": " : "",
@@ -375,6 +435,71 @@ static int copy_str(const wval *v, char *out, size_t n)
 
 /* ---- device ------------------------------------------------------------------ */
 
+/* The stored device of an enrolled store, for a second enroll: allowed
+ * only when the server at h refuses its token (reset, replaced, revoked).
+ * *again is set when this is a re-enrollment. */
+static int may_enroll(fs_client *c, http_client *h, const char *url,
+                      int *again)
+{
+	ls_txn *t;
+	char dev[136], dtok[300];
+	int rc, known;
+
+	*again = 0;
+	if ((rc = ls_begin(c->ls, 0, &t)))
+		return rc;
+	rc = lc_meta_str(t, "device", dev, sizeof(dev));
+	if (!rc)
+		rc = lc_meta_str(t, "dtoken", dtok, sizeof(dtok));
+	ls_abort(t);
+	if (rc)
+		return FSC_OK; /* not enrolled yet */
+	known = cl_device_probe(c, h, dtok);
+	if (known < 0)
+		return cl_fail(c, FSC_ENET, "this store is enrolled as device %s; "
+		               "could not ask %s whether it still knows it: %s",
+		               dev, url, c->err);
+	if (known)
+		return cl_fail(c, FSC_ESTATE, "this store is already enrolled as "
+		               "device %s, and %s still knows it (use another "
+		               "--home for another device)", dev, url);
+	*again = 1;
+	return FSC_OK;
+}
+
+/* Store the new enrollment; a re-enrollment keeps everything queued and
+ * the store id (so the first sync sees a reset server) but forgets the
+ * old session. */
+static int save_enrollment(fs_client *c, const char *url, const char *dev,
+                           const char *tok, const char *name, int again)
+{
+	static const char *const session[] = {"stoken", "staff", "role", "site",
+	                                      "expires"};
+	ls_txn *t;
+	char old[136] = "";
+	int rc;
+
+	if ((rc = ls_begin(c->ls, 1, &t)))
+		return rc;
+	lc_meta_str(t, "device", old, sizeof(old));
+	if (c->ca_opt[0])
+		rc = cl_pin_ca(c, t, c->ca_opt);
+	else if (!again)
+		rc = lc_meta_put_str(t, "ca", "");
+	for (size_t i = 0; again && !rc && i < 5; i++)
+		rc = lc_meta_del(t, session[i]);
+	if (rc || (again && (rc = lc_meta_put_str(t, "prev_device", old))) ||
+	    (rc = lc_meta_put_str(t, "url", url)) ||
+	    (rc = lc_meta_put_u64(t, "insecure", c->insecure_opt != 0)) ||
+	    (rc = lc_meta_put_str(t, "device", dev)) ||
+	    (rc = lc_meta_put_str(t, "dtoken", tok)) ||
+	    (rc = lc_meta_put_str(t, "name", name && name[0] ? name : ""))) {
+		ls_abort(t);
+		return rc;
+	}
+	return ls_commit(t);
+}
+
 int fs_enroll(fs_client *c, const char *server_url, const char *code,
               const char *name)
 {
@@ -383,9 +508,9 @@ int fs_enroll(fs_client *c, const char *server_url, const char *code,
 	http_resp r = {0};
 	arena *a = arena_new(0);
 	wbuf b;
-	char dev[136], tok[300];
+	char dev[136], tok[300], ca[1100] = "";
 	const wval *v;
-	int rc;
+	int rc = FSC_OK, again = 0;
 
 	pthread_mutex_lock(&c->mu);
 	cl_ok(c);
@@ -398,19 +523,21 @@ int fs_enroll(fs_client *c, const char *server_url, const char *code,
 		rc = cl_fail(c, FSC_EINVAL, "enroll needs a server URL and a code");
 		goto out;
 	}
-	if ((rc = ls_begin(c->ls, 0, &t)))
-		goto out;
-	if (!lc_meta_str(t, "device", dev, sizeof(dev))) {
-		rc = cl_fail(c, FSC_ESTATE, "this store is already enrolled as "
-		             "device %s (use another --home)", dev);
-		goto out;
+	/* a re-enrollment without --ca keeps trusting the pinned CA */
+	if (!c->ca_opt[0] && !(rc = ls_begin(c->ls, 0, &t))) {
+		rc = cl_ca_file(c, t, ca, sizeof(ca));
+		ls_abort(t);
+		t = NULL;
 	}
-	ls_abort(t);
-	t = NULL;
-	rc = http_new(server_url, c->ca_opt[0] ? c->ca_opt : NULL,
-	              c->insecure_opt, c->has_proxy ? c->proxy_opt : NULL,
-	              c->timeout_ms, &h, c->err, sizeof(c->err));
 	if (rc)
+		goto out;
+	if (c->ca_opt[0])
+		snprintf(ca, sizeof(ca), "%s", c->ca_opt);
+	snprintf(c->ca_desc, sizeof(c->ca_desc), ca[0] ? " (CA: %s)" : "", ca);
+	rc = http_new(server_url, ca[0] ? ca : NULL, c->insecure_opt,
+	              c->has_proxy ? c->proxy_opt : NULL, c->timeout_ms, &h,
+	              c->err, sizeof(c->err));
+	if (rc || (rc = may_enroll(c, h, server_url, &again)))
 		goto out;
 	wb_map(&b, 2);
 	wb_cstr(&b, "code");
@@ -436,18 +563,7 @@ int fs_enroll(fs_client *c, const char *server_url, const char *code,
 		             "device and token");
 		goto out;
 	}
-	if ((rc = ls_begin(c->ls, 1, &t)))
-		goto out;
-	if ((rc = lc_meta_put_str(t, "url", server_url)) ||
-	    (rc = lc_meta_put_str(t, "ca", c->ca_opt)) ||
-	    (rc = lc_meta_put_u64(t, "insecure", c->insecure_opt != 0)) ||
-	    (rc = lc_meta_put_str(t, "device", dev)) ||
-	    (rc = lc_meta_put_str(t, "dtoken", tok)) ||
-	    (rc = lc_meta_put_str(t, "name", name && name[0] ? name : "")))
-		goto out;
-	rc = ls_commit(t);
-	t = NULL;
-	if (rc)
+	if ((rc = save_enrollment(c, server_url, dev, tok, name, again)))
 		goto out;
 	http_free(c->http);
 	c->http = h;
@@ -462,6 +578,23 @@ out:
 	arena_free(a);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+/* A refused or failed login leaves nobody logged in. */
+static void forget_session(fs_client *c)
+{
+	static const char *const keys[] = {"stoken", "staff", "role", "site",
+	                                   "expires"};
+	ls_txn *t;
+
+	if (ls_begin(c->ls, 1, &t))
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (lc_meta_del(t, keys[i])) {
+			ls_abort(t);
+			return;
+		}
+	ls_commit(t);
 }
 
 int fs_login(fs_client *c, const char *staff, const char *pin)
@@ -505,13 +638,21 @@ int fs_login(fs_client *c, const char *staff, const char *pin)
 	wb_cstr(&b, pin);
 	rc = cl_request(c, h, "POST", "/v1/login", dtok, "application/msgpack",
 	                b.p, b.n, 0, 0, &r);
-	http_disconnect(h);
-	if (rc)
-		goto out;
+	if (rc) {
+		http_disconnect(h);
+		goto refused;
+	}
 	if (r.status != 200) {
 		rc = cl_http_error(c, "login", &r);
-		goto out;
+		if (rc == FSC_EAUTH && !ls_begin(c->ls, 0, &t)) {
+			cl_device_gone(c, h, t);
+			ls_abort(t);
+			t = NULL;
+		}
+		http_disconnect(h);
+		goto refused;
 	}
+	http_disconnect(h);
 	v = decode_map(a, &r);
 	if (!v || !copy_str(wv_get(v, "token"), tok, sizeof(tok)) ||
 	    !copy_str(wv_get(v, "staff"), sstaff, sizeof(sstaff))) {
@@ -534,6 +675,9 @@ int fs_login(fs_client *c, const char *staff, const char *pin)
 		goto out;
 	rc = ls_commit(t);
 	t = NULL;
+	goto out;
+refused:
+	forget_session(c);
 out:
 	if (rc == FSC_ESTORE && !c->err[0])
 		cl_fail(c, rc, "the local store failed");
@@ -580,10 +724,13 @@ int fs_logout(fs_client *c)
 
 	pthread_mutex_lock(&c->mu);
 	cl_ok(c);
-	if (!(rc = ls_begin(c->ls, 1, &t)) && !(rc = lc_meta_del(t, "stoken")) &&
-	    !(rc = lc_meta_del(t, "staff")) && !(rc = lc_meta_del(t, "role"))) {
-		rc = ls_commit(t);
-		t = NULL;
+	forget_session(c);
+	if (!(rc = ls_begin(c->ls, 0, &t))) {
+		char tok[300];
+
+		if (!lc_meta_str(t, "stoken", tok, sizeof(tok)))
+			rc = cl_fail(c, FSC_ESTORE, "the session could not be "
+			             "forgotten (local store)");
 	}
 	ls_abort(t);
 	pthread_mutex_unlock(&c->mu);
@@ -1017,6 +1164,11 @@ int fs_get_status(fs_client *c, fs_status *out)
 	out->urgent_unacked = ls_count(t, LT_URG);
 	out->photos_queued = ls_count(t, LT_PHOTO);
 	out->last_sync = lc_meta_u64(t, "last_sync");
+	if (!lc_meta_raw(t, "ca_pem", &(ls_val){0}))
+		snprintf(out->ca_file, sizeof(out->ca_file), "%s/ca.pem", c->home);
+	else
+		lc_meta_str(t, "ca", out->ca_file, sizeof(out->ca_file));
+	lc_meta_str(t, "ca_src", out->ca_source, sizeof(out->ca_source));
 	out->clock_offset_ms = cl_offset(t);
 	out->now = cl_now(c, t);
 out:

@@ -30,8 +30,10 @@ struct fs_client {
 	int insecure_opt;
 	char proxy_opt[1024]; /* fs_options.proxy when has_proxy */
 	int has_proxy;
-	char err[512];
+	char err[1024];
 	char errcode[40];
+	/* which CA the TLS errors of this handle's requests are about */
+	char ca_desc[1400];
 	/* statistics of the request helper, for fs_sync_stats */
 	unsigned retries;
 	uint64_t last_send; /* device wall ms when the last attempt went out */
@@ -70,6 +72,25 @@ int cl_connect(fs_client *c, http_client *h);
 /* The error of a non-2xx reply ({error, msg} msgpack): FSC_EAUTH for 401,
  * else FSC_ESERVER, message set. */
 int cl_http_error(fs_client *c, const char *what, const http_resp *r);
+
+/* ---- the server behind the device (device.c) -------------------------------- */
+
+/* Read the CA file src, keep its bytes in the store (t, a write txn) and
+ * in HOME/ca.pem, and remember src for messages. */
+int cl_pin_ca(fs_client *c, ls_txn *t, const char *src);
+/* The CA file to trust: HOME/ca.pem (rewritten from the store's bytes when
+ * missing or changed), an old store's path, or "" (system CAs). */
+int cl_ca_file(fs_client *c, ls_txn *t, char *out, size_t n);
+/* Set c->ca_desc from the store t (NULL: from fs_options.ca_file): what a
+ * TLS error message appends so that it names the CA file. */
+void cl_ca_note(fs_client *c, ls_txn *t);
+/* POST /v1/login with an empty body and the device token: 1 the server
+ * knows the token, 0 it refuses it (401), -1 could not tell (c->err). */
+int cl_device_probe(fs_client *c, http_client *h, const char *dtoken);
+/* After a 401: when the server refuses this device's token too, set the
+ * "reset or replaced: enroll again" error (errcode UNKNOWN_DEVICE) and
+ * return 1; else leave the error as it was and return 0. */
+int cl_device_gone(fs_client *c, http_client *h, ls_txn *t);
 
 /* ---- bucket names held locally (client.c) ----------------------------------- */
 

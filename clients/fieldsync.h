@@ -119,19 +119,41 @@ const char *fs_strerror(int rc);
 /* ---- device ------------------------------------------------------------ */
 
 /* POST /v1/enroll: bind this store to the server with a one-time code.
- * Needs the network.  FSC_ESTATE when this store is already enrolled. */
+ * Needs the network.  The CA file given at fs_open (if any) is pinned by
+ * content: its bytes are kept in the store (and in HOME/ca.pem), so the
+ * original file may move or change.
+ *
+ * A store that is already enrolled may enroll again only when the server
+ * at server_url refuses this device's token (it was reset or replaced, or
+ * the device was revoked): the new device id and token replace the old
+ * ones, the session is forgotten, and everything queued (outbox, urgent
+ * reports, photos, dead letters) stays, with the ops' ids and stamps, to
+ * be sent after the next login.  FSC_ESTATE when that server still knows
+ * the device. */
 int fs_enroll(fs_client *c, const char *server_url, const char *code,
               const char *name);
+/* 1 when the server at server_url (NULL: the enrolled one) accepts this
+ * device's token, 0 when it refuses it (401), or -1 with fs_errmsg()
+ * when it could not be asked (network, TLS, not enrolled).  Costs one
+ * request that no login lockout counts. */
+int fs_device_known(fs_client *c, const char *server_url);
+/* Change the server address and/or CA of an enrolled store (NULL keeps
+ * either; ca_file is read and pinned by content now).  Nothing queued is
+ * touched. */
+int fs_set_server(fs_client *c, const char *server_url, const char *ca_file);
 /* POST /v1/login as a staff member of the device's site (needs the
  * network; follow it with fs_sync so the device holds its scope for
  * working offline — the CLI does).  A login refused (bad PIN) is
- * FSC_EAUTH.  The previous staff member's queued work stays in the outbox
+ * FSC_EAUTH; a locked login FSC_ESERVER with fs_errcode() "RATE_LIMITED"
+ * and how long the lock lasts in the message.  Any failed login leaves
+ * nobody logged in (a shared handheld never stays in the previous
+ * person's name).  The previous staff member's queued work stays in the outbox
  * under their name (`by`) and is applied with their rights. */
 int fs_login(fs_client *c, const char *staff, const char *pin);
 /* Use a session token from elsewhere (the admin token of a server) for
  * syncs and fs_call; the store keeps it.  Enrollment not needed. */
 int fs_attach(fs_client *c, const char *server_url, const char *token);
-/* Forget the session (queued work stays). */
+/* Forget the session (queued work stays, under its author's name). */
 int fs_logout(fs_client *c);
 
 /* ---- values and writes ------------------------------------------------- */
@@ -227,9 +249,16 @@ typedef struct {
 
 /* Record a checkin (evidence: never changed, never deleted). */
 int fs_checkin(fs_client *c, const fs_checkin_req *r, fs_write *out);
-/* Task completion: status done, done_at, done_by, note, photo. */
+/* Task completion: status done, done_at (the device clock, with boot and
+ * mono, dated by the server like a checkin), done_by, note, photo.
+ * FSC_ESTATE, and nothing queued, when the task is already done and
+ * neither a note nor a photo comes with it. */
 int fs_task_done(fs_client *c, const char *task, const char *note,
                  const char *photo_path, fs_write *out);
+/* Before fs_task_done: *opens is the task's due_from when its window has
+ * not opened yet (corrected clock), else 0.  Done now, it would count as
+ * `early` in the reports (schema/REPORTS.md). */
+int fs_task_early(fs_client *c, const char *task, uint64_t *opens);
 /* Skip a task with a reason. */
 int fs_task_skip(fs_client *c, const char *task, const char *note,
                  fs_write *out);
@@ -283,6 +312,52 @@ int fs_call(fs_client *c, const char *method, const char *path,
             const void *body, size_t n, int *status, uint8_t **resp,
             size_t *resp_n);
 
+/* The same request without a local store: to server_url with `token`
+ * (an admin token), settings (CA file, timeouts, attempts) from o (its
+ * home is not used).  Errors go to err. */
+int fs_call_url(const fs_options *o, const char *server_url,
+                const char *token, const char *method, const char *path,
+                const void *body, size_t n, int *status, uint8_t **resp,
+                size_t *resp_n, char *err, size_t errn);
+
+/* ---- a damaged store ------------------------------------------------------ */
+
+typedef struct {
+	int damaged;
+	char path[1100];          /* the store file */
+	char what[400];           /* what is wrong, one line */
+	uint64_t records, queued_ops, queued_batches, dead_letters, urgent;
+	uint64_t journal_ops;     /* queued ops the outbox journal holds */
+	uint64_t journal_skipped; /* journal bytes not in an intact frame */
+} fs_check_report;
+
+/* An integrity walk of the store in home (every table, key order, every
+ * value decoded, LMDB's free-page lists) in a child process, so that a
+ * damaged page (SIGSEGV, SIGBUS, an LMDB assertion) ends the child, not
+ * the caller; call it before fs_open.  FSC_OK (intact), FSC_ESTORE
+ * (damaged: out->what says how), FSC_ENOTFOUND (no store in home). */
+int fs_check(const char *home, fs_check_report *out);
+
+typedef struct {
+	uint64_t batches, ops;
+	uint64_t skipped_bytes; /* journal bytes not in an intact frame */
+} fs_rescue_report;
+
+/* Every queued op that the outbox journal (HOME/outbox.journal, kept
+ * beside the store: see clients/journal.h) still holds, written to
+ * out_path as a rescue file (msgpack {fieldsync_rescue: 1, home, at,
+ * batches: [{batch, by, ops: [{c, id, s, f, b}]}]}).  Reads nothing of
+ * data.mdb, so it works whatever state the store is in. */
+int fs_rescue(const char *home, const char *out_path, fs_rescue_report *rep,
+              char *err, size_t errn);
+/* Queue a rescue file's batches in this (newly enrolled) store with
+ * their batch ids, authors, op ids and stamps unchanged (a batch the
+ * outbox already holds is skipped): the next sync sends them, and a
+ * server that had them applies nothing twice.  They are applied with
+ * their authors' rights, so log in as the same staff before syncing. */
+int fs_requeue(fs_client *c, const char *path, uint64_t *nbatches,
+               uint64_t *nops);
+
 /* ---- state ------------------------------------------------------------- */
 
 typedef struct {
@@ -301,6 +376,8 @@ typedef struct {
 	uint64_t last_sync;       /* device ms of the last sync, 0: never */
 	int64_t clock_offset_ms;  /* server - device */
 	uint64_t now;             /* corrected clock now, ms */
+	char ca_file[1100];       /* the pinned CA copy in the home, "" none */
+	char ca_source[1024];     /* the file it was read from */
 } fs_status;
 
 int fs_get_status(fs_client *c, fs_status *out);
@@ -317,6 +394,9 @@ typedef struct {
 /* Every dead letter, oldest first; strings valid during the call. */
 int fs_each_dead(fs_client *c, int (*cb)(void *ctx, const fs_dead *d),
                  void *ctx);
+/* Remove dead letter seq (0: all of them); *n (may be NULL) gets how many
+ * went.  FSC_ENOTFOUND for an unknown seq. */
+int fs_dead_clear(fs_client *c, uint64_t seq, uint64_t *n);
 
 typedef struct {
 	const char *id, *category, *title;

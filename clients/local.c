@@ -4,10 +4,13 @@
 #include "clients/local.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "clients/fieldsync.h"
@@ -483,7 +486,47 @@ int lc_out_new_sealed(ls_txn *t, const char *by, uint64_t *seq)
 	return rc;
 }
 
-static int put_op(ls_txn *t, uint64_t seq, uint32_t i, const char *c,
+int lc_out_new_sealed_id(ls_txn *t, const char *by, const uint8_t id[16],
+                         uint64_t *seq)
+{
+	lc_batch b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	if ((rc = next_seq(t, &b.seq)))
+		return rc;
+	memcpy(b.id, id, 16);
+	b.by = (char *)by;
+	b.sealed = 1;
+	*seq = b.seq;
+	return put_batch(t, &b);
+}
+
+/* The journal frame of an op queued in batch b (journal.h). */
+static int journal_op(ls_txn *t, const lc_batch *b, uint32_t i,
+                      const uint8_t *op, size_t n)
+{
+	wbuf w;
+	int rc;
+
+	wb_init(&w);
+	wb_map(&w, 5);
+	wb_cstr(&w, "q");
+	wb_u64(&w, b->seq);
+	wb_cstr(&w, "i");
+	wb_u64(&w, i);
+	wb_cstr(&w, "b");
+	wb_bin(&w, b->id, 16);
+	wb_cstr(&w, "by");
+	wb_cstr(&w, b->by); /* NULL: nil */
+	wb_cstr(&w, "op");
+	wb_raw(&w, op, n);
+	rc = w.err ? FSC_ENOMEM : ls_journal_add(t, w.p, w.n);
+	wb_free(&w);
+	return rc;
+}
+
+static int put_op(ls_txn *t, const lc_batch *b, uint32_t i, const char *c,
                   const char *id, uint64_t s, const wval *fv,
                   const uint8_t *fraw, size_t fn, const char *bucket)
 {
@@ -491,7 +534,7 @@ static int put_op(ls_txn *t, uint64_t seq, uint32_t i, const char *c,
 	wbuf w;
 	int rc;
 
-	be64_put(k, seq);
+	be64_put(k, b->seq);
 	k[8] = (uint8_t)(i >> 24);
 	k[9] = (uint8_t)(i >> 16);
 	k[10] = (uint8_t)(i >> 8);
@@ -512,6 +555,8 @@ static int put_op(ls_txn *t, uint64_t seq, uint32_t i, const char *c,
 	wb_cstr(&w, "b");
 	wb_cstr(&w, bucket ? bucket : "");
 	rc = w.err ? FSC_ENOMEM : ls_put(t, LT_OUTO, ls_v(k, 12), ls_v(w.p, w.n));
+	if (!rc)
+		rc = journal_op(t, b, i, w.p, w.n);
 	wb_free(&w);
 	return rc;
 }
@@ -539,11 +584,11 @@ int lc_out_append(ls_txn *t, const char *by, const char *c, const char *id,
 	}
 	if (!have && (rc = new_batch(t, by, 0, &b)))
 		goto out;
-	if ((rc = put_op(t, b.seq, b.n, c, id, s, NULL, f, fn, bucket)))
-		goto out;
-	b.n++;
 	if (!b.by && by)
 		b.by = (char *)by;
+	if ((rc = put_op(t, &b, b.n, c, id, s, NULL, f, fn, bucket)))
+		goto out;
+	b.n++;
 	rc = put_batch(t, &b);
 	*seq = b.seq;
 out:
@@ -561,7 +606,7 @@ int lc_out_add(ls_txn *t, uint64_t seq, const lc_op *op, const wval *f)
 		return FSC_ENOMEM;
 	rc = lc_out_batch(t, a, seq, &b);
 	if (!rc)
-		rc = put_op(t, seq, b.n, op->c, op->id, op->s, f, NULL, 0, op->b);
+		rc = put_op(t, &b, b.n, op->c, op->id, op->s, f, NULL, 0, op->b);
 	if (!rc) {
 		b.n++;
 		rc = put_batch(t, &b);
@@ -621,20 +666,29 @@ int lc_out_each(ls_txn *t, arena *a, uint64_t after,
 	return FSC_OK;
 }
 
+/* Every batch header into e (arena a). */
+static int batch_list(ls_txn *t, arena *a, each_ctx *e)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->a = a;
+	if (!a)
+		return FSC_ENOMEM;
+	rc = ls_scan(t, LT_OUTB, ls_v(NULL, 0), each_cb, e);
+	if (rc == FSC_ESTORE || e->rc)
+		return e->rc ? e->rc : rc;
+	return FSC_OK;
+}
+
 int lc_out_seal_all(ls_txn *t)
 {
 	arena *a = arena_new(0);
-	each_ctx e = {a, NULL, NULL, 0, NULL, 0, 0};
+	each_ctx e;
 	int rc;
 
-	if (!a)
-		return FSC_ENOMEM;
-	rc = ls_scan(t, LT_OUTB, ls_v(NULL, 0), each_cb, &e);
-	if (rc == FSC_ESTORE || e.rc) {
-		rc = e.rc ? e.rc : rc;
+	if ((rc = batch_list(t, a, &e)))
 		goto out;
-	}
-	rc = FSC_OK;
 	for (uint32_t i = 0; i < e.n && !rc; i++)
 		if (!e.list[i].sealed) {
 			e.list[i].sealed = 1;
@@ -722,6 +776,55 @@ int lc_out_remove(ls_txn *t, uint64_t seq)
 	rc = ls_del_prefix(t, LT_OUTO, ls_v(k, 8));
 	if (!rc)
 		rc = ls_del(t, LT_OUTB, ls_v(k, 8));
+	if (!rc) {
+		/* {q: seq, rm: true} */
+		uint8_t j[16] = {0x82, 0xa1, 'q', 0xcf};
+
+		be64_put(j + 4, seq);
+		memcpy(j + 12, "\xa2rm\xc3", 4);
+		rc = ls_journal_add(t, j, sizeof(j));
+	}
+	return rc;
+}
+
+typedef struct {
+	ls_txn *t;
+	lc_batch *b;
+	int rc;
+} jops_ctx;
+
+static int jops_cb(void *ctx, ls_val k, ls_val v)
+{
+	jops_ctx *x = ctx;
+
+	if (k.n != 12)
+		return 0;
+	const uint8_t *p = k.p;
+
+	x->rc = journal_op(x->t, x->b, (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 |
+	                   (uint32_t)p[10] << 8 | p[11], v.p, v.n);
+	return x->rc != 0;
+}
+
+int lc_out_journal_all(ls_txn *t)
+{
+	arena *a = arena_new(0);
+	each_ctx e;
+	int rc;
+
+	if ((rc = batch_list(t, a, &e)))
+		goto out;
+	for (uint32_t i = 0; i < e.n && !rc; i++) {
+		jops_ctx x = {t, &e.list[i], 0};
+		uint8_t k[8];
+
+		be64_put(k, e.list[i].seq);
+		rc = ls_scan(t, LT_OUTO, ls_v(k, 8), jops_cb, &x);
+		if (rc == 1 || x.rc)
+			rc = x.rc ? x.rc : FSC_ESTORE;
+	}
+out:
+	arena_free(a);
 	return rc;
 }
 
@@ -937,4 +1040,133 @@ void lc_json_record(wbuf *b, const char *c, const char *id,
 		wb_raw(b, "}", 1);
 	}
 	wb_raw(b, "}", 1);
+}
+
+/* ---- files ------------------------------------------------------------------- */
+
+int lc_read_file(const char *path, size_t max, uint8_t **out, size_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	uint8_t *p;
+	size_t got = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) || sb.st_size < 0 || (size_t)sb.st_size > max) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	p = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+	if (!p) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, p + got, (size_t)sb.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got != (size_t)sb.st_size) {
+		free(p);
+		errno = EIO;
+		return -1;
+	}
+	*out = p;
+	*n = got;
+	return 0;
+}
+
+/* ---- integrity -------------------------------------------------------------- */
+
+static int is_map(arena *a, ls_val v)
+{
+	uint8_t *copy = arena_dup(a, v.p, v.n);
+	wval *root;
+
+	return copy && !wire_decode(a, copy, v.n, &root) && root->t == WV_MAP;
+}
+
+static int meta_key_ok(ls_val k)
+{
+	const char *p = k.p;
+
+	if (!k.n || k.n > 32)
+		return 0;
+	for (size_t i = 0; i < k.n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || p[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static size_t count_nul(ls_val k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < k.n; i++)
+		n += ((const char *)k.p)[i] == 0;
+	return n;
+}
+
+static const char *check_one(arena *a, ls_table tb, ls_val k, ls_val v)
+{
+	const uint8_t *bk, *rp;
+	size_t bn, rn;
+	record r;
+	lc_batch b;
+	lc_op op;
+
+	switch (tb) {
+	case LT_META:
+		return meta_key_ok(k) ? NULL : "a setting with a broken name";
+	case LT_RECS:
+		if (count_nul(k) != 1 || split_val(v, &bk, &bn, &rp, &rn) ||
+		    rec_decode(a, rp, rn, &r))
+			return "a record that does not decode";
+		return NULL;
+	case LT_BMEM:
+		return count_nul(k) == 2 && !v.n ? NULL : "a broken bucket index entry";
+	case LT_CURS:
+		return v.n == 8 ? NULL : "a broken bucket cursor";
+	case LT_OUTB:
+		return k.n == 8 && !decode_batch(a, 0, v, &b) ? NULL
+		       : "a queued batch that does not decode";
+	case LT_OUTO:
+		return k.n == 12 && !decode_op(a, v, &op) ? NULL
+		       : "a queued change that does not decode";
+	case LT_DEAD:
+		return k.n == 8 && is_map(a, v) ? NULL : "a broken dead letter";
+	case LT_URG:
+		return is_map(a, v) ? NULL : "a broken urgent-report entry";
+	case LT_PHOTO:
+		return k.n == 64 && is_map(a, v) ? NULL : "a broken photo entry";
+	default:
+		return "an unknown table";
+	}
+}
+
+int lc_check_value(void *ctx, ls_table tb, ls_val k, ls_val v, char *err,
+                   size_t errn)
+{
+	arena *a = arena_new(0);
+	const char *why;
+
+	(void)ctx;
+	if (!a) {
+		snprintf(err, errn, "out of memory");
+		return 1;
+	}
+	why = check_one(a, tb, k, v);
+	arena_free(a);
+	if (why)
+		snprintf(err, errn, "table %s holds %s", ls_table_name(tb), why);
+	return why != NULL;
 }

@@ -70,6 +70,10 @@ int lc_merge_fs(arena *a, record *r, const wval *f, const wval *s);
 /* Remove a field from r (no-op when absent). */
 void lc_rec_drop_field(record *r, const char *name, size_t n);
 
+/* The local-only bucket of the orders this device's staff reported, kept
+ * after their orders bucket left the scope (never pulled, never evicted). */
+#define LC_MINE "mine/orders"
+
 /* Delete every local record of a bucket (keeps its cursor). */
 int lc_bucket_clear(ls_txn *t, arena *a, const char *bucket);
 
@@ -100,6 +104,17 @@ int lc_out_append(ls_txn *t, const char *by, const char *c, const char *id,
                   uint64_t *seq);
 /* Start a new, already sealed batch for `by` (used for restamped ops). */
 int lc_out_new_sealed(ls_txn *t, const char *by, uint64_t *seq);
+/* The same with a given batch id (ops brought back by fs_requeue keep
+ * the batch id they were first sent with). */
+int lc_out_new_sealed_id(ls_txn *t, const char *by, const uint8_t id[16],
+                         uint64_t *seq);
+/* Write every queued op to the journal (a store from before the journal
+ * existed, or one whose journal file was lost). */
+int lc_out_journal_all(ls_txn *t);
+/* An integrity check of one stored value (ls_check's valid callback):
+ * 0, or nonzero with what is wrong in err. */
+int lc_check_value(void *ctx, ls_table tb, ls_val k, ls_val v, char *err,
+                   size_t errn);
 /* Add an op to a batch regardless of its state (only for a batch just
  * made by lc_out_new_sealed). */
 int lc_out_add(ls_txn *t, uint64_t seq, const lc_op *op, const wval *f);
@@ -122,6 +137,8 @@ int lc_out_replay(ls_txn *t, arena *a, const char *bucket,
 
 /* ---- misc ----------------------------------------------------------------- */
 
+/* A whole file of at most max bytes, malloc'd: 0, or -1 with errno. */
+int lc_read_file(const char *path, size_t max, uint8_t **out, size_t *n);
 /* Encode a record as JSON ({"c","id","bucket","f","s"?}) into b. */
 void lc_json_record(wbuf *b, const char *c, const char *id,
                     const char *bucket, const record *r, int stamps);

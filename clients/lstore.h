@@ -63,6 +63,29 @@ uint64_t ls_count(ls_txn *t, ls_table tb);
 /* Delete every key with this prefix. */
 int ls_del_prefix(ls_txn *t, ls_table tb, ls_val prefix);
 
+/* The outbox journal (journal.h): add one frame's payload to this write
+ * transaction (written and synced by ls_commit before the store commits),
+ * or mark the outbox changed (ls_commit then truncates the journal when
+ * the outbox is empty).  A commit whose journal write fails is aborted. */
+int ls_journal_add(ls_txn *t, const void *p, size_t n);
+void ls_journal_touch(ls_txn *t);
+/* Bytes in the journal file now. */
+uint64_t ls_journal_size(ls_env *e);
+
+/* An integrity walk of the store in dir, read-only: every table (and
+ * LMDB's own name and free-page tables) visited with a cursor, keys in
+ * strictly ascending order, free-page lists within the file, and every
+ * value handed to valid() (nonzero: damaged, with a message in err).
+ * counts[] gets the entries of each table.  FSC_OK, or FSC_ESTORE with
+ * what is wrong in err.  A damaged page may crash the caller (SIGSEGV,
+ * SIGBUS, an LMDB assertion): run it in a child process (fs_check). */
+int ls_check(const char *dir,
+             int (*valid)(void *ctx, ls_table tb, ls_val k, ls_val v,
+                          char *err, size_t errn),
+             void *ctx, uint64_t counts[LT__COUNT], char *err, size_t errn);
+/* Name of a table, for messages. */
+const char *ls_table_name(ls_table tb);
+
 /* Helpers for the key shapes above. */
 static inline ls_val ls_v(const void *p, size_t n)
 {

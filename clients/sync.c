@@ -562,6 +562,82 @@ static int in_list(const wval *arr, const char *s)
 	return 0;
 }
 
+typedef struct {
+	ls_txn *t;
+	arena *a;
+	const char *staff;
+	char **ids;
+	uint32_t n, cap;
+	int oom;
+} mine_ctx;
+
+static int mine_cb(void *ctx, ls_val k, ls_val v)
+{
+	mine_ctx *m = ctx;
+	const char *p = memchr(k.p, 0, k.n);
+	size_t off;
+
+	(void)v;
+	if (!p)
+		return 0;
+	off = (size_t)(p - (const char *)k.p) + 1; /* after "bucket\0" */
+	if (k.n - off < 7 || memcmp((const char *)k.p + off, "order\0", 6))
+		return 0;
+	if (m->n == m->cap) {
+		uint32_t cap = m->cap ? m->cap * 2 : 16;
+		char **nv = arena_calloc(m->a, cap, sizeof(*nv));
+
+		if (!nv) {
+			m->oom = 1;
+			return 1;
+		}
+		if (m->n)
+			memcpy(nv, m->ids, m->n * sizeof(*nv));
+		m->ids = nv;
+		m->cap = cap;
+	}
+	m->ids[m->n] = arena_strndup(m->a, (const char *)k.p + off + 6,
+	                             k.n - off - 6);
+	m->oom |= !m->ids[m->n++];
+	return m->oom;
+}
+
+/* Before an orders bucket leaves the device (a guard's or cleaner's
+ * scope has none), the orders the logged-in staff member reported move
+ * to the local-only bucket LC_MINE, so their reports stay listed. */
+static int keep_own_reports(apply_ctx *x, const char *bucket)
+{
+	char staff[136];
+	size_t bn = strlen(bucket);
+	char *pre = arena_alloc(x->a, bn + 1);
+	mine_ctx m = {x->t, x->a, staff, NULL, 0, 0, 0};
+	int rc;
+
+	if (strncmp(bucket, "orders/", 7) ||
+	    lc_meta_str(x->t, "staff", staff, sizeof(staff)))
+		return FSC_OK;
+	if (!pre)
+		return FSC_ENOMEM;
+	memcpy(pre, bucket, bn + 1);
+	rc = ls_scan(x->t, LT_BMEM, ls_v(pre, bn + 1), mine_cb, &m);
+	if (rc == FSC_ESTORE)
+		return rc;
+	if (m.oom)
+		return FSC_ENOMEM;
+	for (uint32_t i = 0; i < m.n; i++) {
+		record r;
+		char *rep;
+
+		if (lc_rec_load(x->t, x->a, "order", m.ids[i], &r, NULL))
+			continue;
+		rep = rec_str(x->a, &r, "reporter");
+		if (rep && !strcmp(rep, staff) &&
+		    (rc = lc_rec_store(x->t, "order", m.ids[i], LC_MINE, &r)))
+			return rc;
+	}
+	return FSC_OK;
+}
+
 /* Evict every local bucket that is not in the scope (dropped, or written
  * locally outside the scope) once no queued op is in it. */
 static int evict_out_of_scope(apply_ctx *x, const wval *scope)
@@ -582,10 +658,11 @@ static int evict_out_of_scope(apply_ctx *x, const wval *scope)
 		for (uint32_t j = 0; j < i; j++)
 			if (!strcmp(l.v[j], l.v[i]))
 				seen = 1;
-		if (seen || in_list(scope, l.v[i]) ||
+		if (seen || in_list(scope, l.v[i]) || !strcmp(l.v[i], LC_MINE) ||
 		    lc_out_has_bucket(x->t, x->a, l.v[i]))
 			continue;
-		if ((rc = lc_bucket_clear(x->t, x->a, l.v[i])) ||
+		if ((rc = keep_own_reports(x, l.v[i])) ||
+		    (rc = lc_bucket_clear(x->t, x->a, l.v[i])) ||
 		    (rc = ls_del(x->t, LT_CURS, ls_v(l.v[i], strlen(l.v[i])))))
 			return rc;
 		x->st->buckets_dropped++;
@@ -776,43 +853,9 @@ static int photo_cb(void *ctx, ls_val k, ls_val v)
 	return 0;
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *n)
+static int read_photo(const char *path, uint8_t **out, size_t *n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	uint8_t *p;
-	size_t got = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &sb) || sb.st_size < 0 || sb.st_size > (16 << 20)) {
-		close(fd);
-		return -1;
-	}
-	p = malloc(sb.st_size ? (size_t)sb.st_size : 1);
-	if (!p) {
-		close(fd);
-		return -1;
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t r = read(fd, p + got, (size_t)sb.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	if (got != (size_t)sb.st_size) {
-		free(p);
-		return -1;
-	}
-	*out = p;
-	*n = got;
-	return 0;
+	return lc_read_file(path, (size_t)16 << 20, out, n);
 }
 
 /* Upload queued photos; each leaves the queue once the server has it. */
@@ -840,7 +883,7 @@ static int upload_photos(fs_client *c, http_client *h, const char *token,
 
 		snprintf(path, sizeof(path), "%s/photos/%s", c->home, l.hex[i]);
 		snprintf(url, sizeof(url), "/v1/blobs/%s", l.hex[i]);
-		if (read_file(path, &data, &n)) {
+		if (read_photo(path, &data, &n)) {
 			gone = 1; /* the copy is lost: nothing to send */
 		} else {
 			rc = cl_request(c, h, "PUT", url, token,
@@ -935,9 +978,15 @@ int fs_sync(fs_client *c, fs_sync_stats *out)
 		}
 		if (r.status != 200) {
 			rc = cl_http_error(c, "sync", &r);
-			if (rc == FSC_EAUTH)
+			if (rc == FSC_EAUTH) {
 				cl_fail(c, rc, "the server no longer accepts this "
 				        "session (%s): log in again", c->errcode);
+				if (!ls_begin(c->ls, 0, &t)) {
+					cl_device_gone(c, h, t);
+					ls_abort(t);
+					t = NULL;
+				}
+			}
 			http_resp_free(&r);
 			sync_req_free(&rq);
 			goto out;

@@ -265,3 +265,17 @@ out:
 	free(buf);
 	return rc;
 }
+
+uint32_t zb_crc32(const void *p, size_t n)
+{
+	uLong c = crc32(0, Z_NULL, 0);
+	const Bytef *b = p;
+
+	while (n > 0) { /* crc32 takes a uInt length */
+		uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
+		c = crc32(c, b, k);
+		b += k;
+		n -= k;
+	}
+	return (uint32_t)c;
+}

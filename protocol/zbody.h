@@ -34,6 +34,10 @@ void zb_inflate_free(zb_inflater *z);
 int zb_inflate(zb_format f, const void *p, size_t n, size_t cap,
                uint8_t **out, size_t *out_n);
 /* Compress p[0..n) (level 6).  FS_OK or FS_E_UNAVAILABLE; *out malloc'd. */
+/* CRC-32 (the zlib/gzip polynomial) of n bytes: the handheld's outbox
+ * journal checks its frames with it, and zlib stays in this one file. */
+uint32_t zb_crc32(const void *p, size_t n);
+
 int zb_deflate(zb_format f, const void *p, size_t n, uint8_t **out,
                size_t *out_n);
 

@@ -15,7 +15,8 @@ static const char *const e_category[] = {
 	"elevator_entrapment", "urgent_water", "urgent_power",
 	"repair", "complaint", "incident", NULL};
 static const char *const e_order_status[] = {
-	"reported", "accepted", "on_site", "resolved", "closed", NULL};
+	"reported", "accepted", "on_site", "resolved", "closed", "cancelled",
+	NULL};
 static const char *const e_trust[] = {"verified", "corrected", "unverified",
                                       NULL};
 
@@ -69,6 +70,8 @@ static const sfield f_task[] = {
 	E("status", e_task_status, TS), F("done_at", FT_UINT, TS),
 	F("done_by", FT_ID, TS), F("note", FT_STR, TS),
 	F("photo", FT_STR, TS), F("checklist_done", FT_ARR, TS),
+	F("boot", FT_STR, TS), F("mono", FT_UINT, TS),
+	F("done_at_est", FT_UINT, G_SERVER), E("done_trust", e_trust, G_SERVER),
 };
 #define CK (G_STAFF | G_GUARD_OWN)
 static const sfield f_checkin[] = {
@@ -92,6 +95,13 @@ static const sfield f_order[] = {
 	F("resolved_at", FT_UINT, TE),
 	F("respond_by", FT_UINT, G_SERVER), F("resolve_by", FT_UINT, G_SERVER),
 	F("photos", FT_ARR, RT), F("note", FT_STR, RT),
+	F("boot", FT_STR, RT), F("mono", FT_UINT, RT),
+	F("accepted_at_est", FT_UINT, G_SERVER),
+	E("accepted_trust", e_trust, G_SERVER),
+	F("on_site_at_est", FT_UINT, G_SERVER),
+	E("on_site_trust", e_trust, G_SERVER),
+	F("resolved_at_est", FT_UINT, G_SERVER),
+	E("resolved_trust", e_trust, G_SERVER),
 };
 #define LD (G_STAFF | G_LEAD)
 static const sfield f_handover[] = {
@@ -121,6 +131,18 @@ static const service_level levels[] = {
 	{"incident", "respond_by", "on_site_at", 15},
 	{"complaint", "respond_by", "accepted_at", 24 * 60},
 	{"repair", "resolve_by", "resolved_at", 24 * 60},
+};
+
+/* The order lattice (protocol/PROTOCOL.md, "Orders"): rank, the time a
+ * step sets, whether the order is still open.  closed and cancelled are
+ * both ends; cancelled is reached only from an open state. */
+static const order_step steps[] = {
+	{"reported", 0, NULL, 1},
+	{"accepted", 1, "accepted_at", 1},
+	{"on_site", 2, "on_site_at", 1},
+	{"resolved", 3, "resolved_at", 0},
+	{"closed", 4, NULL, 0},
+	{"cancelled", 4, NULL, 0},
 };
 
 static int name_eq(const char *s, const char *p, size_t n)
@@ -162,6 +184,20 @@ const service_level *schema_service_levels(unsigned *n)
 {
 	*n = N(levels);
 	return levels;
+}
+
+const order_step *schema_order_step(const char *p, size_t n)
+{
+	for (unsigned i = 0; i < N(steps); i++)
+		if (name_eq(steps[i].status, p, n))
+			return &steps[i];
+	return NULL;
+}
+
+const order_step *schema_order_steps(unsigned *n)
+{
+	*n = N(steps);
+	return steps;
 }
 
 int schema_enum_has(const char *const *enums, const char *p, size_t n)

@@ -92,6 +92,18 @@ typedef struct {
 const service_level *schema_service_level(const char *category, size_t n);
 const service_level *schema_service_levels(unsigned *n);
 
+/* The steps of an order's status, a lattice that only moves forward
+ * (protocol/PROTOCOL.md, "Orders"): a move is allowed to a higher rank,
+ * and to "cancelled" from an open state by a supervisor or admin. */
+typedef struct {
+	const char *status;
+	unsigned rank;
+	const char *at_field; /* the time the step sets once, or NULL */
+	int open;             /* cancelling is possible from here */
+} order_step;
+const order_step *schema_order_step(const char *p, size_t n);
+const order_step *schema_order_steps(unsigned *n);
+
 /* Is p[0..n) one of the enum's values? */
 int schema_enum_has(const char *const *enums, const char *p, size_t n);
 

@@ -23,6 +23,7 @@
 #include "server/core/engine.h"
 #include "server/http/http.h"
 #include "server/svc/tasks.h"
+#include "server/lib/dirlock.h"
 #include "server/svc/maint.h"
 #include "server/store/store.h"
 
@@ -37,11 +38,13 @@ typedef struct {
 	uint64_t maint_ms;
 	const char *out, *from;               /* backup, restore */
 	const char *site;                     /* catalogue */
+	const char *web;                      /* serve: the web app's directory */
 	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
 	engine_cfg ecfg;
 	/* abuse limits (http.h, ratelimit.h, lockout.h) */
 	unsigned queue, keep_alive_ms, body_min_rate;
+	unsigned head_timeout_ms, conn_per_addr;
 	rl_cfg rate_dev, rate_addr;
 	char trusted[1024];     /* --trusted-proxy, comma-joined */
 	lockout_cfg lock;
@@ -80,6 +83,8 @@ static const option opts[] = {
 	{"--max-connections", O_UINT, OFF(threads), "N  connections served at once = worker threads (64; same as --threads)"},
 	{"--connection-queue", O_UINT, OFF(queue), "N  accepted connections waiting for a worker (64)"},
 	{"--keep-alive-ms", O_UINT, OFF(keep_alive_ms), "N  an idle keep-alive connection is closed after (10000)"},
+	{"--head-timeout-ms", O_UINT, OFF(head_timeout_ms), "N  a request's whole head (request line and headers) must come within (10000)"},
+	{"--max-connections-per-address", O_UINT, OFF(conn_per_addr), "N  connections one client address may hold open at once (32; 0: no cap; trusted proxies exempt)"},
 	{"--body-min-rate", O_UINT, OFF(body_min_rate), "BYTES  a body must average this many bytes/s after --request-timeout-ms (1024; 0: off)"},
 	{"--rate-device-per-s", O_UINT, OFF(rate_dev.per_s), "N  requests a second per device (20; 0: off)"},
 	{"--rate-device-burst", O_UINT, OFF(rate_dev.burst), "N  requests a device may send at once (300)"},
@@ -96,6 +101,7 @@ static const option opts[] = {
 	{"--site", O_STR, OFF(site), "ID    catalogue: the site to install it into"},
 	{"--task-interval-ms", O_U64, OFF(tasks_ms), "N  task generation pass over every site every N ms (600000)"},
 	{"--from", O_STR, OFF(from), "FILE  restore: the archive to read"},
+	{"--web", O_STR, OFF(web), "DIR   serve: the web app at / (build/web; \"\": none)"},
 };
 
 static void usage(FILE *f)
@@ -215,6 +221,7 @@ typedef struct {
 	audit_keeper *audit;
 	tz_db *tz;
 	tasks_gen *tasks;
+	int lock_fd; /* serve's hold on the data directory (dirlock.h) */
 } app;
 
 static int open_all(app *a, int create)
@@ -257,6 +264,7 @@ static void close_all(app *a)
 	engine_close(a->e);
 	store_close(a->st);
 	tz_db_close(a->tz);
+	dirlock_release(a->lock_fd);
 }
 
 static int has_admin(app *a)
@@ -333,9 +341,15 @@ static int cmd_serve(app *a)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	char err[PATH_MAX + 200];
+	struct stat ds;
+	if (stat(a->o.data, &ds) == 0 &&
+	    dirlock_take(a->o.data, &a->lock_fd, err, sizeof(err))) {
+		fprintf(stderr, "fieldsyncd: %s\n", err);
+		return 1;
+	}
 	if (open_all(a, 0))
 		return 1;
-	char err[600];
 	if (!a->o.insecure &&
 	    tls_open(&a->tls, a->o.cert, a->o.key, err, sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: TLS: %s\n", err);
@@ -354,11 +368,14 @@ static int cmd_serve(app *a)
 	hc.request_timeout_ms = a->o.timeout_ms;
 	hc.keep_alive_ms = a->o.keep_alive_ms;
 	hc.body_min_rate = a->o.body_min_rate;
+	hc.head_timeout_ms = a->o.head_timeout_ms;
+	hc.conn_per_address = a->o.conn_per_addr;
 	hc.rate_device = a->o.rate_dev;
 	hc.rate_address = a->o.rate_addr;
 	hc.trusted_proxies = a->o.trusted;
 	hc.lockout = a->o.lock;
 	hc.auth.pbkdf2_iter = a->o.pbkdf2;
+	hc.web_dir = !a->o.web ? "build/web" : *a->o.web ? a->o.web : NULL;
 	if (http_start(&a->http, a->e, &hc))
 		return 1;
 	if (tasks_gen_start(&a->tasks, a->e, a->tz, a->o.tasks_ms))
@@ -484,12 +501,15 @@ int main(int argc, char **argv)
 	}
 	app a;
 	memset(&a, 0, sizeof(a));
+	a.lock_fd = -1;
 	fs_limits_default(&a.o.ecfg.lim);
 	a.o.pbkdf2 = PBKDF2_DEFAULT;
 	a.o.threads = 64;
 	a.o.queue = 64;
 	a.o.keep_alive_ms = 10000;
 	a.o.body_min_rate = 1024;
+	a.o.head_timeout_ms = 10000;
+	a.o.conn_per_addr = 32;
 	a.o.rate_dev.per_s = 20;
 	a.o.rate_dev.burst = 300;
 	a.o.rate_addr.per_s = 1000;

@@ -17,13 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "clients/fieldsync.h"
+#include <jansson.h>
 
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
+#include "clients/cmd/cli.h"
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -37,22 +37,13 @@ static const opt_def opt_defs[] = {
 	{"code", 1},   {"name", 1},     {"ca", 1},       {"insecure-http", 0},
 	{"staff", 1},  {"pin", 1},      {"method", 1},   {"note", 1},
 	{"shift", 1},  {"photo", 1},    {"title", 1},    {"detail", 1},
-	{"to-shift", 1}, {"every", 1},  {"help", 0},    {"proxy", 1},
-	{"wire", 1},
+	{"to-shift", 1}, {"every", 1},  {"help", 0},     {"raw", 0},
+	{"out", 1},    {"url", 1},      {"token-file", 1}, {"site", 1},
+	{"role", 1},   {"uses", 1},     {"ttl", 1},      {"device", 1},
+	{"all", 0},    {"proxy", 1},    {"wire", 1},
 };
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
-#define MAX_POS 8
-
-typedef struct {
-	const char *val[NOPTS];
-	int set[NOPTS];
-	const char *pos[MAX_POS];
-	int npos;
-	int json;
-	const char *cmd;
-	fs_client *c;
-	char home[1024];
-} cli;
+_Static_assert(NOPTS <= MAX_OPTS, "raise MAX_OPTS");
 
 static int opt_index(const char *name)
 {
@@ -62,7 +53,7 @@ static int opt_index(const char *name)
 	return -1;
 }
 
-static const char *opt(const cli *x, const char *name)
+const char *opt(const cli *x, const char *name)
 {
 	int i = opt_index(name);
 
@@ -71,7 +62,7 @@ static const char *opt(const cli *x, const char *name)
 
 /* ---- output ------------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; s && *s; s++) {
@@ -89,13 +80,9 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static int fail(cli *x, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* One readable line on stderr (and {"ok": false} on stdout with --json). */
-static int fail(cli *x, int code, const char *fmt, ...)
+int fail(cli *x, int code, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -115,14 +102,22 @@ static int fail(cli *x, int code, const char *fmt, ...)
 	return code;
 }
 
-static int lib_fail(cli *x, int rc)
+int lib_fail(cli *x, int rc)
 {
 	const char *m = x->c ? fs_errmsg(x->c) : "";
 
 	return fail(x, EXIT_FAIL, "%s", m[0] ? m : fs_strerror(rc));
 }
 
-static void fmt_time(uint64_t ms, char *out, size_t n)
+void use_zone(const char *tz)
+{
+	if (tz && tz[0] && strlen(tz) < 64 && !strstr(tz, "..")) {
+		setenv("TZ", tz, 1);
+		tzset();
+	}
+}
+
+void fmt_time(uint64_t ms, char *out, size_t n)
 {
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
@@ -132,18 +127,57 @@ static void fmt_time(uint64_t ms, char *out, size_t n)
 		return;
 	}
 	localtime_r(&s, &tm);
-	strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M %Z", &tm);
 }
 
 /* ---- the handle --------------------------------------------------------------- */
 
-static int open_client(cli *x, unsigned attempts, unsigned timeout_ms)
+static int has_store(const char *home)
 {
+	char p[1100];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/data.mdb", home);
+	return !stat(p, &st);
+}
+
+static int damaged(cli *x, const fs_check_report *r)
+{
+	return fail(x, EXIT_FAIL, "the handheld store %s is damaged (%s); nothing "
+	            "was done. Save the queued changes with `fieldsync --home %s "
+	            "rescue --out FILE` (%llu queued change(s) readable), then move "
+	            "%s aside, enroll again with a new code and run `fieldsync "
+	            "requeue FILE`", r->path, r->what, x->home,
+	            (unsigned long long)r->journal_ops, x->home);
+}
+
+/* Times print in the zone of the device's site, when it holds the site. */
+static void site_zone(cli *x)
+{
+	fs_status s;
+	fs_record *r;
+
+	if (fs_get_status(x->c, &s) || !s.site[0] ||
+	    fs_get(x->c, "site", s.site, &r))
+		return;
+	use_zone(fs_rec_str(r, "tz"));
+	fs_record_free(r);
+}
+
+static int open_home(cli *x, unsigned attempts, unsigned timeout_ms,
+                     int may_create)
+{
+	fs_check_report rep;
 	fs_options o;
 	char err[512];
 	const char *w;
 	int rc;
 
+	if (!has_store(x->home) && !may_create)
+		return fail(x, EXIT_FAIL, "no handheld at %s (enroll first, or "
+		            "check --home)", x->home);
+	if (fs_check(x->home, &rep) == FSC_ESTORE)
+		return damaged(x, &rep);
 	memset(&o, 0, sizeof(o));
 	o.home = x->home;
 	o.ca_file = opt(x, "ca");
@@ -157,7 +191,13 @@ static int open_client(cli *x, unsigned attempts, unsigned timeout_ms)
 	rc = fs_open(&o, &x->c, err, sizeof(err));
 	if (rc)
 		return fail(x, EXIT_FAIL, "%s", err[0] ? err : fs_strerror(rc));
+	site_zone(x);
 	return 0;
+}
+
+int open_client(cli *x, unsigned attempts, unsigned timeout_ms)
+{
+	return open_home(x, attempts, timeout_ms, 0);
 }
 
 /* ---- sending after a local change -------------------------------------------- */
@@ -268,14 +308,15 @@ static int after_write(cli *x, const char *what, const fs_write *w)
 static int cmd_enroll(cli *x)
 {
 	const char *server = opt(x, "server"), *code = opt(x, "code");
-	fs_status s;
+	fs_status before, s;
 	int rc;
 
 	if (!server || !code)
 		return fail(x, EXIT_USAGE, "usage: fieldsync enroll --server URL "
 		            "--code CODE [--name N] [--ca FILE] [--insecure-http]");
-	if ((rc = open_client(x, 3, 15000)))
+	if ((rc = open_home(x, 3, 15000, 1)))
 		return rc;
+	fs_get_status(x->c, &before);
 	if ((rc = fs_enroll(x->c, server, code, opt(x, "name"))))
 		return lib_fail(x, rc);
 	fs_get_status(x->c, &s);
@@ -284,9 +325,92 @@ static int cmd_enroll(cli *x)
 		json_str(stdout, s.device);
 		printf(",\"server\":");
 		json_str(stdout, s.server);
-		printf("}\n");
+		printf(",\"previous_device\":");
+		if (before.enrolled)
+			json_str(stdout, before.device);
+		else
+			printf("null");
+		printf(",\"pending\":%llu}\n", (unsigned long long)s.pending_ops);
+	} else if (before.enrolled) {
+		printf("enrolled again as device %s on %s (was %s); %llu queued "
+		       "change(s) kept: log in and sync to send them\n", s.device,
+		       s.server, before.device, (unsigned long long)s.pending_ops);
 	} else {
 		printf("enrolled as device %s on %s\n", s.device, s.server);
+	}
+	return 0;
+}
+
+static int cmd_logout(cli *x)
+{
+	fs_status s;
+	int rc;
+
+	if ((rc = open_client(x, 1, 3000)))
+		return rc;
+	fs_get_status(x->c, &s);
+	if ((rc = fs_logout(x->c)))
+		return lib_fail(x, rc);
+	if (x->json) {
+		printf("{\"ok\":true,\"was\":");
+		json_str(stdout, s.logged_in ? s.staff : "");
+		printf(",\"pending\":%llu}\n", (unsigned long long)s.pending_ops);
+	} else {
+		printf("%s logged out", s.logged_in ? s.staff : "nobody was");
+		if (s.pending_ops)
+			printf("; %llu queued change(s) stay and are sent under their "
+			       "author's name at the next sync", (unsigned long long)
+			       s.pending_ops);
+		printf("\n");
+	}
+	return 0;
+}
+
+static int cmd_server(cli *x)
+{
+	const char *url = opt(x, "url"), *ca = opt(x, "ca");
+	fs_status s;
+	int rc, known;
+
+	if (!url && !ca)
+		return fail(x, EXIT_USAGE, "usage: fieldsync server [--url URL] "
+		            "[--ca FILE] [--insecure-http]");
+	if ((rc = open_client(x, 2, 10000)))
+		return rc;
+	if ((rc = fs_set_server(x->c, url, ca)))
+		return lib_fail(x, rc);
+	fs_get_status(x->c, &s);
+	known = opt(x, "offline") ? -2 : fs_device_known(x->c, NULL);
+	if (x->json) {
+		printf("{\"ok\":true,\"server\":");
+		json_str(stdout, s.server);
+		printf(",\"ca\":");
+		json_str(stdout, s.ca_file);
+		printf(",\"ca_source\":");
+		json_str(stdout, s.ca_source);
+		printf(",\"reachable\":%s,\"device_known\":%s",
+		       known >= 0 ? "true" : "false", known == 1 ? "true" : "false");
+		if (known == -1) {
+			printf(",\"detail\":");
+			json_str(stdout, fs_errmsg(x->c));
+		}
+		printf("}\n");
+	} else {
+		printf("server %s, CA %s%s%s\n", s.server,
+		       s.ca_file[0] ? s.ca_file : "the system's",
+		       s.ca_source[0] ? " (pinned from " : "",
+		       s.ca_source[0] ? s.ca_source : "");
+		if (s.ca_source[0])
+			printf("the CA is kept by content: %s may now move or change\n",
+			       s.ca_source);
+		if (known == 1)
+			printf("the server answers and knows this device\n");
+		else if (known == 0)
+			printf("the server answers but does not know this device: enroll "
+			       "again with a new code (queued changes are kept)\n");
+		else if (known == -1)
+			printf("could not reach it now: %s (saved anyway)\n",
+			       fs_errmsg(x->c));
 	}
 	return 0;
 }
@@ -379,7 +503,7 @@ static int task_cb(void *ctx, const fs_record *r)
 	const char *sh = fs_rec_str(r, "shift"), *title = fs_rec_str(r, "title"),
 	           *status = fs_rec_str(r, "status"), *zone = fs_rec_str(r, "zone");
 	uint64_t from = 0, to = 0;
-	char a[32], b[32];
+	char a[48], b[48];
 
 	if (!sh)
 		return 0;
@@ -415,6 +539,103 @@ static int task_cb(void *ctx, const fs_record *r)
 	return 0;
 }
 
+/* -- the next shift of the same post, incoming handovers -- */
+
+typedef struct {
+	const char *site, *role, *route, *cur;
+	uint64_t after;
+	uint64_t best;
+	char id[200];
+} next_find;
+
+static int same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static int next_cb(void *ctx, const fs_record *r)
+{
+	next_find *f = ctx;
+	uint64_t st = 0;
+
+	if (fs_rec_true(r, "_deleted") || !strcmp(fs_rec_id(r), f->cur) ||
+	    !same(fs_rec_str(r, "site"), f->site) ||
+	    !same(fs_rec_str(r, "role"), f->role) ||
+	    !same(fs_rec_str(r, "route"), f->route) ||
+	    !fs_rec_u64(r, "starts", &st) || st <= f->after)
+		return 0;
+	if (!f->id[0] || st < f->best) {
+		f->best = st;
+		snprintf(f->id, sizeof(f->id), "%s", fs_rec_id(r));
+	}
+	return 0;
+}
+
+/* The shift of the same site, role and route that starts first after
+ * `shift` started: the one a handover goes to.  1 and id when found. */
+static int next_shift(cli *x, const char *shift, char *id, size_t n,
+                      uint64_t *starts)
+{
+	fs_record *r;
+	next_find f;
+
+	if (fs_get(x->c, "shift", shift, &r))
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.site = fs_rec_str(r, "site");
+	f.role = fs_rec_str(r, "role");
+	f.route = fs_rec_str(r, "route");
+	f.cur = shift;
+	fs_rec_u64(r, "starts", &f.after);
+	fs_each(x->c, "shift", next_cb, &f);
+	fs_record_free(r);
+	if (!f.id[0])
+		return 0;
+	snprintf(id, n, "%s", f.id);
+	if (starts)
+		*starts = f.best;
+	return 1;
+}
+
+typedef struct {
+	cli *x;
+	const char *shift;
+	unsigned n;
+} handover_list;
+
+static int handover_cb(void *ctx, const fs_record *r)
+{
+	handover_list *h = ctx;
+	const char *to = fs_rec_str(r, "to_shift"), *note = fs_rec_str(r, "note"),
+	           *by = fs_rec_str(r, "by"), *from = fs_rec_str(r, "from_shift");
+	uint64_t at = 0;
+	char t[48];
+
+	if (!to || strcmp(to, h->shift))
+		return 0;
+	fs_rec_u64(r, "at", &at);
+	if (h->x->json) {
+		printf("%s{\"id\":", h->n ? "," : "");
+		json_str(stdout, fs_rec_id(r));
+		printf(",\"from_shift\":");
+		json_str(stdout, from ? from : "");
+		printf(",\"by\":");
+		json_str(stdout, by ? by : "");
+		printf(",\"at\":%llu,\"note\":", (unsigned long long)at);
+		json_str(stdout, note ? note : "");
+		printf(",\"open_items\":%zu}", fs_rec_len(r, "open_items"));
+	} else {
+		fmt_time(at, t, sizeof(t));
+		printf("handover from %s by %s at %s:\n  %s\n", from ? from : "?",
+		       by ? by : "?", t, note ? note : "");
+		for (size_t i = 0; i < fs_rec_len(r, "open_items"); i++)
+			printf("  open: %s\n", fs_rec_at(r, "open_items", i)
+			                        ? fs_rec_at(r, "open_items", i) : "?");
+	}
+	h->n++;
+	return 0;
+}
+
 static int cmd_shift(cli *x)
 {
 	char shift[200];
@@ -422,7 +643,7 @@ static int cmd_shift(cli *x)
 	fs_record *sh = NULL, *route = NULL;
 	const char *rid;
 	uint64_t starts = 0, ends = 0;
-	char a[32], b[32];
+	char a[48], b[48];
 	task_list tl;
 	int rc;
 
@@ -510,10 +731,35 @@ static int cmd_shift(cli *x)
 	else
 		printf("tasks:\n");
 	fs_each(x->c, "task", task_cb, &tl);
-	if (x->json)
-		printf("]}\n");
-	else if (!tl.n)
+	if (!x->json && !tl.n)
 		printf("  (none)\n");
+	{
+		handover_list hl = {x, shift, 0};
+		char next[200];
+		uint64_t nst = 0;
+		int has_next = next_shift(x, shift, next, sizeof(next), &nst);
+
+		if (x->json)
+			printf("],\"handovers\":[");
+		fs_each(x->c, "handover", handover_cb, &hl);
+		if (x->json) {
+			printf("],\"next_shift\":");
+			if (has_next)
+				json_str(stdout, next);
+			else
+				printf("null");
+			printf("}\n");
+		} else {
+			if (!hl.n)
+				printf("no handover note for this shift\n");
+			fmt_time(nst, a, sizeof(a));
+			if (has_next)
+				printf("next shift %s from %s (handover goes there)\n",
+				       next, a);
+			else
+				printf("no next shift of this post on this device\n");
+		}
+	}
 	fs_record_free(route);
 	fs_record_free(sh);
 	return 0;
@@ -573,6 +819,7 @@ static int cmd_done(cli *x)
 {
 	fs_write w;
 	char what[300];
+	uint64_t opens;
 	int rc;
 
 	if (x->npos != 1)
@@ -580,6 +827,11 @@ static int cmd_done(cli *x)
 		            "[--photo FILE]");
 	if ((rc = open_client(x, 1, 3000)))
 		return rc;
+	if (fs_task_early(x->c, x->pos[0], &opens) == FSC_OK && opens) {
+		fmt_time(opens, what, sizeof(what));
+		fprintf(stderr, "warning: task %s's window opens at %s: done now, "
+		        "it counts as early, not on time\n", x->pos[0], what);
+	}
 	if ((rc = fs_task_done(x->c, x->pos[0], opt(x, "note"), opt(x, "photo"),
 	                       &w)))
 		return lib_fail(x, rc);
@@ -638,17 +890,29 @@ static int cmd_order(cli *x)
 
 static int cmd_handover(cli *x)
 {
+	const char *to = opt(x, "to-shift");
+	char cur[200], next[200], what[300];
 	fs_write w;
 	int rc;
 
-	if (!opt(x, "to-shift") || !opt(x, "note"))
-		return fail(x, EXIT_USAGE, "usage: fieldsync handover --to-shift ID "
+	if (!opt(x, "note"))
+		return fail(x, EXIT_USAGE, "usage: fieldsync handover [--to-shift ID] "
 		            "--note T");
 	if ((rc = open_client(x, 1, 3000)))
 		return rc;
-	if ((rc = fs_handover(x->c, opt(x, "to-shift"), opt(x, "note"), &w)))
+	if (!to) {
+		if ((rc = fs_current_shift(x->c, cur, sizeof(cur))))
+			return lib_fail(x, rc);
+		if (!next_shift(x, cur, next, sizeof(next), NULL))
+			return fail(x, EXIT_FAIL, "this device holds no next shift of "
+			            "the same post as %s: name one with --to-shift ID",
+			            cur);
+		to = next;
+	}
+	if ((rc = fs_handover(x->c, to, opt(x, "note"), &w)))
 		return lib_fail(x, rc);
-	return after_write(x, "handover", &w);
+	snprintf(what, sizeof(what), "handover to %s", to);
+	return after_write(x, what, &w);
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -661,7 +925,7 @@ static void on_stop(int sig)
 
 static void print_sync(cli *x, int rc, const fs_sync_stats *st)
 {
-	char now[32];
+	char now[48];
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -705,9 +969,12 @@ static void print_sync(cli *x, int rc, const fs_sync_stats *st)
 	if (st->photos_uploaded)
 		printf(", %u photo(s) uploaded", st->photos_uploaded);
 	if (st->buckets_dropped)
-		printf(", %u bucket(s) dropped", st->buckets_dropped);
+		printf(", %u bucket(s) no longer in this device's scope (removed "
+		       "here only; nothing queued is lost, your own reports stay "
+		       "in `fieldsync orders`)", st->buckets_dropped);
 	if (st->store_changed)
-		printf(", server store changed: re-pulled everything");
+		printf(", the server was reset or replaced (its store id changed): "
+		       "re-pulled everything");
 	printf("; %llu change(s) still queued\n",
 	       (unsigned long long)st->pending_after);
 	if (st->ops_rejected)
@@ -759,7 +1026,7 @@ typedef struct {
 static int status_dead_cb(void *ctx, const fs_dead *d)
 {
 	list_ctx *l = ctx;
-	char t[32];
+	char t[48];
 
 	if (l->x->json) {
 		printf("%s{\"seq\":%llu,\"code\":", l->n ? "," : "",
@@ -798,7 +1065,7 @@ static void upper(const char *s, char *out, size_t n)
 static int status_urgent_cb(void *ctx, const fs_urgent *u)
 {
 	list_ctx *l = ctx;
-	char cat[64], title[300], t[32];
+	char cat[64], title[300], t[48];
 
 	if (l->x->json) {
 		printf("%s{\"id\":", l->n ? "," : "");
@@ -827,7 +1094,7 @@ static int cmd_status(cli *x)
 {
 	fs_status s;
 	list_ctx l = {x, 0};
-	char t[32], e[32];
+	char t[48], e[48];
 	int rc;
 
 	if ((rc = open_client(x, 1, 3000)))
@@ -849,6 +1116,10 @@ static int cmd_status(cli *x)
 		json_str(stdout, s.site);
 		printf(",\"store\":");
 		json_str(stdout, s.store_id);
+		printf(",\"ca\":");
+		json_str(stdout, s.ca_file);
+		printf(",\"ca_source\":");
+		json_str(stdout, s.ca_source);
 		printf(",\"enrolled\":%s,\"logged_in\":%s,\"session_expires\":%llu,"
 		       "\"pending_ops\":%llu,\"pending_batches\":%llu,"
 		       "\"dead_letters\":%llu,\"urgent_unacked\":%llu,"
@@ -889,9 +1160,80 @@ static int cmd_status(cli *x)
 	printf("clock offset  %+lld ms (server - device)\n",
 	       (long long)s.clock_offset_ms);
 	printf("photos queued %llu\n", (unsigned long long)s.photos_queued);
+	printf("CA            %s%s%s%s\n", s.ca_file[0] ? s.ca_file : "system CAs",
+	       s.ca_source[0] ? " (pinned from " : "", s.ca_source,
+	       s.ca_source[0] ? ")" : "");
 	printf("dead letters  %llu\n", (unsigned long long)s.dead_letters);
 	l.n = 0;
 	fs_each_dead(x->c, status_dead_cb, &l);
+	return 0;
+}
+
+/* A field that holds a time in ms. */
+static int is_time_field(const char *k)
+{
+	static const char *const names[] = {
+		"at", "starts", "ends", "due_from", "due_to", "respond_by",
+		"resolve_by", "at_est", "rcv", "expires", "valid_from", "valid_to",
+	};
+	size_t n = strlen(k);
+
+	if (n > 3 && !strcmp(k + n - 3, "_at"))
+		return 1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(names[i], k))
+			return 1;
+	return 0;
+}
+
+static void print_value(const char *k, json_t *v)
+{
+	char t[48];
+
+	if (json_is_string(v)) {
+		printf("%s", json_string_value(v));
+	} else if (json_is_integer(v) && is_time_field(k) &&
+	           json_integer_value(v) > 0) {
+		fmt_time((uint64_t)json_integer_value(v), t, sizeof(t));
+		printf("%s", t);
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(v, i, e) {
+			printf("%s", i ? ", " : "");
+			print_value("", e);
+		}
+		if (!json_array_size(v))
+			printf("(none)");
+	} else {
+		char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		printf("%s", d ? d : "?");
+		free(d);
+	}
+}
+
+/* A record for a person: one field a line, times in the site's zone. */
+static int print_record(const char *j)
+{
+	json_error_t err;
+	json_t *root = json_loads(j, 0, &err), *f, *v;
+	const char *k;
+
+	if (!root)
+		return -1;
+	printf("%s %s (bucket %s)\n",
+	       json_string_value(json_object_get(root, "c")),
+	       json_string_value(json_object_get(root, "id")),
+	       json_string_value(json_object_get(root, "bucket")));
+	f = json_object_get(root, "f");
+	json_object_foreach(f, k, v) {
+		printf("  %-14s ", k);
+		print_value(k, v);
+		printf("\n");
+	}
+	json_decref(root);
 	return 0;
 }
 
@@ -902,20 +1244,272 @@ static int cmd_get(cli *x)
 	int rc;
 
 	if (x->npos != 2)
-		return fail(x, EXIT_USAGE, "usage: fieldsync get COLLECTION ID");
+		return fail(x, EXIT_USAGE, "usage: fieldsync get COLLECTION ID [--raw]");
 	if ((rc = open_client(x, 1, 3000)))
 		return rc;
 	if ((rc = fs_get(x->c, x->pos[0], x->pos[1], &r)))
 		return lib_fail(x, rc);
-	j = fs_rec_json(r, 1);
+	j = fs_rec_json(r, x->json || opt(x, "raw"));
 	fs_record_free(r);
 	if (!j)
 		return fail(x, EXIT_FAIL, "out of memory");
 	if (x->json)
 		printf("{\"ok\":true,\"record\":%s}\n", j);
-	else
+	else if (opt(x, "raw") || print_record(j))
 		printf("%s\n", j);
 	free(j);
+	return 0;
+}
+
+/* -- orders -- */
+
+typedef struct {
+	cli *x;
+	unsigned n;
+} order_list;
+
+static int order_cb(void *ctx, const fs_record *r)
+{
+	order_list *l = ctx;
+	const char *st = fs_rec_str(r, "status"), *cat = fs_rec_str(r, "category"),
+	           *title = fs_rec_str(r, "title"), *as = fs_rec_str(r, "assignee"),
+	           *rep = fs_rec_str(r, "reporter");
+	const char *dl_name = "respond_by";
+	uint64_t rep_at = 0, dl = 0;
+	int mine = !strcmp(fs_rec_bucket(r), "mine/orders");
+	char a[48], b[48];
+
+	if (fs_rec_true(r, "_deleted"))
+		return 0;
+	fs_rec_u64(r, "reported_at", &rep_at);
+	if (!fs_rec_u64(r, "respond_by", &dl) && fs_rec_u64(r, "resolve_by", &dl))
+		dl_name = "resolve_by";
+	if (l->x->json) {
+		printf("%s{\"id\":", l->n ? "," : "");
+		json_str(stdout, fs_rec_id(r));
+		printf(",\"category\":");
+		json_str(stdout, cat ? cat : "");
+		printf(",\"status\":");
+		json_str(stdout, st ? st : "reported");
+		printf(",\"title\":");
+		json_str(stdout, title ? title : "");
+		printf(",\"reporter\":");
+		json_str(stdout, rep ? rep : "");
+		printf(",\"assignee\":");
+		json_str(stdout, as ? as : "");
+		printf(",\"reported_at\":%llu,\"deadline\":%llu,\"deadline_field\":",
+		       (unsigned long long)rep_at, (unsigned long long)dl);
+		json_str(stdout, dl ? dl_name : "");
+		printf(",\"last_seen_only\":%s}", mine ? "true" : "false");
+	} else {
+		fmt_time(rep_at, a, sizeof(a));
+		fmt_time(dl, b, sizeof(b));
+		printf("  %-9s %-22s %-20s %s\n            reported %s%s%s%s%s%s\n",
+		       st ? st : "reported", fs_rec_id(r), cat ? cat : "?",
+		       title ? title : "", a, rep ? " by " : "", rep ? rep : "",
+		       as ? ", assigned to " : "", as ? as : "", "");
+		if (dl)
+			printf("            %s %s\n", dl_name, b);
+		if (mine)
+			printf("            (your report as sent; its later progress is "
+			       "with the site's technicians)\n");
+	}
+	l->n++;
+	return 0;
+}
+
+static int cmd_orders(cli *x)
+{
+	order_list l = {x, 0};
+	int rc;
+
+	if ((rc = open_client(x, 1, 3000)))
+		return rc;
+	if (x->json)
+		printf("{\"ok\":true,\"orders\":[");
+	fs_each(x->c, "order", order_cb, &l);
+	if (x->json)
+		printf("]}\n");
+	else if (!l.n)
+		printf("no orders on this device\n");
+	return 0;
+}
+
+/* -- dead letters -- */
+
+typedef struct {
+	cli *x;
+	uint64_t seq;
+	int found;
+} dead_show;
+
+static int dead_show_cb(void *ctx, const fs_dead *d)
+{
+	dead_show *s = ctx;
+	char t[48];
+
+	if (d->seq != s->seq)
+		return 0;
+	s->found = 1;
+	if (s->x->json) {
+		list_ctx l = {s->x, 0};
+
+		printf("{\"ok\":true,\"dead\":");
+		status_dead_cb(&l, d);
+		printf("}\n");
+		return 1;
+	}
+	fmt_time(d->at, t, sizeof(t));
+	printf("dead letter #%llu, rejected %s\n  reason  %s: %s\n  change  "
+	       "%s %s%s%s\n  op      %s\n", (unsigned long long)d->seq, t,
+	       d->code, d->msg, d->collection, d->id, d->by ? " by " : "",
+	       d->by ? d->by : "", d->op_json);
+	return 1;
+}
+
+static int cmd_dead(cli *x)
+{
+	const char *sub = x->npos ? x->pos[0] : "list";
+	list_ctx l = {x, 0};
+	uint64_t seq = 0, n = 0;
+	int rc;
+
+	if (x->npos > 2 || (strcmp(sub, "list") && strcmp(sub, "show") &&
+	                    strcmp(sub, "clear")))
+		return fail(x, EXIT_USAGE, "usage: fieldsync dead [list | show SEQ | "
+		            "clear SEQ | clear --all]");
+	if (x->npos == 2) {
+		char *end;
+
+		seq = strtoull(x->pos[1], &end, 10);
+		if (*end || !seq)
+			return fail(x, EXIT_USAGE, "a dead letter is named by its "
+			            "number (#N in `fieldsync dead`)");
+	}
+	if ((!strcmp(sub, "show") && !seq) ||
+	    (!strcmp(sub, "clear") && !seq == !opt(x, "all")))
+		return fail(x, EXIT_USAGE, "usage: fieldsync dead [list | show SEQ | "
+		            "clear SEQ | clear --all]");
+	if ((rc = open_client(x, 1, 3000)))
+		return rc;
+	if (!strcmp(sub, "list")) {
+		if (x->json)
+			printf("{\"ok\":true,\"dead\":[");
+		fs_each_dead(x->c, status_dead_cb, &l);
+		if (x->json)
+			printf("]}\n");
+		else if (!l.n)
+			printf("no dead letters on this device\n");
+		return 0;
+	}
+	if (!strcmp(sub, "show")) {
+		dead_show ds = {x, seq, 0};
+
+		fs_each_dead(x->c, dead_show_cb, &ds);
+		return ds.found ? 0 : fail(x, EXIT_FAIL, "no dead letter #%llu on "
+		                           "this device", (unsigned long long)seq);
+	}
+	if ((rc = fs_dead_clear(x->c, seq, &n)))
+		return lib_fail(x, rc);
+	if (x->json)
+		printf("{\"ok\":true,\"cleared\":%llu}\n", (unsigned long long)n);
+	else
+		printf("cleared %llu dead letter(s)\n", (unsigned long long)n);
+	return 0;
+}
+
+/* -- a damaged store -- */
+
+static int cmd_check(cli *x)
+{
+	fs_check_report r;
+	int rc = fs_check(x->home, &r);
+
+	if (rc == FSC_ENOTFOUND)
+		return fail(x, EXIT_FAIL, "no handheld at %s (enroll first, or check "
+		            "--home)", x->home);
+	if (x->json) {
+		printf("{\"ok\":%s,\"damaged\":%s,\"path\":", rc ? "false" : "true",
+		       r.damaged ? "true" : "false");
+		json_str(stdout, r.path);
+		printf(",\"what\":");
+		json_str(stdout, r.what);
+		printf(",\"records\":%llu,\"queued_ops\":%llu,\"queued_batches\":"
+		       "%llu,\"dead_letters\":%llu,\"urgent\":%llu,\"journal_ops\":"
+		       "%llu,\"journal_skipped\":%llu}\n",
+		       (unsigned long long)r.records, (unsigned long long)r.queued_ops,
+		       (unsigned long long)r.queued_batches,
+		       (unsigned long long)r.dead_letters,
+		       (unsigned long long)r.urgent,
+		       (unsigned long long)r.journal_ops,
+		       (unsigned long long)r.journal_skipped);
+		if (rc)
+			fprintf(stderr, "fieldsync check: %s is damaged: %s\n", r.path,
+			        r.what);
+		return rc ? EXIT_FAIL : 0;
+	}
+	if (rc)
+		return damaged(x, &r);
+	printf("%s: intact (%llu records, %llu queued change(s) in %llu "
+	       "batch(es), %llu dead letter(s), %llu urgent report(s) unsent; "
+	       "the outbox journal holds %llu queued change(s))\n", r.path,
+	       (unsigned long long)r.records, (unsigned long long)r.queued_ops,
+	       (unsigned long long)r.queued_batches,
+	       (unsigned long long)r.dead_letters, (unsigned long long)r.urgent,
+	       (unsigned long long)r.journal_ops);
+	return 0;
+}
+
+static int cmd_rescue(cli *x)
+{
+	const char *out = opt(x, "out");
+	fs_rescue_report r;
+	char err[1200];
+	int rc;
+
+	if (!out || !out[0])
+		return fail(x, EXIT_USAGE, "usage: fieldsync rescue --out FILE");
+	rc = fs_rescue(x->home, out, &r, err, sizeof(err));
+	if (rc == FSC_ENOTFOUND)
+		return fail(x, EXIT_FAIL, "no outbox journal at %s (%s)", x->home,
+		            err);
+	if (rc)
+		return fail(x, EXIT_FAIL, "%s", err[0] ? err : fs_strerror(rc));
+	if (x->json)
+	{
+		printf("{\"ok\":true,\"out\":");
+		json_str(stdout, out);
+		printf(",\"batches\":%llu,\"ops\":%llu,\"skipped_bytes\":%llu}\n",
+		       (unsigned long long)r.batches, (unsigned long long)r.ops,
+		       (unsigned long long)r.skipped_bytes);
+	}
+	else
+		printf("rescued %llu queued change(s) in %llu batch(es) into %s%s; "
+		       "enroll a handheld again and run `fieldsync requeue %s`\n",
+		       (unsigned long long)r.ops, (unsigned long long)r.batches, out,
+		       r.skipped_bytes ? " (some journal bytes were unreadable)" : "",
+		       out);
+	return 0;
+}
+
+static int cmd_requeue(cli *x)
+{
+	uint64_t nb, no;
+	int rc;
+
+	if (x->npos != 1)
+		return fail(x, EXIT_USAGE, "usage: fieldsync requeue FILE");
+	if ((rc = open_client(x, 1, 3000)))
+		return rc;
+	if ((rc = fs_requeue(x->c, x->pos[0], &nb, &no)))
+		return lib_fail(x, rc);
+	if (x->json)
+		printf("{\"ok\":true,\"batches\":%llu,\"ops\":%llu}\n",
+		       (unsigned long long)nb, (unsigned long long)no);
+	else
+		printf("queued %llu change(s) in %llu batch(es) again, with their "
+		       "ids and stamps; log in as their author and sync\n",
+		       (unsigned long long)no, (unsigned long long)nb);
 	return 0;
 }
 
@@ -926,25 +1520,76 @@ typedef struct {
 	int (*fn)(cli *x);
 	const char *opts; /* allowed options, space separated */
 	const char *usage;
+	const char *help; /* what it does, for `fieldsync COMMAND --help` */
 } command;
 
 static const command commands[] = {
 	{"enroll", cmd_enroll, "server code name ca insecure-http",
-	 "enroll --server URL --code CODE [--name N] [--ca FILE] [--insecure-http]"},
-	{"login", cmd_login, "staff pin", "login --staff ID --pin PIN"},
-	{"shift", cmd_shift, "", "shift                      my shift, route, checkpoints due, tasks"},
-	{"tasks", cmd_tasks, "", "tasks                      my tasks"},
+	 "enroll --server URL --code CODE [--name N] [--ca FILE] [--insecure-http]",
+	 "Bind this handheld to a server with a one-time code from `fieldsync\n"
+	 "admin enroll-code`.  --ca FILE: a private CA, kept by content (the file\n"
+	 "may move afterwards).  On a handheld whose server was reset or replaced\n"
+	 "(the server no longer knows it), enrolling again with a new code keeps\n"
+	 "every queued change; log in as before and sync to send them."},
+	{"login", cmd_login, "staff pin", "login --staff ID --pin PIN",
+	 "Log a staff member in (needs the network) and pull their work.  A\n"
+	 "failed login leaves nobody logged in; a locked login says for how long."},
+	{"logout", cmd_logout, "", "logout",
+	 "Forget the session on this shared handheld.  Queued changes stay and\n"
+	 "are sent under their author's name at the next sync."},
+	{"server", cmd_server, "url ca insecure-http", "server [--url URL] [--ca FILE]",
+	 "Change the server address and/or the trusted CA of an enrolled\n"
+	 "handheld; nothing queued is touched.  The CA file is read now and kept\n"
+	 "by content.  Then says whether the server answers and knows the device."},
+	{"shift", cmd_shift, "", "shift",
+	 "My shift now: times (site zone), route with checkpoints done and due,\n"
+	 "tasks, the handover note left for it, and the next shift of the post."},
+	{"tasks", cmd_tasks, "", "tasks", "My tasks (a supervisor: all of them)."},
 	{"checkin", cmd_checkin, "method note shift",
-	 "checkin TAG-or-CHECKPOINT [--method nfc|qr|manual] [--note T] [--shift ID]"},
-	{"done", cmd_done, "note photo", "done TASK [--note T] [--photo FILE]"},
-	{"skip", cmd_skip, "note", "skip TASK --note T"},
+	 "checkin TAG-or-CHECKPOINT [--method nfc|qr|manual] [--note T] [--shift ID]",
+	 "Record a checkpoint scan (evidence: never changed); works offline."},
+	{"done", cmd_done, "note photo", "done TASK [--note T] [--photo FILE]",
+	 "Mark a task done; works offline."},
+	{"skip", cmd_skip, "note", "skip TASK --note T",
+	 "Skip a task with a reason; works offline."},
 	{"report", cmd_report, "title detail photo",
-	 "report CATEGORY --title T [--detail D] [--photo FILE]"},
-	{"order", cmd_order, "note", "order ID accept|on-site|resolve [--note T]"},
-	{"handover", cmd_handover, "to-shift note", "handover --to-shift ID --note T"},
-	{"sync", cmd_sync, "every", "sync [--every SECONDS]"},
-	{"status", cmd_status, "", "status                     pending, last sync, clock, dead letters"},
-	{"get", cmd_get, "", "get COLLECTION ID"},
+	 "report CATEGORY --title T [--detail D] [--photo FILE]",
+	 "Report a work order or incident.  Categories: elevator_entrapment\n"
+	 "urgent_water urgent_power repair complaint incident.  An urgent report\n"
+	 "not yet on the server is shown in capitals until it is."},
+	{"order", cmd_order, "note", "order ID accept|on-site|resolve [--note T]",
+	 "A technician's step on an order; works offline."},
+	{"orders", cmd_orders, "", "orders",
+	 "The orders this handheld holds: a technician's or supervisor's site\n"
+	 "orders, a guard's or cleaner's own reports (kept after they are sent),\n"
+	 "with status and deadline in the site's zone."},
+	{"handover", cmd_handover, "to-shift note", "handover [--to-shift ID] --note T",
+	 "Leave a handover note (with my shift's open tasks) for the next shift\n"
+	 "of the same post, or for --to-shift ID."},
+	{"sync", cmd_sync, "every", "sync [--every SECONDS]",
+	 "Send queued changes and pull updates (again every N seconds)."},
+	{"status", cmd_status, "", "status",
+	 "Who is logged in, queued changes, last sync, clock offset, CA, dead\n"
+	 "letters and unsent urgent reports."},
+	{"get", cmd_get, "raw", "get COLLECTION ID [--raw]",
+	 "One local record, a field a line with times in the site's zone;\n"
+	 "--raw (and --json) print it as JSON with every field's stamp."},
+	{"dead", cmd_dead, "all", "dead [list | show SEQ | clear SEQ | clear --all]",
+	 "Changes the server rejected (dead letters): list them, show one with\n"
+	 "its reason and the change itself, clear one or all once dealt with."},
+	{"check", cmd_check, "", "check",
+	 "An integrity walk of the handheld's store (run in a child process, so\n"
+	 "a damaged page cannot crash it); says what is damaged and what to do."},
+	{"rescue", cmd_rescue, "out", "rescue --out FILE",
+	 "Save every queued change still readable in the outbox journal (kept\n"
+	 "beside the store, so this works when the store itself is damaged)\n"
+	 "into FILE, for `fieldsync requeue FILE` on a newly enrolled handheld."},
+	{"requeue", cmd_requeue, "", "requeue FILE",
+	 "Queue the changes of a rescue file on this (newly enrolled) handheld,\n"
+	 "with their ids, stamps and authors; log in as the author and sync."},
+	{"admin", cmd_admin, "server ca insecure-http token-file site role uses ttl "
+	 "staff pin device", "admin SUBCOMMAND ...  (fieldsync admin --help)",
+	 NULL},
 };
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -964,9 +1609,14 @@ static void usage(FILE *f)
 	           "             variables apply\n"
 	           "--wire v1|v2 the pull encoding to ask for (default v2, the\n"
 	           "             columnar one; v1 for a server or proxy that needs it)\n"
-	           "Every command but enroll, login and sync works offline.\n"
-	           "Categories: elevator_entrapment urgent_water urgent_power "
-	           "repair complaint incident\n");
+	           "`fieldsync COMMAND --help` says more about one command.\n"
+	           "Every command but enroll, login, sync and admin works offline.\n");
+}
+
+static void command_help(const command *c)
+{
+	printf("usage: fieldsync [--home DIR] [--json] %s\n\n%s\n", c->usage,
+	       c->help ? c->help : "");
 }
 
 static int allowed(const command *c, const char *name)
@@ -1033,7 +1683,12 @@ int main(int argc, char **argv)
 		}
 	}
 	x.json = opt(&x, "json") != NULL;
-	if (opt(&x, "help") || (x.cmd && !strcmp(x.cmd, "help"))) {
+	if (x.cmd && !strcmp(x.cmd, "help") && x.npos == 1) {
+		x.cmd = x.pos[0];
+		x.npos = 0;
+		x.set[opt_index("help")] = 1;
+	}
+	if ((opt(&x, "help") && !x.cmd) || (x.cmd && !strcmp(x.cmd, "help"))) {
 		usage(stdout);
 		return 0;
 	}
@@ -1046,6 +1701,10 @@ int main(int argc, char **argv)
 			cmd = &commands[i];
 	if (!cmd)
 		return fail(&x, EXIT_USAGE, "unknown command (see fieldsync --help)");
+	if (opt(&x, "help") && cmd->help) {
+		command_help(cmd);
+		return 0;
+	}
 	for (size_t i = 0; i < NOPTS; i++)
 		if (x.set[i] && !allowed(cmd, opt_defs[i].name))
 			return fail(&x, EXIT_USAGE, "--%s does not go with %s (usage: "

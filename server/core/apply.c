@@ -182,6 +182,10 @@ opresult apply_op(actx *x, const wval *op)
 	if ((rc = policy_write(&pw, col, id, exists ? old : NULL, old_bucket,
 	                       &nw, bucket, f, &msg)))
 		return rej(rc, msg, cur);
+	if (!strcmp(col->name, "order") &&
+	    (rc = order_lattice(x, exists ? old : NULL, &nw, f, &st, &changed,
+	                        &msg)))
+		return rej(rc, msg, cur);
 
 	if (col->append_only && exists) {
 		if (same_evidence(col, old, f))
@@ -198,6 +202,8 @@ opresult apply_op(actx *x, const wval *op)
 		rc = fill_checkin(x, &nw);
 	else if (!strcmp(col->name, "order"))
 		rc = fill_order(x, &nw);
+	if (!rc)
+		rc = fill_steps(x, col, exists ? old : NULL, &nw, f);
 	if (rc && rc != FS_E_NOT_FOUND)
 		return rej(rc, NULL, NULL);
 	if (!strcmp(col->name, "shift"))

@@ -176,7 +176,26 @@ static int apply_anchor(actx *x)
 	return anchor_put(x->t, j->p->device, j->boot, cand);
 }
 
-/* The device's sync report, once per request. */
+uint64_t batch_ops(const job *j, uint32_t bi)
+{
+	const wval *ops = wv_get(&j->batches->a.v[bi], "ops");
+	return ops && ops->t == WV_ARR ? ops->a.n : 0;
+}
+
+/* What is left in the device's outbox once this request's batches are
+ * applied: the pending count it sent (taken before the push) less the ops
+ * acked now.  A batch acked UNAVAILABLE stays queued on the device. */
+static uint64_t pending_after(const job *j)
+{
+	uint64_t sent = 0;
+	uint32_t nb = j->batches ? j->batches->a.n : 0;
+	for (uint32_t bi = 0; bi < nb; bi++)
+		sent += batch_ops(j, bi);
+	sent -= sent < j->unavail_ops ? sent : j->unavail_ops;
+	return j->pending > sent ? j->pending - sent : 0;
+}
+
+/* The device's sync report, once per request, after its batches. */
 static int apply_dev(actx *x, uint64_t rejected)
 {
 	job *j = x->j;
@@ -187,7 +206,7 @@ static int apply_dev(actx *x, uint64_t rejected)
 	snprintf(d.staff, sizeof(d.staff), "%s", j->p->staff);
 	if (j->has_pending) {
 		d.has_pending = 1;
-		d.pending = j->pending;
+		d.pending = pending_after(j);
 	}
 	if (j->has_wall) {
 		d.has_skew = 1;
@@ -242,7 +261,9 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		for (uint32_t bi = 0; bi < nb && !rc; bi++)
 			if (!only || bi == only_bi)
 				rc = apply_batch(&x, bi, &rejected);
-		if (!rc && (!only || only_bi == 0))
+		/* one batch a transaction: the report goes with the last one,
+		 * when the earlier ones' fate is known */
+		if (!rc && (!only || only_bi + 1 >= (nb ? nb : 1)))
 			rc = apply_dev(&x, rejected);
 		wb_free(&x.rec);
 		if (rc)

@@ -52,34 +52,49 @@ static int port_of(const struct sockaddr_storage *a)
 	return -1;
 }
 
-/* Shut down the read side of the TCP socket of this connection. */
-static void shut(const slot *s)
+int bodywatch_sock_ident(int fd, int *local_port, char peer[64],
+                         int *peer_port)
+{
+	struct sockaddr_storage la, pa;
+	socklen_t ln = sizeof(la), pn = sizeof(pa);
+	if (getsockname(fd, (struct sockaddr *)&la, &ln) ||
+	    (*local_port = port_of(&la)) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&pa, &pn) ||
+	    (*peer_port = port_of(&pa)) < 0 ||
+	    getnameinfo((struct sockaddr *)&pa, pn, peer, 64, NULL, 0,
+	                NI_NUMERICHOST))
+		return -1;
+	return 0;
+}
+
+int bodywatch_find_socket(const char *peer, int peer_port, int local_port)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
-		return;
+		return -1;
+	int found = -1;
 	struct dirent *de;
-	while ((de = readdir(d))) {
+	while (found < 0 && (de = readdir(d))) {
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
 		if (*end || end == de->d_name || fd == dirfd(d))
 			continue;
-		struct sockaddr_storage la, pa;
-		socklen_t ln = sizeof(la), pn = sizeof(pa);
-		if (getsockname((int)fd, (struct sockaddr *)&la, &ln) ||
-		    port_of(&la) != s->local_port ||
-		    getpeername((int)fd, (struct sockaddr *)&pa, &pn) ||
-		    port_of(&pa) != s->peer_port)
-			continue;
-		char host[NI_MAXHOST];
-		if (getnameinfo((struct sockaddr *)&pa, pn, host, sizeof(host), NULL,
-		                0, NI_NUMERICHOST) ||
-		    strcmp(host, s->peer))
-			continue;
-		shutdown((int)fd, SHUT_RD);
-		break;
+		char host[64];
+		int lp, pp;
+		if (!bodywatch_sock_ident((int)fd, &lp, host, &pp) &&
+		    lp == local_port && pp == peer_port && !strcmp(host, peer))
+			found = (int)fd;
 	}
 	closedir(d);
+	return found;
+}
+
+/* Shut down the read side of the TCP socket of this connection. */
+static void shut(const slot *s)
+{
+	int fd = bodywatch_find_socket(s->peer, s->peer_port, s->local_port);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RD);
 }
 
 static void *watch_main(void *arg)

@@ -43,4 +43,15 @@ int bodywatch_arm(bodywatch *w, const char *peer, int peer_port,
  * not.  slot -1: 0. */
 int bodywatch_disarm(bodywatch *w, int slot);
 
+/* The descriptor of this process's TCP socket from peer:peer_port (the
+ * address as text, as CivetWeb shows it) to local_port, or -1.  It walks
+ * /proc/self/fd: for rare events (a deadline passed, a socket registered),
+ * not for every request.  The caller must know the connection stays open
+ * while it uses the descriptor. */
+int bodywatch_find_socket(const char *peer, int peer_port, int local_port);
+/* A TCP socket's local port, peer address (numeric text, as CivetWeb
+ * writes it) and peer port: 0, or -1 when fd is no connected socket. */
+int bodywatch_sock_ident(int fd, int *local_port, char peer[64],
+                         int *peer_port);
+
 #endif

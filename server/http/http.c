@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,32 +25,21 @@
 #include "server/svc/audit.h"
 #include "server/svc/blobref.h"
 #include "server/http/bodywatch.h"
+#include "server/http/connwatch.h"
+#include "server/http/live.h"
+#include "server/http/errfmt.h"
 #include "server/lib/crypto.h"
-#include "server/lib/json.h"
+#include "server/lib/doc.h"
+#include "server/svc/devices.h"
 #include "server/svc/reports.h"
+#include "server/http/web.h"
 
 #define COMPRESS_MIN 1024
-#define LIVE_PER_DEVICE 2 /* /v1/live sockets a device may hold open */
 #define HTTP_MAX_VALUES (2u << 20)
 
 static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                     0.1,   0.25,   0.5,   1,    2.5,   5};
 #define NLAT (sizeof(lat_bounds) / sizeof(lat_bounds[0]))
-
-typedef struct live_conn live_conn;
-struct live_conn {
-	struct mg_connection *conn;
-	principal p;
-	int closing; /* its device was revoked: told to close, sent nothing */
-	live_conn *next;
-};
-
-typedef struct live_msg live_msg;
-struct live_msg {
-	char **buckets;
-	unsigned n;
-	live_msg *next;
-};
 
 struct http_server {
 	struct mg_context *ctx;
@@ -65,16 +55,11 @@ struct http_server {
 	/* abuse limits (ratelimit.h, lockout.h; the lockout is cfg.auth.lock) */
 	ratelimit *rl_dev, *rl_addr;
 	rl_proxies *proxies;
-	bodywatch *watch; /* body deadlines */
+	bodywatch *watch; /* body and head deadlines */
+	connwatch *conns; /* connections per address, head deadlines */
 	_Atomic uint64_t limited[4]; /* address, device, login, slow body */
 
-	pthread_mutex_t live_mu;
-	pthread_cond_t live_cv;
-	live_conn *live;
-	live_msg *live_q;
-	int live_stop;
-	pthread_t live_thread;
-	int live_started;
+	live *live; /* /v1/live (live.h) */
 };
 
 typedef struct {
@@ -163,22 +148,14 @@ static int reply_error(req_ctx *r, int code, const char *msg)
 		extra = "WWW-Authenticate: Bearer\r\n";
 	wbuf b;
 	wb_init(&b);
-	if (r->want_json) {
-		jwriter w;
-		jw_init(&w, &b);
-		jw_obj(&w);
-		jw_key(&w, "error");
-		jw_str(&w, fs_err_name(code));
-		jw_key(&w, "msg");
-		jw_str(&w, msg);
-		jw_end_obj(&w);
-	} else {
-		wb_map(&b, 2);
-		wb_cstr(&b, "error");
-		wb_cstr(&b, fs_err_name(code));
-		wb_cstr(&b, "msg");
-		wb_cstr(&b, msg);
-	}
+	doc d;
+	doc_init(&d, &b, r->want_json);
+	doc_map_n(&d, 2);
+	doc_key(&d, "error");
+	doc_str(&d, fs_err_name(code));
+	doc_key(&d, "msg");
+	doc_str(&d, msg);
+	doc_end(&d);
 	int rc = send_body(r, status,
 	                   r->want_json ? "application/json" : "application/msgpack",
 	                   b.p, b.n, extra);
@@ -251,6 +228,9 @@ static int read_body(req_ctx *r, size_t cap, uint8_t **out, size_t *out_n,
 {
 	long long cl = r->ri->content_length;
 	if (cl >= 0 && (unsigned long long)cl > cap) {
+		/* refused unread: close rather than let CivetWeb drain it (a
+		 * body trickled in would hold the worker as long as it lasts) */
+		r->close_after = 1;
 		*msg = "body over the size limit";
 		return FS_E_TOO_LARGE;
 	}
@@ -266,6 +246,7 @@ static int read_body(req_ctx *r, size_t cap, uint8_t **out, size_t *out_n,
 				break;
 			if (room > cap) {
 				free(buf);
+				r->close_after = 1;
 				*msg = "body over the size limit";
 				return FS_E_TOO_LARGE;
 			}
@@ -368,9 +349,18 @@ int http_body_decode(const fs_limits *l, int zf, uint8_t *raw, size_t n,
 	return rc;
 }
 
-static int decode_body(req_ctx *r, wval **out, const char **msg)
+/* Bodies of the endpoints that take a few fields (enroll, login, the
+ * admin and PIN endpoints): this many bytes as sent and inflated, checked
+ * before anything is inflated.  Only /v1/sync, for a session, gets the
+ * large caps (--body-max, --inflated-max). */
+#define SMALL_BODY_MAX 4096
+
+static int decode_body(req_ctx *r, int small, wval **out, const char **msg)
 {
-	const fs_limits *l = engine_limits(r->h->e);
+	fs_limits lim = *engine_limits(r->h->e);
+	const fs_limits *l = &lim;
+	if (small)
+		lim.body_max = lim.inflated_max = SMALL_BODY_MAX;
 	int zf;
 	int rc = http_body_format(mg_get_header(r->c, "Content-Type"),
 	                          mg_get_header(r->c, "Content-Encoding"), &zf, msg);
@@ -386,17 +376,29 @@ static int decode_body(req_ctx *r, wval **out, const char **msg)
 
 /* ---- auth --------------------------------------------------------------------- */
 
-static int authenticate(req_ctx *r, unsigned accept)
+/* The bearer token of the request: 1 and tok[0..n), or 0 when none. */
+static int bearer_token(req_ctx *r, const char **tok, size_t *n)
 {
 	const char *h = mg_get_header(r->c, "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7))
+		return 0;
+	const char *t = h + 7;
+	while (*t == ' ')
+		t++;
+	size_t k = strlen(t);
+	while (k && t[k - 1] == ' ')
+		k--;
+	*tok = t;
+	*n = k;
+	return 1;
+}
+
+static int authenticate(req_ctx *r, unsigned accept)
+{
+	const char *tok;
+	size_t n;
+	if (!bearer_token(r, &tok, &n))
 		return FS_E_UNAUTHORIZED;
-	const char *tok = h + 7;
-	while (*tok == ' ')
-		tok++;
-	size_t n = strlen(tok);
-	while (n && tok[n - 1] == ' ')
-		n--;
 	return auth_resolve(r->h->e, tok, n, accept, &r->p);
 }
 
@@ -410,7 +412,7 @@ static int h_sync(req_ctx *r)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	wval *body;
 	const char *msg = NULL;
-	int rc = decode_body(r, &body, &msg);
+	int rc = decode_body(r, 0, &body, &msg);
 	if (rc)
 		return reply_error(r, rc, msg);
 	wbuf out;
@@ -440,7 +442,7 @@ static int run_body_handler(req_ctx *r, int (*fn)(req_ctx *, const wval *,
 {
 	wval *body;
 	const char *msg = NULL;
-	int rc = decode_body(r, &body, &msg);
+	int rc = decode_body(r, 1, &body, &msg);
 	if (rc)
 		return reply_error(r, rc, msg);
 	wbuf out;
@@ -493,10 +495,16 @@ static int is_loopback(const char *addr)
 	       !strncmp(addr, "::ffff:127.", 11);
 }
 
+/* /metrics: to the admin token from anywhere, else to a client on
+ * loopback — the client address after the trusted proxies (ratelimit.h),
+ * so a local TLS proxy does not make it public. */
 static int h_metrics(req_ctx *r)
 {
-	if (!is_loopback(r->ri->remote_addr))
-		return reply_error(r, FS_E_FORBIDDEN, "/metrics is served to loopback only");
+	int admin = authenticate(r, 1u << TOK_ADMIN) == FS_OK;
+	if (!admin && !is_loopback(r->addr))
+		return reply_error(r, FS_E_FORBIDDEN,
+		                   "/metrics is served to loopback clients and to "
+		                   "the admin token only");
 	http_server *h = r->h;
 	engine_stats es;
 	engine_get_stats(h->e, &es);
@@ -558,111 +566,38 @@ static int h_metrics(req_ctx *r)
 	for (int i = 0; i < 4; i++)
 		OUT("fieldsync_limited_total{limit=\"%s\"} %llu\n", lim[i],
 		    (unsigned long long)atomic_load(&h->limited[i]));
+	uint64_t capped, slow_head;
+	connwatch_counts(h->conns, &capped, &slow_head);
+	OUT("fieldsync_limited_total{limit=\"connections\"} %llu\n",
+	    (unsigned long long)capped);
+	OUT("fieldsync_limited_total{limit=\"slow_head\"} %llu\n",
+	    (unsigned long long)slow_head);
+	uint64_t live_open, live_dropped;
+	live_counts(h->live, &live_open, &live_dropped);
+	OUT("# HELP fieldsync_live_sockets Open /v1/live sockets.\n");
+	OUT("# TYPE fieldsync_live_sockets gauge\n");
+	OUT("fieldsync_live_sockets %llu\n", (unsigned long long)live_open);
+	OUT("# HELP fieldsync_live_dropped_total /v1/live sockets dropped for falling behind.\n");
+	OUT("# TYPE fieldsync_live_dropped_total counter\n");
+	OUT("fieldsync_live_dropped_total %llu\n", (unsigned long long)live_dropped);
 #undef OUT
 	int st = send_body(r, 200, "text/plain; version=0.0.4", b.p, b.n, NULL);
 	wb_free(&b);
 	return st;
 }
 
-/* GET /v1/reports/devices/<site> */
-typedef struct {
-	const char *site;
-	arena *a;
-	jwriter *jw;
-	wbuf *mp;
-	uint32_t n;
-} devrep;
-
-static int devrep_cb(void *ctx, sv key, sv val)
-{
-	devrep *d = ctx;
-	char *id = arena_strndup(d->a, key.p, key.n);
-	wval *m;
-	if (!id || wire_decode(d->a, val.p, val.n, &m) || m->t != WV_MAP)
-		return 0;
-	if (!wv_is_str(wv_get(m, "site"), d->site))
-		return 0;
-	static const char *const keys[] = {"name", "staff", "last_sync", "pending",
-	                                   "rejected", "skew", "boot", "revoked"};
-	const size_t nk = sizeof(keys) / sizeof(keys[0]);
-	if (d->jw) {
-		jw_obj(d->jw);
-		jw_key(d->jw, "device");
-		jw_str(d->jw, id);
-		for (size_t i = 0; i < nk; i++) {
-			const wval *v = wv_get(m, keys[i]);
-			jw_key(d->jw, keys[i]);
-			if (v)
-				jw_val(d->jw, v);
-			else
-				jw_null(d->jw);
-		}
-		jw_end_obj(d->jw);
-	} else {
-		wb_map(d->mp, (uint32_t)nk + 1);
-		wb_cstr(d->mp, "device");
-		wb_cstr(d->mp, id);
-		for (size_t i = 0; i < nk; i++) {
-			const wval *v = wv_get(m, keys[i]);
-			wb_cstr(d->mp, keys[i]);
-			if (v)
-				wb_val(d->mp, v);
-			else
-				wb_nil(d->mp);
-		}
-	}
-	d->n++;
-	return 0;
-}
-
+/* GET /v1/reports/devices/<site> (devices.h) */
 static int h_report_devices(req_ctx *r, const char *site)
 {
-	if (valid_id(site, strlen(site)))
-		return reply_error(r, FS_E_NOT_FOUND, "no such site");
-	if (r->p.role != ROLE_ADMIN &&
-	    (r->p.role != ROLE_SUPERVISOR || strcmp(r->p.site, site)))
-		return reply_error(r, FS_E_FORBIDDEN,
-		                   "reports are for the site's supervisors and admins");
-	store_txn *t;
-	if (store_begin(engine_store(r->h->e), 0, &t))
-		return reply_error(r, FS_E_UNAVAILABLE, NULL);
 	int json = !accepts(mg_get_header(r->c, "Accept"), "application/msgpack");
-	wbuf b, items;
+	wbuf b;
 	wb_init(&b);
-	wb_init(&items);
-	jwriter jw;
-	devrep d = {site, r->a, NULL, &items, 0};
-	if (json) {
-		jw_init(&jw, &b);
-		jw_obj(&jw);
-		jw_key(&jw, "site");
-		jw_str(&jw, site);
-		jw_key(&jw, "generated_at");
-		jw_u64(&jw, engine_now(r->h->e));
-		jw_key(&jw, "devices");
-		jw_arr(&jw);
-		d.jw = &jw;
-	}
-	store_scan(t, ST_DEVICES, sv_of("", 0), sv_of("", 0), devrep_cb, &d);
-	store_abort(t);
-	int st;
-	if (json) {
-		jw_end_arr(&jw);
-		jw_end_obj(&jw);
-		st = send_body(r, 200, "application/json", b.p, b.n, NULL);
-	} else {
-		wb_map(&b, 3);
-		wb_cstr(&b, "site");
-		wb_cstr(&b, site);
-		wb_cstr(&b, "generated_at");
-		wb_u64(&b, engine_now(r->h->e));
-		wb_cstr(&b, "devices");
-		wb_arr(&b, d.n);
-		wb_raw(&b, items.p, items.n);
-		st = reply_msgpack(r, &b);
-	}
+	const char *msg = NULL;
+	int rc = devices_report(r->h->e, &r->p, site, json, r->a, &b, &msg);
+	int st = rc     ? reply_error(r, rc, msg)
+	         : json ? send_body(r, 200, "application/json", b.p, b.n, NULL)
+	                : reply_msgpack(r, &b);
 	wb_free(&b);
-	wb_free(&items);
 	return st;
 }
 
@@ -1001,6 +936,22 @@ static void client_addr(req_ctx *r)
 	rl_client_addr(r->h->proxies, r->ri->remote_addr, xff, n, r->addr);
 }
 
+/* The head as CivetWeb kept it.  It keeps MG_MAX_HEADERS header lines
+ * and drops the rest without a word, so a full table may have lost a
+ * Content-Length (the body would be read as the next request) or the
+ * X-Forwarded-For line a trusted proxy appended (the client could choose
+ * its own address): such a request is refused, never guessed at; so is
+ * a repeated Content-Length.  NULL when the head is fine. */
+static const char *head_refusal(const struct mg_request_info *ri)
+{
+	if (ri->num_headers >= MG_MAX_HEADERS)
+		return "too many header lines (at most 63)";
+	int cl = 0;
+	for (int i = 0; i < ri->num_headers; i++)
+		cl += !strcasecmp(ri->http_headers[i].name, "Content-Length");
+	return cl > 1 ? "more than one Content-Length" : NULL;
+}
+
 static int path_match(const route *rt, const char *uri, const char **rest)
 {
 	size_t n = strlen(rt->path);
@@ -1024,15 +975,22 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 	r.ri = mg_get_request_info(c);
 	r.t_ms = engine_now(h->e);
 	r.mono0 = mono_ms();
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"),
+	                          mg_get_header(c, "Content-Type"));
+	const char *bad = head_refusal(r.ri);
+	if (bad) {
+		int st = reply_error(&r, FS_E_BAD_REQUEST, bad);
+		mg_close_connection(c); /* its body cannot be told from the next request */
+		return st;
+	}
 	client_addr(&r);
-	r.want_json = accepts(mg_get_header(c, "Accept"), "application/json") &&
-	              !accepts(mg_get_header(c, "Accept"), "application/msgpack");
 	r.a = arena_new(64 * 1024);
 	if (!r.a)
 		return reply_error(&r, FS_E_UNAVAILABLE, "out of memory");
 	const char *uri = r.ri->local_uri ? r.ri->local_uri : "";
 	const route *hit = NULL, *path_hit = NULL;
 	const char *rest = NULL;
+	int st;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const char *rs;
 		if (!path_match(&routes[i], uri, &rs))
@@ -1044,7 +1002,6 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 			break;
 		}
 	}
-	int st;
 	/* abuse limits: the address before any work (also for unknown
 	 * paths), the device once known; /healthz and /metrics are free */
 	int limited = !hit || (hit->fn != h_healthz && hit->fn != h_metrics);
@@ -1055,6 +1012,10 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 		                 "too many requests from this address");
 		goto out;
 	}
+	if (!hit && !path_hit && h->cfg.web_dir &&
+	    web_owns(r.ri->request_method, uri) &&
+	    (st = web_serve(c, h->cfg.web_dir, uri, h->cfg.tls != NULL)))
+		goto out; /* the web app (web.h) */
 	if (!hit) {
 		st = path_hit ? reply_error(&r, FS_E_METHOD_NOT_ALLOWED, NULL)
 		              : reply_error(&r, FS_E_NOT_FOUND, "no such endpoint");
@@ -1109,6 +1070,12 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	r.h = h;
 	r.c = c;
 	r.ri = mg_get_request_info(c);
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"), NULL);
+	const char *bad = head_refusal(r.ri);
+	if (bad) {
+		reply_error(&r, FS_E_BAD_REQUEST, bad);
+		return 1;
+	}
 	client_addr(&r);
 	int rc = (r.retry_after = rl_take(h->rl_addr, r.addr, strlen(r.addr),
 	                                  mono_ms()))
@@ -1116,39 +1083,19 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	                 : authenticate(&r, SESSION);
 	if (rc) {
 		/* refuse before the handshake, with the usual error body */
-		r.a = NULL;
 		reply_error(&r, rc, rc == FS_E_RATE_LIMITED
 		                        ? "too many requests from this address"
 		                        : "missing, unknown, expired or revoked token");
 		return 1;
 	}
-	live_conn *lc = calloc(1, sizeof(*lc));
-	if (!lc)
-		return 1;
-	lc->conn = c;
-	lc->p = r.p;
-	/* each socket holds a worker for as long as it is open: at most
-	 * LIVE_PER_DEVICE a device, and a quarter of the workers stay free
-	 * for requests (a stolen token must not take them all) */
-	unsigned threads = h->cfg.threads ? h->cfg.threads : 16;
-	unsigned cap = threads - threads / 4, total = 0, mine = 0;
-	pthread_mutex_lock(&h->live_mu);
-	for (live_conn *x = h->live; x; x = x->next) {
-		total++;
-		mine += !strcmp(x->p.device, r.p.device);
-	}
-	if (mine < LIVE_PER_DEVICE && total < cap) {
-		mg_set_user_connection_data(c, lc);
-		lc->next = h->live;
-		h->live = lc;
-	}
-	pthread_mutex_unlock(&h->live_mu);
-	if (mg_get_user_connection_data(c) != lc) {
-		free(lc);
+	const char *tok;
+	size_t tn;
+	bearer_token(&r, &tok, &tn);
+	rc = live_add(h->live, c, &r.p, tok, tn);
+	if (rc) {
 		r.retry_after = 30;
-		reply_error(&r, mine >= LIVE_PER_DEVICE ? FS_E_RATE_LIMITED
-		                                        : FS_E_UNAVAILABLE,
-		            mine >= LIVE_PER_DEVICE
+		reply_error(&r, rc == FS_E_INTERNAL ? FS_E_UNAVAILABLE : rc,
+		            rc == FS_E_RATE_LIMITED
 		                    ? "this device has /v1/live open already"
 		                    : "no room for another /v1/live socket now; sync "
 		                      "periodically and retry later");
@@ -1168,136 +1115,59 @@ static int live_data(struct mg_connection *c, int bits, char *data, size_t n,
 static void live_close(const struct mg_connection *cc, void *cbdata)
 {
 	http_server *h = cbdata;
-	live_conn *lc = mg_get_user_connection_data(cc);
-	if (!lc)
-		return;
-	pthread_mutex_lock(&h->live_mu);
-	for (live_conn **pp = &h->live; *pp; pp = &(*pp)->next)
-		if (*pp == lc) {
-			*pp = lc->next;
-			break;
-		}
-	pthread_mutex_unlock(&h->live_mu);
-	free(lc);
-}
-
-/* Called by the engine after a commit: queue, the live thread sends. */
-static void live_notify(void *ctx, char **buckets, unsigned n)
-{
-	http_server *h = ctx;
-	live_msg *m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	m->buckets = calloc(n, sizeof(char *));
-	if (!m->buckets) {
-		free(m);
-		return;
-	}
-	for (unsigned i = 0; i < n; i++)
-		if ((m->buckets[m->n] = strdup(buckets[i])))
-			m->n++;
-	pthread_mutex_lock(&h->live_mu);
-	m->next = h->live_q;
-	h->live_q = m;
-	pthread_cond_signal(&h->live_cv);
-	pthread_mutex_unlock(&h->live_mu);
-}
-
-static void live_free(live_msg *m)
-{
-	while (m) {
-		live_msg *nx = m->next;
-		for (unsigned i = 0; i < m->n; i++)
-			free(m->buckets[i]);
-		free(m->buckets);
-		free(m);
-		m = nx;
-	}
-}
-
-static void *live_main(void *arg)
-{
-	http_server *h = arg;
-	for (;;) {
-		pthread_mutex_lock(&h->live_mu);
-		while (!h->live_q && !h->live_stop)
-			pthread_cond_wait(&h->live_cv, &h->live_mu);
-		live_msg *q = h->live_q;
-		h->live_q = NULL;
-		int stop = h->live_stop;
-		if (stop || !q) {
-			pthread_mutex_unlock(&h->live_mu);
-			live_free(q);
-			break;
-		}
-		/* every connection gets the changed buckets of its scope; the
-		 * list lock is held so close cannot free a connection mid-send */
-		store_txn *t = NULL;
-		if (h->live && store_begin(engine_store(h->e), 0, &t))
-			t = NULL;
-		arena *a = arena_new(16384);
-		uint64_t now = engine_now(h->e);
-		for (live_conn *lc = h->live; lc && t && a; lc = lc->next) {
-			char **scope;
-			unsigned ns;
-			arena_reset(a);
-			/* a revoked device's open socket stops at once, like its
-			 * tokens: close it instead of telling it anything */
-			device_info dev;
-			if (lc->closing)
-				continue;
-			if (device_get(t, lc->p.device, &dev) || dev.revoked) {
-				lc->closing = 1;
-				mg_websocket_write(lc->conn,
-				                   MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE,
-				                   "\x03\xf0revoked", 9);
-				continue;
-			}
-			if (engine_scope(h->e, t, &lc->p, now, a, &scope, &ns))
-				continue;
-			wbuf b;
-			wb_init(&b);
-			wb_map(&b, 1);
-			wb_cstr(&b, "buckets");
-			size_t at = wb_arr_later(&b);
-			uint32_t hit = 0;
-			for (live_msg *m = q; m; m = m->next)
-				for (unsigned i = 0; i < m->n; i++) {
-					int seen = 0;
-					for (live_msg *o = q; o != m && !seen; o = o->next)
-						for (unsigned k = 0; k < o->n; k++)
-							seen |= !strcmp(o->buckets[k], m->buckets[i]);
-					for (unsigned k = 0; k < i; k++)
-						seen |= !strcmp(m->buckets[k], m->buckets[i]);
-					if (seen)
-						continue;
-					for (unsigned s = 0; s < ns; s++)
-						if (!strcmp(scope[s], m->buckets[i])) {
-							wb_cstr(&b, m->buckets[i]);
-							hit++;
-							break;
-						}
-				}
-			wb_patch(&b, at, hit);
-			if (hit && !b.err)
-				mg_websocket_write(lc->conn, MG_WEBSOCKET_OPCODE_BINARY,
-				                   (const char *)b.p, b.n);
-			wb_free(&b);
-		}
-		arena_free(a);
-		store_abort(t);
-		pthread_mutex_unlock(&h->live_mu);
-		live_free(q);
-	}
-	return NULL;
+	live_closed(h->live, cc);
 }
 
 /* ---- start and stop ----------------------------------------------------------------- */
 
+/* Why CivetWeb could not bind, kept for http_start's message: its own
+ * line names the port with an "s" for HTTPS ("127.0.0.1:8443s"). */
+static __thread char bind_why[160];
+
 static int log_message(const struct mg_connection *c, const char *msg)
 {
+	const char *why;
+	if (!strncmp(msg, "cannot bind to ", 15) && (why = strstr(msg, ": "))) {
+		snprintf(bind_why, sizeof(bind_why), "%s", why + 2);
+		return 1;
+	}
+	if (bind_why[0] && !strcmp(msg, "Failed to setup server ports"))
+		return 1;
 	fprintf(stderr, "fieldsyncd: http: %s\n", msg);
 	return 1;
+}
+
+/* ---- connections: a cap per address, a deadline for each head ------------------ */
+
+/* connwatch.h watches the sockets; it is told when a head is in and when
+ * an answer is done. */
+static void on_mark(const struct mg_connection *c, int busy)
+{
+	http_server *h = mg_get_user_data(mg_get_context(c));
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	if (h && ri)
+		connwatch_mark(h->conns, ri->remote_addr, ri->remote_port, busy);
+}
+
+static int on_begin_request(struct mg_connection *c)
+{
+	on_mark(c, 1);
+	return 0; /* go on to the handlers */
+}
+
+static void on_end_request(const struct mg_connection *c, int status)
+{
+	on_mark(c, 0);
+}
+
+/* Each /v1/live socket holds a worker for as long as it is open: a
+ * quarter of the workers stay free for requests (a stolen token must not
+ * take them all). */
+static unsigned live_max(unsigned threads)
+{
+	if (!threads)
+		threads = 16;
+	return threads - threads / 4;
 }
 
 /* CivetWeb's SSL_CTX is set up by tls.c; 1: "done, load nothing". */
@@ -1317,16 +1187,17 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	h->cfg = *cfg;
 	snprintf(h->blob_dir, sizeof(h->blob_dir), "%s/blobs", cfg->data_dir);
 	mkdir(h->blob_dir, 0700);
-	pthread_mutex_init(&h->live_mu, NULL);
-	pthread_cond_init(&h->live_cv, NULL);
 
 	char err[200];
 	if (!h->cfg.request_timeout_ms)
 		h->cfg.request_timeout_ms = 30000;
+	if (!h->cfg.head_timeout_ms)
+		h->cfg.head_timeout_ms = 10000;
 	if (rl_open(&h->rl_dev, &cfg->rate_device) ||
 	    rl_open(&h->rl_addr, &cfg->rate_address) ||
 	    lockout_open(&h->cfg.auth.lock, e, &cfg->lockout) ||
-	    bodywatch_start(&h->watch, cfg->threads ? cfg->threads : 16)) {
+	    bodywatch_start(&h->watch, cfg->threads ? cfg->threads : 16) ||
+	    live_start(&h->live, e, live_max(cfg->threads))) {
 		fprintf(stderr, "fieldsyncd: out of memory\n");
 		http_stop(h);
 		return FS_E_INTERNAL;
@@ -1376,18 +1247,31 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	struct mg_callbacks cb;
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = log_message;
+	cb.begin_request = on_begin_request;
+	cb.end_request = on_end_request;
 	if (cfg->tls)
 		cb.init_ssl = init_ssl;
 	mg_init_library(cfg->tls ? MG_FEATURES_TLS : 0);
 	h->ctx = mg_start(&cb, h, opts);
 	if (!h->ctx) {
-		fprintf(stderr, "fieldsyncd: cannot listen on %s\n", cfg->listen);
+		fprintf(stderr, "fieldsyncd: cannot listen on %s (%s)%s%s\n",
+		        cfg->listen, cfg->tls ? "HTTPS" : "HTTP",
+		        bind_why[0] ? ": " : "", bind_why);
 		http_stop(h);
 		return FS_E_INTERNAL;
 	}
-	if (pthread_create(&h->live_thread, NULL, live_main, h) == 0)
-		h->live_started = 1;
-	engine_set_notify(e, live_notify, h);
+	struct mg_server_port sp[4];
+	int nports = mg_get_server_ports(h->ctx, 4, sp);
+	connwatch_cfg cw = {nports > 0 ? sp[0].port : 0, cfg->conn_per_address,
+	                    h->cfg.head_timeout_ms,
+	                    cfg->keep_alive_ms ? cfg->keep_alive_ms : 30000,
+	                    h->proxies};
+	if (connwatch_start(&h->conns, &cw)) {
+		fprintf(stderr, "fieldsyncd: out of memory\n");
+		http_stop(h);
+		return FS_E_INTERNAL;
+	}
+	engine_set_notify(e, live_notify, h->live);
 	mg_set_request_handler(h->ctx, "/", dispatch, h);
 	mg_set_websocket_handler(h->ctx, "/v1/live", live_connect, live_ready,
 	                         live_data, live_close, h);
@@ -1402,17 +1286,9 @@ void http_stop(http_server *h)
 	engine_set_notify(h->e, NULL, NULL);
 	if (h->ctx)
 		mg_stop(h->ctx);
-	if (h->live_started) {
-		pthread_mutex_lock(&h->live_mu);
-		h->live_stop = 1;
-		pthread_cond_signal(&h->live_cv);
-		pthread_mutex_unlock(&h->live_mu);
-		pthread_join(h->live_thread, NULL);
-	}
-	live_free(h->live_q);
-	pthread_mutex_destroy(&h->live_mu);
-	pthread_cond_destroy(&h->live_cv);
+	live_stop(h->live);
 	bodywatch_stop(h->watch);
+	connwatch_stop(h->conns);
 	rl_close(h->rl_dev);
 	rl_close(h->rl_addr);
 	rl_proxies_free(h->proxies);

@@ -24,7 +24,9 @@ typedef struct {
 	 * the kernel's listen backlog. */
 	unsigned threads;
 	unsigned connection_queue;
-	unsigned request_timeout_ms; /* headers; and the grace before body_min_rate */
+	unsigned request_timeout_ms; /* the grace before body_min_rate (and CivetWeb's own read timeout) */
+	unsigned head_timeout_ms;    /* a request's whole head must come within (0: 10000) */
+	unsigned conn_per_address;   /* connections one address may hold open (conncap.h; 0: no cap) */
 	unsigned keep_alive_ms;      /* idle keep-alive connection closes after */
 	unsigned body_min_rate;      /* bytes/s a body must average after the grace */
 	rl_cfg rate_device;          /* requests per device (authenticated ones) */
@@ -33,6 +35,7 @@ typedef struct {
 	lockout_cfg lockout;
 	auth_cfg auth;
 	tz_db *tz;                   /* zones for the reports (reports.h) */
+	const char *web_dir;         /* the web app served at / (web.h); NULL: none */
 } http_cfg;
 
 typedef struct http_server http_server;

@@ -78,12 +78,17 @@ static void quoted(jwriter *w, const char *s, size_t n)
 	put(w, "\"", 1);
 }
 
-void jw_key(jwriter *w, const char *k)
+void jw_keyn(jwriter *w, const char *k, size_t n)
 {
 	sep(w);
-	quoted(w, k, strlen(k));
+	quoted(w, k, n);
 	put(w, ":", 1);
 	w->after_key = 1;
+}
+
+void jw_key(jwriter *w, const char *k)
+{
+	jw_keyn(w, k, strlen(k));
 }
 
 void jw_strn(jwriter *w, const char *s, size_t n)

@@ -23,6 +23,7 @@ void jw_end_obj(jwriter *w);
 void jw_arr(jwriter *w);
 void jw_end_arr(jwriter *w);
 void jw_key(jwriter *w, const char *k);
+void jw_keyn(jwriter *w, const char *k, size_t n);
 void jw_str(jwriter *w, const char *s); /* NULL writes null */
 void jw_strn(jwriter *w, const char *s, size_t n);
 void jw_u64(jwriter *w, uint64_t v);

@@ -102,3 +102,47 @@ int device_held_session(store_txn *t, const char *device, const char *staff)
 	sv v;
 	return kn && store_get(t, ST_DEVSTAFF, sv_of(k, kn), &v) == FS_OK;
 }
+
+typedef struct {
+	store_txn *t;
+	const char *site;
+	arena *a;
+	device_row *v;
+	uint32_t n, cap;
+	int err;
+} gather;
+
+static int gather_cb(void *ctx, sv key, sv val)
+{
+	gather *g = ctx;
+	char *id = arena_strndup(g->a, key.p, key.n);
+	device_info d;
+	if (!id) {
+		g->err = 1;
+		return SCAN_STOP;
+	}
+	if (device_get(g->t, id, &d) || strcmp(d.site, g->site))
+		return SCAN_NEXT; /* another site's, or not a record we wrote */
+	if (arena_grow(g->a, (void **)&g->v, &g->cap, g->n, g->n + 1,
+	               sizeof(*g->v), 16)) {
+		g->err = 1;
+		return SCAN_STOP;
+	}
+	g->v[g->n].id = id;
+	g->v[g->n].info = d;
+	g->n++;
+	return SCAN_NEXT;
+}
+
+int devices_of_site(store_txn *t, const char *site, arena *a,
+                    device_row **rows, uint32_t *n)
+{
+	gather g = {t, site, a, NULL, 0, 0, 0};
+	int rc = store_scan(t, ST_DEVICES, sv_of("", 0), sv_of("", 0),
+	                    gather_cb, &g);
+	*rows = g.v;
+	*n = g.n;
+	return g.err || (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
+	               ? FS_E_UNAVAILABLE
+	               : FS_OK;
+}

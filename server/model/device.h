@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "protocol/arena.h"
 #include "protocol/valid.h"
 #include "server/store/store.h"
 
@@ -31,6 +32,17 @@ typedef struct {
 /* FS_E_NOT_FOUND when the device has no record (the admin device). */
 int device_get(store_txn *t, const char *device, device_info *d);
 int device_put(store_txn *t, const char *device, const device_info *d);
+/* One device of a site, for the devices report. */
+typedef struct {
+	const char *id;
+	device_info info;
+} device_row;
+
+/* The devices enrolled for `site`, in id order, in the arena.  FS_OK, or
+ * FS_E_UNAVAILABLE (store, memory). */
+int devices_of_site(store_txn *t, const char *site, arena *a,
+                    device_row **rows, uint32_t *n);
+
 /* 1 when `device` has held a session of `staff` (expired is fine). */
 int device_held_session(store_txn *t, const char *device, const char *staff);
 

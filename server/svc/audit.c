@@ -11,7 +11,7 @@
 
 #include "protocol/be64.h"
 #include "protocol/errors.h"
-#include "server/lib/json.h"
+#include "server/lib/doc.h"
 
 #define AKEY_MAX 511        /* the store refuses longer keys */
 #define WHAT_MAX 1024       /* path and query kept of a read */
@@ -225,8 +225,7 @@ int audit_read(engine *e, const principal *p, const char *what,
 typedef struct {
 	const principal *p;
 	arena *a;
-	jwriter *jw;      /* JSON, or ... */
-	wbuf *mp;         /* ... msgpack */
+	doc *d;           /* the answer, JSON or msgpack */
 	size_t klen;      /* the exact key length of an entry */
 	int by_site;      /* supervisors: only entries of p->site */
 	uint64_t to_hlc;  /* reads: stop past this */
@@ -254,68 +253,42 @@ static int list_cb(void *ctx, sv key, sv val)
 		l->more = 1;
 		return STOP;
 	}
-	if (l->jw)
-		jw_val(l->jw, m);
-	else
-		wb_raw(l->mp, val.p, val.n);
+	doc_packed(l->d, val.p, val.n, m);
 	l->n++;
 	l->last = pos;
 	return 0;
 }
 
 /* Opens the answer: {<k1>: <v1>, <k2>: <v2>, <list>: [ */
-static size_t list_open(lister *l, wbuf *out, const char *k1, const char *v1,
-                        uint64_t u1, const char *k2, const char *v2,
-                        uint64_t u2, const char *list)
+static void list_open(lister *l, const char *k1, const char *v1, uint64_t u1,
+                      const char *k2, const char *v2, uint64_t u2,
+                      const char *list)
 {
-	if (l->jw) {
-		jw_init(l->jw, out);
-		jw_obj(l->jw);
-		jw_key(l->jw, k1);
-		if (v1)
-			jw_str(l->jw, v1);
-		else
-			jw_u64(l->jw, u1);
-		jw_key(l->jw, k2);
-		if (v2)
-			jw_str(l->jw, v2);
-		else
-			jw_u64(l->jw, u2);
-		jw_key(l->jw, list);
-		jw_arr(l->jw);
-		return 0;
-	}
-	wb_map(out, 5);
-	wb_cstr(out, k1);
+	doc *d = l->d;
+	doc_map_n(d, 5);
+	doc_key(d, k1);
 	if (v1)
-		wb_cstr(out, v1);
+		doc_str(d, v1);
 	else
-		wb_u64(out, u1);
-	wb_cstr(out, k2);
+		doc_u64(d, u1);
+	doc_key(d, k2);
 	if (v2)
-		wb_cstr(out, v2);
+		doc_str(d, v2);
 	else
-		wb_u64(out, u2);
-	wb_cstr(out, list);
-	return wb_arr_later(out);
+		doc_u64(d, u2);
+	doc_key(d, list);
+	doc_arr(d);
 }
 
-static void list_close(lister *l, wbuf *out, size_t at)
+static void list_close(lister *l)
 {
-	if (l->jw) {
-		jw_end_arr(l->jw);
-		jw_key(l->jw, "more");
-		jw_bool(l->jw, l->more);
-		jw_key(l->jw, "next");
-		jw_u64(l->jw, l->last);
-		jw_end_obj(l->jw);
-		return;
-	}
-	wb_patch(out, at, l->n);
-	wb_cstr(out, "more");
-	wb_bool(out, l->more);
-	wb_cstr(out, "next");
-	wb_u64(out, l->last);
+	doc *d = l->d;
+	doc_end(d);
+	doc_key(d, "more");
+	doc_bool(d, l->more);
+	doc_key(d, "next");
+	doc_u64(d, l->last);
+	doc_end(d);
 }
 
 int audit_history(engine *e, const principal *p, const char *c,
@@ -335,13 +308,13 @@ int audit_history(engine *e, const principal *p, const char *c,
 	}
 	memcpy(start, k, pn);
 	be64_put(start + pn, after == UINT64_MAX ? after : after + 1);
-	jwriter jw;
+	doc d;
+	doc_init(&d, out, json);
 	lister l;
 	memset(&l, 0, sizeof(l));
 	l.p = p;
 	l.a = a;
-	l.jw = json ? &jw : NULL;
-	l.mp = out;
+	l.d = &d;
 	l.klen = pn + 8;
 	l.by_site = p->role != ROLE_ADMIN;
 	l.limit = limit;
@@ -352,7 +325,7 @@ int audit_history(engine *e, const principal *p, const char *c,
 		*msg = "the store is unavailable";
 		return FS_E_UNAVAILABLE;
 	}
-	size_t at = list_open(&l, out, "c", c, 0, "id", id, 0, "entries");
+	list_open(&l, "c", c, 0, "id", id, 0, "entries");
 	rc = store_scan(t, ST_AUDIT, sv_of(k, pn), sv_of(start, pn + 8), list_cb,
 	                &l);
 	store_abort(t);
@@ -360,7 +333,7 @@ int audit_history(engine *e, const principal *p, const char *c,
 		*msg = "the store is unavailable";
 		return FS_E_UNAVAILABLE;
 	}
-	list_close(&l, out, at);
+	list_close(&l);
 	if (after == 0 && l.total == 0) {
 		*msg = "no history for this record";
 		return FS_E_NOT_FOUND;
@@ -393,13 +366,13 @@ int audit_reads(engine *e, const principal *p, uint64_t from, uint64_t to,
 	uint8_t k[9];
 	k[0] = 'q';
 	be64_put(k + 1, lo);
+	doc d;
+	doc_init(&d, out, json);
 	lister l;
 	memset(&l, 0, sizeof(l));
-	jwriter jw;
 	l.p = p;
 	l.a = a;
-	l.jw = json ? &jw : NULL;
-	l.mp = out;
+	l.d = &d;
 	l.klen = 9;
 	l.reads = 1;
 	l.to_hlc = hi;
@@ -410,8 +383,7 @@ int audit_reads(engine *e, const principal *p, uint64_t from, uint64_t to,
 		*msg = "the store is unavailable";
 		return FS_E_UNAVAILABLE;
 	}
-	size_t at = list_open(&l, out, "from", NULL, from, "to", NULL, to,
-	                      "reads");
+	list_open(&l, "from", NULL, from, "to", NULL, to, "reads");
 	int rc = after == UINT64_MAX
 	                 ? 0
 	                 : store_scan(t, ST_AUDIT, sv_of("q", 1), sv_of(k, 9),
@@ -421,7 +393,7 @@ int audit_reads(engine *e, const principal *p, uint64_t from, uint64_t to,
 		*msg = "the store is unavailable";
 		return FS_E_UNAVAILABLE;
 	}
-	list_close(&l, out, at);
+	list_close(&l);
 	if (out->err) {
 		*msg = "out of memory";
 		return FS_E_UNAVAILABLE;

@@ -314,7 +314,7 @@ int auth_login(engine *e, const auth_cfg *c, const principal *dev,
 	if (rc == FS_E_RATE_LIMITED)
 		return rc;
 	if (rc)
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		return rc; /* *msg says why */
 	enum lockout_outcome o = LOCKOUT_NEUTRAL;
 	store_txn *t;
 	principal who;
@@ -377,7 +377,12 @@ int auth_login(engine *e, const auth_cfg *c, const principal *dev,
 	put_u64(out, "expires", x.expires);
 	rc = FS_OK;
 out:
-	lockout_end(c->lock, &tk, o, dev->device, d.site, engine_now(e));
+	if (lockout_end(c->lock, &tk, o, dev->device, d.site, engine_now(e)) &&
+	    o != LOCKOUT_RIGHT) {
+		/* an attempt that cannot be counted is not answered as wrong */
+		rc = FS_E_UNAVAILABLE;
+		*msg = "login attempts cannot be recorded now; retry later";
+	}
 	return rc;
 }
 

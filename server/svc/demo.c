@@ -302,17 +302,24 @@ int demo_load(engine *e, const auth_cfg *ac)
 		ob_f64(&b.ob, "lat", 22.2855 + i * 0.0001);
 		ob_f64(&b.ob, "lon", 114.1577 + i * 0.0001);
 	}
-	ob_op(&b.ob, "route", "night-patrol", b.hlc++, 5);
-	ob_str(&b.ob, "site", DEMO_SITE);
-	ob_str(&b.ob, "name", "Night patrol, all buildings");
-	ob_name(&b.ob, "checkpoints");
-	wb_arr(&b.ob.ops, NCP);
-	for (int i = 1; i <= NCP; i++) {
-		snprintf(id, sizeof(id), "cp-%02d", i);
-		wb_cstr(&b.ob.ops, id);
+	/* the same twelve points by night and by day, every two hours */
+	static const char *const routes[][2] = {
+		{"night-patrol", "Night patrol, all buildings"},
+		{"day-patrol", "Day patrol, all buildings"},
+	};
+	for (size_t r = 0; r < 2; r++) {
+		ob_op(&b.ob, "route", routes[r][0], b.hlc++, 5);
+		ob_str(&b.ob, "site", DEMO_SITE);
+		ob_str(&b.ob, "name", routes[r][1]);
+		ob_name(&b.ob, "checkpoints");
+		wb_arr(&b.ob.ops, NCP);
+		for (int i = 1; i <= NCP; i++) {
+			snprintf(id, sizeof(id), "cp-%02d", i);
+			wb_cstr(&b.ob.ops, id);
+		}
+		ob_u64(&b.ob, "every_min", 120);
+		ob_u64(&b.ob, "grace_min", 15);
 	}
-	ob_u64(&b.ob, "every_min", 120);
-	ob_u64(&b.ob, "grace_min", 15);
 
 	static const char *const staff[][3] = {
 		{"g-li", "Li Wei", "guard"},     {"g-chen", "Chen Jun", "guard"},
@@ -334,7 +341,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 			const char *name, *role, *who, *route;
 			int from, to;
 		} sh[] = {
-			{"guard-day", "guard", "g-chen", NULL, 8, 20},
+			{"guard-day", "guard", "g-chen", "day-patrol", 8, 20},
 			{"guard-night", "guard", "g-li", "night-patrol", 20, 32},
 			{"clean-day", "cleaner", "c-wang", NULL, 7, 19},
 			{"tech-day", "technician", "t-zhao", NULL, 8, 20},

@@ -4,12 +4,13 @@
 #include "server/svc/lockout.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol/errors.h"
-#include "server/lib/json.h"
+#include "server/lib/doc.h"
 
 #define INFLIGHT 64
 #define DAY_MS (24ULL * 3600 * 1000)
@@ -24,6 +25,9 @@ struct lockout {
 	/* prune cursor; used only inside write transactions (serialised) */
 	char prune_at[KEY_MAX];
 	size_t prune_n;
+	/* a login outcome could not be written: logins are refused before
+	 * their PIN is checked until a probe write goes through */
+	_Atomic int unrecorded;
 };
 
 /* One stored count. */
@@ -167,6 +171,33 @@ static unsigned secs_until(uint64_t until, uint64_t now)
 	return s ? (unsigned)(s > 86400 * 30 ? 86400 * 30 : s) : 1;
 }
 
+/* ---- failing closed ------------------------------------------------------------ */
+
+/* A wrong PIN that cannot be counted must not be answered as one: it
+ * would give an unlimited number of guesses, and the right PIN (whose
+ * session cannot be written either) would be the one answer that
+ * differs.  After a failed record, every attempt first writes this key
+ * durably; while that fails the attempt is refused before its PIN is
+ * looked at.  (Outside the "lockout\0" prefix the entries use.) */
+#define PROBE_KEY "lockout-probe"
+
+static int probe_txn(void *ctx, store_txn *t)
+{
+	uint8_t v[8];
+	uint64_t now = *(const uint64_t *)ctx;
+	for (int i = 0; i < 8; i++)
+		v[i] = (uint8_t)(now >> (56 - 8 * i));
+	return store_put(t, ST_AUX, sv_cstr(PROBE_KEY), sv_of(v, 8));
+}
+
+static int probe(lockout *l, uint64_t now)
+{
+	if (engine_write(l->e, probe_txn, &now))
+		return FS_E_UNAVAILABLE;
+	atomic_store(&l->unrecorded, 0);
+	return FS_OK;
+}
+
 int lockout_begin(lockout *l, lockout_ticket *tk, const char *staff,
                   const char *addr, uint64_t now_ms, unsigned *wait_s,
                   const char **msg)
@@ -178,8 +209,10 @@ int lockout_begin(lockout *l, lockout_ticket *tk, const char *staff,
 	snprintf(tk->staff, sizeof(tk->staff), "%s", staff);
 	snprintf(tk->addr, sizeof(tk->addr), "%s", addr ? addr : "");
 	store_txn *t;
-	if (store_begin(engine_store(l->e), 0, &t))
+	if (store_begin(engine_store(l->e), 0, &t)) {
+		*msg = "store unavailable";
 		return FS_E_UNAVAILABLE;
+	}
 	entry s, a;
 	int hs = entry_get(t, 's', tk->staff, &s) == FS_OK;
 	int ha = tk->addr[0] && entry_get(t, 'a', tk->addr, &a) == FS_OK;
@@ -197,6 +230,10 @@ int lockout_begin(lockout *l, lockout_ticket *tk, const char *staff,
 		return FS_E_RATE_LIMITED;
 	}
 	tk->had_staff = hs;
+	if (atomic_load(&l->unrecorded) && probe(l, now_ms)) {
+		*msg = "login attempts cannot be recorded now; retry later";
+		return FS_E_UNAVAILABLE;
+	}
 	/* one PIN check per staff member at a time */
 	int busy = 0, fr = -1;
 	pthread_mutex_lock(&l->mu);
@@ -338,11 +375,11 @@ static int del_txn(void *ctx, store_txn *t)
 	return store_del(t, ST_AUX, sv_of(x->key, x->kn));
 }
 
-void lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
-                 const char *device, const char *site, uint64_t now_ms)
+int lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
+                const char *device, const char *site, uint64_t now_ms)
 {
 	if (!l)
-		return;
+		return FS_OK;
 	int rc = FS_OK;
 	if (o == LOCKOUT_WRONG_PIN || o == LOCKOUT_FAILED) {
 		fail_ctx x = {l, tk, o, device, site, now_ms};
@@ -352,15 +389,19 @@ void lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
 		d.kn = key_of(d.key, 's', tk->staff);
 		rc = engine_write(l->e, del_txn, &d);
 	}
-	if (rc)
+	if (rc) {
+		atomic_store(&l->unrecorded, 1);
 		fprintf(stderr, "fieldsyncd: lockout: could not record a login "
-		                "outcome for %s: %s\n", tk->staff, fs_err_name(rc));
+		                "outcome for %s: %s; logins are refused until the "
+		                "store writes again\n", tk->staff, fs_err_name(rc));
+	}
 	if (tk->slot >= 0) {
 		pthread_mutex_lock(&l->mu);
 		l->inflight[tk->slot][0] = 0;
 		pthread_mutex_unlock(&l->mu);
 		tk->slot = -1;
 	}
+	return rc ? FS_E_UNAVAILABLE : FS_OK;
 }
 
 int lockout_clear(lockout *l, const char *staff)
@@ -384,49 +425,16 @@ typedef struct {
 	const char *site;
 	uint64_t now;
 	char kind;
-	int json;
-	jwriter *jw;
-	wbuf *mp;
-	uint32_t n;
+	doc *d;
 } rep_ctx;
 
-static void rep_u64_or_null(rep_ctx *r, const char *k, int has, uint64_t v)
+static void kv_u64_or_nil(doc *d, const char *k, int has, uint64_t v)
 {
-	if (r->json) {
-		jw_key(r->jw, k);
-		if (has)
-			jw_u64(r->jw, v);
-		else
-			jw_null(r->jw);
-	} else {
-		wb_cstr(r->mp, k);
-		if (has)
-			wb_u64(r->mp, v);
-		else
-			wb_nil(r->mp);
-	}
-}
-
-static void rep_str(rep_ctx *r, const char *k, const char *v)
-{
-	if (r->json) {
-		jw_key(r->jw, k);
-		jw_str(r->jw, v);
-	} else {
-		wb_cstr(r->mp, k);
-		wb_cstr(r->mp, v);
-	}
-}
-
-static void rep_bool(rep_ctx *r, const char *k, int v)
-{
-	if (r->json) {
-		jw_key(r->jw, k);
-		jw_bool(r->jw, v);
-	} else {
-		wb_cstr(r->mp, k);
-		wb_bool(r->mp, v);
-	}
+	doc_key(d, k);
+	if (has)
+		doc_u64(d, v);
+	else
+		doc_nil(d);
 }
 
 static int rep_cb(void *ctx, sv key, sv val)
@@ -444,21 +452,20 @@ static int rep_cb(void *ctx, sv key, sv val)
 	memcpy(name, k + 10, nn);
 	name[nn] = 0;
 	int locked = e.until > r->now;
-	if (r->json)
-		jw_obj(r->jw);
-	else
-		wb_map(r->mp, r->kind == 's' ? 7 : 6);
-	rep_str(r, r->kind == 's' ? "staff" : "address", name);
-	rep_u64_or_null(r, "fails", 1, e.fails);
-	rep_bool(r, "locked", locked);
-	rep_u64_or_null(r, "locked_until", locked, e.until);
+	doc *d = r->d;
+	doc_map_n(d, r->kind == 's' ? 7 : 6);
+	doc_key(d, r->kind == 's' ? "staff" : "address");
+	doc_str(d, name);
+	kv_u64_or_nil(d, "fails", 1, e.fails);
+	doc_key(d, "locked");
+	doc_bool(d, locked);
+	kv_u64_or_nil(d, "locked_until", locked, e.until);
 	if (r->kind == 's')
-		rep_u64_or_null(r, "level", 1, e.level);
-	rep_u64_or_null(r, "last_fail", 1, e.last);
-	rep_str(r, "device", e.device);
-	if (r->json)
-		jw_end_obj(r->jw);
-	r->n++;
+		kv_u64_or_nil(d, "level", 1, e.level);
+	kv_u64_or_nil(d, "last_fail", 1, e.last);
+	doc_key(d, "device");
+	doc_str(d, e.device);
+	doc_end(d);
 	return 0;
 }
 
@@ -470,50 +477,30 @@ int lockout_report(lockout *l, const char *site, int json, uint64_t now_ms,
 	store_txn *t;
 	if (store_begin(engine_store(l->e), 0, &t))
 		return FS_E_UNAVAILABLE;
-	jwriter jw;
-	wbuf items[2];
-	rep_ctx r = {site, now_ms, 's', json, &jw, NULL, 0};
+	doc d;
+	doc_init_tight(&d, out, json);
+	rep_ctx r = {site, now_ms, 's', &d};
 	static const char *const names[2] = {"staff", "addresses"};
 	static const char kinds[2] = {'s', 'a'};
-	if (json) {
-		jw_init(&jw, out);
-		jw_obj(&jw);
-		jw_key(&jw, "site");
-		jw_str(&jw, site);
-		jw_key(&jw, "generated_at");
-		jw_u64(&jw, now_ms);
-	} else {
-		wb_map(out, 4);
-		wb_cstr(out, "site");
-		wb_cstr(out, site);
-		wb_cstr(out, "generated_at");
-		wb_u64(out, now_ms);
-	}
+	doc_map_n(&d, 4);
+	doc_key(&d, "site");
+	doc_str(&d, site);
+	doc_key(&d, "generated_at");
+	doc_u64(&d, now_ms);
 	int rc = FS_OK;
 	for (int i = 0; i < 2 && !rc; i++) {
-		wb_init(&items[i]);
 		r.kind = kinds[i];
-		r.n = 0;
-		r.mp = &items[i];
-		if (json) {
-			jw_key(&jw, names[i]);
-			jw_arr(&jw);
-		}
+		doc_key(&d, names[i]);
+		doc_arr(&d);
 		rc = store_scan(t, ST_AUX, sv_of("lockout\0", 8), sv_of("lockout\0", 8),
 		                rep_cb, &r);
-		if (json) {
-			jw_end_arr(&jw);
-		} else {
-			wb_cstr(out, names[i]);
-			wb_arr(out, r.n);
-			wb_raw(out, items[i].p, items[i].n);
-		}
-		wb_free(&items[i]);
+		if (rc == FS_E_NOT_FOUND)
+			rc = FS_OK; /* nothing stored */
+		doc_end(&d);
 	}
-	if (json)
-		jw_end_obj(&jw);
+	doc_end(&d);
 	store_abort(t);
-	if (rc && rc != FS_E_NOT_FOUND)
+	if (rc)
 		return FS_E_UNAVAILABLE;
 	return out->err ? FS_E_UNAVAILABLE : FS_OK;
 }

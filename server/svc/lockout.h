@@ -64,15 +64,21 @@ enum lockout_outcome {
 /* Before a PIN is checked.  FS_OK: go on, and call lockout_end() exactly
  * once.  FS_E_RATE_LIMITED: refuse the login; *wait_s is the Retry-After
  * in seconds and *msg says why; do not call lockout_end().
- * FS_E_UNAVAILABLE: the store cannot be read.  l NULL: always FS_OK. */
+ * FS_E_UNAVAILABLE (and *msg): the store cannot be read, or login
+ * outcomes cannot be written now (see lockout_end).  l NULL: always
+ * FS_OK. */
 int lockout_begin(lockout *l, lockout_ticket *tk, const char *staff,
                   const char *addr, uint64_t now_ms, unsigned *wait_s,
                   const char **msg);
 /* After the check.  `device` is the device that tried, `site` the site
  * the counted entries are shown to (the staff member's, which is the
- * device's).  Safe with l NULL. */
-void lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
-                 const char *device, const char *site, uint64_t now_ms);
+ * device's).  FS_OK, or FS_E_UNAVAILABLE when the outcome could not be
+ * written: the login must then be refused (503) whatever the PIN was,
+ * and every later lockout_begin() refuses with FS_E_UNAVAILABLE, before
+ * any PIN check, until a probe write to the store goes through (fail
+ * closed: an uncounted wrong PIN is a free guess).  Safe with l NULL. */
+int lockout_end(lockout *l, lockout_ticket *tk, enum lockout_outcome o,
+                const char *device, const char *site, uint64_t now_ms);
 
 /* Clear a staff member's count and lock (a new PIN was set). */
 int lockout_clear(lockout *l, const char *staff);

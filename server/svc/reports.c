@@ -2,8 +2,8 @@
  * reports.c — see reports.h and schema/REPORTS.md.
  *
  * Each report is gathered in one read transaction into plain structs,
- * scored (patrol.h), written as msgpack through a small counting writer,
- * and turned into JSON (json.h) or CSV at the end.
+ * scored (patrol.h), and written as JSON or msgpack through the document
+ * writer (doc.h), or as CSV.
  */
 #include "server/svc/reports.h"
 
@@ -17,7 +17,7 @@
 #include "schema/catalogue.h"
 #include "schema/schema.h"
 #include "server/svc/auth.h"
-#include "server/lib/json.h"
+#include "server/lib/doc.h"
 #include "server/svc/patrol.h"
 #include "server/store/keys.h"
 #include "server/svc/tasks.h"
@@ -33,84 +33,42 @@
 		goto out;                                                      \
 	} while (0)
 
-/* ---- a msgpack writer that counts map and array entries ---------------- */
+/* ---- writing (doc.h: JSON or msgpack by a flag) ----------------------------- */
 
-typedef struct {
-	wbuf *b;
-	size_t at[24];
-	uint32_t n[24];
-	int d;
-} mw;
-
-static void mw_count(mw *m)
-{
-	if (m->d > 0)
-		m->n[m->d - 1]++;
-}
-
-static void mw_map(mw *m)
-{
-	mw_count(m);
-	m->at[m->d] = wb_map_later(m->b);
-	m->n[m->d++] = 0;
-}
-
-static void mw_arr(mw *m)
-{
-	mw_count(m);
-	m->at[m->d] = wb_arr_later(m->b);
-	m->n[m->d++] = 0;
-}
-
-static void mw_end(mw *m)
-{
-	m->d--;
-	wb_patch(m->b, m->at[m->d], m->n[m->d]);
-}
-
-static void mw_key(mw *m, const char *k) { wb_cstr(m->b, k); }
-static void mw_u64(mw *m, uint64_t v) { mw_count(m); wb_u64(m->b, v); }
-static void mw_i64(mw *m, int64_t v) { mw_count(m); wb_i64(m->b, v); }
-static void mw_f64(mw *m, double v) { mw_count(m); wb_f64(m->b, v); }
-static void mw_nil(mw *m) { mw_count(m); wb_nil(m->b); }
-static void mw_bool(mw *m, int v) { mw_count(m); wb_bool(m->b, v); }
-static void mw_str(mw *m, const char *s) { mw_count(m); wb_cstr(m->b, s); }
-static void mw_wval(mw *m, const wval *v) { mw_count(m); wb_val(m->b, v); }
-
-static void mw_ratio(mw *m, uint64_t num, uint64_t den)
+static void put_ratio(doc *m, uint64_t num, uint64_t den)
 {
 	if (den)
-		mw_f64(m, (double)num / (double)den);
+		doc_f64(m, (double)num / (double)den);
 	else
-		mw_nil(m);
+		doc_nil(m);
 }
 
 /* key: value shorthands */
-static void kv_u(mw *m, const char *k, uint64_t v) { mw_key(m, k); mw_u64(m, v); }
-static void kv_s(mw *m, const char *k, const char *v) { mw_key(m, k); mw_str(m, v); }
-static void kv_ratio(mw *m, const char *k, uint64_t n, uint64_t d)
+static void kv_u(doc *m, const char *k, uint64_t v) { doc_key(m, k); doc_u64(m, v); }
+static void kv_s(doc *m, const char *k, const char *v) { doc_key(m, k); doc_str(m, v); }
+static void kv_ratio(doc *m, const char *k, uint64_t n, uint64_t d)
 {
-	mw_key(m, k);
-	mw_ratio(m, n, d);
+	doc_key(m, k);
+	put_ratio(m, n, d);
 }
-static void kv_opt(mw *m, const char *k, int has, uint64_t v)
+static void kv_opt(doc *m, const char *k, int has, uint64_t v)
 {
-	mw_key(m, k);
+	doc_key(m, k);
 	if (has)
-		mw_u64(m, v);
+		doc_u64(m, v);
 	else
-		mw_nil(m);
+		doc_nil(m);
 }
 
 /* The seed's target of a figure, written beside it. */
-static void kv_target(mw *m, const char *k, const char *name)
+static void kv_target(doc *m, const char *k, const char *name)
 {
 	const catalogue_target *t = catalogue_target_of(name);
-	mw_key(m, k);
+	doc_key(m, k);
 	if (t)
-		mw_f64(m, t->value);
+		doc_f64(m, t->value);
 	else
-		mw_nil(m);
+		doc_nil(m);
 }
 
 /* ---- formats ---------------------------------------------------------------- */
@@ -165,22 +123,12 @@ const char *reports_ctype(int format)
 	                                : "application/json";
 }
 
-/* msgpack in `mp` to `out` in the asked format (JSON or msgpack). */
-static int finish(arena *a, wbuf *mp, int format, wbuf *out)
+/* The document written in `mp` (already in the asked format) to `out`. */
+static int finish(wbuf *mp, wbuf *out)
 {
 	if (mp->err)
 		return FS_E_UNAVAILABLE;
-	if (format == REPORT_MSGPACK) {
-		wb_raw(out, mp->p, mp->n);
-		return out->err ? FS_E_UNAVAILABLE : FS_OK;
-	}
-	wval *v;
-	int rc = wire_decode(a, mp->p, mp->n, &v);
-	if (rc)
-		return FS_E_INTERNAL;
-	jwriter w;
-	jw_init(&w, out);
-	jw_val(&w, v);
+	wb_raw(out, mp->p, mp->n);
 	return out->err ? FS_E_UNAVAILABLE : FS_OK;
 }
 
@@ -193,9 +141,10 @@ typedef struct {
 } ck_t;
 
 typedef struct {
-	char *id, *title, *standard, *zone, *status, *done_by;
+	char *id, *title, *standard, *zone, *status, *done_by, *done_trust;
 	int has_from, has_to, has_done;
 	uint64_t due_from, due_to, done_at;
+	uint64_t done_ev; /* the evidence time: done_at_est, else done_at */
 } task_t;
 
 enum { OL_NONE, OL_MET, OL_BREACHED, OL_WAITING };
@@ -209,6 +158,9 @@ typedef struct {
 	int has_deadline, has_checked;
 	uint64_t deadline, checked;
 	int level;               /* OL_* */
+	const char *checked_trust;
+	const char *skipped[3];  /* steps the status passed without their time */
+	unsigned nskipped;
 } order_t;
 
 typedef struct {
@@ -298,6 +250,9 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		t->has_from = rec_u64(r, "due_from", &t->due_from);
 		t->has_to = rec_u64(r, "due_to", &t->due_to);
 		t->has_done = rec_u64(r, "done_at", &t->done_at);
+		if (!rec_u64(r, "done_at_est", &t->done_ev))
+			t->done_ev = t->done_at;
+		t->done_trust = rec_str(b->a, r, "done_trust");
 	} else {
 		if (b->nho == b->capho) {
 			uint32_t nc = b->capho ? b->capho * 2 : 8;
@@ -337,6 +292,31 @@ static int scan_bucket(store_txn *t, arena *a, const char *bucket,
 	return b->rc;
 }
 
+/* The steps an order's status passed without setting their time (a
+ * phone-resolved order that never went on site), and the trust of its
+ * checked time. */
+static void order_skipped(order_t *o, const record *r, arena *a)
+{
+	const order_step *at = o->status
+	        ? schema_order_step(o->status, strlen(o->status)) : NULL;
+	if (o->lv) {
+		char tr[40];
+		size_t n = strlen(o->lv->checked_field) - 3; /* less "_at" */
+		snprintf(tr, sizeof(tr), "%.*s_trust", (int)n, o->lv->checked_field);
+		o->checked_trust = rec_str(a, r, tr);
+	}
+	if (!at || !strcmp(at->status, "cancelled"))
+		return;
+	unsigned n;
+	const order_step *steps = schema_order_steps(&n);
+	for (unsigned i = 0; i < n && o->nskipped < 3; i++) {
+		uint64_t v;
+		if (steps[i].at_field && steps[i].rank < at->rank &&
+		    !rec_u64(r, steps[i].at_field, &v))
+			o->skipped[o->nskipped++] = steps[i].status;
+	}
+}
+
 /* The level of one order at `now`. */
 static void order_level(order_t *o, const record *r, uint64_t now)
 {
@@ -350,8 +330,12 @@ static void order_level(order_t *o, const record *r, uint64_t now)
 		              lv->minutes * 60000;
 		o->has_deadline = 1;
 	}
-	o->has_checked = rec_u64(r, lv->checked_field, &o->checked);
-	if (!o->has_deadline)
+	/* the step's evidence time (derive.c), else the device's word */
+	char est[40];
+	snprintf(est, sizeof(est), "%s_est", lv->checked_field);
+	o->has_checked = rec_u64(r, est, &o->checked) ||
+	                 rec_u64(r, lv->checked_field, &o->checked);
+	if (!o->has_deadline || (o->status && !strcmp(o->status, "cancelled")))
 		return;
 	if (o->has_checked)
 		o->level = o->checked > o->deadline ? OL_BREACHED : OL_MET;
@@ -411,6 +395,7 @@ static int order_cb(void *ctx, const store_entry *en)
 	if (o->category)
 		o->lv = schema_service_level(o->category, strlen(o->category));
 	order_level(o, r, s->now);
+	order_skipped(o, r, s->a);
 	s->n++;
 	return 0;
 }
@@ -436,7 +421,8 @@ static int scan_orders(store_txn *t, arena *a, const char *site, uint64_t now,
 static int order_open(const order_t *o)
 {
 	return !o->status || (strcmp(o->status, "resolved") &&
-	                      strcmp(o->status, "closed"));
+	                      strcmp(o->status, "closed") &&
+	                      strcmp(o->status, "cancelled"));
 }
 
 static int is_respond(const order_t *o)
@@ -614,24 +600,32 @@ typedef struct {
 } pcount;
 
 typedef struct {
-	uint32_t total, done, done_on_time, skipped, open, overdue;
+	uint32_t total, done, done_on_time, early, skipped, open, overdue;
 } tcount;
 
 typedef struct {
 	uint32_t total, open, breached_respond, breached_resolve, met, breached,
 	         waiting;
-	uint32_t by_status[5];
+	uint32_t by_status[6];
 } ocount;
 
 static const char *const order_statuses[] = {"reported", "accepted", "on_site",
-                                             "resolved", "closed"};
+                                             "resolved", "closed", "cancelled"};
+
+/* Done before its window opened, by the evidence time. */
+static int task_early(const task_t *t)
+{
+	return t->has_done && t->has_from && t->done_ev < t->due_from;
+}
 
 static void count_task(tcount *c, const task_t *t, uint64_t now)
 {
 	c->total++;
 	if (t->status && !strcmp(t->status, "done")) {
 		c->done++;
-		if (t->has_done && t->has_to && t->done_at <= t->due_to)
+		if (task_early(t))
+			c->early++;
+		else if (t->has_done && t->has_to && t->done_ev <= t->due_to)
 			c->done_on_time++;
 	} else if (t->status && !strcmp(t->status, "skipped")) {
 		c->skipped++;
@@ -642,11 +636,24 @@ static void count_task(tcount *c, const task_t *t, uint64_t now)
 	}
 }
 
+/* A done task against its window: early, on_time or late (null when not
+ * done, or without the times to tell). */
+static const char *task_timing(const task_t *t)
+{
+	if (!t->status || strcmp(t->status, "done") || !t->has_done)
+		return NULL;
+	if (task_early(t))
+		return "early";
+	if (!t->has_to)
+		return NULL;
+	return t->done_ev <= t->due_to ? "on_time" : "late";
+}
+
 static void count_order(ocount *c, const order_t *o)
 {
 	c->total++;
 	c->open += order_open(o);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		if (o->status && !strcmp(o->status, order_statuses[i]))
 			c->by_status[i]++;
 	if (o->level == OL_BREACHED) {
@@ -674,7 +681,7 @@ static void count_pair(pcount *c, int state)
 	}
 }
 
-static void w_pcount(mw *m, const pcount *c)
+static void w_pcount(doc *m, const pcount *c)
 {
 	kv_u(m, "expected", c->expected);
 	kv_u(m, "on_time", c->on_time);
@@ -687,11 +694,12 @@ static void w_pcount(mw *m, const pcount *c)
 	         (uint64_t)c->on_time + c->late + c->missed + c->pending);
 }
 
-static void w_tcount(mw *m, const tcount *c)
+static void w_tcount(doc *m, const tcount *c)
 {
 	kv_u(m, "total", c->total);
 	kv_u(m, "done", c->done);
 	kv_u(m, "done_on_time", c->done_on_time);
+	kv_u(m, "early", c->early);
 	kv_u(m, "skipped", c->skipped);
 	kv_u(m, "open", c->open);
 	kv_u(m, "overdue", c->overdue);
@@ -699,7 +707,7 @@ static void w_tcount(mw *m, const tcount *c)
 	kv_ratio(m, "on_time_rate", c->done_on_time, c->done);
 }
 
-static void w_ocount(mw *m, const ocount *c)
+static void w_ocount(doc *m, const ocount *c)
 {
 	kv_u(m, "total", c->total);
 	kv_u(m, "open", c->open);
@@ -708,11 +716,11 @@ static void w_ocount(mw *m, const ocount *c)
 	kv_u(m, "met", c->met);
 	kv_u(m, "waiting", c->waiting);
 	kv_ratio(m, "on_time_rate", c->met, (uint64_t)c->met + c->breached);
-	mw_key(m, "by_status");
-	mw_map(m);
-	for (int i = 0; i < 5; i++)
+	doc_key(m, "by_status");
+	doc_map(m);
+	for (int i = 0; i < 6; i++)
 		kv_u(m, order_statuses[i], c->by_status[i]);
-	mw_end(m);
+	doc_end(m);
 }
 
 static const char *level_name(int l)
@@ -721,43 +729,49 @@ static const char *level_name(int l)
 	       : l == OL_WAITING ? "waiting" : "none";
 }
 
-static void w_order_item(mw *m, const order_t *o)
+static void w_order_item(doc *m, const order_t *o)
 {
-	mw_map(m);
+	doc_map(m);
 	kv_s(m, "order", o->id);
 	kv_s(m, "category", o->category);
 	kv_s(m, "status", o->status);
 	kv_opt(m, "reported_at", o->has_rep, o->reported_at);
 	kv_opt(m, "received_at", o->has_rcv, o->rcv);
-	mw_key(m, "report_delay_ms");
+	doc_key(m, "report_delay_ms");
 	if (o->has_rep && o->has_rcv)
-		mw_i64(m, (int64_t)o->rcv - (int64_t)o->reported_at);
+		doc_i64(m, (int64_t)o->rcv - (int64_t)o->reported_at);
 	else
-		mw_nil(m);
+		doc_nil(m);
 	kv_s(m, "deadline_field", o->lv ? o->lv->deadline_field : NULL);
 	kv_opt(m, "deadline", o->has_deadline, o->deadline);
 	kv_s(m, "checked_field", o->lv ? o->lv->checked_field : NULL);
 	kv_opt(m, "checked_at", o->has_checked, o->checked);
+	kv_s(m, "checked_trust", o->checked_trust);
 	kv_s(m, "level", level_name(o->level));
-	mw_end(m);
+	doc_key(m, "skipped");
+	doc_arr(m);
+	for (unsigned i = 0; i < o->nskipped; i++)
+		doc_str(m, o->skipped[i]);
+	doc_end(m);
+	doc_end(m);
 }
 
 /* A record's fields (no stamps) as a map, with its id; nil when NULL. */
-static void w_record(mw *m, const char *id, const record *r)
+static void w_record(doc *m, const char *id, const record *r)
 {
 	if (!r) {
-		mw_nil(m);
+		doc_nil(m);
 		return;
 	}
-	mw_map(m);
+	doc_map(m);
 	kv_s(m, "id", id);
 	for (uint32_t i = 0; i < r->n; i++) {
 		if (r->f[i].name_n == 8 && !memcmp(r->f[i].name, "_deleted", 8))
 			continue;
-		wb_str(m->b, r->f[i].name, r->f[i].name_n);
-		mw_wval(m, &r->f[i].val);
+		doc_keyn(m, r->f[i].name, r->f[i].name_n);
+		doc_val(m, &r->f[i].val);
 	}
-	mw_end(m);
+	doc_end(m);
 }
 
 static int may_read(const principal *p, const char *site)
@@ -854,8 +868,9 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	store_abort(t);
 	t = NULL;
 
-	mw m = {&mp, {0}, {0}, 0};
-	mw_map(&m);
+	doc m;
+	doc_init(&m, &mp, format == REPORT_JSON);
+	doc_map(&m);
 	kv_s(&m, "shift", sh.id);
 	kv_s(&m, "site", sh.site);
 	kv_s(&m, "role", role_name(sh.role));
@@ -863,71 +878,71 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	kv_u(&m, "ends", sh.ends);
 	kv_u(&m, "generated_at", now);
 	kv_s(&m, "tz", have_site ? site.tz : NULL);
-	mw_key(&m, "staff");
-	mw_arr(&m);
+	doc_key(&m, "staff");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < sh.nstaff; i++)
-		mw_str(&m, sh.staff[i]);
-	mw_end(&m);
+		doc_str(&m, sh.staff[i]);
+	doc_end(&m);
 
 	/* patrol */
 	const patrol_out *po = &d.pout;
 	pcount pc = {po->expected, po->on_time, po->late, po->missed,
 	             po->pending, po->open, po->extra};
-	mw_key(&m, "patrol");
-	mw_map(&m);
+	doc_key(&m, "patrol");
+	doc_map(&m);
 	kv_s(&m, "route", d.has_route ? d.route : NULL);
 	kv_opt(&m, "every_min", d.has_route, d.every_min);
 	kv_opt(&m, "grace_min", d.has_route, d.grace_min);
 	w_pcount(&m, &pc);
-	mw_key(&m, "rounds");
-	mw_arr(&m);
+	doc_key(&m, "rounds");
+	doc_arr(&m);
 	for (uint32_t k = 0; k < po->nrounds; k++) {
-		mw_map(&m);
+		doc_map(&m);
 		kv_u(&m, "round", k);
 		kv_u(&m, "from", patrol_round_from(&d.pin, k));
 		kv_u(&m, "to", patrol_round_to(&d.pin, k));
-		mw_key(&m, "checkpoints");
-		mw_arr(&m);
+		doc_key(&m, "checkpoints");
+		doc_arr(&m);
 		for (uint32_t c = 0; c < d.ncp; c++) {
 			const patrol_pair *pr = &po->pairs[(size_t)k * d.ncp + c];
-			mw_map(&m);
+			doc_map(&m);
 			kv_s(&m, "checkpoint", d.cps[c]);
 			kv_s(&m, "state", patrol_state_name(pr->state));
 			kv_s(&m, "checkin", pr->checkin >= 0 ? d.pcks[pr->checkin].id : NULL);
 			kv_opt(&m, "at_est", pr->checkin >= 0,
 			       pr->checkin >= 0 ? d.pcks[pr->checkin].at_est : 0);
-			mw_end(&m);
+			doc_end(&m);
 		}
-		mw_end(&m);
-		mw_end(&m);
+		doc_end(&m);
+		doc_end(&m);
 	}
-	mw_end(&m);
-	mw_key(&m, "extra_checkins");
-	mw_arr(&m);
+	doc_end(&m);
+	doc_key(&m, "extra_checkins");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < d.b.nck; i++)
 		if (!po->used[i]) {
-			mw_map(&m);
+			doc_map(&m);
 			kv_s(&m, "checkin", d.b.cks[i].id);
 			kv_s(&m, "checkpoint", d.b.cks[i].checkpoint);
 			kv_u(&m, "at_est", d.b.cks[i].at_est);
-			mw_end(&m);
+			doc_end(&m);
 		}
-	mw_end(&m);
-	mw_end(&m);
+	doc_end(&m);
+	doc_end(&m);
 
 	/* tasks */
 	tcount tc;
 	memset(&tc, 0, sizeof(tc));
 	for (uint32_t i = 0; i < d.b.ntask; i++)
 		count_task(&tc, &d.b.tasks[i], now);
-	mw_key(&m, "tasks");
-	mw_map(&m);
+	doc_key(&m, "tasks");
+	doc_map(&m);
 	w_tcount(&m, &tc);
-	mw_key(&m, "items");
-	mw_arr(&m);
+	doc_key(&m, "items");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < d.b.ntask; i++) {
 		const task_t *tk = &d.b.tasks[i];
-		mw_map(&m);
+		doc_map(&m);
 		kv_s(&m, "task", tk->id);
 		kv_s(&m, "title", tk->title);
 		kv_s(&m, "standard", tk->standard);
@@ -936,11 +951,14 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 		kv_opt(&m, "due_from", tk->has_from, tk->due_from);
 		kv_opt(&m, "due_to", tk->has_to, tk->due_to);
 		kv_opt(&m, "done_at", tk->has_done, tk->done_at);
+		kv_opt(&m, "done_at_est", tk->has_done, tk->done_ev);
+		kv_s(&m, "done_trust", tk->done_trust);
 		kv_s(&m, "done_by", tk->done_by);
-		mw_end(&m);
+		kv_s(&m, "timing", task_timing(tk));
+		doc_end(&m);
 	}
-	mw_end(&m);
-	mw_end(&m);
+	doc_end(&m);
+	doc_end(&m);
 
 	/* orders reported during the shift */
 	ocount oc;
@@ -948,52 +966,52 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	for (uint32_t i = 0; i < nord; i++)
 		if (ords[i].when >= sh.starts && ords[i].when < sh.ends)
 			count_order(&oc, &ords[i]);
-	mw_key(&m, "orders");
-	mw_map(&m);
+	doc_key(&m, "orders");
+	doc_map(&m);
 	w_ocount(&m, &oc);
-	mw_key(&m, "items");
-	mw_arr(&m);
+	doc_key(&m, "items");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < nord; i++)
 		if (ords[i].when >= sh.starts && ords[i].when < sh.ends)
 			w_order_item(&m, &ords[i]);
-	mw_end(&m);
-	mw_end(&m);
+	doc_end(&m);
+	doc_end(&m);
 
-	mw_key(&m, "untrusted_checkins");
-	mw_arr(&m);
+	doc_key(&m, "untrusted_checkins");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < d.b.nck; i++) {
 		const ck_t *c = &d.b.cks[i];
 		if (c->trust && !strcmp(c->trust, "verified"))
 			continue;
-		mw_map(&m);
+		doc_map(&m);
 		kv_s(&m, "checkin", c->id);
 		kv_s(&m, "trust", c->trust);
 		kv_opt(&m, "at", c->has_at, c->at);
 		kv_u(&m, "at_est", c->at_est);
-		mw_end(&m);
+		doc_end(&m);
 	}
-	mw_end(&m);
+	doc_end(&m);
 
-	mw_key(&m, "devices");
-	mw_arr(&m);
+	doc_key(&m, "devices");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < d.ndev; i++) {
 		const device_info *di = &d.devs[i].info;
-		mw_map(&m);
+		doc_map(&m);
 		kv_s(&m, "device", d.devs[i].device);
 		kv_s(&m, "staff", di->staff[0] ? di->staff : NULL);
 		kv_opt(&m, "last_sync", di->last_sync != 0, di->last_sync);
 		kv_opt(&m, "pending", di->has_pending, di->pending);
-		mw_key(&m, "revoked");
-		mw_bool(&m, di->revoked);
-		mw_end(&m);
+		doc_key(&m, "revoked");
+		doc_bool(&m, di->revoked);
+		doc_end(&m);
 	}
-	mw_end(&m);
-	mw_key(&m, "handover");
+	doc_end(&m);
+	doc_key(&m, "handover");
 	w_record(&m, ho_out_id, ho_out);
-	mw_key(&m, "handover_in");
+	doc_key(&m, "handover_in");
 	w_record(&m, ho_in_id, ho_in);
-	mw_end(&m);
-	rc = finish(a, &mp, format, out);
+	doc_end(&m);
+	rc = finish(&mp, out);
 	if (rc)
 		*msg = "could not write the report";
 out:
@@ -1054,6 +1072,7 @@ static void add_fig(dayfig *to, const dayfig *f)
 	to->t.total += f->t.total;
 	to->t.done += f->t.done;
 	to->t.done_on_time += f->t.done_on_time;
+	to->t.early += f->t.early;
 	to->t.skipped += f->t.skipped;
 	to->t.open += f->t.open;
 	to->t.overdue += f->t.overdue;
@@ -1064,39 +1083,41 @@ static void add_fig(dayfig *to, const dayfig *f)
 	to->o.met += f->o.met;
 	to->o.breached += f->o.breached;
 	to->o.waiting += f->o.waiting;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		to->o.by_status[i] += f->o.by_status[i];
 	to->untrusted += f->untrusted;
 }
 
-static void w_dayfig(mw *m, const dayfig *f)
+static void w_dayfig(doc *m, const dayfig *f)
 {
-	mw_key(m, "patrol");
-	mw_map(m);
+	doc_key(m, "patrol");
+	doc_map(m);
 	w_pcount(m, &f->p);
 	kv_target(m, "completion_target", "patrol.completion");
-	mw_end(m);
-	mw_key(m, "tasks");
-	mw_map(m);
+	doc_end(m);
+	doc_key(m, "tasks");
+	doc_map(m);
 	w_tcount(m, &f->t);
 	kv_target(m, "completion_target", "tasks.completion");
 	kv_target(m, "on_time_rate_target", "tasks.on_time_rate");
-	mw_end(m);
-	mw_key(m, "orders");
-	mw_map(m);
+	doc_end(m);
+	doc_key(m, "orders");
+	doc_map(m);
 	w_ocount(m, &f->o);
 	kv_target(m, "on_time_rate_target", "orders.on_time_rate");
-	mw_end(m);
+	doc_end(m);
 	kv_u(m, "untrusted_checkins", f->untrusted);
 }
 
 /* CSV: one row per day, then "total". */
+/* the fewest digits that read back exactly: a spreadsheet shows 0.8,
+ * not 0.80000000000000004 */
 static void csv_ratio(wbuf *b, uint64_t n, uint64_t d)
 {
-	char s[40];
-	int k = d ? snprintf(s, sizeof(s), ",%.17g", (double)n / (double)d)
-	          : snprintf(s, sizeof(s), ",");
-	wb_raw(b, s, (size_t)k);
+	char s[32];
+	wb_raw(b, ",", 1);
+	if (d)
+		wb_raw(b, s, (size_t)doc_fmt_f64(s, (double)n / (double)d));
 }
 
 static void csv_u(wbuf *b, uint64_t v)
@@ -1123,6 +1144,7 @@ static void csv_row(wbuf *b, const char *date, const dayfig *f)
 	csv_u(b, t->total);
 	csv_u(b, t->done);
 	csv_u(b, t->done_on_time);
+	csv_u(b, t->early);
 	csv_u(b, t->skipped);
 	csv_u(b, t->open);
 	csv_u(b, t->overdue);
@@ -1143,22 +1165,23 @@ static void csv_row(wbuf *b, const char *date, const dayfig *f)
 static const char csv_header[] =
 	"date,patrol_expected,patrol_on_time,patrol_late,patrol_missed,"
 	"patrol_pending,patrol_open,patrol_extra,patrol_completion,"
-	"tasks_total,tasks_done,tasks_done_on_time,tasks_skipped,tasks_open,"
+	"tasks_total,tasks_done,tasks_done_on_time,tasks_early,tasks_skipped,"
+	"tasks_open,"
 	"tasks_overdue,tasks_completion,tasks_on_time_rate,"
 	"orders_total,orders_open,orders_breached_respond,"
 	"orders_breached_resolve,orders_met,orders_waiting,orders_on_time_rate,"
 	"untrusted_checkins\r\n";
 
-static void w_level(mw *m, const catfig *c, const service_level *lv,
+static void w_level(doc *m, const catfig *c, const service_level *lv,
                     const char *which)
 {
-	mw_key(m, which);
+	doc_key(m, which);
 	if (!lv || strcmp(lv->deadline_field,
 	                  !strcmp(which, "respond") ? "respond_by" : "resolve_by")) {
-		mw_nil(m);
+		doc_nil(m);
 		return;
 	}
-	mw_map(m);
+	doc_map(m);
 	kv_u(m, "level_min", lv->minutes);
 	kv_s(m, "deadline_field", lv->deadline_field);
 	kv_s(m, "checked_field", lv->checked_field);
@@ -1167,7 +1190,7 @@ static void w_level(mw *m, const catfig *c, const service_level *lv,
 	kv_u(m, "waiting", c->waiting);
 	kv_ratio(m, "on_time_rate", c->met, (uint64_t)c->met + c->breached);
 	kv_target(m, "on_time_rate_target", "orders.on_time_rate");
-	mw_end(m);
+	doc_end(m);
 }
 
 int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
@@ -1331,8 +1354,9 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 		goto out;
 	}
 
-	mw m = {&mp, {0}, {0}, 0};
-	mw_map(&m);
+	doc m;
+	doc_init(&m, &mp, format == REPORT_JSON);
+	doc_map(&m);
 	kv_s(&m, "site", site);
 	kv_s(&m, "name", s.name);
 	kv_s(&m, "tz", s.tz);
@@ -1341,92 +1365,92 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	kv_u(&m, "days_count", nd);
 	kv_u(&m, "generated_at", now);
 	kv_opt(&m, "households", s.has_households, s.households);
-	mw_key(&m, "targets");
-	mw_map(&m);
+	doc_key(&m, "targets");
+	doc_map(&m);
 	unsigned nt;
 	const catalogue_target *tg = catalogue_targets(&nt);
 	for (unsigned i = 0; i < nt; i++) {
-		mw_key(&m, tg[i].name);
-		mw_map(&m);
-		mw_key(&m, "value");
-		mw_f64(&m, tg[i].value);
+		doc_key(&m, tg[i].name);
+		doc_map(&m);
+		doc_key(&m, "value");
+		doc_f64(&m, tg[i].value);
 		kv_s(&m, "rule", tg[i].rule);
 		kv_u(&m, "seed_line", tg[i].seed_line);
 		kv_s(&m, "seed", tg[i].seed_quote);
-		mw_end(&m);
+		doc_end(&m);
 	}
-	mw_end(&m);
-	mw_key(&m, "days");
-	mw_arr(&m);
+	doc_end(&m);
+	doc_key(&m, "days");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < nd; i++) {
-		mw_map(&m);
+		doc_map(&m);
 		kv_s(&m, "date", date_str(a, d0 + i));
 		w_dayfig(&m, &days[i]);
-		mw_end(&m);
+		doc_end(&m);
 	}
-	mw_end(&m);
-	mw_key(&m, "total");
-	mw_map(&m);
+	doc_end(&m);
+	doc_key(&m, "total");
+	doc_map(&m);
 	w_dayfig(&m, &total);
-	mw_end(&m);
+	doc_end(&m);
 
-	mw_key(&m, "orders_by_category");
-	mw_arr(&m);
+	doc_key(&m, "orders_by_category");
+	doc_arr(&m);
 	for (int c = 0; c < NCAT; c++) {
 		const service_level *lv = schema_service_level(cats[c], strlen(cats[c]));
-		mw_map(&m);
+		doc_map(&m);
 		kv_s(&m, "category", cats[c]);
 		kv_u(&m, "total", cf[c].total);
 		kv_u(&m, "open", cf[c].open);
 		w_level(&m, &cf[c], lv, "respond");
 		w_level(&m, &cf[c], lv, "resolve");
-		mw_key(&m, "report_delay");
-		mw_map(&m);
+		doc_key(&m, "report_delay");
+		doc_map(&m);
 		kv_u(&m, "count", cf[c].ndelay);
-		mw_key(&m, "mean_ms");
+		doc_key(&m, "mean_ms");
 		if (cf[c].ndelay)
-			mw_f64(&m, (double)cf[c].delay_sum / cf[c].ndelay);
+			doc_f64(&m, (double)cf[c].delay_sum / cf[c].ndelay);
 		else
-			mw_nil(&m);
-		mw_key(&m, "max_ms");
+			doc_nil(&m);
+		doc_key(&m, "max_ms");
 		if (cf[c].ndelay)
-			mw_i64(&m, cf[c].delay_max);
+			doc_i64(&m, cf[c].delay_max);
 		else
-			mw_nil(&m);
-		mw_end(&m);
-		mw_end(&m);
+			doc_nil(&m);
+		doc_end(&m);
+		doc_end(&m);
 	}
-	mw_end(&m);
+	doc_end(&m);
 
-	mw_key(&m, "complaints");
-	mw_map(&m);
+	doc_key(&m, "complaints");
+	doc_map(&m);
 	kv_u(&m, "count", complaints);
 	kv_opt(&m, "households", s.has_households, s.households);
-	mw_key(&m, "months");
-	mw_f64(&m, nd / MONTH_DAYS);
-	mw_key(&m, "per_household_month");
+	doc_key(&m, "months");
+	doc_f64(&m, nd / MONTH_DAYS);
+	doc_key(&m, "per_household_month");
 	if (s.has_households && s.households)
-		mw_f64(&m, (double)complaints / (double)s.households /
+		doc_f64(&m, (double)complaints / (double)s.households /
 		                   (nd / MONTH_DAYS));
 	else
-		mw_nil(&m);
+		doc_nil(&m);
 	kv_target(&m, "target", "complaints.per_household_month");
-	mw_end(&m);
-	mw_key(&m, "satisfaction");
-	mw_nil(&m);
+	doc_end(&m);
+	doc_key(&m, "satisfaction");
+	doc_nil(&m);
 	kv_target(&m, "satisfaction_target", "satisfaction");
 
 	uint32_t nunc = 0;
 	for (uint32_t i = 0; i < nslot; i++)
 		nunc += !slots[i].shift;
 	kv_u(&m, "uncovered_count", nunc);
-	mw_key(&m, "uncovered");
-	mw_arr(&m);
+	doc_key(&m, "uncovered");
+	doc_arr(&m);
 	for (uint32_t i = 0; i < nslot; i++) {
 		const task_slot *sl = &slots[i];
 		if (sl->shift)
 			continue;
-		mw_map(&m);
+		doc_map(&m);
 		kv_s(&m, "standard", sl->std->id);
 		kv_s(&m, "title", sl->std->title);
 		kv_s(&m, "role", role_name(sl->std->role));
@@ -1434,11 +1458,11 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 		kv_u(&m, "slot", sl->slot);
 		kv_u(&m, "due_from", sl->due_from);
 		kv_u(&m, "due_to", sl->due_to);
-		mw_end(&m);
+		doc_end(&m);
 	}
-	mw_end(&m);
-	mw_end(&m);
-	rc = finish(a, &mp, format, out);
+	doc_end(&m);
+	doc_end(&m);
+	rc = finish(&mp, out);
 	if (rc)
 		*msg = "could not write the report";
 #undef DAY_OF

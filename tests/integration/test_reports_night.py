@@ -80,10 +80,12 @@ class Night:
             "mono": at - self.boot_ms, "method": "nfc"})
 
     def push(self, ops, pending):
+        """Push ops; `pending` ops stay in the outbox after it (a device
+        reports its outbox as the push starts: these and the pushed)."""
         t = now_ms()
         r = self.guard.sync(push=[batch(ops)] if ops else [],
                             dev={"boot": "boot-1", "mono": t - self.boot_ms,
-                                 "wall": t, "pending": pending})
+                                 "wall": t, "pending": pending + len(ops)})
         b = check(r, 200)
         for ack in b["acks"]:
             assert not ack.get("rej") and ack["applied"] == len(ops), ack

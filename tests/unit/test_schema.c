@@ -70,7 +70,14 @@ static void test_server_owned(void **state)
 	(void)state;
 	const char *owned[][2] = {{"checkin", "rcv"}, {"checkin", "skew"},
 	                          {"checkin", "at_est"}, {"checkin", "trust"},
-	                          {"order", "respond_by"}, {"order", "resolve_by"}};
+	                          {"order", "respond_by"}, {"order", "resolve_by"},
+	                          {"task", "done_at_est"}, {"task", "done_trust"},
+	                          {"order", "accepted_at_est"},
+	                          {"order", "accepted_trust"},
+	                          {"order", "on_site_at_est"},
+	                          {"order", "on_site_trust"},
+	                          {"order", "resolved_at_est"},
+	                          {"order", "resolved_trust"}};
 	unsigned count = 0, n;
 	const scollection *cs = schema_collections(&n);
 	for (unsigned i = 0; i < n; i++)
@@ -80,8 +87,8 @@ static void test_server_owned(void **state)
 				/* server-owned means nobody else */
 				assert_int_equal(cs[i].fields[k].grants, G_SERVER);
 			}
-	assert_int_equal(count, 6);
-	for (size_t i = 0; i < 6; i++)
+	assert_int_equal(count, 14);
+	for (size_t i = 0; i < 14; i++)
 		assert_true(field(owned[i][0], owned[i][1])->grants & G_SERVER);
 }
 

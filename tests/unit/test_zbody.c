@@ -385,6 +385,15 @@ static void test_trailing_garbage(void **state)
 	zb_inflate_free(NULL);
 }
 
+/* The journal's frame check: the standard CRC-32 check value, and the
+ * empty input. */
+static void test_crc32(void **state)
+{
+	(void)state;
+	assert_int_equal(zb_crc32("123456789", 9), 0xCBF43926u);
+	assert_int_equal(zb_crc32("", 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_zip_bomb),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_trailing_garbage),
+		cmocka_unit_test(test_crc32),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

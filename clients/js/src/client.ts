@@ -22,7 +22,7 @@ import {
 	type Batch,
 	type StoredRec,
 } from "./local.js";
-import { bucketOf, checkWrite, CATEGORIES, URGENT, validId } from "./schema.js";
+import { bucketOf, checkWrite, CATEGORIES, STATUS_RANK, URGENT, validId } from "./schema.js";
 import type { Mode, Storage, Tx } from "./storage.js";
 import { apply, correctedNow, newStats, prepare, stampNow, type SyncReq } from "./sync.js";
 import {
@@ -387,9 +387,11 @@ export class Client {
 	private async taskUpdate(taskId: string, status: string, extra: DoneExtra): Promise<Write> {
 		const ph = await this.photoPrep(extra.photo);
 		return this.action(["task"], async (tx, who) => {
-			if (!(await loadRec(tx, "task", taskId)))
-				throw new FieldsyncError("ENOTFOUND", `no task ${taskId} on this device (sync to fetch your tasks)`);
-			const f: Fields = { status, done_at: await correctedNow(tx, this.clock), done_by: who.staff };
+			const cur = await loadRec(tx, "task", taskId);
+			if (!cur) throw new FieldsyncError("ENOTFOUND", `no task ${taskId} on this device (sync to fetch your tasks)`);
+			if (status === "done" && cur.f.status === "done" && extra.note === undefined && !ph && extra.checklist === undefined)
+				throw new FieldsyncError("ESTATE", `task ${taskId} is already done; nothing changed`);
+			const f: Fields = { status, ...this.stepEvidence("done_at"), done_by: who.staff };
 			if (extra.note !== undefined) f.note = extra.note;
 			if (extra.checklist !== undefined) f.checklist_done = extra.checklist;
 			if (ph) {
@@ -438,20 +440,26 @@ export class Client {
 		});
 	}
 
+	/** A step's time as evidence, like a checkin's: the phone's own clock
+	 * with this boot's id and ms since boot (the server dates it). */
+	private stepEvidence(atField: string): Fields {
+		return { [atField]: this.clock.wall(), boot: this.clock.boot, mono: this.clock.mono() };
+	}
+
 	private async orderStep(orderId: string, step: "accept" | "on-site" | "resolve", note?: string): Promise<Write> {
 		return this.action(["order"], async (tx, who) => {
 			const r = await loadRec(tx, "order", orderId);
 			if (!r) throw new FieldsyncError("ENOTFOUND", `no order ${orderId} on this device (sync to fetch the orders)`);
-			const now = await correctedNow(tx, this.clock);
 			const assignee = typeof r.f.assignee === "string" ? r.f.assignee : "";
 			if (assignee && assignee !== who.staff)
 				throw new FieldsyncError("EINVAL", `order ${orderId} is assigned to ${assignee}`);
-			const f: Fields =
-				step === "accept"
-					? { status: "accepted", accepted_at: now, ...(assignee ? {} : { assignee: who.staff }) }
-					: step === "on-site"
-						? { status: "on_site", on_site_at: now }
-						: { status: "resolved", resolved_at: now };
+			const to = step === "accept" ? "accepted" : step === "on-site" ? "on_site" : "resolved";
+			const from = typeof r.f.status === "string" ? r.f.status : "reported";
+			// the server refuses a status that moves back (protocol/PROTOCOL.md, "Orders")
+			if (from === "cancelled" || STATUS_RANK[from] >= STATUS_RANK[to])
+				throw new FieldsyncError("ESTATE", `order ${orderId} is already ${from}: status cannot go from ${from} to ${to}`);
+			const f: Fields = { status: to, ...this.stepEvidence(to + "_at") };
+			if (step === "accept" && !assignee) f.assignee = who.staff;
 			if (note !== undefined) f.note = note;
 			return this.writeTx(tx, "order", orderId, f);
 		});

@@ -14,6 +14,20 @@ interface Coll {
 }
 
 const ROLES = ["guard", "cleaner", "technician", "supervisor", "admin"];
+/** How far an evidence time is trusted (protocol/PROTOCOL.md, "Evidence time"). */
+const TRUST = ["verified", "corrected", "unverified"];
+
+/** The order lattice's ranks (schema/schema.c `steps[]`): status only
+ * moves to a higher rank; cancelled is an end reached from an open state. */
+export const STATUS_RANK: Record<string, number> = {
+	reported: 0,
+	accepted: 1,
+	on_site: 2,
+	resolved: 3,
+	closed: 4,
+	cancelled: 4,
+};
+
 export const CATEGORIES = [
 	"elevator_entrapment",
 	"urgent_water",
@@ -79,8 +93,12 @@ const C: Record<string, Coll> = {
 			note: "str",
 			photo: "str",
 			checklist_done: "arr",
+			boot: "str",
+			mono: "uint",
+			done_at_est: "uint",
+			done_trust: TRUST,
 		},
-		server: [],
+		server: ["done_at_est", "done_trust"],
 		bucket: "shift",
 		by: "shift",
 	},
@@ -101,7 +119,7 @@ const C: Record<string, Coll> = {
 			rcv: "uint",
 			skew: "int",
 			at_est: "uint",
-			trust: ["verified", "corrected", "unverified"],
+			trust: TRUST,
 		},
 		server: ["rcv", "skew", "at_est", "trust"],
 		bucket: "shift",
@@ -116,7 +134,7 @@ const C: Record<string, Coll> = {
 			reported_at: "uint",
 			reporter: "id",
 			assignee: "id",
-			status: ["reported", "accepted", "on_site", "resolved", "closed"],
+			status: ["reported", "accepted", "on_site", "resolved", "closed", "cancelled"],
 			accepted_at: "uint",
 			on_site_at: "uint",
 			resolved_at: "uint",
@@ -124,8 +142,25 @@ const C: Record<string, Coll> = {
 			resolve_by: "uint",
 			photos: "arr",
 			note: "str",
+			boot: "str",
+			mono: "uint",
+			accepted_at_est: "uint",
+			accepted_trust: TRUST,
+			on_site_at_est: "uint",
+			on_site_trust: TRUST,
+			resolved_at_est: "uint",
+			resolved_trust: TRUST,
 		},
-		server: ["respond_by", "resolve_by"],
+		server: [
+			"respond_by",
+			"resolve_by",
+			"accepted_at_est",
+			"accepted_trust",
+			"on_site_at_est",
+			"on_site_trust",
+			"resolved_at_est",
+			"resolved_trust",
+		],
 		bucket: "orders",
 		by: "site",
 	},

@@ -1,0 +1,239 @@
+// web.test.mjs — the web app in Debian's Chromium against real fieldsyncd
+// processes (issue 13's tests).  `make test-web`; node's test runner
+// prints the pass/fail summary and exits non-zero on a failure.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Server, setupSite, browser, phone, desktop, enrollAndLogin, waitPending, tab, ROOT } from "./harness.mjs";
+
+let b;
+before(async () => { b = await browser(); });
+after(async () => { await b?.close(); });
+
+async function withServer(fn, args) {
+  const srv = await new Server(args).start();
+  try { await fn(srv); } finally { await srv.stop(); }
+}
+
+const f = (r) => r.f;
+
+test("guard: offline round from a cold start, 5 checkins verified", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const { ctx, page } = await phone(b);
+  await enrollAndLogin(page, srv, site, "guard", "g-1");
+  await waitPending(page, 0);
+  // the service worker holds the shell before we cut the network
+  await page.waitForFunction(() => navigator.serviceWorker?.controller != null || navigator.serviceWorker.ready.then(() => true), null, { timeout: 10000 });
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload();
+  await ctx.setOffline(true);
+  await page.reload();
+  await page.getByRole("textbox", { name: "Tag" }).waitFor();
+  for (let i = 1; i <= 5; i++) {
+    await page.getByRole("textbox", { name: "Tag" }).fill("TAG-" + (1000 + i));
+    await page.getByRole("button", { name: "Check in" }).click();
+    await waitPending(page, i);
+  }
+  await page.getByRole("status").filter({ hasText: "Offline" }).waitFor();
+  await ctx.setOffline(false);
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(page, 0, 20000);
+  const cks = (await srv.pull("shift/sh-guard")).filter((r) => r.c === "checkin");
+  assert.equal(cks.length, 5, "the server holds exactly the 5 checkins");
+  assert.deepEqual(cks.map((r) => f(r).checkpoint).sort(), ["cp-01", "cp-02", "cp-03", "cp-04", "cp-05"]);
+  for (const r of cks) assert.equal(f(r).trust, "verified", r.id + " trust");
+  // a 6th scan queued offline survives a reload; its page session had
+  // synced before (the server holds that session's anchor), so it is
+  // still verified when the next page session sends it
+  await ctx.setOffline(true);
+  await page.getByRole("textbox", { name: "Tag" }).fill("TAG-1006");
+  await page.getByRole("button", { name: "Check in" }).click();
+  await waitPending(page, 1);
+  await page.reload();
+  await waitPending(page, 1);
+  await ctx.setOffline(false);
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(page, 0, 20000);
+  const six = (await srv.pull("shift/sh-guard")).filter((r) => r.c === "checkin" && f(r).checkpoint === "cp-06");
+  assert.equal(six.length, 1);
+  assert.equal(f(six[0]).trust, "verified");
+  assert.deepEqual(page.errors ?? [], []);
+  await ctx.close();
+}));
+
+test("cleaner: a tick with a photo; an early tick refused", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const { ctx, page } = await phone(b);
+  await enrollAndLogin(page, srv, site, "cleaner", "c-1");
+  await page.getByRole("heading", { name: "Mop the lobby" }).waitFor();
+  // early: the later task
+  await page.getByRole("button", { name: "Done: Sweep stairwell A" }).click();
+  await page.getByRole("alert").filter({ hasText: "Too early" }).waitFor();
+  // a 64x48 PNG made by the page itself
+  const png = await page.evaluate(async () => {
+    const c = document.createElement("canvas"); c.width = 64; c.height = 48;
+    const g = c.getContext("2d"); g.fillStyle = "#3a7"; g.fillRect(0, 0, 64, 48);
+    const blob = await new Promise((r) => c.toBlob(r, "image/png"));
+    return Array.from(new Uint8Array(await blob.arrayBuffer()));
+  });
+  const item = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: "Mop the lobby" }) });
+  await item.getByRole("textbox", { name: "Note" }).fill("wet floor sign out");
+  await item.getByLabel("Photo").setInputFiles({ name: "lobby.png", mimeType: "image/png", buffer: Buffer.from(png) });
+  await page.getByRole("button", { name: "Done: Mop the lobby" }).click();
+  await waitPending(page, 1);
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(page, 0, 20000);
+  const tasks = await srv.pull("shift/sh-clean");
+  const now = f(tasks.find((r) => r.id === "tk-now"));
+  const later = f(tasks.find((r) => r.id === "tk-later"));
+  assert.equal(now.status, "done");
+  assert.equal(now.note, "wet floor sign out");
+  assert.match(String(now.photo), /^[0-9a-f]{64}$/);
+  const blob = await fetch(srv.url + "/v1/blobs/" + now.photo, { headers: { Authorization: "Bearer " + srv.token } });
+  assert.equal(blob.status, 200, "the photo was uploaded");
+  assert.equal(later.status, "open", "the early tick was not sent");
+  await ctx.close();
+}));
+
+test("technician: order reported to resolved; an offline entrapment shows its banner until sent", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const { ctx, page } = await phone(b);
+  await enrollAndLogin(page, srv, site, "technician", "t-1");
+  await tab(page, "Orders", page.getByRole("heading", { name: "Open orders" }));
+  await page.getByRole("combobox", { name: "Category" }).selectOption("repair");
+  await page.getByRole("textbox", { name: "Title" }).fill("Lobby door closer broken");
+  await page.getByRole("button", { name: "Report" }).click();
+  for (const step of ["Accept", "On site", "Resolve"]) {
+    await page.getByRole("button", { name: step, exact: true }).click();
+    await page.getByRole("button", { name: step, exact: true }).waitFor({ state: "detached" });
+  }
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(page, 0, 20000);
+  const orders = (await srv.pull("orders/" + site)).map(f);
+  const o = orders.find((x) => x.title === "Lobby door closer broken");
+  assert.ok(o, "the order reached the server");
+  assert.equal(o.status, "resolved");
+  assert.equal(o.assignee, "t-1");
+  assert.ok(o.accepted_at && o.on_site_at && o.resolved_at);
+  // the entrapment, offline
+  await ctx.setOffline(true);
+  await page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
+  await page.getByText("within 5 minutes").waitFor();
+  await page.getByRole("textbox", { name: "Title" }).fill("Lift 2 stuck between floors");
+  await page.getByRole("button", { name: "Report" }).click();
+  const banner = page.locator("#urgent").getByRole("alert").filter({ hasText: "phone the control room" });
+  await banner.waitFor({ timeout: 10000 });
+  await page.reload();
+  await banner.waitFor({ timeout: 10000 });
+  await ctx.setOffline(false);
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await banner.waitFor({ state: "detached", timeout: 20000 });
+  const ent = (await srv.pull("orders/" + site)).map(f).find((x) => x.category === "elevator_entrapment");
+  assert.ok(ent && ent.respond_by - ent.reported_at === 300000, "server holds it with its 5-minute deadline");
+  await ctx.close();
+}));
+
+test("board: a guard's checkin shows within 2 s of the sync; hostile text does nothing", () => withServer(async (srv) => {
+  const hostile = '<img src=x onerror="window.__pwned=1">';
+  const { site } = await setupSite(srv, { cpName: (i) => (i === 1 ? hostile + "</script><script>window.__pwned=2</script>" : "Checkpoint " + i) });
+  const sup = await desktop(b);
+  await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+  await sup.page.locator('table.grid[data-shift="sh-guard"]').waitFor({ timeout: 15000 });
+  const guard = await phone(b);
+  await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
+  // hostile text in an order note, reported by the guard
+  await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
+  await guard.page.getByRole("textbox", { name: "Title" }).fill("</script><img src=x onerror=window.__pwned=3>");
+  await guard.page.getByRole("textbox", { name: "Detail" }).fill('<svg onload="window.__pwned=4">');
+  await guard.page.getByRole("button", { name: "Report" }).click();
+  await tab(guard.page, "Shift", guard.page.getByRole("textbox", { name: "Tag" }));
+  await guard.page.getByRole("textbox", { name: "Tag" }).fill("TAG-1002");
+  await guard.page.getByRole("button", { name: "Check in" }).click();
+  await guard.page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(guard.page, 0, 20000);
+  const synced = Date.now();
+  const cell = sup.page.locator('table.grid[data-shift="sh-guard"] td[data-cp="cp-02"][data-round="0"]');
+  await cell.and(sup.page.locator(".st-on_time")).waitFor({ timeout: 2000 });
+  const ms = Date.now() - synced;
+  console.log("# board showed the checkin " + ms + " ms after the guard's sync");
+  assert.ok(ms <= 2000);
+  await sup.page.getByText("Lift", { exact: false }).count();
+  await sup.page.getByText("</script><img src=x onerror=window.__pwned=3>").first().waitFor({ timeout: 5000 });
+  for (const p of [sup.page, guard.page]) {
+    assert.equal(await p.evaluate(() => window.__pwned), undefined);
+    assert.equal(await p.locator('img[src="x"], svg[onload]').count(), 0);
+  }
+  await sup.page.getByRole("rowheader", { name: hostile, exact: false }).first().waitFor();
+  await guard.page.reload();
+  await guard.page.getByText(hostile, { exact: false }).first().waitFor();
+  assert.equal(await guard.page.evaluate(() => window.__pwned), undefined);
+  assert.deepEqual(sup.page.errors ?? [], [], "no script error, no CSP violation on the board");
+  assert.deepEqual(guard.page.errors ?? [], []);
+  await sup.ctx.close(); await guard.ctx.close();
+}));
+
+test("board: a round shows pending while the guard's device is unsynced, missed once it synced", () => withServer(async (srv) => {
+  const now = Date.now();
+  const starts = now - 50000; // round 0 ends 10 s from now
+  const { site } = await setupSite(srv, { extra: (s) => [
+    { c: "staff", id: "g-2", f: { site: s, name: "Chen Jun", role: "guard", active: true } },
+    { c: "route", id: "rt-fast", f: { site: s, name: "Fast", checkpoints: ["cp-01", "cp-02"], every_min: 1, grace_min: 0 } },
+    { c: "shift", id: "sh-fast", f: { site: s, role: "guard", starts, ends: starts + 4 * 60000, staff: ["g-2"], route: "rt-fast" } },
+  ] });
+  await srv.pin("g-2", "1234");
+  const guard = await phone(b);
+  await enrollAndLogin(guard.page, srv, site, "guard", "g-2");
+  await waitPending(guard.page, 0);
+  await guard.ctx.setOffline(true);
+  await new Promise((r) => setTimeout(r, Math.max(0, starts + 60000 - Date.now()) + 1500));
+  const sup = await desktop(b);
+  await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+  const cell = sup.page.locator('table.grid[data-shift="sh-fast"] td[data-cp="cp-01"][data-round="0"]');
+  await cell.waitFor({ timeout: 15000 });
+  assert.match(await cell.getAttribute("class"), /st-pending/, "unsynced device: pending, not missed");
+  await guard.ctx.setOffline(false);
+  await guard.page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(guard.page, 0, 20000);
+  await cell.and(sup.page.locator(".st-missed")).waitFor({ timeout: 15000 });
+  await sup.ctx.close(); await guard.ctx.close();
+}));
+
+test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const out = join(ROOT, "build/screenshots");
+  mkdirSync(out, { recursive: true });
+  const { ctx, page } = await phone(b, "zh-CN");
+  await page.goto(srv.url + "/");
+  await page.getByRole("heading", { name: "登记本手持终端" }).waitFor();
+  await page.screenshot({ path: join(out, "test-zh-enroll.png") });
+  const code = await srv.code(site, "guard");
+  await page.getByRole("textbox", { name: "登记码" }).fill(code);
+  await page.getByRole("button", { name: "登记", exact: true }).click();
+  await page.getByRole("textbox", { name: "员工编号" }).fill("g-1");
+  await page.getByRole("textbox", { name: "PIN 码" }).fill("1234");
+  await page.getByRole("button", { name: "登录" }).click();
+  await page.getByRole("link", { name: "巡更" }).waitFor();
+  await page.getByText("条待同步").waitFor();
+  await page.locator("#shift-h").waitFor();
+  await page.screenshot({ path: join(out, "test-zh-shift.png") });
+  // no missing glyph: Chromium says which platform fonts drew the
+  // heading's text, and how many glyphs each (Debian fonts-noto-cjk)
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("DOM.enable"); await cdp.send("CSS.enable");
+  for (const sel of ["#shift-h", ".tabs a"]) {
+    let fonts = [];
+    // the screen redraws as the sync lands: ask again until the node is laid out
+    for (let i = 0; i < 20 && !fonts.length; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 250));
+      const { root } = await cdp.send("DOM.getDocument", { depth: -1 });
+      const { nodeId } = await cdp.send("DOM.querySelector", { nodeId: root.nodeId, selector: sel });
+      if (nodeId) ({ fonts } = await cdp.send("CSS.getPlatformFontsForNode", { nodeId }).catch(() => ({ fonts: [] })));
+    }
+    assert.ok(fonts.some((x) => /CJK/.test(x.familyName)), sel + " drawn with " + JSON.stringify(fonts));
+    assert.ok(fonts.every((x) => !/LastResort|Tofu/i.test(x.familyName)), JSON.stringify(fonts));
+  }
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
+  await ctx.close();
+}));
+
