@@ -95,6 +95,11 @@ typedef struct {
 	uint64_t seed;         /* jitter and fault dice; 0: from the clock */
 	int no_fsync;          /* local store commits without fsync (load
 	                        * simulation only: not crash-safe) */
+	/* Pull encoding to ask the server for: 2 (also 0, the default) the
+	 * columnar v2, 1 the v1 maps (protocol/PROTOCOL.md, "Pull encoding
+	 * v2").  FIELDSYNC_WIRE=v1 or v2 applies when 0.  Either way the
+	 * answer of a server that speaks only v1 is understood. */
+	unsigned wire;
 } fs_options;
 
 /* Open (or create) the local store in o->home.  On failure *out is NULL

@@ -2,7 +2,8 @@
  * cli.c — `fieldsync`, the handheld command line for guards, cleaners,
  * technicians and supervisors, on libfieldsync.
  *
- *   fieldsync [--home DIR] [--json] [--offline] [--proxy URL] COMMAND [ARGS]
+ *   fieldsync [--home DIR] [--json] [--offline] [--proxy URL] [--wire v1|v2]
+ *             COMMAND [ARGS]
  *
  * Every command but enroll, login and sync works offline: a change is
  * queued in the local store first (durably), then sent at once when the
@@ -40,7 +41,7 @@ static const opt_def opt_defs[] = {
 	{"to-shift", 1}, {"every", 1},  {"help", 0},     {"raw", 0},
 	{"out", 1},    {"url", 1},      {"token-file", 1}, {"site", 1},
 	{"role", 1},   {"uses", 1},     {"ttl", 1},      {"device", 1},
-	{"all", 0},    {"proxy", 1},
+	{"all", 0},    {"proxy", 1},    {"wire", 1},
 };
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
 _Static_assert(NOPTS <= MAX_OPTS, "raise MAX_OPTS");
@@ -170,6 +171,7 @@ static int open_home(cli *x, unsigned attempts, unsigned timeout_ms,
 	fs_check_report rep;
 	fs_options o;
 	char err[512];
+	const char *w;
 	int rc;
 
 	if (!has_store(x->home) && !may_create)
@@ -184,6 +186,9 @@ static int open_home(cli *x, unsigned attempts, unsigned timeout_ms,
 	o.proxy = opt(x, "proxy");
 	o.attempts = attempts;
 	o.timeout_ms = timeout_ms;
+	if ((w = opt(x, "wire")) && strcmp(w, "v1") && strcmp(w, "v2"))
+		return fail(x, EXIT_USAGE, "--wire is v1 or v2");
+	o.wire = w && !strcmp(w, "v1") ? 1 : w ? 2 : 0;
 	rc = fs_open(&o, &x->c, err, sizeof(err));
 	if (rc)
 		return fail(x, EXIT_FAIL, "%s", err[0] ? err : fs_strerror(rc));
@@ -1615,7 +1620,7 @@ static const command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fieldsync [--home DIR] [--json] [--offline] "
-	           "[--proxy URL] COMMAND ...\n\n"
+	           "[--proxy URL] [--wire v1|v2] COMMAND ...\n\n"
 	           "commands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
@@ -1626,6 +1631,8 @@ static void usage(FILE *f)
 	           "             socks5h://host:port; '' for none); without it the\n"
 	           "             https_proxy, http_proxy, all_proxy and no_proxy\n"
 	           "             variables apply\n"
+	           "--wire v1|v2 the pull encoding to ask for (default v2, the\n"
+	           "             columnar one; v1 for a server or proxy that needs it)\n"
 	           "`fieldsync COMMAND --help` says more about one command.\n"
 	           "Every command but enroll, login, sync and admin works offline.\n");
 }
@@ -1639,7 +1646,7 @@ static void command_help(const command *c)
 static int allowed(const command *c, const char *name)
 {
 	static const char *const global[] = {"home", "json", "offline", "help",
-	                                     "proxy"};
+	                                     "proxy", "wire"};
 	size_t n = strlen(name);
 	const char *p = c->opts;
 

@@ -147,9 +147,10 @@ int anchor_get(store_txn *t, const char *device, const char *boot,
 int anchor_put(store_txn *t, const char *device, const char *boot,
                int64_t anchor);
 
-/* pull.c: one bucket of the response: {cursor, more, reset, recs, gone}. */
+/* pull.c: one bucket of the response: {cursor, more, reset, recs, gone};
+ * enc 2: `cols` (one v2 page, protocol/colwire.h) in place of `recs`. */
 int pull_bucket(store_txn *t, arena *a, const char *bucket, uint64_t cursor,
-                uint32_t *budget, wbuf *out);
+                uint32_t *budget, int enc, wbuf *out);
 
 /* request.c */
 void free_acks(job *j);

@@ -773,7 +773,7 @@ export class Client {
 				// nothing to seal the request is built read-only (and leaves out
 				// a batch another tab opened meanwhile)
 				const seal = state.unsealed;
-				const rq: SyncReq = await this.run(seal ? "rw" : "ro", (tx) => prepare(tx, this.clock, after, limit, seal));
+				const rq: SyncReq = await this.run(seal ? "rw" : "ro", (tx) => prepare(tx, this.clock, after, limit, seal, this.options.wire ?? 2));
 				const a = await request(
 					this.http,
 					{
