@@ -24,6 +24,7 @@
 #include "server/lib/crypto.h"
 #include "server/model/records.h"
 #include "server/svc/genpush.h"
+#include "server/svc/roster.h"
 
 #define MIN_MS 60000ULL
 #define HOUR_MS (60 * MIN_MS)
@@ -771,7 +772,12 @@ static int site_cb(void *ctx, const char *c, const char *id, const char *bucket,
 static void run_site(tasks_gen *g, const char *site)
 {
 	tasks_stats st;
-	int rc = tasks_generate_site(g->e, g->tz, site, engine_now(g->e), &st);
+	/* shifts first (roster.h), so the tasks find them */
+	int rc = roster_generate_site(g->e, g->tz, site, engine_now(g->e), NULL);
+	if (rc && rc != FS_E_NOT_FOUND)
+		fprintf(stderr, "fieldsyncd: rosters: site %s: %s\n", site,
+		        fs_err_name(rc));
+	rc = tasks_generate_site(g->e, g->tz, site, engine_now(g->e), &st);
 	if (rc && rc != FS_E_NOT_FOUND)
 		fprintf(stderr, "fieldsyncd: tasks: site %s: %s\n", site,
 		        fs_err_name(rc));

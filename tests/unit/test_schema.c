@@ -26,7 +26,7 @@ static void test_lookup(void **state)
 	(void)state;
 	const char *names[] = {"site", "zone", "checkpoint", "route", "staff",
 	                       "shift", "standard", "task", "checkin", "order",
-	                       "handover"};
+	                       "handover", "roster"};
 	unsigned n;
 	schema_collections(&n);
 	assert_int_equal(n, sizeof(names) / sizeof(names[0]));
@@ -63,6 +63,7 @@ static void test_buckets(void **state)
 	assert_int_equal(schema_collection("order", 5)->bucket, BK_ORDERS);
 	assert_int_equal(schema_collection("checkin", 7)->bucket, BK_SHIFT);
 	assert_int_equal(schema_collection("standard", 8)->bucket, BK_SITE);
+	assert_int_equal(schema_collection("roster", 6)->bucket, BK_SITE);
 }
 
 static void test_server_owned(void **state)
