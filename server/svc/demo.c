@@ -227,23 +227,10 @@ static int tick_cb(void *ctx, const store_entry *en)
 int demo_load(engine *e, const auth_cfg *ac)
 {
 	principal admin;
-	memset(&admin, 0, sizeof(admin));
-	store_txn *t;
-	sv v;
-	if (store_begin(engine_store(e), 0, &t))
-		return FS_E_UNAVAILABLE;
-	int have = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v);
-	if (!have && v.n <= FS_ID_MAX) {
-		memcpy(admin.device, v.p, v.n);
-		admin.device[v.n] = 0;
-	}
-	store_abort(t);
-	if (have) {
+	if (auth_admin_principal(e, &admin)) {
 		fprintf(stderr, "fieldsyncd: demo: run init first\n");
 		return FS_E_BAD_REQUEST;
 	}
-	snprintf(admin.staff, sizeof(admin.staff), "admin");
-	admin.role = ROLE_ADMIN;
 
 	tz_db *tzdb = NULL;
 	const tz_zone *z;
@@ -511,6 +498,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 	snprintf(bucket, sizeof(bucket), "shift/%s", clean_id);
 	arena *ta = arena_new(0);
 	tick_ctx tc = {ta, &b, FS_OK};
+	store_txn *t;
 	if (!ta || store_begin(engine_store(e), 0, &t)) {
 		arena_free(ta);
 		rc = FS_E_UNAVAILABLE;
