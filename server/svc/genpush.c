@@ -8,8 +8,26 @@
 
 #include "protocol/errors.h"
 #include "server/lib/crypto.h"
+#include "server/lib/tz.h"
 
 #define PER_BATCH_DEFAULT 2000u
+
+char *gp_slot_id(arena *a, const char *prefix, const char *src, int64_t day,
+                 uint32_t slot)
+{
+	int64_t y;
+	unsigned m, d;
+	tz_civil_from_days(day, &y, &m, &d);
+	if (strlen(src) <= 100)
+		return arena_printf(a, "%s:%s:%04lld%02u%02u:%u", prefix, src,
+		                    (long long)y, m, d, slot);
+	uint8_t h[32];
+	char hex[65];
+	crypto_sha256(src, strlen(src), h);
+	hex_encode(h, 16, hex);
+	return arena_printf(a, "%s:h%s:%04lld%02u%02u:%u", prefix, hex,
+	                    (long long)y, m, d, slot);
+}
 
 int gp_touched(const record *r)
 {

@@ -33,6 +33,11 @@ typedef struct {
 	uint32_t ops;
 } gp_out;
 
+/* The deterministic id of a generated record: "<prefix>:<src>:<YYYYMMDD>:
+ * <slot>" for local day `day`, with a source id over 100 bytes replaced by
+ * "h" and 32 hex digits of its SHA-256 (ids stay within 128 bytes). */
+char *gp_slot_id(arena *a, const char *prefix, const char *src, int64_t day,
+                 uint32_t slot);
 /* 1 when a field of r carries a stamp of an origin other than "server". */
 int gp_touched(const record *r);
 /* Append an op on (c, id) with the fields of w that differ from cur (all

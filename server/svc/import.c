@@ -180,34 +180,14 @@ static void issue(ictx *x, uint32_t row, uint32_t col, const char *name,
 	is->msg = arena_strndup(x->a, buf, strlen(buf));
 }
 
-typedef struct {
-	ictx *x;
-	idset *s;
-	int rc;
-} idscan;
-
-static int id_cb(void *ctx, const char *c, const char *id, const char *bucket,
-                 uint64_t seq, sv val)
+static int id_cb(void *ctx, const char *id, const record *r)
 {
-	idscan *is = ctx;
-	if (strcmp(bucket, is->x->bucket))
-		return SCAN_NEXT;
-	record r;
-	rec_init(&r);
-	uint8_t *copy = arena_dup(is->x->a, val.p, val.n ? val.n : 1);
-	if (!copy || rec_decode(is->x->a, copy, val.n, &r)) {
-		is->rc = copy ? FS_E_INTERNAL : FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if (rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
-	idset *s = is->s;
-	if (arena_grow(is->x->a, (void **)&s->ids, &s->cap, s->n, s->n + 1,
+	ictx *x = ((void **)ctx)[0];
+	idset *s = ((void **)ctx)[1];
+	if (arena_grow(x->a, (void **)&s->ids, &s->cap, s->n, s->n + 1,
 	               sizeof(char *), 64) ||
-	    !(s->ids[s->n] = arena_strndup(is->x->a, id, strlen(id)))) {
-		is->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
+	    !(s->ids[s->n] = arena_strndup(x->a, id, strlen(id))))
+		return FS_E_UNAVAILABLE;
 	s->n++;
 	return SCAN_NEXT;
 }
@@ -229,10 +209,10 @@ static int ref_ok(ictx *x, const char *c, const char *id, int *rc)
 			s = &x->refs[i];
 			s->c = c;
 			s->loaded = 1;
-			idscan is = {x, s, FS_OK};
-			int r = store_rec_scan(x->t, c, id_cb, &is);
-			if (is.rc || (r && r != SCAN_STOP && r != FS_E_NOT_FOUND)) {
-				*rc = is.rc ? is.rc : r;
+			void *pair[2] = {x, s};
+			int r = records_in_bucket(x->t, x->a, c, x->bucket, id_cb, pair);
+			if (r) {
+				*rc = r;
 				return 1;
 			}
 			if (s->n)
@@ -531,45 +511,34 @@ typedef struct {
 	ictx *x;
 	char **tags, **ids;
 	uint32_t n, cap, cap2;
-	int rc;
 } tagscan;
 
-static int tag_cb(void *ctx, const char *c, const char *id, const char *bucket,
-                  uint64_t seq, sv val)
+static int tag_cb(void *ctx, const char *id, const record *r)
 {
 	tagscan *ts = ctx;
 	ictx *x = ts->x;
-	if (strcmp(bucket, x->bucket))
-		return SCAN_NEXT;
 	row_plan key = {.id = id};
 	if (x->nrows && bsearch(&key, x->rows, x->nrows, sizeof(row_plan), row_cmp))
 		return SCAN_NEXT; /* the file says what its tag is */
-	record r;
-	rec_init(&r);
-	uint8_t *copy = arena_dup(x->a, val.p, val.n ? val.n : 1);
-	if (!copy || rec_decode(x->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
-	char *tag = rec_str(x->a, &r, "tag");
+	char *tag = rec_str(x->a, r, "tag");
 	if (!tag || !*tag)
 		return SCAN_NEXT;
 	if (arena_grow(x->a, (void **)&ts->tags, &ts->cap, ts->n, ts->n + 1,
 	               sizeof(char *), 64) ||
 	    arena_grow(x->a, (void **)&ts->ids, &ts->cap2, ts->n, ts->n + 1,
-	               sizeof(char *), 64)) {
-		ts->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	ts->tags[ts->n] = tag;
-	ts->ids[ts->n++] = arena_strndup(x->a, id, strlen(id));
+	               sizeof(char *), 64) ||
+	    !(ts->ids[ts->n] = arena_strndup(x->a, id, strlen(id))))
+		return FS_E_UNAVAILABLE;
+	ts->tags[ts->n++] = tag;
 	return SCAN_NEXT;
 }
 
 static int check_tags(ictx *x, uint32_t tagcol)
 {
-	tagscan ts = {x, NULL, NULL, 0, 0, 0, FS_OK};
-	int r = store_rec_scan(x->t, "checkpoint", tag_cb, &ts);
-	if (ts.rc || (r && r != SCAN_STOP && r != FS_E_NOT_FOUND))
-		return ts.rc ? ts.rc : r;
+	tagscan ts = {x, NULL, NULL, 0, 0, 0};
+	int r = records_in_bucket(x->t, x->a, "checkpoint", x->bucket, tag_cb, &ts);
+	if (r)
+		return r;
 	for (uint32_t i = 0; i < x->nrows; i++) {
 		const wval *tv = NULL;
 		for (uint32_t k = 0; k < x->rows[i].nf; k++)
@@ -774,11 +743,8 @@ out:
 /* ---- export ------------------------------------------------------------------ */
 
 typedef struct {
-	arena *a;
 	const kindspec *ks;
-	const char *bucket;
 	csv_buf *out;
-	int rc;
 } exscan;
 
 /* A number in the fewest digits that read back as the same double. */
@@ -833,32 +799,16 @@ static int put_value(csv_buf *b, ctype t, const wval *v)
 	return rc;
 }
 
-static int export_cb(void *ctx, const char *c, const char *id,
-                     const char *bucket, uint64_t seq, sv val)
+static int export_cb(void *ctx, const char *id, const record *r)
 {
 	exscan *x = ctx;
-	if (strcmp(bucket, x->bucket))
-		return SCAN_NEXT;
-	record r;
-	rec_init(&r);
-	uint8_t *copy = arena_dup(x->a, val.p, val.n ? val.n : 1);
-	if (!copy || rec_decode(x->a, copy, val.n, &r)) {
-		x->rc = copy ? FS_E_INTERNAL : FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if (rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
 	int bad = csv_put_cell(x->out, id, strlen(id));
 	for (uint32_t k = 1; k < x->ks->n && !bad; k++) {
-		const rfield *f = rec_get(&r, x->ks->cols[k].name);
+		const rfield *f = rec_get(r, x->ks->cols[k].name);
 		bad = csv_put_raw(x->out, ",", 1) ||
 		      put_value(x->out, x->ks->cols[k].t, f ? &f->val : NULL);
 	}
-	if (bad || csv_put_raw(x->out, "\n", 1)) {
-		x->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	return SCAN_NEXT;
+	return bad || csv_put_raw(x->out, "\n", 1) ? FS_E_UNAVAILABLE : SCAN_NEXT;
 }
 
 int import_export(engine *e, const char *site, const char *kind, csv_buf *out)
@@ -878,12 +828,11 @@ int import_export(engine *e, const char *site, const char *kind, csv_buf *out)
 			rc = FS_E_UNAVAILABLE;
 	if (!rc && csv_put_raw(out, "\n", 1))
 		rc = FS_E_UNAVAILABLE;
-	exscan x = {a, ks, a ? arena_printf(a, "site/%s", site) : NULL, out, FS_OK};
-	if (!rc) {
-		int r = store_rec_scan(t, kind, export_cb, &x);
-		rc = x.rc ? x.rc
-		     : r && r != SCAN_STOP && r != FS_E_NOT_FOUND ? r : FS_OK;
-	}
+	exscan x = {ks, out};
+	char *bucket = a ? arena_printf(a, "site/%s", site) : NULL;
+	if (!rc)
+		rc = bucket ? records_in_bucket(t, a, kind, bucket, export_cb, &x)
+		            : FS_E_UNAVAILABLE;
 	if (t)
 		store_abort(t);
 	arena_free(a);

@@ -13,7 +13,6 @@
 #include <strings.h>
 
 #include "protocol/errors.h"
-#include "server/lib/crypto.h"
 #include "server/model/principal.h"
 #include "server/model/records.h"
 #include "server/model/shift.h"
@@ -195,18 +194,7 @@ int roster_from_record(arena *a, const char *id, const record *rec, roster *r)
 
 char *roster_shift_id(arena *a, const char *rid, int64_t day, uint32_t span)
 {
-	int64_t y;
-	unsigned m, d;
-	tz_civil_from_days(day, &y, &m, &d);
-	if (strlen(rid) <= 100)
-		return arena_printf(a, "sh:%s:%04lld%02u%02u:%u", rid,
-		                    (long long)y, m, d, span);
-	uint8_t h[32];
-	char hex[65];
-	crypto_sha256(rid, strlen(rid), h);
-	hex_encode(h, 16, hex);
-	return arena_printf(a, "sh:h%s:%04lld%02u%02u:%u", hex, (long long)y, m,
-	                    d, span);
+	return gp_slot_id(a, "sh", rid, day, span);
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -289,40 +277,21 @@ int roster_plan(const tz_zone *z, const roster *rs, uint32_t n,
 
 typedef struct {
 	arena *a;
-	const char *bucket;
 	roster *v;
 	uint32_t n, cap;
-	int rc;
 } rscan;
 
-static int roster_cb(void *ctx, const char *c, const char *id,
-                     const char *bucket, uint64_t seq, sv val)
+static int roster_cb(void *ctx, const char *id, const record *r)
 {
 	rscan *s = ctx;
-	if (strcmp(bucket, s->bucket))
-		return SCAN_NEXT;
-	if (s->n >= ROSTERS_MAX) {
-		s->rc = FS_E_TOO_LARGE;
-		return SCAN_STOP;
-	}
-	uint8_t *copy = arena_dup(s->a, val.p, val.n ? val.n : 1);
-	record r;
-	rec_init(&r);
-	if (!copy) {
-		s->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if (rec_decode(s->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
+	if (s->n >= ROSTERS_MAX)
+		return FS_E_TOO_LARGE;
 	if (arena_grow(s->a, (void **)&s->v, &s->cap, s->n, s->n + 1,
-	               sizeof(*s->v), 8)) {
-		s->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if ((s->rc = roster_from_record(s->a, id, &r, &s->v[s->n])))
-		return SCAN_STOP;
-	s->n++;
-	return SCAN_NEXT;
+	               sizeof(*s->v), 8))
+		return FS_E_UNAVAILABLE;
+	int rc = roster_from_record(s->a, id, r, &s->v[s->n]);
+	s->n += !rc;
+	return rc ? rc : SCAN_NEXT;
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -384,16 +353,14 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 	if (tz_get(tz, s.tz ? s.tz : "UTC", &z) != FS_OK)
 		goto out; /* tasks.c says so once a pass */
 	char *bucket = arena_printf(a, "site/%s", site);
-	rscan rs = {a, bucket, NULL, 0, 0, FS_OK};
+	rscan rs = {a, NULL, 0, 0};
 	if (!bucket) {
 		rc = FS_E_UNAVAILABLE;
 		goto out;
 	}
-	int r = store_rec_scan(t, "roster", roster_cb, &rs);
-	if (rs.rc || (r && r != SCAN_STOP && r != FS_E_NOT_FOUND)) {
-		rc = rs.rc ? rs.rc : r;
+	if ((rc = records_in_bucket(t, a, "roster", bucket, roster_cb, &rs)))
 		goto out;
-	}
+	int r;
 	int64_t today = tz_day_of(tz_utc_to_local_ms(z, (int64_t)now));
 	int64_t last = tz_day_of(tz_utc_to_local_ms(
 		z, (int64_t)(now + ROSTER_AHEAD_DAYS * (uint64_t)TZ_DAY_MS)));

@@ -98,18 +98,7 @@ int tasks_standard_from_record(arena *a, const char *id, const record *r,
 
 char *tasks_id(arena *a, const char *standard, int64_t day, uint32_t slot)
 {
-	int64_t y;
-	unsigned m, d;
-	tz_civil_from_days(day, &y, &m, &d);
-	if (strlen(standard) <= 100)
-		return arena_printf(a, "tk:%s:%04lld%02u%02u:%u", standard,
-		                    (long long)y, m, d, slot);
-	uint8_t h[32];
-	char hex[65];
-	crypto_sha256(standard, strlen(standard), h);
-	hex_encode(h, 16, hex);
-	return arena_printf(a, "tk:h%s:%04lld%02u%02u:%u", hex, (long long)y, m,
-	                    d, slot);
+	return gp_slot_id(a, "tk", standard, day, slot);
 }
 
 typedef struct {
@@ -247,36 +236,19 @@ int tasks_load_site(store_txn *t, arena *a, const char *site, task_site *out)
 
 typedef struct {
 	arena *a;
-	const char *bucket;
 	task_standard *v;
 	uint32_t n, cap;
-	int rc;
 } stdscan;
 
-static int std_cb(void *ctx, const char *c, const char *id, const char *bucket,
-                  uint64_t seq, sv val)
+static int std_cb(void *ctx, const char *id, const record *r)
 {
 	stdscan *s = ctx;
-	if (strcmp(bucket, s->bucket))
-		return SCAN_NEXT;
-	uint8_t *copy = arena_dup(s->a, val.p, val.n ? val.n : 1);
-	record r;
-	rec_init(&r);
-	if (!copy) {
-		s->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if (rec_decode(s->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
 	if (arena_grow(s->a, (void **)&s->v, &s->cap, s->n, s->n + 1,
-	               sizeof(*s->v), 32)) {
-		s->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if ((s->rc = tasks_standard_from_record(s->a, id, &r, &s->v[s->n])))
-		return SCAN_STOP;
-	s->n++;
-	return SCAN_NEXT;
+	               sizeof(*s->v), 32))
+		return FS_E_UNAVAILABLE;
+	int rc = tasks_standard_from_record(s->a, id, r, &s->v[s->n]);
+	s->n += !rc;
+	return rc ? rc : SCAN_NEXT;
 }
 
 int tasks_site_standards(store_txn *t, arena *a, const char *site,
@@ -287,13 +259,11 @@ int tasks_site_standards(store_txn *t, arena *a, const char *site,
 	char *bucket = arena_printf(a, "site/%s", site);
 	if (!bucket)
 		return FS_E_UNAVAILABLE;
-	stdscan s = {a, bucket, NULL, 0, 0, FS_OK};
-	int rc = store_rec_scan(t, "standard", std_cb, &s);
-	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
-		return rc;
+	stdscan s = {a, NULL, 0, 0};
+	int rc = records_in_bucket(t, a, "standard", bucket, std_cb, &s);
 	*out = s.v;
 	*n = s.n;
-	return s.rc;
+	return rc;
 }
 
 /* ---- generating -------------------------------------------------------------- */
@@ -603,28 +573,18 @@ char *tasks_catalogue_id(arena *a, const char *site, const char *key)
 
 typedef struct {
 	arena *a;
-	const char *bucket;
 	const char *kind;
 	char *first;
 } zonescan;
 
-static int zone_cb(void *ctx, const char *c, const char *id, const char *bucket,
-                   uint64_t seq, sv val)
+static int zone_cb(void *ctx, const char *id, const record *r)
 {
 	zonescan *z = ctx;
-	if (strcmp(bucket, z->bucket))
+	char *kind = rec_str(z->a, r, "kind");
+	if (!kind || strcmp(kind, z->kind))
 		return SCAN_NEXT;
-	uint8_t *copy = arena_dup(z->a, val.p, val.n ? val.n : 1);
-	record r;
-	rec_init(&r);
-	if (!copy || rec_decode(z->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
-	char *kind = rec_str(z->a, &r, "kind");
-	if (kind && !strcmp(kind, z->kind)) {
-		z->first = arena_strndup(z->a, id, strlen(id));
-		return SCAN_STOP; /* records come by id: the first is the one */
-	}
-	return SCAN_NEXT;
+	z->first = arena_strndup(z->a, id, strlen(id));
+	return SCAN_STOP; /* records come by id: the first is the one */
 }
 
 int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
@@ -657,8 +617,8 @@ int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
 		}
 		char *zone = NULL;
 		if (ce[i].zone_kind) {
-			zonescan z = {a, bucket, ce[i].zone_kind, NULL};
-			store_rec_scan(t, "zone", zone_cb, &z);
+			zonescan z = {a, ce[i].zone_kind, NULL};
+			records_in_bucket(t, a, "zone", bucket, zone_cb, &z);
 			zone = z.first;
 		}
 		unsigned nf = 7 + (zone != NULL) + (ce[i].months != 0) +
