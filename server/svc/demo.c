@@ -305,6 +305,8 @@ int demo_load(engine *e, const auth_cfg *ac)
 		snprintf(id, sizeof(id), "cp-%02d", i);
 		wb_cstr(&b.ob.ops, id);
 	}
+	ob_u64(&b.ob, "every_min", 120);
+	ob_u64(&b.ob, "grace_min", 15);
 
 	static const char *const staff[][3] = {
 		{"g-li", "Li Wei", "guard"},     {"g-chen", "Chen Jun", "guard"},
