@@ -22,7 +22,7 @@ SAN     ?=
 # Extra flags for the CivetWeb object.
 CW_SAN  ?=
 LDFLAGS ?=
-LDLIBS  += -llmdb -lmsgpackc -lz -lssl -lcrypto -lpthread -lm
+LDLIBS  += -llmdb -lmsgpackc -lz -lssl -lcrypto -lcurl -lpthread -lm
 B       := build
 # Third-party sources live under build/ whatever B is, so a sanitizer build
 # reuses the one download.
@@ -136,6 +136,13 @@ $(B)/tests/%: tests/server/%.c $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ) | deps
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
 	  -I$(CW_DIR)/include $(LDFLAGS) -o $@ $(LINK_IN) $(LDLIBS) -lcmocka
 
+# The C side of clients/js's v2 differential test (clients/js/test/colwire.test.ts).
+all: $(B)/tests/colwire_tool
+$(B)/tests/colwire_tool: tests/tools/colwire_tool.c $(B)/libfsproto.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP -MF $@.d -MT $@ -I. \
+	  $(LDFLAGS) -o $@ $(LINK_IN) $(LDLIBS)
+
 # The fsync shim is never sanitized: it is preloaded into other programs.
 $(SHIM): tests/shim/syncshim.c | deps
 	@mkdir -p $(dir $@)
@@ -185,7 +192,8 @@ $(B)/fieldsync.pc: Makefile
 # The CLI alone links libqrencode (admin enroll-code) and jansson (JSON
 # reports, readable records); libfieldsync needs neither.
 CLI_OBJ := $(B)/obj/clients/cmd/cli.o $(B)/obj/clients/cmd/admin.o \
-           $(B)/obj/clients/cmd/qr.o
+           $(B)/obj/clients/cmd/qr.o \
+           $(B)/obj/clients/cmd/cli_alerts.o
 $(B)/fieldsync: $(CLI_OBJ) $(B)/libfieldsync.a
 	$(CC) $(FS_CFLAGS) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) \
 	  -lqrencode -ljansson
@@ -391,8 +399,9 @@ UNIT_BIN       += $(FUZZ_REPLAY)
 .PHONY: fuzz fuzz-deps fuzz-build fuzz-bins fuzz-clean
 all: $(FUZZ_REPLAY)
 
-# fuzz_wire and fuzz_inflate test protocol/ alone; the others the server.
-FUZZ_PROTO     := fuzz_wire fuzz_inflate
+# fuzz_wire, fuzz_inflate and fuzz_colwire test protocol/ alone; the others
+# the server.
+FUZZ_PROTO     := fuzz_wire fuzz_inflate fuzz_colwire
 FUZZ_LINK       = $(if $(filter $(FUZZ_PROTO),$*),$(B)/libfsproto.a,\
                   $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ))
 FUZZ_DEPS      := $(SERVER_OBJ) $(B)/libfsproto.a $(CW_OBJ)
@@ -429,7 +438,7 @@ fuzz: fuzz-build
 	fail=""; mkdir -p $(FUZZ_B)/logs; : > $(FUZZ_B)/logs/summary.txt; \
 	for t in $(FUZZ_TARGETS); do \
 	  case $$t in fuzz_inflate) ml=65536;; fuzz_http) ml=32768;; \
-	    fuzz_wire) ml=16384;; *) ml=4096;; esac; \
+	    fuzz_wire|fuzz_colwire) ml=16384;; *) ml=4096;; esac; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  mkdir -p $(FUZZ_B)/corpus/$$t tests/fuzz/crashers/$$t; \
 	  echo "== $$t: $(FUZZ_SECONDS) s, log $(FUZZ_B)/logs/$$t.log"; \

@@ -9,6 +9,10 @@
  *
  *   loadgen COMMAND [--key value ...]
  *
+ * fieldsync's pulls ask for the v1 encoding unless `--wire v2` is given
+ * (protocol/PROTOCOL.md, "Pull encoding v2"); a v2 answer's pages are
+ * decoded into v1 records before anything is counted.
+ *
  * Every command prints one JSON object on stdout (its figures); errors
  * go to stderr and make the exit status non-zero.  bench/run.py runs the
  * commands, takes medians and writes bench/results/latest.json.
@@ -34,6 +38,7 @@
 #include <unistd.h>
 
 #include "protocol/arena.h"
+#include "protocol/colwire.h"
 #include "protocol/wire.h"
 #include "protocol/zbody.h"
 
@@ -647,11 +652,28 @@ static void rnd16(uint8_t *b)
 
 /* Start a sync body: {v, hlc, limit, push: [nb batches ...], pull: {}}:
  * the caller writes nb batches next, then the pull map. */
+/* The pull encoding asked for: 1 or 2 (--wire v1|v2, default v1). */
+static int wire_enc(void)
+{
+	static int enc;
+	if (!enc) {
+		const char *w = arg_s("--wire", "v1");
+		if (strcmp(w, "v1") && strcmp(w, "v2"))
+			die("--wire is v1 or v2");
+		enc = w[1] - '0';
+	}
+	return enc;
+}
+
 static void sync_head(wbuf *b, uint32_t nb, long limit)
 {
-	wb_map(b, 5);
+	wb_map(b, wire_enc() == 2 ? 6 : 5);
 	wb_cstr(b, "v");
 	wb_u64(b, 1);
+	if (wire_enc() == 2) {
+		wb_cstr(b, "enc");
+		wb_u64(b, 2);
+	}
 	wb_cstr(b, "hlc");
 	wb_u64(b, hlc_next());
 	wb_cstr(b, "limit");
@@ -1425,11 +1447,38 @@ static int cmd_fs_load(void)
 
 /*
  * fs-pull: one cold pull.  --url --token T --limit 1000 --expect N
- *          [--deflate]
+ *          [--deflate] [--wire v1|v2]
  * A new connection, one sync with an empty pull map (a device's first
  * sync), timed from connect to the last byte of the answer.  Checks that
- * exactly `expect` records came back (0: any).
+ * exactly `expect` records came back (0: any).  Also reports the
+ * client's decode of the answer (decode_ms) and the shift's bytes floor
+ * (floor_bytes: its field values alone as msgpack, deflated).
  */
+/* Decode a sync answer; each bucket's v2 page (`cols`) becomes the
+ * `recs` v1 would have sent.  0, or -1 when it does not decode. */
+static int decode_answer(arena *a, const uint8_t *p, size_t n, wval **out)
+{
+	size_t budget = (size_t)8 << 20;
+	if (wire_decode(a, p, n, out))
+		return -1;
+	const wval *bk = wv_get(*out, "buckets");
+	for (uint32_t i = 0; bk && bk->t == WV_MAP && i < bk->m.n; i++) {
+		wval *e = &bk->m.v[i], *recs;
+		for (uint32_t k = 0; e->t == WV_MAP && k < e->m.n; k++) {
+			if (!wv_is_str(&e->m.k[k], "cols"))
+				continue;
+			if (e->m.v[k].t != WV_BIN ||
+			    cw_decode(a, (const uint8_t *)e->m.v[k].s.p,
+			              e->m.v[k].s.n, &budget, &recs))
+				return -1;
+			e->m.k[k].s.p = "recs";
+			e->m.k[k].s.n = 4;
+			e->m.v[k] = *recs;
+		}
+	}
+	return 0;
+}
+
 static long count_recs(const wval *v, const char *only_prefix)
 {
 	const wval *bk = wv_get(v, "buckets");
@@ -1483,6 +1532,33 @@ static double stored_size(const wval *v)
 	return n ? (double)bytes / (double)n : 0;
 }
 
+/* The floor for a shift's bytes (issue 16's `bytes.floor`): the shift
+ * records' field values alone — no ids, names or stamps — as msgpack,
+ * deflated (level 6, as the server's answers). */
+static size_t floor_bytes(const wval *v)
+{
+	const wval *bk = wv_get(v, "buckets");
+	wbuf b;
+	wb_init(&b);
+	for (uint32_t i = 0; bk && bk->t == WV_MAP && i < bk->m.n; i++) {
+		if (bk->m.k[i].s.n < 6 || memcmp(bk->m.k[i].s.p, "shift/", 6))
+			continue;
+		const wval *recs = wv_get(&bk->m.v[i], "recs");
+		for (uint32_t k = 0; recs && recs->t == WV_ARR && k < recs->a.n; k++) {
+			const wval *f = wv_get(&recs->a.v[k], "f");
+			for (uint32_t j = 0; f && f->t == WV_MAP && j < f->m.n; j++)
+				wb_val(&b, &f->m.v[j]);
+		}
+	}
+	uint8_t *z;
+	size_t zn = 0;
+	if (b.err || zb_deflate(ZB_DEFLATE, b.p, b.n, &z, &zn))
+		die("floor: out of memory");
+	free(z);
+	wb_free(&b);
+	return zn;
+}
+
 static int cmd_fs_pull(void)
 {
 	parse_url(arg_req("--url"));
@@ -1509,17 +1585,32 @@ static int cmd_fs_pull(void)
 	uint8_t *raw = decoded(&r, &rawn);
 	arena *a = arena_new(1 << 20);
 	wval *v;
-	if (wire_decode(a, raw, rawn, &v))
-		die("pull answer does not decode");
+	/* the client's decode (inflate, msgpack, v2 pages): median of 21;
+	 * the tree of the last one (pointing into t) is used below */
+	double dec[21];
+	uint8_t *t = NULL;
+	for (int i = 0; i < 21; i++) {
+		double d0 = now_s();
+		size_t tn;
+		free(t);
+		t = decoded(&r, &tn);
+		arena_reset(a);
+		if (decode_answer(a, t, tn, &v))
+			die("pull answer does not decode");
+		dec[i] = (now_s() - d0) * 1000;
+	}
+	qsort(dec, 21, sizeof(double), dcmp);
 	long n = count_recs(v, "shift/");
 	long all = count_recs(v, NULL);
 	if (expect && n != expect)
 		die("pull returned %ld shift records, expected %ld", n, expect);
 	printf("{\"ms\":%.3f,\"records\":%ld,\"all_records\":%ld,\"wire_bytes\":%zu,"
 	       "\"raw_bytes\":%zu,\"head_bytes\":%zu,\"encoding\":\"%s\","
-	       "\"stored_bytes_per_record\":%.0f}\n",
+	       "\"stored_bytes_per_record\":%.0f,\"decode_ms\":%.3f,"
+	       "\"wire\":%d,\"floor_bytes\":%zu}\n",
 	       (t1 - t0) * 1000, n, all, r.n, rawn, r.head_bytes, r.enc,
-	       stored_size(v));
+	       stored_size(v), dec[10], wire_enc(), floor_bytes(v));
+	free(t);
 	free(raw);
 	arena_free(a);
 	return 0;
@@ -1569,7 +1660,7 @@ static int cmd_fs_fullpull(void)
 		heads += r.head_bytes;
 		arena *a = arena_new(1 << 20);
 		wval *v;
-		if (wire_decode(a, raw, rawn, &v))
+		if (decode_answer(a, raw, rawn, &v))
 			die("answer does not decode");
 		const wval *bk = wv_get(v, "buckets");
 		int more = 0;
@@ -2238,7 +2329,7 @@ static void burst_fs_device(burst *B, const bdev *d, hconn *c, hresp *r,
 	keep = arena_dup(a, raw, rn + 1);
 	free(raw);
 	const wval *bk;
-	if (!keep || wire_decode(a, keep, rn, &v) ||
+	if (!keep || decode_answer(a, keep, rn, &v) ||
 	    !(bk = wv_get(v, "buckets")) || bk->t != WV_MAP) {
 		burst_err(B, "sync 1 answer", r->status, ms);
 		free(h);

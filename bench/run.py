@@ -301,21 +301,27 @@ def w_ingest(S, tmp, R, pd):
                           fs.url, "--tokens", fs.tokens, "--prefix", prefix)
             # bytes: full pull (admin, every bucket) and one shift
             log("bytes run %d: fieldsync" % (run + 1))
-            for enc in ("deflate", "identity"):
-                args = ["fs-fullpull", "--url", fs.url, "--admin", fs.admin]
-                if enc == "deflate":
-                    args.append("--deflate")
-                f = loadgen(*args)
-                R.add("bytes.fieldsync.full_%s_bytes" % enc, f["wire_bytes"],
+            # v1 keys keep their names; the v2 encoding (what clients ask
+            # for by default, protocol/PROTOCOL.md) adds _v2_ ones
+            for enc, wire in (("deflate", "v1"), ("identity", "v1"),
+                              ("deflate", "v2"), ("identity", "v2")):
+                tag = enc if wire == "v1" else "v2_" + enc
+                zf = ["--deflate"] if enc == "deflate" else []
+                f = loadgen("fs-fullpull", "--url", fs.url, "--admin",
+                            fs.admin, "--wire", wire, *zf)
+                R.add("bytes.fieldsync.full_%s_bytes" % tag, f["wire_bytes"],
                       run)
                 R.add("bytes.fieldsync.full_records", f["records"], run)
                 p = loadgen("fs-pull", "--url", fs.url, "--token",
                             fs.token("cl", 0), "--limit", 1000,
-                            "--expect", 1000,
-                            *(["--deflate"] if enc == "deflate" else []))
-                R.add("bytes.fieldsync.shift_%s_bytes" % enc, p["wire_bytes"],
+                            "--expect", 1000, "--wire", wire, *zf)
+                R.add("bytes.fieldsync.shift_%s_bytes" % tag, p["wire_bytes"],
                       run)
-                if enc == "identity":
+                if enc == "deflate":
+                    R.add("decode.fieldsync.shift_%s_ms" % wire,
+                          p["decode_ms"], run)
+                    R.add("bytes.floor", p["floor_bytes"], run)
+                if enc == "identity" and wire == "v1":
                     vb = p["stored_bytes_per_record"]
                     R.add("limit.fieldsync.stored_bytes_per_record", vb, run)
         finally:
@@ -375,6 +381,10 @@ def w_pull(S, tmp, R, pd, db):
                 R.add("scale.fieldsync.%s_ms" % key, p["ms"], run)
                 if key == "big":
                     R.add("shift_pull.fieldsync.ms", p["ms"], run)
+                    p = loadgen("fs-pull", "--url", fs.url, "--token",
+                                fs.token("cl", run), "--limit", 1000,
+                                "--expect", 1000, "--wire", "v2")
+                    R.add("shift_pull.fieldsync.v2_ms", p["ms"], run)
             shift = "sh-%05d" % (run + 1)
             c = loadgen("pd-changes", "--url", pd.url, "--db", db,
                         "--shift", shift, "--expect", 1000)
@@ -479,11 +489,26 @@ def ratios(m):
                                 "bytes.pouchdb.shift_changes_gzip_bytes") if m.get(k)]
     pd_js = [m.get(k) for k in ("bytes.pouchdb.shift_find_json_bytes",
                                 "bytes.pouchdb.shift_changes_json_bytes") if m.get(k)]
-    fsb = m.get("bytes.fieldsync.shift_deflate_bytes")
+    # the headline byte ratios are of what clients ask for by default (v2);
+    # _v1 ones keep the old encoding's
+    fsb1 = m.get("bytes.fieldsync.shift_deflate_bytes")
+    fsb = m.get("bytes.fieldsync.shift_v2_deflate_bytes") or fsb1
     r["ratio.bytes"] = min(pd_gz) / fsb if pd_gz and fsb else None
     r["ratio.bytes_json"] = min(pd_js) / fsb if pd_js and fsb else None
+    r["ratio.bytes_v1"] = min(pd_gz) / fsb1 if pd_gz and fsb1 else None
+    r["ratio.bytes_floor"] = div("bytes.fieldsync.shift_v2_deflate_bytes",
+                                 "bytes.floor")
     r["ratio.bytes_full"] = div("bytes.pouchdb.full_changes_gzip_bytes",
-                                "bytes.fieldsync.full_deflate_bytes")
+                                "bytes.fieldsync.full_v2_deflate_bytes") \
+        if m.get("bytes.fieldsync.full_v2_deflate_bytes") else \
+        div("bytes.pouchdb.full_changes_gzip_bytes",
+            "bytes.fieldsync.full_deflate_bytes")
+    r["ratio.bytes_full_v1"] = div("bytes.pouchdb.full_changes_gzip_bytes",
+                                   "bytes.fieldsync.full_deflate_bytes")
+    r["ratio.shift_pull_v2_cost"] = div("shift_pull.fieldsync.v2_ms",
+                                        "shift_pull.fieldsync.ms")
+    r["ratio.decode_v2_cost"] = div("decode.fieldsync.shift_v2_ms",
+                                    "decode.fieldsync.shift_v1_ms")
     r["ratio.burst"] = div("burst.pouchdb.p99_ms", "burst.fieldsync.p99_ms")
     r["ratio.limit"] = div("ingest.fieldsync.records_per_s",
                            "limit.lmdb.records_per_s")
@@ -500,7 +525,11 @@ TARGETS = [
     ("ratio.shift_pull", lambda v: v >= 300, ">= 300 (vs filtered _changes)"),
     ("ratio.shift_pull_find", lambda v: v >= 10, ">= 10 (vs indexed _find)"),
     ("ratio.scale", lambda v: v <= 1.3, "<= 1.3 (1M vs 10k records)"),
-    ("ratio.bytes", lambda v: v >= 3, ">= 3 (PouchDB gzip / fieldsync deflate)"),
+    ("ratio.bytes", lambda v: v >= 4, ">= 4 (PouchDB gzip / fieldsync v2 deflate)"),
+    ("ratio.bytes_floor", lambda v: v <= 1.5, "<= 1.5 (v2 deflate / values alone deflated)"),
+    ("ratio.bytes_full", lambda v: v >= 2, ">= 2 (PouchDB full gzip / fieldsync v2 deflate)"),
+    ("ratio.shift_pull_v2_cost", lambda v: v <= 1.2, "<= 1.2 (v2 / v1 shift_pull ms)"),
+    ("ratio.decode_v2_cost", lambda v: v <= 1.0, "<= 1 (client decode v2 / v1 ms)"),
     ("ratio.bytes_json", lambda v: v >= 3, ">= 3 (PouchDB JSON / fieldsync deflate)"),
     ("burst.fieldsync.p99_ms", lambda v: v < 100, "< 100 ms"),
     ("burst.fieldsync.errors", lambda v: v == 0, "0 (sum over the runs)"),
@@ -538,6 +567,13 @@ def table(m, worst=None):
         ("shift_pull", "index build ms", None, "shift_pull.pouchdb.index_build_ms"),
         ("scale", "pull ms, small store", "scale.fieldsync.small_ms", None),
         ("scale", "pull ms, big store", "scale.fieldsync.big_ms", None),
+        ("bytes", "one shift, v2, compressed", "bytes.fieldsync.shift_v2_deflate_bytes", "bytes.pouchdb.shift_find_gzip_bytes"),
+        ("bytes", "one shift, floor (values alone, deflated)", "bytes.floor", None),
+        ("bytes", "one shift, v2, uncompressed", "bytes.fieldsync.shift_v2_identity_bytes", None),
+        ("bytes", "full pull, v2, compressed", "bytes.fieldsync.full_v2_deflate_bytes", "bytes.pouchdb.full_changes_gzip_bytes"),
+        ("shift_pull", "ms, v2 (fs: shift bucket)", "shift_pull.fieldsync.v2_ms", None),
+        ("decode", "client decode ms, one shift v1", "decode.fieldsync.shift_v1_ms", None),
+        ("decode", "client decode ms, one shift v2", "decode.fieldsync.shift_v2_ms", None),
         ("bytes", "one shift, compressed", "bytes.fieldsync.shift_deflate_bytes", "bytes.pouchdb.shift_find_gzip_bytes"),
         ("bytes", "one shift, _changes gzip", None, "bytes.pouchdb.shift_changes_gzip_bytes"),
         ("bytes", "one shift, uncompressed", "bytes.fieldsync.shift_identity_bytes", "bytes.pouchdb.shift_find_json_bytes"),

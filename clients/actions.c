@@ -480,6 +480,56 @@ out:
 	return end_action(c, t, rc);
 }
 
+/* A step's time as evidence, like a checkin's: the device's own clock,
+ * uncorrected, with its boot id and ms since boot (the server dates it). */
+static void step_evidence(fs_client *c, fields *fs, const char *at_field)
+{
+	f_int(fs, at_field, (int64_t)devclock_wall(&c->clk));
+	f_str(fs, "boot", c->clk.boot);
+	f_int(fs, "mono", (int64_t)devclock_mono(&c->clk));
+}
+
+/* Ticking a done task again, with nothing new (a note or photo), would
+ * change nothing true: say so instead. */
+static int not_done_yet(fs_client *c, arena *a, const record *r,
+                        const char *task)
+{
+	char *st = rec_str(a, r, "status");
+	uint64_t at = 0;
+
+	if (!st || strcmp(st, "done"))
+		return FSC_OK;
+	if (!rec_u64(r, "done_at_est", &at))
+		rec_u64(r, "done_at", &at);
+	return cl_fail(c, FSC_ESTATE, "task %s is already done (done_at %llu); "
+	               "nothing changed", task, (unsigned long long)at);
+}
+
+int fs_task_early(fs_client *c, const char *task, uint64_t *opens)
+{
+	ls_txn *t = NULL;
+	arena *a = arena_new(0);
+	char staff[136], site[136];
+	record r;
+	uint64_t from = 0;
+	int rc;
+
+	if (!a)
+		return FSC_ENOMEM;
+	if ((rc = begin_action(c, &t, staff, site)))
+		goto out;
+	rc = lc_rec_load(t, a, "task", task, &r, NULL);
+	if (rc == FSC_ENOTFOUND)
+		rc = cl_fail(c, FSC_ENOTFOUND, "no task %s on this device (sync to "
+		             "fetch your tasks)", task);
+	*opens = 0;
+	if (!rc && rec_u64(&r, "due_from", &from) && cl_now(c, t) < from)
+		*opens = from;
+out:
+	arena_free(a);
+	return end_action(c, t, rc);
+}
+
 static int task_update(fs_client *c, const char *task, const char *status,
                        const char *note, const char *photo, fs_write *out)
 {
@@ -514,8 +564,11 @@ static int task_update(fs_client *c, const char *task, const char *status,
 	}
 	if (rc)
 		goto out;
+	if (!strcmp(status, "done") && !note && !have_photo &&
+	    (rc = not_done_yet(c, a, &r, task)))
+		goto out;
 	f_str(&fs, "status", status);
-	f_int(&fs, "done_at", (int64_t)cl_now(c, t));
+	step_evidence(c, &fs, "done_at");
 	f_str(&fs, "done_by", staff);
 	if (note)
 		f_str(&fs, "note", note);
@@ -642,6 +695,25 @@ out:
 	return end_action(c, t, rc);
 }
 
+/* The server refuses a status that moves back (protocol/PROTOCOL.md,
+ * "Orders"): say so here rather than queue a dead letter. */
+static int order_moves_forward(fs_client *c, arena *a, const record *r,
+                               const char *order, const char *step)
+{
+	const char *to = !strcmp(step, "accept")    ? "accepted"
+	                 : !strcmp(step, "on-site") ? "on_site"
+	                 : !strcmp(step, "resolve") ? "resolved" : NULL;
+	char *st = rec_str(a, r, "status");
+	const order_step *from = st ? schema_order_step(st, strlen(st)) : NULL;
+	const order_step *want = to ? schema_order_step(to, strlen(to)) : NULL;
+
+	if (!from || !want ||
+	    (want->rank > from->rank && strcmp(from->status, "cancelled")))
+		return FSC_OK;
+	return cl_fail(c, FSC_ESTATE, "order %s is already %s: status cannot go "
+	               "from %s to %s", order, from->status, from->status, to);
+}
+
 int fs_order_step(fs_client *c, const char *order, const char *step,
                   const char *note, fs_write *out)
 {
@@ -650,7 +722,6 @@ int fs_order_step(fs_client *c, const char *order, const char *step,
 	char staff[136], site[136];
 	record r;
 	char *assignee;
-	uint64_t now;
 	fields fs = {.n = 0};
 	int rc;
 
@@ -666,7 +737,8 @@ int fs_order_step(fs_client *c, const char *order, const char *step,
 	}
 	if (rc)
 		goto out;
-	now = cl_now(c, t);
+	if ((rc = order_moves_forward(c, a, &r, order, step)))
+		goto out;
 	assignee = rec_str(a, &r, "assignee");
 	if (assignee && assignee[0] && strcmp(assignee, staff)) {
 		rc = cl_fail(c, FSC_EINVAL, "order %s is assigned to %s", order,
@@ -675,15 +747,15 @@ int fs_order_step(fs_client *c, const char *order, const char *step,
 	}
 	if (!strcmp(step, "accept")) {
 		f_str(&fs, "status", "accepted");
-		f_int(&fs, "accepted_at", (int64_t)now);
+		step_evidence(c, &fs, "accepted_at");
 		if (!assignee || !assignee[0])
 			f_str(&fs, "assignee", staff);
 	} else if (!strcmp(step, "on-site")) {
 		f_str(&fs, "status", "on_site");
-		f_int(&fs, "on_site_at", (int64_t)now);
+		step_evidence(c, &fs, "on_site_at");
 	} else if (!strcmp(step, "resolve")) {
 		f_str(&fs, "status", "resolved");
-		f_int(&fs, "resolved_at", (int64_t)now);
+		step_evidence(c, &fs, "resolved_at");
 	} else {
 		rc = cl_fail(c, FSC_EINVAL, "step must be accept, on-site or "
 		             "resolve");

@@ -150,6 +150,18 @@ int fs_open(const fs_options *o, fs_client **out, char *err, size_t errn)
 	c->attempts = o->attempts ? o->attempts : 5;
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
 	c->drop_permille = o->drop_reply_permille;
+	c->wire = o->wire;
+	if (!c->wire) {
+		const char *w = getenv("FIELDSYNC_WIRE");
+
+		c->wire = !w || !*w || !strcmp(w, "v2") ? 2
+		          : !strcmp(w, "v1") ? 1 : 3;
+	}
+	if (c->wire > 2) {
+		snprintf(err, errn, "the pull encoding (wire) is v1 or v2");
+		rc = FSC_EINVAL;
+		goto fail;
+	}
 	c->rng = o->seed;
 	if (!c->rng) {
 		struct timespec ts;

@@ -37,6 +37,7 @@ struct fs_client {
 	/* statistics of the request helper, for fs_sync_stats */
 	unsigned retries;
 	uint64_t last_send; /* device wall ms when the last attempt went out */
+	unsigned wire; /* pull encoding asked for: 1 or 2 (fs_options.wire) */
 };
 
 /* Set the handle's error (printf-style message) and return rc. */

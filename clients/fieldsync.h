@@ -95,6 +95,11 @@ typedef struct {
 	uint64_t seed;         /* jitter and fault dice; 0: from the clock */
 	int no_fsync;          /* local store commits without fsync (load
 	                        * simulation only: not crash-safe) */
+	/* Pull encoding to ask the server for: 2 (also 0, the default) the
+	 * columnar v2, 1 the v1 maps (protocol/PROTOCOL.md, "Pull encoding
+	 * v2").  FIELDSYNC_WIRE=v1 or v2 applies when 0.  Either way the
+	 * answer of a server that speaks only v1 is understood. */
+	unsigned wire;
 } fs_options;
 
 /* Open (or create) the local store in o->home.  On failure *out is NULL
@@ -251,9 +256,16 @@ typedef struct {
 
 /* Record a checkin (evidence: never changed, never deleted). */
 int fs_checkin(fs_client *c, const fs_checkin_req *r, fs_write *out);
-/* Task completion: status done, done_at, done_by, note, photo. */
+/* Task completion: status done, done_at (the device clock, with boot and
+ * mono, dated by the server like a checkin), done_by, note, photo.
+ * FSC_ESTATE, and nothing queued, when the task is already done and
+ * neither a note nor a photo comes with it. */
 int fs_task_done(fs_client *c, const char *task, const char *note,
                  const char *photo_path, fs_write *out);
+/* Before fs_task_done: *opens is the task's due_from when its window has
+ * not opened yet (corrected clock), else 0.  Done now, it would count as
+ * `early` in the reports (schema/REPORTS.md). */
+int fs_task_early(fs_client *c, const char *task, uint64_t *opens);
 /* Skip a task with a reason. */
 int fs_task_skip(fs_client *c, const char *task, const char *note,
                  fs_write *out);

@@ -100,6 +100,9 @@ char *lc_bucket_of(arena *a, const char *c, const char *id, const record *r)
 	case BK_ORDERS:
 		fmt = "orders/%s";
 		break;
+	case BK_ALERTS:
+		fmt = "alerts/%s";
+		break;
 	default:
 		return NULL;
 	}

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "protocol/be64.h"
+#include "protocol/colwire.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
 
@@ -31,9 +32,13 @@
 #define SYNC_BATCHES_MAX 64
 #define SYNC_BYTES_MAX ((size_t)3 << 20)
 #define SYNC_PULL_LIMIT 1000
+/* Values an answer's msgpack may decode to; the records of its v2 pages
+ * (protocol/PROTOCOL.md, "Pull encoding v2"), all together, as many. */
+#define SYNC_MAX_VALUES ((size_t)8 << 20)
 /* A clock this far ahead of the corrected clock is pulled back. */
 #define HLC_SLACK_MS 60000
-/* The server's max_skew_ms (DESIGN.md's default; the wire does not say). */
+/* The server's max_skew_ms (the wire does not say: protocol/PROTOCOL.md,
+ * difference 17). */
 #define ASSUMED_MAX_SKEW_MS 300000
 
 /* ---- building a request ------------------------------------------------------ */
@@ -176,9 +181,13 @@ int sync_prepare(fs_client *c, uint64_t after, sync_req *rq)
 	}
 	pending = ls_count(t, LT_OUTO);
 
-	wb_map(&body, 6);
+	wb_map(&body, c->wire == 2 ? 7 : 6);
 	wb_cstr(&body, "v");
 	wb_u64(&body, 1);
+	if (c->wire == 2) {
+		wb_cstr(&body, "enc");
+		wb_u64(&body, 2);
+	}
 	wb_cstr(&body, "hlc");
 	wb_u64(&body, hlc);
 	wb_cstr(&body, "push");
@@ -234,6 +243,7 @@ typedef struct {
 	const char *dev;
 	fs_sync_stats *st;
 	int *again;
+	size_t budget; /* values the v2 pages may still decode to */
 } apply_ctx;
 
 static int stamp_is(const rfield *f, uint64_t s, const char *dev)
@@ -496,12 +506,27 @@ static int apply_bucket(apply_ctx *x, const char *bucket, const wval *bv)
 {
 	const wval *recs = wv_get(bv, "recs"), *gone = wv_get(bv, "gone");
 	const wval *reset = wv_get(bv, "reset"), *more = wv_get(bv, "more");
+	const wval *cols = wv_get(bv, "cols");
 	uint64_t cursor;
 	uint8_t cb[8];
 	int rc;
 
 	if (bv->t != WV_MAP || !wv_u64(wv_get(bv, "cursor"), &cursor))
 		return FSC_OK;
+	if (cols && cols->t == WV_BIN) {
+		wval *v2;
+
+		/* v2: the same records as v1's recs, one column page */
+		rc = cw_decode(x->a, (const uint8_t *)cols->s.p, cols->s.n,
+		               &x->budget, &v2);
+		if (rc == FS_E_UNAVAILABLE)
+			return FSC_ENOMEM;
+		if (rc)
+			return cl_fail(x->c, FSC_ESERVER, "sync: bucket %s: the v2 "
+			               "records do not decode (%s)", bucket,
+			               fs_err_name(rc));
+		recs = v2;
+	}
 	if (reset && reset->t == WV_BOOL && reset->b) {
 		/* served from 0 in this same answer: start the bucket over,
 		 * keeping what the outbox still says */
@@ -672,7 +697,7 @@ int sync_apply(fs_client *c, const sync_req *rq, const uint8_t *resp,
 	*again = 0;
 	if (!a)
 		return FSC_ENOMEM;
-	if (!resp || wire_decode_max(a, resp, n, (size_t)8 << 20, &v) ||
+	if (!resp || wire_decode_max(a, resp, n, SYNC_MAX_VALUES, &v) ||
 	    v->t != WV_MAP || !wv_u64(wv_get(v, "now"), &now) ||
 	    !wv_u64(wv_get(v, "hlc"), &shlc)) {
 		rc = cl_fail(c, FSC_ESERVER, "sync: the server's answer is not a "
@@ -701,6 +726,7 @@ int sync_apply(fs_client *c, const sync_req *rq, const uint8_t *resp,
 	x.dev = dev;
 	x.st = st;
 	x.again = again;
+	x.budget = SYNC_MAX_VALUES;
 
 	/* clock: offset = server now - device now (midpoint of the trip) */
 	{

@@ -23,4 +23,5 @@ void fs_limits_default(fs_limits *l)
 	l->tombstone_ttl_ms = 30 * DAY_MS;
 	l->session_ttl_ms = 7 * DAY_MS;
 	l->evidence_window_ms = 7 * DAY_MS;
+	l->shift_max_ms = 7 * DAY_MS;
 }

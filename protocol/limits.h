@@ -23,6 +23,7 @@ typedef struct {
 	uint64_t tombstone_ttl_ms;   /* 30 days */
 	uint64_t session_ttl_ms;     /* 7 days */
 	uint64_t evidence_window_ms; /* 7 days */
+	uint64_t shift_max_ms;       /* a shift's ends - starts, 7 days */
 } fs_limits;
 
 /* Fill with the defaults above. */

@@ -248,62 +248,6 @@ int rec_true(const record *r, const char *name)
 
 /* ---- the pull's fast path ------------------------------------------------ */
 
-/* Bytes taken by `count` msgpack objects at p[0..n), or 0 when they do
- * not fit (or use a type the stored form never holds: ext, 0xc1). */
-static size_t mp_skip(const uint8_t *p, size_t n, uint64_t count)
-{
-	size_t o = 0;
-	while (count) {
-		if (o >= n || count > n - o)
-			return 0; /* every object takes at least one byte */
-		uint8_t b = p[o++];
-		uint64_t len = 0, sub = 0;
-		size_t w = 0; /* bytes of a length/count field */
-		count--;
-		if (b <= 0x7f || b >= 0xe0)
-			continue;
-		if (b <= 0x8f)
-			sub = 2 * (uint64_t)(b & 0x0f);
-		else if (b <= 0x9f)
-			sub = b & 0x0f;
-		else if (b <= 0xbf)
-			len = b & 0x1f;
-		else
-			switch (b) {
-			case 0xc0: case 0xc2: case 0xc3:
-				break;
-			case 0xcc: case 0xd0: len = 1; break;
-			case 0xcd: case 0xd1: len = 2; break;
-			case 0xca: case 0xce: case 0xd2: len = 4; break;
-			case 0xcb: case 0xcf: case 0xd3: len = 8; break;
-			case 0xc4: case 0xd9: w = 1; break;
-			case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
-			case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
-			default:
-				return 0;
-			}
-		if (w) {
-			if (w > n - o)
-				return 0;
-			uint64_t v = 0;
-			for (size_t i = 0; i < w; i++)
-				v = v << 8 | p[o + i];
-			o += w;
-			if (b == 0xdc || b == 0xdd)
-				sub = v;
-			else if (b == 0xde || b == 0xdf)
-				sub = 2 * v;
-			else
-				len = v;
-		}
-		if (len > n - o)
-			return 0;
-		o += (size_t)len;
-		count += sub;
-	}
-	return o;
-}
-
 static int mp_is_str(uint8_t b)
 {
 	return (b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb;
@@ -349,7 +293,7 @@ int rec_wire_fs_stored(wbuf *b, const uint8_t *p, size_t n)
 	if (cnt > FS_FIELDS_FAST || n > UINT32_MAX)
 		return 0;
 	for (size_t i = 0; i < cnt; i++) {
-		size_t kn = mp_skip(p + o, n - o, 1);
+		size_t kn = wire_walk(p + o, n - o, NULL);
 		if (!kn || !mp_is_str(p[o]) || kn < 2)
 			return 0; /* names are non-empty strings */
 		f[i].k = (uint32_t)o;
@@ -367,7 +311,7 @@ int rec_wire_fs_stored(wbuf *b, const uint8_t *p, size_t n)
 		if (o >= n || p[o] != 0x93)
 			return 0;
 		o++;
-		size_t vn = mp_skip(p + o, n - o, 1);
+		size_t vn = wire_walk(p + o, n - o, NULL);
 		if (!vn)
 			return 0;
 		f[i].v = (uint32_t)o;
@@ -375,10 +319,10 @@ int rec_wire_fs_stored(wbuf *b, const uint8_t *p, size_t n)
 		o += vn;
 		if (o >= n || !mp_is_uint(p[o]))
 			return 0;
-		size_t hn = mp_skip(p + o, n - o, 1);
+		size_t hn = wire_walk(p + o, n - o, NULL);
 		if (!hn || o + hn >= n || !mp_is_str(p[o + hn]))
 			return 0;
-		size_t on = mp_skip(p + o + hn, n - o - hn, 1);
+		size_t on = wire_walk(p + o + hn, n - o - hn, NULL);
 		if (!on)
 			return 0;
 		f[i].st = (uint32_t)o;

@@ -254,6 +254,67 @@ int wire_check_depth(const uint8_t *p, size_t n, unsigned max_depth)
 	return check_walk(p, n, max_depth, &count);
 }
 
+/* ---- walking one object ------------------------------------------------ */
+
+size_t wire_walk(const uint8_t *p, size_t n, uint64_t *values)
+{
+	size_t o = 0;
+	uint64_t todo = 1, seen = 0;
+
+	while (todo) {
+		if (o >= n || todo > n - o)
+			return 0; /* every object takes at least one byte */
+		uint8_t b = p[o++];
+		uint64_t len = 0, sub = 0;
+		size_t w = 0; /* width of a length or count field */
+
+		todo--;
+		seen++;
+		if (b <= 0x7f || b >= 0xe0)
+			continue;
+		if (b <= 0x8f)
+			sub = 2 * (uint64_t)(b & 0x0f);
+		else if (b <= 0x9f)
+			sub = b & 0x0f;
+		else if (b <= 0xbf)
+			len = b & 0x1f;
+		else
+			switch (b) {
+			case 0xc0: case 0xc2: case 0xc3: break;
+			case 0xcc: case 0xd0: len = 1; break;
+			case 0xcd: case 0xd1: len = 2; break;
+			case 0xca: case 0xce: case 0xd2: len = 4; break;
+			case 0xcb: case 0xcf: case 0xd3: len = 8; break;
+			case 0xc4: case 0xd9: w = 1; break;
+			case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
+			case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
+			default: return 0;
+			}
+		if (w) {
+			uint64_t v = 0;
+
+			if (w > n - o)
+				return 0;
+			for (size_t i = 0; i < w; i++)
+				v = v << 8 | p[o + i];
+			o += w;
+			if (b == 0xdc || b == 0xdd)
+				sub = v;
+			else if (b == 0xde || b == 0xdf)
+				sub = 2 * v;
+			else
+				len = v;
+		}
+		if (len > n - o)
+			return 0;
+		o += (size_t)len;
+		todo += sub;
+	}
+	if (values)
+		*values = seen;
+	return o;
+}
+
 /* ---- decoding into an arena -------------------------------------------- */
 
 typedef struct {

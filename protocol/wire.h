@@ -85,6 +85,13 @@ int wire_decode(arena *a, const uint8_t *p, size_t n, wval **out);
 int wire_decode_max(arena *a, const uint8_t *p, size_t n, size_t max_values,
                     wval **out);
 
+/* Bytes taken by the one msgpack object at p[0..n), 0 when p does not
+ * start with a whole one (or uses ext or 0xc1).  *values (when not NULL)
+ * gets the number of values it holds, counted as wire_decode_max() counts
+ * them (every container, key and element is one).  Iterative, without
+ * allocating: nesting costs nothing (and is not limited). */
+size_t wire_walk(const uint8_t *p, size_t n, uint64_t *values);
+
 /* Lookup by string key; NULL when m is not a map or has no such key. */
 const wval *wv_get(const wval *m, const char *key);
 /* 1 when v is a string equal to the NUL-terminated s. */

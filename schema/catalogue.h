@@ -1,7 +1,7 @@
 /*
  * catalogue.h — the default service-standard catalogue a new site starts
- * from: the seed's standards (../shared/seeds/000_e398aab60fc1e906.txt,
- * 物业服务质量标准) with its blanks filled with common values.  Data only;
+ * from: the domain seed's standards (物业服务质量标准, not in the
+ * repository) with its blanks filled with common values.  Data only;
  * `fieldsyncd catalogue --data DIR --site S` installs it as `standard`
  * records (server/svc/tasks.h: tasks_install_catalogue), after which every
  * value is the site's to edit.  schema/CATALOGUE.md lists each entry with

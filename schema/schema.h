@@ -58,7 +58,8 @@ typedef enum {
 	BK_SITE,      /* site/<f.site> */
 	BK_SHIFT,     /* shift/<f.shift> */
 	BK_TO_SHIFT,  /* shift/<f.to_shift>   (handover) */
-	BK_ORDERS     /* orders/<f.site> */
+	BK_ORDERS,    /* orders/<f.site> */
+	BK_ALERTS     /* alerts/<f.site>      (alerts and webhooks) */
 } bucket_kind;
 
 typedef struct {
@@ -72,6 +73,8 @@ typedef struct {
 } scollection;
 
 extern const char *const schema_roles[]; /* guard cleaner technician supervisor admin */
+/* The alert rules' kinds (server/svc/alerts.h), NULL-terminated. */
+extern const char *const schema_alert_kinds[];
 
 /* The collection by name (p[0..n)), NULL if unknown. */
 const scollection *schema_collection(const char *p, size_t n);
@@ -91,6 +94,18 @@ typedef struct {
 /* The level for a category, NULL when it has none. */
 const service_level *schema_service_level(const char *category, size_t n);
 const service_level *schema_service_levels(unsigned *n);
+
+/* The steps of an order's status, a lattice that only moves forward
+ * (protocol/PROTOCOL.md, "Orders"): a move is allowed to a higher rank,
+ * and to "cancelled" from an open state by a supervisor or admin. */
+typedef struct {
+	const char *status;
+	unsigned rank;
+	const char *at_field; /* the time the step sets once, or NULL */
+	int open;             /* cancelling is possible from here */
+} order_step;
+const order_step *schema_order_step(const char *p, size_t n);
+const order_step *schema_order_steps(unsigned *n);
 
 /* Is p[0..n) one of the enum's values? */
 int schema_enum_has(const char *const *enums, const char *p, size_t n);

@@ -14,10 +14,12 @@
 #include <unistd.h>
 
 #include "protocol/errors.h"
+#include "server/svc/alerts.h"
 #include "server/svc/audit.h"
 #include "server/svc/auth.h"
 #include "server/svc/backup.h"
 #include "server/svc/demo.h"
+#include "server/svc/import.h"
 #include "server/store/keys.h"
 #include "server/svc/hooks.h"
 #include "server/core/engine.h"
@@ -25,7 +27,9 @@
 #include "server/svc/tags.h"
 #include "server/svc/tasks.h"
 #include "server/lib/dirlock.h"
+#include "server/svc/blobquota.h"
 #include "server/svc/maint.h"
+#include "server/svc/webhook.h"
 #include "server/store/store.h"
 
 /* Cost of one PIN check: about 20 ms on the reference machine. */
@@ -38,12 +42,15 @@ typedef struct {
 	size_t map_mb, max_mb;
 	uint64_t maint_ms;
 	const char *out, *from;               /* backup, restore */
-	const char *site;                     /* catalogue */
+	const char *site;                     /* catalogue, import, export */
 	const char *web;                      /* serve: the web app's directory */
 	const char *tag_key_file;             /* secure tags (svc/tags.h) */
 	uint8_t tag_key[32];
+	const char *kind, *file;              /* import, export */
 	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
+	uint64_t alert_poll_ms;               /* alerts.h */
+	webhook_cfg hooks;                    /* webhook.h */
 	engine_cfg ecfg;
 	/* abuse limits (http.h, ratelimit.h, lockout.h) */
 	unsigned queue, keep_alive_ms, body_min_rate;
@@ -51,6 +58,8 @@ typedef struct {
 	rl_cfg rate_dev, rate_addr;
 	char trusted[1024];     /* --trusted-proxy, comma-joined */
 	lockout_cfg lock;
+	pin_rules pins;
+	uint64_t blob_dev_mb, blob_site_mb, blob_grace_ms; /* blobquota.h */
 } options;
 
 /* O_LIST: a char[1024] field; each use appends ",VALUE" */
@@ -71,6 +80,8 @@ static const option opts[] = {
 	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
 	{"--insecure-http", O_FLAG, OFF(insecure), "      plain HTTP (loopback or behind a TLS proxy)"},
 	{"--threads", O_UINT, OFF(threads), "N     worker threads (64; the same as --max-connections)"},
+	{"--pin-min-length", O_UINT, OFF(pins.min_len), "N  new PINs are at least N bytes (4; 4-64)"},
+	{"--pin-refuse-common", O_FLAG, OFF(pins.refuse_common), "      refuse the 100 most common PINs as new PINs"},
 	{"--pbkdf2-iter", O_UINT, OFF(pbkdf2), "N     PBKDF2 iterations for new PINs (40000, ~20 ms)"},
 	{"--request-timeout-ms", O_UINT, OFF(timeout_ms), "N  deadline to read a request (30000)"},
 	{"--map-mb", O_SIZE, OFF(map_mb), "N     initial store map size (256)"},
@@ -79,6 +90,7 @@ static const option opts[] = {
 	{"--tombstone-ttl-ms", O_U64, OFF(ecfg.lim.tombstone_ttl_ms), "N  (30 days)"},
 	{"--session-ttl-ms", O_U64, OFF(ecfg.lim.session_ttl_ms), "N  (7 days)"},
 	{"--evidence-window-ms", O_U64, OFF(ecfg.lim.evidence_window_ms), "N  late pushes for ended shifts (7 days)"},
+	{"--shift-max-ms", O_U64, OFF(ecfg.lim.shift_max_ms), "N  the longest shift a write may make (7 days)"},
 	{"--body-max", O_SIZE, OFF(ecfg.lim.body_max), "BYTES  request body, compressed (4 MiB)"},
 	{"--inflated-max", O_SIZE, OFF(ecfg.lim.inflated_max), "BYTES  request body, inflated (32 MiB)"},
 	{"--maint-interval-ms", O_U64, OFF(maint_ms), "N  purge pass every N ms (3600000)"},
@@ -98,14 +110,23 @@ static const option opts[] = {
 	{"--lockout-ms", O_U64, OFF(lock.lock_ms), "N  first lock; doubles on each further lock (900000)"},
 	{"--lockout-max-ms", O_U64, OFF(lock.max_ms), "N  the doubling stops here (86400000)"},
 	{"--lockout-address-after", O_UINT, OFF(lock.addr_after), "N  failed logins from one address in --lockout-ms lock it (100; 0: off)"},
+	{"--blob-device-day-mb", O_U64, OFF(blob_dev_mb), "N  photo bytes a device may upload in 24 h (1024; 0: no limit)"},
+	{"--blob-site-mb", O_U64, OFF(blob_site_mb), "N  photo bytes a site may keep (262144; 0: no limit)"},
+	{"--blob-orphan-grace-ms", O_U64, OFF(blob_grace_ms), "N  a photo no record names is deleted after (7 days; 0: never)"},
 	{"--audit-ttl-ms", O_U64, OFF(audit_ttl_ms), "N  keep audit entries N ms (400 days; 0: forever)"},
 	{"--audit-purge-interval-ms", O_U64, OFF(audit_purge_ms), "N  audit purge pass every N ms (3600000)"},
-	{"--out", O_STR, OFF(out), "FILE  backup: the archive to write"},
-	{"--site", O_STR, OFF(site), "ID    catalogue: the site to install it into"},
+	{"--out", O_STR, OFF(out), "FILE  backup: the archive to write; export: the CSV (stdout)"},
+	{"--site", O_STR, OFF(site), "ID    catalogue, import, export: the site"},
+	{"--kind", O_STR, OFF(kind), "K     import, export: staff, zone, checkpoint, route, roster, standard"},
 	{"--task-interval-ms", O_U64, OFF(tasks_ms), "N  task generation pass over every site every N ms (600000)"},
 	{"--from", O_STR, OFF(from), "FILE  restore: the archive to read"},
 	{"--tag-key-file", O_STR, OFF(tag_key_file), "FILE  the key secure tags are sealed with (64 hex; else $FIELDSYNC_TAG_KEY)"},
 	{"--web", O_STR, OFF(web), "DIR   serve: the web app at / (build/web; \"\": none)"},
+	{"--alert-poll-ms", O_U64, OFF(alert_poll_ms), "N  alert rules look at marked records and timers at least every N ms (1000)"},
+	{"--webhook-allow-private", O_FLAG, OFF(hooks.allow_private), "      webhooks may call loopback/private addresses (tests; never for tenants)"},
+	{"--webhook-backoff-ms", O_U64, OFF(hooks.backoff_ms), "N  first webhook retry after N ms, doubling up to an hour (10000)"},
+	{"--webhook-give-up-ms", O_U64, OFF(hooks.give_up_ms), "N  stop retrying a webhook delivery after N ms (90000000 = 25 h)"},
+	{"--webhook-timeout-ms", O_U64, OFF(hooks.timeout_ms), "N  one webhook POST (10000)"},
 };
 
 static void usage(FILE *f)
@@ -119,6 +140,10 @@ static void usage(FILE *f)
 	        "  demo  --data DIR   load the demo property (staff PIN 1234)\n"
 	        "  catalogue --data DIR --site S   install the default service standards\n"
 	        "                     (schema/CATALOGUE.md) into site S; again: no change\n"
+	        "  import --data DIR --site S [--kind K] FILE.csv   load a site's staff, zones,\n"
+	        "                     checkpoints, routes, rosters or standards (schema/IMPORT.md;\n"
+	        "                     K from the file name when not given); a bad row refuses it all\n"
+	        "  export --data DIR --site S --kind K [--out FILE]   the same CSV back\n"
 	        "  backup --data DIR --out FILE   archive the store and photos (server may run)\n"
 	        "  restore --from FILE --data NEWDIR   check an archive, restore it, new store id\n"
 	        "  check --data DIR   integrity walk of the store; exit 0 ok, 1 damaged\n"
@@ -147,6 +172,10 @@ static int parse_args(int argc, char **argv, options *o)
 		for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
 			if (!strcmp(argv[i], opts[k].name))
 				op = &opts[k];
+		if (!op && argv[i][0] != '-' && !o->file) {
+			o->file = argv[i]; /* import's FILE.csv */
+			continue;
+		}
 		if (!op) {
 			fprintf(stderr, "fieldsyncd: unknown option %s (see fieldsyncd help)\n", argv[i]);
 			return -1;
@@ -226,6 +255,10 @@ typedef struct {
 	tz_db *tz;
 	tasks_gen *tasks;
 	int lock_fd; /* serve's hold on the data directory (dirlock.h) */
+	blob_quota blobq;
+	char blob_dir[4200];
+	alerts *alerts;
+	webhook *webhooks;
 } app;
 
 static int open_all(app *a, int create)
@@ -269,6 +302,8 @@ static void close_all(app *a)
 {
 	http_stop(a->http);
 	tls_close(a->tls);
+	webhook_stop(a->webhooks);
+	alerts_stop(a->alerts);
 	tasks_gen_stop(a->tasks);
 	audit_stop(a->audit);
 	maint_stop(a->maint);
@@ -276,6 +311,17 @@ static void close_all(app *a)
 	store_close(a->st);
 	tz_db_close(a->tz);
 	dirlock_release(a->lock_fd);
+}
+
+/* After each maintenance pass: photos no record names, past their grace
+ * (blobquota.h). */
+static void collect_blobs(void *ctx)
+{
+	app *a = ctx;
+	unsigned n = 0;
+	if (blobquota_collect(a->e, &a->blobq, a->blob_dir, &n) == FS_OK && n)
+		fprintf(stderr, "fieldsyncd: %u photos no record names deleted\n",
+		        n);
 }
 
 static int has_admin(app *a)
@@ -318,7 +364,7 @@ static int cmd_demo(app *a)
 		fprintf(stderr, "fieldsyncd: run init first\n");
 		return 1;
 	}
-	auth_cfg ac = {a->o.pbkdf2, NULL};
+	auth_cfg ac = {a->o.pbkdf2, NULL, {0, 0}};
 	if (demo_load(a->e, &ac))
 		return 1;
 	printf("fieldsyncd: demo property 'harbour' loaded: guards g-li, g-chen; "
@@ -387,13 +433,22 @@ static int cmd_serve(app *a)
 	hc.lockout = a->o.lock;
 	hc.auth.pbkdf2_iter = a->o.pbkdf2;
 	hc.web_dir = !a->o.web ? "build/web" : *a->o.web ? a->o.web : NULL;
+	hc.auth.pins = a->o.pins;
+	a->blobq.device_day_bytes = a->o.blob_dev_mb << 20;
+	a->blobq.site_bytes = a->o.blob_site_mb << 20;
+	a->blobq.orphan_grace_ms = a->o.blob_grace_ms;
+	hc.blobq = a->blobq;
+	snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
 	if (http_start(&a->http, a->e, &hc))
 		return 1;
 	if (tasks_gen_start(&a->tasks, a->e, a->tz, a->o.tasks_ms))
 		return 1;
-	if (maint_start(&a->maint, a->e, a->o.maint_ms))
+	if (maint_start_with(&a->maint, a->e, a->o.maint_ms, collect_blobs, a))
 		return 1;
 	if (audit_start(&a->audit, a->e, a->o.audit_ttl_ms, a->o.audit_purge_ms))
+		return 1;
+	if (alerts_start(&a->alerts, a->e, a->tz, a->o.alert_poll_ms) ||
+	    webhook_start(&a->webhooks, a->e, &a->o.hooks))
 		return 1;
 	fprintf(stderr, "fieldsyncd: serving store %s on %s://%s\n",
 	        store_id(a->st), a->o.insecure ? "http" : "https", a->o.listen);
@@ -446,6 +501,125 @@ static int cmd_catalogue(app *a)
 	       "(%s)\n", created, a->o.site,
 	       created ? "the others were there already" : "all were there already");
 	return 0;
+}
+
+/* The whole file, its size checked against the import cap before it is
+ * read.  FS_OK, FS_E_TOO_LARGE, or FS_E_UNAVAILABLE with errno. */
+static int read_csv_file(const char *path, char **out, size_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return FS_E_UNAVAILABLE;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		if (!errno || S_ISDIR(st.st_mode))
+			errno = EISDIR;
+		close(fd);
+		return FS_E_UNAVAILABLE;
+	}
+	if ((uint64_t)st.st_size > IMPORT_BODY_MAX) {
+		close(fd);
+		return FS_E_TOO_LARGE;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t have = 0;
+	while (buf && have < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + have, (size_t)st.st_size - have);
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+	}
+	close(fd);
+	if (!buf || have != (size_t)st.st_size) {
+		free(buf);
+		errno = buf ? EIO : ENOMEM;
+		return FS_E_UNAVAILABLE;
+	}
+	*out = buf;
+	*n = have;
+	return FS_OK;
+}
+
+/* Import one CSV file into a site as the admin (import.h). */
+static int cmd_import(app *a)
+{
+	const char *kind = a->o.kind ? a->o.kind
+	                   : a->o.file ? import_kind_of_file(a->o.file) : NULL;
+	if (!a->o.site || !a->o.file || !kind) {
+		fprintf(stderr, "fieldsyncd: import needs --site ID and FILE.csv, and "
+		                "--kind K when the file name does not say it "
+		                "(staff.csv, harbour-zone.csv, ...)\n");
+		return 2;
+	}
+	size_t n = 0;
+	char *buf = NULL;
+	int rc = read_csv_file(a->o.file, &buf, &n);
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: %s: %s\n", a->o.file,
+		        rc == FS_E_TOO_LARGE ? "over the import size limit (2 MiB)"
+		                             : strerror(errno));
+		return 1;
+	}
+	principal admin;
+	if (open_all(a, 0) || auth_admin_principal(a->e, &admin)) {
+		free(buf);
+		return 1;
+	}
+	arena *ar = arena_new(0);
+	import_result r;
+	const char *msg = NULL;
+	rc = ar ? import_csv(a->e, &admin, a->o.site, kind, buf, n, ar, &r, &msg)
+	        : FS_E_UNAVAILABLE;
+	free(buf);
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: import of %s refused: %s\n", a->o.file,
+		        msg ? msg : fs_err_name(rc));
+		for (uint32_t i = 0; ar && i < r.nissues; i++) {
+			const import_issue *is = &r.issues[i];
+			fprintf(stderr, "  %s: row %u", a->o.file, is->row);
+			if (is->col)
+				fprintf(stderr, ", column %u", is->col);
+			if (is->column)
+				fprintf(stderr, " (%s)", is->column);
+			fprintf(stderr, ": %s\n", is->msg);
+		}
+		if (ar && r.more)
+			fprintf(stderr, "  ... and %u more\n", r.more);
+	} else {
+		printf("fieldsyncd: import of %s into site '%s': %u %s rows, %u "
+		       "created, %u changed, %u unchanged\n", a->o.file, a->o.site,
+		       r.rows, kind, r.created, r.changed, r.unchanged);
+	}
+	arena_free(ar);
+	return rc ? 1 : 0;
+}
+
+static int cmd_export(app *a)
+{
+	if (!a->o.site || !a->o.kind) {
+		fprintf(stderr, "fieldsyncd: export needs --site ID and --kind K\n");
+		return 2;
+	}
+	if (open_all(a, 0))
+		return 1;
+	csv_buf b = {0};
+	int rc = import_export(a->e, a->o.site, a->o.kind, &b);
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: export: %s\n",
+		        rc == FS_E_NOT_FOUND ? "no such site or kind" : fs_err_name(rc));
+		csv_buf_free(&b);
+		return 1;
+	}
+	int to_file = a->o.out != NULL;
+	FILE *f = to_file ? fopen(a->o.out, "w") : stdout;
+	int bad = !f || (b.n && fwrite(b.p, 1, b.n, f) != b.n);
+	if (f && (to_file ? fclose(f) : fflush(f)))
+		bad = 1;
+	if (bad)
+		fprintf(stderr, "fieldsyncd: export: %s: %s\n",
+		        a->o.out ? a->o.out : "stdout", strerror(errno));
+	csv_buf_free(&b);
+	return bad;
 }
 
 /* backup, restore, check: backup.h; they open the store themselves */
@@ -527,11 +701,16 @@ int main(int argc, char **argv)
 	a.o.rate_addr.burst = 20000;
 	lockout_cfg_default(&a.o.lock);
 	a.o.audit_ttl_ms = AUDIT_TTL_DEFAULT_MS;
+	a.o.blob_dev_mb = BLOBQ_DEVICE_DAY_DEFAULT >> 20;
+	a.o.blob_site_mb = BLOBQ_SITE_DEFAULT >> 20;
+	a.o.blob_grace_ms = BLOBQ_GRACE_DEFAULT;
 	const char *cmd = argv[1];
 	int (*fn)(app *) = !strcmp(cmd, "init")    ? cmd_init
 	                   : !strcmp(cmd, "serve") ? cmd_serve
 	                   : !strcmp(cmd, "demo")  ? cmd_demo
 	                   : !strcmp(cmd, "catalogue") ? cmd_catalogue
+	                   : !strcmp(cmd, "import") ? cmd_import
+	                   : !strcmp(cmd, "export") ? cmd_export
 	                   : !strcmp(cmd, "backup") ? cmd_backup
 	                   : !strcmp(cmd, "restore") ? cmd_restore
 	                   : !strcmp(cmd, "check") ? cmd_check
@@ -543,6 +722,11 @@ int main(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, &a.o))
 		return 2;
+	if (a.o.pins.min_len && (a.o.pins.min_len < PIN_MIN_DEFAULT ||
+	                         a.o.pins.min_len > PIN_MAX)) {
+		fprintf(stderr, "fieldsyncd: --pin-min-length must be 4-64\n");
+		return 2;
+	}
 	if (!a.o.pbkdf2)
 		a.o.pbkdf2 = 1;
 	int rc = fn(&a);

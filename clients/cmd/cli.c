@@ -2,7 +2,8 @@
  * cli.c — `fieldsync`, the handheld command line for guards, cleaners,
  * technicians and supervisors, on libfieldsync.
  *
- *   fieldsync [--home DIR] [--json] [--offline] [--proxy URL] COMMAND [ARGS]
+ *   fieldsync [--home DIR] [--json] [--offline] [--proxy URL] [--wire v1|v2]
+ *             COMMAND [ARGS]
  *
  * Every command but enroll, login and sync works offline: a change is
  * queued in the local store first (durably), then sent at once when the
@@ -23,6 +24,7 @@
 #include <jansson.h>
 
 #include "clients/cmd/cli.h"
+#include "clients/cmd/cli_alerts.h"
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -39,7 +41,7 @@ static const opt_def opt_defs[] = {
 	{"to-shift", 1}, {"every", 1},  {"help", 0},     {"raw", 0},
 	{"out", 1},    {"url", 1},      {"token-file", 1}, {"site", 1},
 	{"role", 1},   {"uses", 1},     {"ttl", 1},      {"device", 1},
-	{"all", 0},    {"proxy", 1},    {"sun", 1},
+	{"all", 0},    {"proxy", 1},    {"wire", 1},     {"sun", 1},
 };
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
 _Static_assert(NOPTS <= MAX_OPTS, "raise MAX_OPTS");
@@ -169,6 +171,7 @@ static int open_home(cli *x, unsigned attempts, unsigned timeout_ms,
 	fs_check_report rep;
 	fs_options o;
 	char err[512];
+	const char *w;
 	int rc;
 
 	if (!has_store(x->home) && !may_create)
@@ -183,6 +186,9 @@ static int open_home(cli *x, unsigned attempts, unsigned timeout_ms,
 	o.proxy = opt(x, "proxy");
 	o.attempts = attempts;
 	o.timeout_ms = timeout_ms;
+	if ((w = opt(x, "wire")) && strcmp(w, "v1") && strcmp(w, "v2"))
+		return fail(x, EXIT_USAGE, "--wire is v1 or v2");
+	o.wire = w && !strcmp(w, "v1") ? 1 : w ? 2 : 0;
 	rc = fs_open(&o, &x->c, err, sizeof(err));
 	if (rc)
 		return fail(x, EXIT_FAIL, "%s", err[0] ? err : fs_strerror(rc));
@@ -816,6 +822,7 @@ static int cmd_done(cli *x)
 {
 	fs_write w;
 	char what[300];
+	uint64_t opens;
 	int rc;
 
 	if (x->npos != 1)
@@ -823,6 +830,11 @@ static int cmd_done(cli *x)
 		            "[--photo FILE]");
 	if ((rc = open_client(x, 1, 3000)))
 		return rc;
+	if (fs_task_early(x->c, x->pos[0], &opens) == FSC_OK && opens) {
+		fmt_time(opens, what, sizeof(what));
+		fprintf(stderr, "warning: task %s's window opens at %s: done now, "
+		        "it counts as early, not on time\n", x->pos[0], what);
+	}
 	if ((rc = fs_task_done(x->c, x->pos[0], opt(x, "note"), opt(x, "photo"),
 	                       &w)))
 		return lib_fail(x, rc);
@@ -1504,6 +1516,26 @@ static int cmd_requeue(cli *x)
 	return 0;
 }
 
+/* A supervisor's alerts: the work is in cli_alerts.c. */
+static int cmd_alerts(cli *x)
+{
+	fs_write w;
+	int ack = x->npos == 2 && !strcmp(x->pos[0], "ack");
+	int rc;
+
+	if (x->npos && !ack)
+		return fail(x, EXIT_USAGE, "usage: fieldsync alerts [--all] | "
+		            "alerts ack ID");
+	if ((rc = open_client(x, 1, 3000)))
+		return rc;
+	if (!ack)
+		return (rc = cli_alerts_list(x->c, stdout, x->json, opt(x, "all") != NULL))
+		               ? lib_fail(x, rc) : 0;
+	if ((rc = cli_alerts_ack(x->c, x->pos[1], &w)))
+		return lib_fail(x, rc);
+	return after_write(x, "alert acknowledged", &w);
+}
+
 /* ---- table --------------------------------------------------------------------- */
 
 typedef struct {
@@ -1568,6 +1600,9 @@ static const command commands[] = {
 	{"get", cmd_get, "raw", "get COLLECTION ID [--raw]",
 	 "One local record, a field a line with times in the site's zone;\n"
 	 "--raw (and --json) print it as JSON with every field's stamp."},
+	{"alerts", cmd_alerts, "all", "alerts [--all] | alerts ack ID",
+	 "A supervisor's alerts for the site (newest first; --all includes\n"
+	 "resolved and acknowledged ones); `alerts ack ID` acknowledges one."},
 	{"dead", cmd_dead, "all", "dead [list | show SEQ | clear SEQ | clear --all]",
 	 "Changes the server rejected (dead letters): list them, show one with\n"
 	 "its reason and the change itself, clear one or all once dealt with."},
@@ -1590,7 +1625,7 @@ static const command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fieldsync [--home DIR] [--json] [--offline] "
-	           "[--proxy URL] COMMAND ...\n\n"
+	           "[--proxy URL] [--wire v1|v2] COMMAND ...\n\n"
 	           "commands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
@@ -1601,6 +1636,8 @@ static void usage(FILE *f)
 	           "             socks5h://host:port; '' for none); without it the\n"
 	           "             https_proxy, http_proxy, all_proxy and no_proxy\n"
 	           "             variables apply\n"
+	           "--wire v1|v2 the pull encoding to ask for (default v2, the\n"
+	           "             columnar one; v1 for a server or proxy that needs it)\n"
 	           "`fieldsync COMMAND --help` says more about one command.\n"
 	           "Every command but enroll, login, sync and admin works offline.\n");
 }
@@ -1614,7 +1651,7 @@ static void command_help(const command *c)
 static int allowed(const command *c, const char *name)
 {
 	static const char *const global[] = {"home", "json", "offline", "help",
-	                                     "proxy"};
+	                                     "proxy", "wire"};
 	size_t n = strlen(name);
 	const char *p = c->opts;
 

@@ -5,6 +5,7 @@
  *                 [--offline-ratio R] [--skew-ms X] [--reboot-ratio R]
  *                 [--lost-ratio R] [--seed K] [--insecure-http] [--ca FILE]
  *                 [--dir DIR] [--keep] [--fsync] [--json]
+ *                 [--wire v1|v2|mixed]
  *
  * It provisions a fresh site through the admin API (site, checkpoints,
  * route, staff, shifts, tasks as admin pushes on /v1/sync; PINs with
@@ -66,6 +67,7 @@ typedef struct {
 	int64_t skew_ms;
 	uint64_t seed;
 	int insecure, keep, fsync, json;
+	unsigned wire; /* pull encoding: 1, 2, or 3: odd devices v2, even v1 */
 } sim_cfg;
 
 struct sim;
@@ -613,6 +615,7 @@ static void *device_main(void *arg)
 	o.insecure_http = s->cfg.insecure;
 	o.seed = d->rng;
 	o.drop_reply_permille = (unsigned)(s->cfg.lost_ratio * 1000.0 + 0.5);
+	o.wire = s->cfg.wire == 3 ? 1 + (unsigned)(d->idx & 1) : s->cfg.wire;
 	o.no_fsync = !s->cfg.fsync;
 	o.attempts = 6;
 	o.backoff_ms = 100;
@@ -840,7 +843,9 @@ static int usage(void)
 	        "         [--offline-ratio R] [--skew-ms X] [--reboot-ratio R] "
 	        "[--lost-ratio R]\n"
 	        "         [--seed K] [--insecure-http] [--ca FILE] [--dir DIR] "
-	        "[--keep] [--fsync] [--json]\n");
+	        "[--keep] [--fsync] [--json]\n"
+	        "         [--wire v1|v2|mixed]  (pull encoding; mixed: odd "
+	        "devices v2, even v1)\n");
 	return 2;
 }
 
@@ -911,6 +916,9 @@ int main(int argc, char **argv)
 			s.cfg.ca = v;
 		else if (!strcmp(a, "--dir") && v)
 			s.cfg.dir_opt = v;
+		else if (!strcmp(a, "--wire") && v)
+			s.cfg.wire = !strcmp(v, "v1") ? 1 : !strcmp(v, "v2") ? 2
+			           : !strcmp(v, "mixed") ? 3 : 4;
 		else {
 			takes = 0;
 			if (!strcmp(a, "--insecure-http"))
@@ -938,9 +946,10 @@ int main(int argc, char **argv)
 	    s.cfg.offline_ratio < 0 || s.cfg.offline_ratio > 1 ||
 	    s.cfg.reboot_ratio < 0 || s.cfg.reboot_ratio > 1 ||
 	    s.cfg.lost_ratio < 0 || s.cfg.lost_ratio > 0.5 || s.cfg.skew_ms < 0 ||
-	    s.cfg.skew_ms > 86400000LL) {
+	    s.cfg.skew_ms > 86400000LL || s.cfg.wire > 3) {
 		fprintf(stderr, "fieldsync-sim: devices 1-1000, duration 1-3600 s, "
-		        "ratios 0-1 (lost 0-0.5), skew 0-86400000 ms\n");
+		        "ratios 0-1 (lost 0-0.5), skew 0-86400000 ms, wire v1, v2 "
+		        "or mixed\n");
 		return 2;
 	}
 	if (!s.cfg.seed)

@@ -11,6 +11,7 @@
 #include "server/core/engine_int.h"
 #include "server/model/policy.h"
 #include "server/model/records.h"
+#include "server/model/sitecheck.h"
 #include "server/store/keys.h"
 
 /* shift_load() through the job's cache (policy_writer's load_shift). */
@@ -182,6 +183,16 @@ opresult apply_op(actx *x, const wval *op)
 	if ((rc = policy_write(&pw, col, id, exists ? old : NULL, old_bucket,
 	                       &nw, bucket, f, &msg)))
 		return rej(rc, msg, cur);
+	if ((rc = sitecheck_record(x->t, &pw, col, &nw, f, &msg)))
+		return rej(rc, msg, msg ? cur : NULL);
+	if (!strcmp(col->name, "shift") &&
+	    !shift_span_ok(&nw, x->e->cfg.lim.shift_max_ms))
+		return rej(FS_E_BAD_REQUEST, "a shift lasts longer than "
+		           "shift_max_ms (7 days)", cur);
+	if (!strcmp(col->name, "order") &&
+	    (rc = order_lattice(x, exists ? old : NULL, &nw, f, &st, &changed,
+	                        &msg)))
+		return rej(rc, msg, cur);
 
 	if (col->append_only && exists) {
 		if (same_evidence(col, old, f))
@@ -198,6 +209,8 @@ opresult apply_op(actx *x, const wval *op)
 		rc = fill_checkin(x, &nw);
 	else if (!strcmp(col->name, "order"))
 		rc = fill_order(x, &nw);
+	if (!rc)
+		rc = fill_steps(x, col, exists ? old : NULL, &nw, f);
 	if (rc && rc != FS_E_NOT_FOUND)
 		return rej(rc, NULL, NULL);
 	if (!strcmp(col->name, "shift"))

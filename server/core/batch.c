@@ -46,9 +46,71 @@ static int ack_as_dup(arena *a, sv stored, wbuf *out)
 	return FS_OK;
 }
 
+/* The batch's `by` as its writer (protocol/PROTOCOL.md, "`by` on shared
+ * handhelds"): a staff member of the device's site, active now, of the
+ * device's enrollment role when it has one, who held a session on this
+ * device.  x->w becomes them, or *msg says why the batch is refused.
+ * Returns a store failure, else FS_OK. */
+static int by_writer(actx *x, const wval *by, device_sessions *ss,
+                     const char **msg)
+{
+	job *j = x->j;
+	char *bys = wv_strdup(x->a, by);
+	principal w = *j->p;
+	device_info d;
+	*msg = NULL;
+	if (!bys)
+		return FS_E_UNAVAILABLE;
+	int rc = device_sessions_get(x->t, j->p->device, bys, ss);
+	if (rc == FS_E_NOT_FOUND) {
+		*msg = "this device never held a session of the batch's 'by' "
+		       "staff member";
+		return FS_OK;
+	}
+	if (rc)
+		return rc;
+	if (principal_of_staff(x->t, x->a, bys, &w) != FS_OK ||
+	    strcmp(w.site, j->p->site) != 0) {
+		*msg = "the batch's 'by' staff member is inactive or not of "
+		       "this device's site";
+		return FS_OK;
+	}
+	rc = device_get(x->t, j->p->device, &d);
+	if (rc && rc != FS_E_NOT_FOUND)
+		return rc;
+	if (!rc && d.role_limit != ROLE_NONE && d.role_limit != w.role) {
+		*msg = "this device is enrolled for another role than the "
+		       "batch's 'by' staff member's";
+		return FS_OK;
+	}
+	x->w = w;
+	return FS_OK;
+}
+
+/* Why an op of a `by` batch is refused, NULL when it is not: its stamp
+ * must fall in a session the `by` staff member held on this device (up
+ * to a PIN change or deactivation), in which they had the role they have
+ * now.  Slack: the clock guard (max_skew_ms). */
+static const char *by_op_refused(actx *x, const device_sessions *ss,
+                                 const wval *op)
+{
+	uint64_t s = 0;
+	wv_u64(wv_get(op, "s"), &s);
+	const device_session *d = device_session_at(ss, HLC_WALL(s),
+	                                            x->e->cfg.lim.max_skew_ms);
+	if (!d)
+		return arena_printf(x->a, "the op's time is outside every session "
+		                    "'%s' held on this device", x->w.staff);
+	if (d->role != x->w.role)
+		return arena_printf(x->a, "'%s' had another role in the session "
+		                    "the op falls in", x->w.staff);
+	return NULL;
+}
+
 /* Apply batch `bi` of the job into its ack buffer.  Returns FS_OK (the ack
  * is ready) or a store failure (the transaction must be aborted). */
-static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
+static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected,
+                       uint64_t *pushed)
 {
 	job *j = x->j;
 	const wval *b = &j->batches->a.v[bi];
@@ -73,17 +135,13 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 
 	/* whose rights: the session's staff, or the batch's `by` */
 	x->w = *j->p;
-	const char *batch_err = NULL;
-	if (by && !wv_is_str(by, j->p->staff)) {
-		char *bys = wv_strdup(x->a, by);
-		principal w = *j->p;
-		if (!bys || !device_held_session(x->t, j->p->device, bys) ||
-		    principal_of_staff(x->t, x->a, bys, &w) != FS_OK ||
-		    strcmp(w.site, j->p->site) != 0)
-			batch_err = "FORBIDDEN";
-		else
-			x->w = w;
-	}
+	device_sessions bys;
+	const char *batch_err = NULL, *by_msg = NULL;
+	int has_by = by && !wv_is_str(by, j->p->staff);
+	if (has_by && (rc = by_writer(x, by, &bys, &by_msg)))
+		return rc;
+	if (by_msg)
+		batch_err = "FORBIDDEN";
 
 	uint32_t nops = ops->a.n, applied = 0, nrej = 0;
 	rejection *rj = nops ? arena_calloc(x->a, nops, sizeof(*rj)) : NULL;
@@ -92,9 +150,9 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 	for (uint32_t i = 0; i < nops; i++) {
 		opresult r;
 		if (batch_err)
-			r = rej(FS_E_FORBIDDEN,
-			        "this device never held a session of the batch's "
-			        "'by' staff member", NULL);
+			r = rej(FS_E_FORBIDDEN, by_msg, NULL);
+		else if (has_by && (by_msg = by_op_refused(x, &bys, &ops->a.v[i])))
+			r = rej(FS_E_FORBIDDEN, by_msg, cur_of(x, &ops->a.v[i]));
 		else if (j->checks[bi][i].code)
 			r = rej(j->checks[bi][i].code, j->checks[bi][i].msg,
 			        cur_of(x, &ops->a.v[i]));
@@ -160,6 +218,7 @@ static int apply_batch(actx *x, uint32_t bi, uint64_t *rejected)
 	x->e->stats.batches++;
 	pthread_mutex_unlock(&x->e->stats_mu);
 	*rejected += nrej;
+	*pushed += applied + nrej;
 	return FS_OK;
 }
 
@@ -176,18 +235,38 @@ static int apply_anchor(actx *x)
 	return anchor_put(x->t, j->p->device, j->boot, cand);
 }
 
-/* The device's sync report, once per request. */
-static int apply_dev(actx *x, uint64_t rejected)
+uint64_t batch_ops(const job *j, uint32_t bi)
+{
+	const wval *ops = wv_get(&j->batches->a.v[bi], "ops");
+	return ops && ops->t == WV_ARR ? ops->a.n : 0;
+}
+
+/* What is left in the device's outbox once this request's batches are
+ * applied: the pending count it sent (taken before the push) less the ops
+ * acked now.  A batch acked UNAVAILABLE stays queued on the device. */
+static uint64_t pending_after(const job *j)
+{
+	uint64_t sent = 0;
+	uint32_t nb = j->batches ? j->batches->a.n : 0;
+	for (uint32_t bi = 0; bi < nb; bi++)
+		sent += batch_ops(j, bi);
+	sent -= sent < j->unavail_ops ? sent : j->unavail_ops;
+	return j->pending > sent ? j->pending - sent : 0;
+}
+
+/* The device's sync report, once per request, after its batches. */
+static int apply_dev(actx *x, uint64_t rejected, uint64_t pushed)
 {
 	job *j = x->j;
-	device_info d;
+	device_info d, before;
 	if (device_get(x->t, j->p->device, &d) != FS_OK)
 		return FS_OK; /* the admin device keeps no report */
+	before = d;
 	d.last_sync = j->t;
 	snprintf(d.staff, sizeof(d.staff), "%s", j->p->staff);
 	if (j->has_pending) {
 		d.has_pending = 1;
-		d.pending = j->pending;
+		d.pending = pending_after(j);
 	}
 	if (j->has_wall) {
 		d.has_skew = 1;
@@ -196,7 +275,14 @@ static int apply_dev(actx *x, uint64_t rejected)
 	if (j->has_boot)
 		snprintf(d.boot, sizeof(d.boot), "%s", j->boot);
 	d.rejected += rejected;
-	return device_put(x->t, j->p->device, &d);
+	int rc = device_put(x->t, j->p->device, &d);
+	for (unsigned h = 0; h < x->e->nhooks && !rc; h++) {
+		const write_hook *wh = &x->e->hooks[h];
+		if (wh->on_sync)
+			rc = wh->on_sync(wh->ctx, x->t, j->p->device, &before, &d,
+			                 (uint32_t)pushed, (uint32_t)rejected);
+	}
+	return rc;
 }
 
 void unavailable_ack(job *j, uint32_t bi)
@@ -236,16 +322,21 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		x.now = engine_now(e);
 		x.changed = changed;
 		wb_init(&x.rec);
-		uint64_t rejected = 0;
+		uint64_t rejected = 0, pushed = 0;
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
 		rc = apply_anchor(&x);
 		if (!rc)
 			rc = boot_note(&x);
+		if (!rc && j->p->role != ROLE_ADMIN && j->p->staff[0])
+			rc = device_session_hold(t, j->p->device, j->p->staff,
+			                         j->t);
 		for (uint32_t bi = 0; bi < nb && !rc; bi++)
 			if (!only || bi == only_bi)
-				rc = apply_batch(&x, bi, &rejected);
-		if (!rc && (!only || only_bi == 0))
-			rc = apply_dev(&x, rejected);
+				rc = apply_batch(&x, bi, &rejected, &pushed);
+		/* one batch a transaction: the report goes with the last one,
+		 * when the earlier ones' fate is known */
+		if (!rc && (!only || only_bi + 1 >= (nb ? nb : 1)))
+			rc = apply_dev(&x, rejected, pushed);
 		wb_free(&x.rec);
 		if (rc)
 			break;

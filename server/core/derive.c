@@ -2,8 +2,10 @@
  * derive.c — the fields the server fills in a record (schema.h's
  * G_SERVER fields), stamped with the server's origin: a new checkin's
  * receive time, the device's clock skew, its estimated time and how far
- * to trust it (from the device's boot anchor, ST_ANCHORS); an order's
- * deadlines from its category's service level.
+ * to trust it (from the device's boot anchor, ST_ANCHORS); the same
+ * evidence time for the steps of tasks and orders (done_at, accepted_at,
+ * on_site_at, resolved_at); an order's deadlines from its category's
+ * service level.
  */
 #include <string.h>
 
@@ -57,17 +59,16 @@ int set_server(actx *x, record *r, const char *name, wval v,
 	               : FS_OK;
 }
 
-/* rcv, skew, at_est, trust of a new checkin (protocol/PROTOCOL.md, "checkin"). */
-int fill_checkin(actx *x, record *r)
+/* The evidence time of a time the device claims (`at`, its own wall clock)
+ * captured at `mono` ms since boot `boot` (protocol/PROTOCOL.md,
+ * "Evidence time"): from the device's anchor when there is one, else the
+ * claim less the request's skew, else the request time; unverified when
+ * the boot overlaps another (boots.c; *overlap, when asked, says so). */
+static void estimate(actx *x, const char *boot, int has_mono, uint64_t mono,
+                     int has_at, uint64_t at, uint64_t *at_est,
+                     const char **trust, int *overlap)
 {
 	job *j = x->j;
-	stamp st = {engine_hlc_now(x->e), ENGINE_ORIGIN, 6};
-	int has_skew = j->has_wall;
-	int64_t skew = has_skew ? (int64_t)j->wall - (int64_t)j->t : 0;
-	uint64_t at = 0, mono = 0;
-	int has_at = rec_u64(r, "at", &at);
-	int has_mono = rec_u64(r, "mono", &mono);
-	char *boot = rec_str(x->a, r, "boot");
 	int64_t anchor = 0;
 	int has_anchor = boot && has_mono &&
 	                 anchor_get(x->t, j->p->device, boot, &anchor) == FS_OK;
@@ -77,33 +78,123 @@ int fill_checkin(actx *x, record *r)
 	int64_t at_c = at > TIME_MAX_MS ? TIME_MAX_MS : (int64_t)at;
 	int64_t mono_c = mono > TIME_MAX_MS ? TIME_MAX_MS : (int64_t)mono;
 	int64_t est;
-	const char *trust;
 	if (has_anchor) {
 		est = anchor + mono_c;
 		int64_t d = has_at ? at_c - est : INT64_MAX;
-		trust = (d <= TRUST_WINDOW_MS && d >= -TRUST_WINDOW_MS)
-		                ? "verified"
-		                : "corrected";
+		*trust = (d <= TRUST_WINDOW_MS && d >= -TRUST_WINDOW_MS)
+		                 ? "verified"
+		                 : "corrected";
 	} else {
-		trust = "unverified";
+		*trust = "unverified";
 		if (has_at)
-			est = at_c - (has_skew ? skew : 0);
+			est = at_c - (j->has_wall ? (int64_t)j->wall - (int64_t)j->t : 0);
 		else
 			est = (int64_t)j->t;
 	}
 	/* a boot that claims uptime another boot overlaps proves no time */
-	int overlap = has_anchor && boot_fenced(x->t, j->p->device, boot, est);
+	int fenced = has_anchor && boot_fenced(x->t, j->p->device, boot, est);
+	if (fenced)
+		*trust = "unverified";
 	if (overlap)
-		trust = "unverified";
-	uint64_t at_est = est < 0 ? 0 : (uint64_t)est;
+		*overlap = fenced;
+	*at_est = est < 0 ? 0 : (uint64_t)est;
+}
+
+/* rcv, skew, at_est, trust of a new checkin (protocol/PROTOCOL.md, "checkin"). */
+int fill_checkin(actx *x, record *r)
+{
+	job *j = x->j;
+	stamp st = {engine_hlc_now(x->e), ENGINE_ORIGIN, 6};
+	int64_t skew = (int64_t)j->wall - (int64_t)j->t;
+	uint64_t at = 0, mono = 0, at_est;
+	int has_at = rec_u64(r, "at", &at);
+	int has_mono = rec_u64(r, "mono", &mono);
+	const char *trust;
+	int overlap;
+	estimate(x, rec_str(x->a, r, "boot"), has_mono, mono, has_at, at, &at_est,
+	         &trust, &overlap);
 	int rc;
 	if ((rc = set_server(x, r, "rcv", wv_of_u64(j->t), &st)) ||
-	    (rc = set_server(x, r, "skew", has_skew ? wv_of_i64(skew) : (wval){0},
+	    (rc = set_server(x, r, "skew", j->has_wall ? wv_of_i64(skew) : (wval){0},
 	                     &st)) ||
 	    (rc = set_server(x, r, "at_est", wv_of_u64(at_est), &st)) ||
 	    (rc = set_server(x, r, "trust", wv_of_str(trust), &st)))
 		return rc;
 	return fill_evidence(x, r, trust, overlap, at_est, &st);
+}
+
+/* The steps of tasks and orders that carry a time, and where its evidence
+ * time and trust go (schema/SCHEMA.md). */
+static const struct {
+	const char *collection, *status, *at, *est, *trust;
+} step_times[] = {
+	{"task", "done", "done_at", "done_at_est", "done_trust"},
+	{"order", "accepted", "accepted_at", "accepted_at_est", "accepted_trust"},
+	{"order", "on_site", "on_site_at", "on_site_at_est", "on_site_trust"},
+	{"order", "resolved", "resolved_at", "resolved_at_est", "resolved_trust"},
+};
+
+static int is_str(const rfield *f, const char *s)
+{
+	return f && f->val.t == WV_STR && f->val.s.n == strlen(s) &&
+	       !memcmp(f->val.s.p, s, f->val.s.n);
+}
+
+static int non_nil(const rfield *f)
+{
+	return f && f->val.t != WV_NIL;
+}
+
+/* One step of a write: fill a missing time the status reached, date a
+ * time the write set, clear the estimate of a time cleared. */
+static int fill_step(actx *x, unsigned i, const record *old, record *nw,
+                     const char *boot, int has_mono, uint64_t mono)
+{
+	const rfield *at = rec_get(nw, step_times[i].at);
+	const rfield *oat = old ? rec_get(old, step_times[i].at) : NULL;
+	int reached = is_str(rec_get(nw, "status"), step_times[i].status) &&
+	              !(old && is_str(rec_get(old, "status"), step_times[i].status));
+	stamp st = {engine_hlc_now(x->e), ENGINE_ORIGIN, 6};
+	uint64_t v = 0, est;
+	const char *trust;
+	int rc;
+	if (reached && !non_nil(at)) {
+		/* no device time for the step: its evidence time is the time */
+		estimate(x, boot, has_mono, mono, 0, 0, &est, &trust, NULL);
+		if ((rc = set_server(x, nw, step_times[i].at, wv_of_u64(est), &st)))
+			return rc;
+	} else if (non_nil(at) && !(non_nil(oat) && wv_equal(&oat->val, &at->val))) {
+		int has_at = wv_u64(&at->val, &v);
+		estimate(x, boot, has_mono, mono, has_at, v, &est, &trust, NULL);
+	} else {
+		if (non_nil(at) || !non_nil(rec_get(nw, step_times[i].est)))
+			return FS_OK;
+		wval nil = {0};
+		nil.t = WV_NIL;
+		if ((rc = set_server(x, nw, step_times[i].est, nil, &st)))
+			return rc;
+		return set_server(x, nw, step_times[i].trust, nil, &st);
+	}
+	if ((rc = set_server(x, nw, step_times[i].est, wv_of_u64(est), &st)))
+		return rc;
+	return set_server(x, nw, step_times[i].trust, wv_of_str(trust), &st);
+}
+
+int fill_steps(actx *x, const scollection *col, const record *old,
+               record *nw, const wval *f)
+{
+	const wval *b = wv_get(f, "boot");
+	char *boot = b && b->t == WV_STR ? wv_strdup(x->a, b) : NULL;
+	uint64_t mono = 0;
+	int has_mono = wv_u64(wv_get(f, "mono"), &mono);
+	for (unsigned i = 0; i < sizeof(step_times) / sizeof(step_times[0]); i++) {
+		if (strcmp(step_times[i].collection, col->name))
+			continue;
+		int rc = fill_step(x, i, old, nw, boot, has_mono, mono);
+		if (rc)
+			return rc;
+	}
+	return FS_OK;
 }
 
 /* respond_by / resolve_by of an order from its category's level. */

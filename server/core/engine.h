@@ -36,6 +36,7 @@
 #include "protocol/valid.h"
 #include "protocol/wire.h"
 #include "protocol/record.h"
+#include "server/model/device.h"
 #include "server/model/principal.h"
 #include "server/store/store.h"
 
@@ -126,6 +127,12 @@ typedef struct {
 	 * request time t_ms; NULL: none */
 	int (*on_ack)(void *ctx, store_txn *t, sv key, uint64_t t_ms);
 	void *ctx;
+	/* after a device's sync report is stored (once per sync request,
+	 * also for a pull-only sync): the report before and after, and how
+	 * many ops this request pushed and had rejected; NULL: none */
+	int (*on_sync)(void *ctx, store_txn *t, const char *device,
+	               const device_info *before, const device_info *after,
+	               uint32_t pushed, uint32_t rejected);
 } write_hook;
 
 #define ENGINE_HOOKS_MAX 16

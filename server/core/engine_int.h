@@ -32,6 +32,7 @@ struct job {
 	int has_dev, has_boot, has_mono, has_wall, has_pending;
 	const char *boot;
 	uint64_t mono, wall, pending;
+	uint64_t unavail_ops;  /* ops of batches acked UNAVAILABLE (kept queued) */
 	arena *a;              /* the request's arena */
 	wbuf *acks;            /* out: one encoded ack per batch */
 	int done;
@@ -116,6 +117,8 @@ opcheck check_op(engine *e, arena *a, const wval *op);
  * job (only != NULL).  FS_OK when committed. */
 int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
             namelist *changed);
+/* The number of ops in a job's batch bi. */
+uint64_t batch_ops(const job *j, uint32_t bi);
 /* The ack of a batch the store could not take. */
 void unavailable_ack(job *j, uint32_t bi);
 
@@ -126,12 +129,22 @@ const record *cur_of(actx *x, const wval *op);
 opresult rej(int code, const char *msg, const record *cur);
 int note_changed(actx *x, const char *bucket);
 
+/* lattice.c: an order's status and step times after the merge; may set
+ * *changed (a kept value restamped so its losing writer takes it). */
+int order_lattice(actx *x, const record *old, record *nw, const wval *f,
+                  const stamp *st, int *changed, const char **msg);
+
 /* derive.c */
 int fill_checkin(actx *x, record *r);
 int fill_order(actx *x, record *r);
 /* Set a server-owned field of r (the value is copied into the arena). */
 int set_server(actx *x, record *r, const char *name, wval v,
                const stamp *st);
+/* The step times of a task or order: a time the write reached without
+ * one, and the evidence time and trust of each time it set (f: the op's
+ * own fields, whose boot/mono date it). */
+int fill_steps(actx *x, const scollection *col, const record *old,
+               record *nw, const wval *f);
 int anchor_get(store_txn *t, const char *device, const char *boot,
                int64_t *anchor);
 int anchor_put(store_txn *t, const char *device, const char *boot,
@@ -148,9 +161,10 @@ int boot_fenced(store_txn *t, const char *device, const char *boot,
 int fill_evidence(actx *x, record *r, const char *trust, int boot_overlap,
                   uint64_t at_est, const stamp *st);
 
-/* pull.c: one bucket of the response: {cursor, more, reset, recs, gone}. */
+/* pull.c: one bucket of the response: {cursor, more, reset, recs, gone};
+ * enc 2: `cols` (one v2 page, protocol/colwire.h) in place of `recs`. */
 int pull_bucket(store_txn *t, arena *a, const char *bucket, uint64_t cursor,
-                uint32_t *budget, wbuf *out);
+                uint32_t *budget, int enc, wbuf *out);
 
 /* request.c */
 void free_acks(job *j);

@@ -118,7 +118,8 @@ void free_acks(job *j)
  * depend on the device report the writer records): acks, the pull,
  * scope and drop. */
 static int sync_answer(engine *e, const principal *p, job *j, const wval *pull,
-                       uint64_t limit, arena *a, wbuf *out, const char **msg)
+                       uint64_t limit, int enc, arena *a, wbuf *out,
+                       const char **msg)
 {
 	int rc;
 	/* the pull */
@@ -137,9 +138,13 @@ static int sync_answer(engine *e, const principal *p, job *j, const wval *pull,
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
 	}
 
-	wb_map(out, 8);
+	wb_map(out, enc == 2 ? 9 : 8);
 	wb_cstr(out, "v");
 	wb_u64(out, 1);
+	if (enc == 2) {
+		wb_cstr(out, "enc");
+		wb_u64(out, 2);
+	}
 	wb_cstr(out, "now");
 	wb_u64(out, now);
 	wb_cstr(out, "hlc");
@@ -162,7 +167,7 @@ static int sync_answer(engine *e, const principal *p, job *j, const wval *pull,
 			for (uint32_t k = 0; k < pull->m.n; k++)
 				if (wv_is_str(&pull->m.k[k], scope[i]))
 					wv_u64(&pull->m.v[k], &cursor);
-		rc = pull_bucket(t, a, scope[i], cursor, &budget, out);
+		rc = pull_bucket(t, a, scope[i], cursor, &budget, enc, out);
 	}
 	if (rc) {
 		store_abort(t);
@@ -223,6 +228,12 @@ int engine_sync(engine *e, const principal *p, const wval *req, uint64_t t_ms,
 		FAIL(FS_E_BAD_REQUEST, "limit must be an unsigned integer");
 	if (limit > e->cfg.lim.pull_limit_max)
 		limit = e->cfg.lim.pull_limit_max;
+	/* the pull encoding: v1 unless the device asks for the columnar v2
+	 * (protocol/PROTOCOL.md, "Pull encoding v2") */
+	const wval *ev = wv_get(req, "enc");
+	uint64_t enc = 1;
+	if (ev && ev->t != WV_NIL && (!wv_u64(ev, &enc) || enc < 1 || enc > 2))
+		FAIL(FS_E_BAD_REQUEST, "enc (the pull encoding) must be 1 or 2");
 
 	job j;
 	memset(&j, 0, sizeof(j));
@@ -253,7 +264,7 @@ int engine_sync(engine *e, const principal *p, const wval *req, uint64_t t_ms,
 		free_acks(&j);
 		FAIL(rc, "the server is shutting down");
 	}
-	rc = sync_answer(e, p, &j, pull, limit, a, out, msg);
+	rc = sync_answer(e, p, &j, pull, limit, (int)enc, a, out, msg);
 	if (pull_only) {
 		engine_wait_done(e, &j);
 		arena_free(ja);

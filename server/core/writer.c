@@ -133,6 +133,7 @@ static void run_group(engine *e, job *list)
 					r = run_txn(e, list, j, bi, &changed);
 				if (r && nb) {
 					unavailable_ack(j, bi);
+					j->unavail_ops += batch_ops(j, bi);
 					engine_count(e, &e->stats.batches_unavailable, 1);
 				}
 			}

@@ -23,12 +23,16 @@
 #include "protocol/zbody.h"
 #include "schema/schema.h"
 #include "server/svc/audit.h"
+#include "server/svc/blobquota.h"
 #include "server/svc/blobref.h"
+#include "server/svc/import.h"
 #include "server/http/bodywatch.h"
 #include "server/http/connwatch.h"
 #include "server/http/live.h"
+#include "server/http/errfmt.h"
 #include "server/lib/crypto.h"
 #include "server/lib/doc.h"
+#include "server/model/policy.h"
 #include "server/svc/devices.h"
 #include "server/svc/reports.h"
 #include "server/svc/tags.h"
@@ -489,6 +493,41 @@ static int do_tags(req_ctx *r, const wval *b, wbuf *o, const char **m)
 static int h_tags(req_ctx *r) { return run_body_handler(r, do_tags); }
 static int h_revoke(req_ctx *r) { return run_body_handler(r, do_revoke); }
 
+/* POST /v1/admin/import/<site>?kind=K, text/csv (svc/import.h; its
+ * body cap IMPORT_BODY_MAX): the answer is JSON, problems by row/column. */
+static int h_import(req_ctx *r, const char *site)
+{
+	char kind[32];
+	const char *q = r->ri->query_string, *msg = NULL;
+	const char *ct = mg_get_header(r->c, "Content-Type");
+	r->want_json = 1;
+	if (!ct || strncasecmp(ct, "text/csv", 8) || (ct[8] && ct[8] != ';'))
+		return reply_error(r, FS_E_UNSUPPORTED_MEDIA_TYPE,
+		                   "Content-Type must be text/csv");
+	if (!q || mg_get_var(q, strlen(q), "kind", kind, sizeof(kind)) <= 0)
+		return reply_error(r, FS_E_BAD_REQUEST, "?kind=staff, zone, "
+		                   "checkpoint, route, roster or standard");
+	uint8_t *body = NULL;
+	size_t n = 0;
+	int rc = read_body(r, IMPORT_BODY_MAX, &body, &n, &msg);
+	if (rc)
+		return reply_error(r, rc, msg);
+	import_result res;
+	rc = import_csv(r->h->e, &r->p, site, kind, (const char *)body, n, r->a,
+	                &res, &msg);
+	free(body);
+	if (rc && !res.nissues)
+		return reply_error(r, rc, msg);
+	wbuf b;
+	wb_init(&b);
+	import_result_json(&res, rc, msg, &b);
+	int st = b.err ? reply_error(r, FS_E_UNAVAILABLE, "out of memory")
+	                : send_body(r, rc ? fs_err_status(rc) : 200,
+	                            "application/json", b.p, b.n, NULL);
+	wb_free(&b);
+	return st;
+}
+
 static int h_healthz(req_ctx *r)
 {
 	return send_body(r, 200, "text/plain", (const uint8_t *)"ok\n", 3, NULL);
@@ -640,8 +679,7 @@ static int h_report_lockouts(req_ctx *r, const char *site)
 {
 	if (valid_id(site, strlen(site)))
 		return reply_error(r, FS_E_NOT_FOUND, "no such site");
-	if (r->p.role != ROLE_ADMIN &&
-	    (r->p.role != ROLE_SUPERVISOR || strcmp(r->p.site, site)))
+	if (!policy_manages_site(&r->p, site))
 		return reply_error(r, FS_E_FORBIDDEN,
 		                   "reports are for the site's supervisors and admins");
 	int json = !accepts(mg_get_header(r->c, "Accept"), "application/msgpack");
@@ -668,16 +706,6 @@ static int blob_name_ok(const char *hex)
 	return 1;
 }
 
-typedef struct {
-	const char *hex, *device;
-} blob_up;
-
-static int blob_up_txn(void *ctx, store_txn *t)
-{
-	blob_up *u = ctx;
-	return blobref_uploaded(t, u->hex, u->device);
-}
-
 /* 1 when the session may fetch the blob (blobref.h), 0 when not, -1 when
  * the store cannot say. */
 static int blob_in_scope(req_ctx *r, const char *hex)
@@ -696,12 +724,44 @@ static int blob_in_scope(req_ctx *r, const char *hex)
 	return ok;
 }
 
+/* The upload quotas (blobquota.h), before the body is read: 0, or the
+ * status of the refusal sent. */
+static int blob_quota_refused(req_ctx *r, uint64_t bytes)
+{
+	store_txn *t;
+	const char *msg = NULL;
+	if (store_begin(engine_store(r->h->e), 0, &t))
+		return reply_error(r, FS_E_UNAVAILABLE, "store unavailable");
+	int rc = blobquota_admit(t, &r->h->cfg.blobq, &r->p, bytes, r->t_ms,
+	                         &r->retry_after, &msg);
+	store_abort(t);
+	return rc ? reply_error(r, rc, msg) : 0;
+}
+
+typedef struct {
+	const principal *p;
+	const char *hex;
+	uint64_t bytes, now;
+	int is_new;
+} blob_kept;
+
+static int blob_kept_txn(void *ctx, store_txn *t)
+{
+	blob_kept *k = ctx;
+	int rc = blobref_uploaded(t, k->hex, k->p->device);
+	return rc ? rc : blobquota_charge(t, k->p, k->hex, k->bytes, k->now,
+	                                  k->is_new);
+}
+
 static int h_blob_put(req_ctx *r, const char *hex)
 {
 	const fs_limits *l = engine_limits(r->h->e);
 	long long cl = r->ri->content_length;
 	if (cl >= 0 && (unsigned long long)cl > l->blob_max)
 		return reply_error(r, FS_E_TOO_LARGE, "blobs are at most 16 MiB");
+	int refused = blob_quota_refused(r, cl > 0 ? (uint64_t)cl : 0);
+	if (refused)
+		return refused;
 	const char *ce = mg_get_header(r->c, "Content-Encoding");
 	if (ce && *ce && strcasecmp(ce, "identity"))
 		return reply_error(r, FS_E_UNSUPPORTED_MEDIA_TYPE,
@@ -757,6 +817,7 @@ static int h_blob_put(req_ctx *r, const char *hex)
 		msg = "disk sync failed";
 	}
 	close(fd);
+	int is_new = access(final, F_OK) != 0;
 	if (!rc && rename(tmp, final)) {
 		rc = FS_E_UNAVAILABLE;
 		msg = "could not keep the blob";
@@ -770,9 +831,9 @@ static int h_blob_put(req_ctx *r, const char *hex)
 		fsync(dfd);
 		close(dfd);
 	}
-	/* the uploader may fetch it back (blobref.h) */
-	blob_up up = {hex, r->p.device};
-	if (engine_write(r->h->e, blob_up_txn, &up))
+	/* the uploader may fetch it back (blobref.h); the quotas' count */
+	blob_kept up = {&r->p, hex, total, r->t_ms, is_new};
+	if (engine_write(r->h->e, blob_kept_txn, &up))
 		return reply_error(r, FS_E_UNAVAILABLE, "store unavailable");
 	wbuf b;
 	wb_init(&b);
@@ -902,6 +963,7 @@ static const route routes[] = {
 	{"POST", "/v1/admin/staff-pin", SESSION, h_pin, NULL},
 	{"POST", "/v1/admin/tags", SESSION, h_tags, NULL},
 	{"POST", "/v1/admin/revoke", SESSION, h_revoke, NULL},
+	{"POST", "/v1/admin/import/", SESSION, NULL, h_import},
 	{"GET", "/v1/reports/devices/", SESSION, NULL, h_report_devices},
 	{"GET", "/v1/reports/lockouts/", SESSION, NULL, h_report_lockouts},
 	{"GET", "/v1/reports/shift/", SESSION, NULL, h_report_shift},
@@ -981,8 +1043,8 @@ static int dispatch(struct mg_connection *c, void *cbdata)
 	r.ri = mg_get_request_info(c);
 	r.t_ms = engine_now(h->e);
 	r.mono0 = mono_ms();
-	r.want_json = accepts(mg_get_header(c, "Accept"), "application/json") &&
-	              !accepts(mg_get_header(c, "Accept"), "application/msgpack");
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"),
+	                          mg_get_header(c, "Content-Type"));
 	const char *bad = head_refusal(r.ri);
 	if (bad) {
 		int st = reply_error(&r, FS_E_BAD_REQUEST, bad);
@@ -1076,6 +1138,7 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	r.h = h;
 	r.c = c;
 	r.ri = mg_get_request_info(c);
+	r.want_json = errfmt_json(mg_get_header(c, "Accept"), NULL);
 	const char *bad = head_refusal(r.ri);
 	if (bad) {
 		reply_error(&r, FS_E_BAD_REQUEST, bad);
@@ -1125,8 +1188,19 @@ static void live_close(const struct mg_connection *cc, void *cbdata)
 
 /* ---- start and stop ----------------------------------------------------------------- */
 
+/* Why CivetWeb could not bind, kept for http_start's message: its own
+ * line names the port with an "s" for HTTPS ("127.0.0.1:8443s"). */
+static __thread char bind_why[160];
+
 static int log_message(const struct mg_connection *c, const char *msg)
 {
+	const char *why;
+	if (!strncmp(msg, "cannot bind to ", 15) && (why = strstr(msg, ": "))) {
+		snprintf(bind_why, sizeof(bind_why), "%s", why + 2);
+		return 1;
+	}
+	if (bind_why[0] && !strcmp(msg, "Failed to setup server ports"))
+		return 1;
 	fprintf(stderr, "fieldsyncd: http: %s\n", msg);
 	return 1;
 }
@@ -1248,7 +1322,9 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	mg_init_library(cfg->tls ? MG_FEATURES_TLS : 0);
 	h->ctx = mg_start(&cb, h, opts);
 	if (!h->ctx) {
-		fprintf(stderr, "fieldsyncd: cannot listen on %s\n", cfg->listen);
+		fprintf(stderr, "fieldsyncd: cannot listen on %s (%s)%s%s\n",
+		        cfg->listen, cfg->tls ? "HTTPS" : "HTTP",
+		        bind_why[0] ? ": " : "", bind_why);
 		http_stop(h);
 		return FS_E_INTERNAL;
 	}

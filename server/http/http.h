@@ -8,6 +8,7 @@
 #define FS_HTTP_H
 
 #include "server/svc/auth.h"
+#include "server/svc/blobquota.h"
 #include "server/core/engine.h"
 #include "server/svc/lockout.h"
 #include "server/http/ratelimit.h"
@@ -34,6 +35,7 @@ typedef struct {
 	const char *trusted_proxies; /* comma list (ratelimit.h); NULL: none */
 	lockout_cfg lockout;
 	auth_cfg auth;
+	blob_quota blobq;            /* photo upload quotas (blobquota.h) */
 	tz_db *tz;                   /* zones for the reports (reports.h) */
 	const char *web_dir;         /* the web app served at / (web.h); NULL: none */
 } http_cfg;

@@ -1,7 +1,8 @@
 /*
  * crypto.c — the project's only use of OpenSSL's libcrypto: CSPRNG,
- * SHA-256 (one shot and streaming), PBKDF2-HMAC-SHA256, constant-time
- * comparison, and hex (which needs no OpenSSL but lives with its users).
+ * SHA-256 (one shot and streaming), PBKDF2-HMAC-SHA256, HMAC-SHA256,
+ * AES-128 (block, CBC), AES-CMAC, AES-256-GCM, constant-time comparison,
+ * and hex (which needs no OpenSSL but lives with its users).
  */
 #include "server/lib/crypto.h"
 
@@ -11,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
@@ -35,6 +37,19 @@ int crypto_random(void *p, size_t n)
 		n -= (size_t)k;
 	}
 	return FS_OK;
+}
+
+int crypto_hmac_sha256(const void *key, size_t key_n, const void *msg,
+                       size_t msg_n, uint8_t out[32])
+{
+	unsigned int n = 32;
+	static const uint8_t none = 0;
+	if (key_n > INT_MAX)
+		return FS_E_INTERNAL;
+	return HMAC(EVP_sha256(), key_n ? key : &none, (int)key_n,
+	            msg_n ? msg : &none, msg_n, out, &n) && n == 32
+	               ? FS_OK
+	               : FS_E_INTERNAL;
 }
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[32])

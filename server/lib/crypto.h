@@ -1,6 +1,6 @@
 /*
  * crypto.h — the only door to OpenSSL's libcrypto (TLS itself is set up
- * through CivetWeb's options): CSPRNG, SHA-256, PBKDF2-SHA256, constant
+ * through CivetWeb's options): CSPRNG, SHA-256, PBKDF2-SHA256, HMAC, constant
  * time comparison, hex; AES-128 (ECB block, CBC without padding) and
  * AES-CMAC (RFC 4493) for secure NFC tags (lib/sun.c); AES-256-GCM to keep
  * secrets encrypted at rest.
@@ -17,6 +17,10 @@ void crypto_sha256(const void *p, size_t n, uint8_t out[32]);
 /* PBKDF2-HMAC-SHA256, 32-byte output.  FS_OK or FS_E_INTERNAL. */
 int crypto_pbkdf2(const char *pin, size_t pin_n, const uint8_t *salt,
                   size_t salt_n, unsigned iterations, uint8_t out[32]);
+/* HMAC-SHA256 of msg under key (webhook signatures).  FS_OK or
+ * FS_E_INTERNAL. */
+int crypto_hmac_sha256(const void *key, size_t key_n, const void *msg,
+                       size_t msg_n, uint8_t out[32]);
 /* 1 when a[0..n) == b[0..n), in time that does not depend on the data. */
 int crypto_equal(const void *a, const void *b, size_t n);
 

@@ -51,7 +51,41 @@ typedef struct {
 int devices_of_site(store_txn *t, const char *site, arena *a,
                     device_row **rows, uint32_t *n);
 
-/* 1 when `device` has held a session of `staff` (expired is fine). */
-int device_held_session(store_txn *t, const char *device, const char *staff);
+
+/* The sessions a staff member held on a device, for a batch's `by`
+ * (protocol/PROTOCOL.md): each from its login to its expiry, ended early
+ * when someone else logs in or syncs on the device, and every one that
+ * began before the staff member's cut (a PIN change, a deactivation)
+ * ends there.  The newest DEVICE_SESSIONS_MAX are kept. */
+#define DEVICE_SESSIONS_MAX 16
+typedef struct {
+	uint64_t start, end;
+	int role; /* the staff member's role at login */
+} device_session;
+typedef struct {
+	device_session s[DEVICE_SESSIONS_MAX];
+	unsigned n;
+	uint64_t cut; /* 0: none */
+} device_sessions;
+
+/* FS_E_NOT_FOUND when `device` never held a session of `staff`; a store
+ * from before sessions were kept answers FS_OK with n = 0. */
+int device_sessions_get(store_txn *t, const char *device, const char *staff,
+                        device_sessions *out);
+/* `staff` holds `device` at `now` (a login, or a sync with their
+ * session): the open sessions of others on the device end now. */
+int device_session_hold(store_txn *t, const char *device, const char *staff,
+                        uint64_t now);
+/* A login of `staff` (role) on `device` at `now`, valid until `end`: its
+ * session is kept, and the sessions of others on the device end now. */
+int device_session_open(store_txn *t, const char *device, const char *staff,
+                        int role, uint64_t now, uint64_t end);
+/* Every session of `staff`, on any device, that began before `at` ends
+ * at `at` (a PIN change or a deactivation): ST_AUX "scut/" staff. */
+int device_sessions_cut(store_txn *t, const char *staff, uint64_t at);
+/* The session in which something done at `when` falls, allowing `slack`
+ * ms of clock difference at either end; NULL when none. */
+const device_session *device_session_at(const device_sessions *ss,
+                                        uint64_t when, uint64_t slack);
 
 #endif

@@ -40,13 +40,15 @@ char *policy_record_bucket(arena *a, const scollection *col, const char *id,
 	case BK_SITE:
 	case BK_SHIFT:
 	case BK_TO_SHIFT:
-	case BK_ORDERS: {
+	case BK_ORDERS:
+	case BK_ALERTS: {
 		const rfield *f = rec_get(r, col->bucket_field);
 		if (!f || f->val.t != WV_STR ||
 		    valid_id(f->val.s.p, f->val.s.n) != FS_OK)
 			return NULL;
 		const char *kind = col->bucket == BK_SITE    ? "site"
 		                   : col->bucket == BK_ORDERS ? "orders"
+		                   : col->bucket == BK_ALERTS ? "alerts"
 		                                              : "shift";
 		return policy_bucket_name(a, kind, f->val.s.p, f->val.s.n);
 	}
@@ -124,6 +126,10 @@ int policy_scope(store_txn *t, const principal *p, uint64_t now, arena *a,
 		if ((rc = sv_push(&s, policy_bucket_name(a, "orders", p->site,
 		                                  strlen(p->site)))))
 			return rc;
+	if (p->role == ROLE_SUPERVISOR)
+		if ((rc = sv_push(&s, policy_bucket_name(a, "alerts", p->site,
+		                                  strlen(p->site)))))
+			return rc;
 out:
 	if (s.n)
 		qsort(s.v, s.n, sizeof(char *), cmp_str);
@@ -176,6 +182,8 @@ static int may_write_bucket(const policy_writer *x, const scollection *col,
 		return w->role == ROLE_SUPERVISOR || w->role == ROLE_TECHNICIAN ||
 		       (creating && !strcmp(col->name, "order"));
 	}
+	if (!strncmp(bucket, "alerts/", 7))
+		return w->role == ROLE_SUPERVISOR && !strcmp(bucket + 7, w->site);
 	if (strncmp(bucket, "shift/", 6))
 		return 0;
 	shift_info s;
@@ -197,6 +205,44 @@ static int may_write_bucket(const policy_writer *x, const scollection *col,
 	    s.starts < x->now + 24 * HOUR_MS)
 		return 1;
 	return 0;
+}
+
+/* The lead of `id`'s shift is the writer? */
+static int leads(const policy_writer *x, const char *id, shift_info *s)
+{
+	return id && x->load_shift(x->ctx, id, s) == FS_OK && s->lead &&
+	       !strcmp(s->lead, x->w->staff);
+}
+
+static int same_post(const shift_info *a, const shift_info *b)
+{
+	return a->site && b->site && !strcmp(a->site, b->site) &&
+	       a->role == b->role &&
+	       (a->route ? b->route && !strcmp(a->route, b->route) : !b->route);
+}
+
+int policy_lead_handover(const policy_writer *x, const record *old,
+                         const record *nw, const char **why)
+{
+	shift_info from, to, was;
+	if (!leads(x, rec_str(x->a, nw, "from_shift"), &from))
+		return 0;
+	/* the stored handover too: a lead never takes over another's */
+	if (old && !leads(x, rec_str(x->a, old, "from_shift"), &was)) {
+		*why = "the handover is from a shift the writer does not lead";
+		return 0;
+	}
+	char *ts = rec_str(x->a, nw, "to_shift");
+	if (!ts || !strcmp(ts, from.id) ||
+	    x->load_shift(x->ctx, ts, &to) != FS_OK || !same_post(&from, &to) ||
+	    to.starts <= from.starts ||
+	    to.starts > from.ends + POLICY_HANDOVER_WINDOW_MS) {
+		*why = "a lead hands over only to a next shift of the same post "
+		       "(same site, role and route, starting within 12 h of the "
+		       "end of from_shift)";
+		return 0;
+	}
+	return 1;
 }
 
 /* The writer's grants on this record (schema.h), and *why when a
@@ -260,10 +306,7 @@ unsigned policy_grants(const policy_writer *x, const scollection *col,
 				*why = "the order is assigned to someone else";
 		}
 	} else if (!strcmp(col->name, "handover")) {
-		char *fs = rec_str(x->a, nw, "from_shift");
-		shift_info s;
-		if (fs && x->load_shift(x->ctx, fs, &s) == FS_OK && s.lead &&
-		    !strcmp(s.lead, w->staff))
+		if (policy_lead_handover(x, old, nw, why))
 			g |= G_LEAD;
 	}
 	return g;
@@ -305,8 +348,12 @@ int policy_write(const policy_writer *x, const scollection *col,
 	if (!may_write_bucket(x, col, bucket, !old, g) ||
 	    (old && strcmp(old_bucket, bucket) &&
 	     !may_write_bucket(x, col, old_bucket, 0, g))) {
-		*msg = arena_printf(x->a, "%s/%s would be in %s, outside the "
-		                    "writer's scope", col->name, id, bucket);
+		/* the bucket is not named: it may be that of a stored record
+		 * of another site, and saying so would tell the writer it
+		 * exists and where */
+		*msg = arena_printf(x->a, "%s/%s: the record, before or after "
+		                    "this write, is outside the writer's scope",
+		                    col->name, id);
 		return FS_E_OUT_OF_SCOPE;
 	}
 	return FS_OK;

@@ -33,7 +33,8 @@ char *policy_record_bucket(arena *a, const scollection *col, const char *id,
 /* The buckets `p` may pull at `now`, sorted bytewise, in the arena: an
  * admin every bucket ever used; others their site, the shifts of their
  * site they are on (a supervisor: all of them) from 12 h (a supervisor:
- * 24 h) ago to 24 h ahead, and a supervisor's or technician's orders. */
+ * 24 h) ago to 24 h ahead, a supervisor's or technician's orders, and a
+ * supervisor's alerts (alerts and webhooks of its site). */
 int policy_scope(store_txn *t, const principal *p, uint64_t now, arena *a,
                  char ***buckets, unsigned *n);
 /* 1 when `bucket` is in scope[0..n) (sorted bytewise). */
@@ -56,6 +57,15 @@ typedef struct {
 unsigned policy_grants(const policy_writer *x, const scollection *col,
                        const record *old, const record *nw, const wval *f,
                        const char **why);
+/* A lead's handover (G_LEAD): x->w leads the shift the handover is from,
+ * both as stored (old, NULL: new) and as written (nw), and to_shift is a
+ * next shift of the same post (site, role, route) starting after
+ * from_shift does and at most POLICY_HANDOVER_WINDOW_MS after it ends.
+ * 1, or 0 with *why set when only the stored record or to_shift fails. */
+#define POLICY_HANDOVER_WINDOW_MS (12ULL * 3600 * 1000)
+int policy_lead_handover(const policy_writer *x, const record *old,
+                         const record *nw, const char **why);
+
 /* May x->w write fields f of (col, id), old (NULL: new, old_bucket then
  * unused) becoming nw in `bucket`?  FS_OK, or FS_E_FORBIDDEN /
  * FS_E_OUT_OF_SCOPE with *msg (static or in x->a). */

@@ -165,3 +165,12 @@ int shift_index_update(store_txn *t, arena *a, const char *id,
 	}
 	return rc;
 }
+
+int shift_span_ok(const record *r, uint64_t max_ms)
+{
+	const rfield *s = rec_get(r, "starts"), *e = rec_get(r, "ends");
+	if (!s || !e || s->val.t != WV_UINT || e->val.t != WV_UINT ||
+	    e->val.u <= s->val.u)
+		return 1;
+	return e->val.u - s->val.u <= max_ms;
+}

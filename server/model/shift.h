@@ -31,6 +31,11 @@ int shift_load(store_txn *t, arena *a, const char *id, shift_info *out);
 /* The site's shifts overlapping [from, to), by starts then id. */
 int shift_site_scan(store_txn *t, arena *a, const char *site, uint64_t from,
                     uint64_t to, shift_info **out, uint32_t *n);
+/* 1 when shift record r lasts at most max_ms (ends - starts; a shift
+ * without both is not judged here).  Every scope scan of a site walks
+ * the shifts overlapping its window, so a shift of decades would be
+ * walked by every one of them. */
+int shift_span_ok(const record *r, uint64_t max_ms);
 /* 1 when `staff` is on the shift. */
 int shift_has(const shift_info *s, const char *staff);
 /* Keep ST_SHIFTS and the site's longest-shift length in step with shift

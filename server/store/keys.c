@@ -131,3 +131,18 @@ size_t key_fence(char *k, size_t cap, const char *device, const char *boot)
 	size_t n = join0((uint8_t *)k + 6, cap - 6, device, boot, strlen(boot));
 	return n ? n + 6 : 0;
 }
+
+size_t key_devstaff_dev(char *k, size_t cap, const char *device)
+{
+	return join0((uint8_t *)k, cap, device, "", 0);
+}
+
+size_t key_scut(char *k, size_t cap, const char *staff)
+{
+	return prefixed(k, cap, "scut/", staff);
+}
+
+size_t key_aux(char *k, size_t cap, const char *prefix, const char *s)
+{
+	return prefixed(k, cap, prefix, s);
+}

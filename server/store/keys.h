@@ -15,7 +15,9 @@
  *   ST_META     "tag_key_check"                    -> sealed check value of the tag key
  *   ST_ACKS     device \0 batch(16 bytes)          -> be64(t) + the ack
  *   ST_ANCHORS  device \0 boot                     -> be64(anchor ms)
- *   ST_DEVSTAFF device \0 staff                    -> 1 (a session was held)
+ *   ST_DEVSTAFF device \0 staff                    -> the sessions held
+ *               (server/model/device.h; a store from before kept 1)
+ *   ST_AUX      "scut/" staff                      -> be64(sessions cut at)
  *
  * Builders write into k[0..cap) and return the key's length, or 0 when it
  * does not fit (ids are at most 128 bytes, so KEY_MAX always does).
@@ -61,5 +63,11 @@ size_t key_tag_uid(char *k, size_t cap, const char *uid_hex);
 size_t key_tag_counter(char *k, size_t cap, const char *uid_hex);
 size_t key_fence(char *k, size_t cap, const char *device, const char *boot);
 #define KEY_TAG_KEY_CHECK "tag_key_check"
+/* ST_DEVSTAFF: the prefix of every key of `device` (device \0). */
+size_t key_devstaff_dev(char *k, size_t cap, const char *device);
+size_t key_scut(char *k, size_t cap, const char *staff);
+/* prefix then s: the ST_AUX keys of a service that owns its prefix
+ * (server/svc/blobquota.h's "bq?/"). */
+size_t key_aux(char *k, size_t cap, const char *prefix, const char *s);
 
 #endif

@@ -421,7 +421,7 @@ int store_open(store **out, const char *dir, const store_opts *o)
 		s->max_mb = s->map_mb;
 	if (s->max_mb > SIZE_MAX / MIB) {
 		rc = FS_E_BAD_REQUEST;
-		goto fail;
+		goto out;
 	}
 	readers = s->opts.readers ? s->opts.readers : 256;
 	if (pthread_mutex_init(&s->gate_mu, NULL)) {
@@ -436,12 +436,12 @@ int store_open(store **out, const char *dir, const store_opts *o)
 	s->gate_ok = 1;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		rc = FS_E_UNAVAILABLE;
-		goto fail;
+		goto out;
 	}
 	if ((rc = mdb_env_create(&s->env))) {
 		s->env = NULL;
 		rc = FS_E_INTERNAL;
-		goto fail;
+		goto out;
 	}
 	/* The map size is set after open: an existing store keeps the size
 	 * it grew to (LMDB reads it from the meta page when none is set). */
@@ -450,13 +450,13 @@ int store_open(store **out, const char *dir, const store_opts *o)
 	if (mdb_env_set_maxdbs(s->env, 32) ||
 	    mdb_env_set_maxreaders(s->env, readers)) {
 		rc = FS_E_INTERNAL;
-		goto fail;
+		goto out;
 	}
 	/* MDB_NOTLS: read txns are not tied to threads.  No NOSYNC, no
 	 * NOMETASYNC, no WRITEMAP: a commit is on disk when it returns. */
 	if (mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) {
 		rc = FS_E_UNAVAILABLE;
-		goto fail;
+		goto out;
 	}
 	{
 		int dead;
@@ -465,13 +465,13 @@ int store_open(store **out, const char *dir, const store_opts *o)
 		mdb_reader_check(s->env, &dead); /* crashed processes */
 		if (mdb_env_info(s->env, &ei)) {
 			rc = FS_E_INTERNAL;
-			goto fail;
+			goto out;
 		}
 		if (ei.me_mapsize > s->map_mb * MIB)
 			s->map_mb = (ei.me_mapsize + MIB - 1) / MIB;
 		if (mdb_env_set_mapsize(s->env, s->map_mb * MIB)) {
 			rc = FS_E_UNAVAILABLE;
-			goto fail;
+			goto out;
 		}
 		if (s->max_mb < s->map_mb)
 			s->max_mb = s->map_mb;
@@ -479,12 +479,12 @@ int store_open(store **out, const char *dir, const store_opts *o)
 	s->keymax = (size_t)mdb_env_get_maxkeysize(s->env);
 	if (s->keymax > KEY_MAX)
 		s->keymax = KEY_MAX;
-	if ((rc = open_dbis(s)))
-		goto fail;
-	*out = s;
-	return FS_OK;
-fail:
-	store_close(s);
+	rc = open_dbis(s);
+out:
+	if (rc)
+		store_close(s);
+	else
+		*out = s;
 	return rc;
 }
 

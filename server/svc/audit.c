@@ -12,13 +12,14 @@
 #include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "server/lib/doc.h"
+#include "server/model/policy.h"
+#include "server/model/sitecheck.h"
 
 #define AKEY_MAX 511        /* the store refuses longer keys */
 #define WHAT_MAX 1024       /* path and query kept of a read */
 #define PURGE_CHUNK 1000    /* entries of each kind per purge transaction */
 #define PURGE_CHUNKS_MAX 10000
 #define HLC_BITS 16
-#define STOP (-1)           /* a scan callback's "enough" (codes are >= 0) */
 
 /* ---- keys ----------------------------------------------------------------- */
 
@@ -68,7 +69,8 @@ int audit_op(store_txn *t, arena *a, const principal *writer,
 	be64_put(tk + 1, now_ms);
 	be64_put(tk + 9, seq);
 
-	const char *site = strcmp(c, "site") == 0 ? id : rec_str(a, nw, "site");
+	/* whose entry: the bucket's site, never a field the device wrote */
+	const char *site = sitecheck_bucket_site(t, a, bucket);
 	uint32_t nch = 0;
 	for (uint32_t i = 0; i < nw->n; i++) {
 		const rfield *f = &nw->f[i];
@@ -239,24 +241,24 @@ static int list_cb(void *ctx, sv key, sv val)
 {
 	lister *l = ctx;
 	if (key.n != l->klen)
-		return 0; /* not an entry of this listing (a longer id) */
+		return SCAN_NEXT; /* not an entry of this listing (a longer id) */
 	uint64_t pos = be64_get((const uint8_t *)key.p + key.n - 8);
 	if (l->reads && pos > l->to_hlc)
-		return STOP;
+		return SCAN_STOP;
 	wval *m;
 	if (wire_decode(l->a, val.p, val.n, &m) || m->t != WV_MAP)
-		return 0; /* never written so; skip rather than fail the lookup */
+		return SCAN_NEXT; /* never written so; skip rather than fail the lookup */
 	l->total++;
 	if (l->by_site && !wv_is_str(wv_get(m, "site"), l->p->site))
-		return 0;
+		return SCAN_NEXT;
 	if (l->n == l->limit) {
 		l->more = 1;
-		return STOP;
+		return SCAN_STOP;
 	}
 	doc_packed(l->d, val.p, val.n, m);
 	l->n++;
 	l->last = pos;
-	return 0;
+	return SCAN_NEXT;
 }
 
 /* Opens the answer: {<k1>: <v1>, <k2>: <v2>, <list>: [ */
@@ -295,7 +297,7 @@ int audit_history(engine *e, const principal *p, const char *c,
                   const char *id, uint64_t after, uint32_t limit, int json,
                   arena *a, wbuf *out, const char **msg)
 {
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR) {
+	if (!policy_is_manager(p)) {
 		*msg = "the audit trail is for supervisors of the record's site "
 		       "and admins";
 		return FS_E_FORBIDDEN;
@@ -329,18 +331,16 @@ int audit_history(engine *e, const principal *p, const char *c,
 	rc = store_scan(t, ST_AUDIT, sv_of(k, pn), sv_of(start, pn + 8), list_cb,
 	                &l);
 	store_abort(t);
-	if (rc && rc != STOP) {
+	if (rc && rc != SCAN_STOP) {
 		*msg = "the store is unavailable";
 		return FS_E_UNAVAILABLE;
 	}
 	list_close(&l);
-	if (after == 0 && l.total == 0) {
+	/* a record of another site is answered as one that does not exist:
+	 * the answer tells no one else that it does */
+	if (after == 0 && (l.total == 0 || (l.by_site && l.n == 0))) {
 		*msg = "no history for this record";
 		return FS_E_NOT_FOUND;
-	}
-	if (l.by_site && l.n == 0 && l.total > 0 && after == 0) {
-		*msg = "the record is not of your site";
-		return FS_E_FORBIDDEN;
 	}
 	if (out->err) {
 		*msg = "out of memory";
@@ -389,7 +389,7 @@ int audit_reads(engine *e, const principal *p, uint64_t from, uint64_t to,
 	                 : store_scan(t, ST_AUDIT, sv_of("q", 1), sv_of(k, 9),
 	                              list_cb, &l);
 	store_abort(t);
-	if (rc && rc != STOP) {
+	if (rc && rc != SCAN_STOP) {
 		*msg = "the store is unavailable";
 		return FS_E_UNAVAILABLE;
 	}
@@ -416,11 +416,11 @@ static int purge_collect(void *ctx, sv key, sv val)
 {
 	purger *pg = ctx;
 	if (key.n != (pg->kind == 't' ? 17u : 9u))
-		return 0;
+		return SCAN_NEXT;
 	uint64_t v = be64_get((const uint8_t *)key.p + 1);
 	uint64_t ms = pg->kind == 't' ? v : v >> HLC_BITS;
 	if (ms >= pg->cutoff)
-		return STOP;
+		return SCAN_STOP;
 	void *kc = arena_dup(pg->a, key.p, key.n);
 	void *vc = pg->kind == 't' ? arena_dup(pg->a, val.p, val.n ? val.n : 1)
 	                           : (void *)"";
@@ -428,7 +428,7 @@ static int purge_collect(void *ctx, sv key, sv val)
 		return FS_E_UNAVAILABLE;
 	pg->keys[2 * pg->n] = sv_of(kc, key.n);
 	pg->keys[2 * pg->n + 1] = sv_of(vc, pg->kind == 't' ? val.n : 0);
-	return ++pg->n == PURGE_CHUNK ? STOP : 0;
+	return ++pg->n == PURGE_CHUNK ? SCAN_STOP : SCAN_NEXT;
 }
 
 static int purge_chunk(void *ctx, store_txn *t)
@@ -445,7 +445,7 @@ static int purge_chunk(void *ctx, store_txn *t)
 			return FS_E_UNAVAILABLE;
 		int rc = store_scan(t, ST_AUDIT, sv_of(&kinds[i], 1),
 		                    sv_of(&kinds[i], 1), purge_collect, pg);
-		if (rc && rc != STOP)
+		if (rc && rc != SCAN_STOP)
 			return rc;
 		for (unsigned j = 0; j < pg->n; j++) {
 			if ((rc = store_del(t, ST_AUDIT, pg->keys[2 * j])))

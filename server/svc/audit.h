@@ -1,7 +1,7 @@
 /*
- * audit.h — the audit trail: records are kept and auditable (DESIGN.md
- * section 1, the seed's 处理记录), and every lookup of the archive is
- * logged (档案借阅有记录).
+ * audit.h — the audit trail: records are kept and auditable (the seed's
+ * 处理记录; protocol/PROTOCOL.md, difference 13), and every lookup of the
+ * archive is logged (档案借阅有记录).
  *
  * Two kinds of entries, both in the store table ST_AUDIT:
  *   op entries    one for every applied op that changed a record, written

@@ -249,11 +249,17 @@ static int session_txn(void *ctx, store_txn *t)
 	int rc = token_put(t, th, TOK_SESSION, x->device, x->staff, x->expires);
 	if (rc)
 		return rc;
-	char k[300];
-	size_t kn = key_devstaff(k, sizeof(k), x->device, x->staff);
-	uint8_t one = 1;
-	return kn ? store_put(t, ST_DEVSTAFF, sv_of(k, kn), sv_of(&one, 1))
-	          : FS_E_BAD_REQUEST;
+	/* the session, with the role it was opened with, for `by` */
+	principal who;
+	arena *a = arena_new(1024);
+	if (!a)
+		return FS_E_UNAVAILABLE;
+	memset(&who, 0, sizeof(who));
+	who.role = ROLE_NONE;
+	principal_of_staff(t, a, x->staff, &who);
+	arena_free(a);
+	return device_session_open(t, x->device, x->staff, who.role,
+	                           engine_now(x->e), x->expires);
 }
 
 int auth_mint_session(engine *e, const char *device, const char *staff,
@@ -400,6 +406,20 @@ static int put_txn(void *ctx, store_txn *t)
 	return store_put(t, x->tb, sv_of(x->key, x->key_n), sv_of(x->val, x->val_n));
 }
 
+/* A new PIN ends the staff member's sessions for `by` (device.h). */
+typedef struct {
+	put_ctx put;
+	const char *staff;
+	uint64_t now;
+} pin_ctx;
+
+static int pin_txn(void *ctx, store_txn *t)
+{
+	pin_ctx *x = ctx;
+	int rc = put_txn(&x->put, t);
+	return rc ? rc : device_sessions_cut(t, x->staff, x->now);
+}
+
 static int site_exists(engine *e, const char *site)
 {
 	store_txn *t;
@@ -476,8 +496,11 @@ int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,
 	char *staff, *pin;
 	if (id_arg(req, "staff", a, &staff))
 		FAIL(FS_E_BAD_REQUEST, "staff must be a staff id");
-	if (str_arg(req, "pin", 64, a, &pin) || strlen(pin) < 4)
+	if (str_arg(req, "pin", PIN_MAX, a, &pin))
 		FAIL(FS_E_BAD_REQUEST, "pin must be a string of 4-64 bytes");
+	const char *why = pinrules_check(&c->pins, pin, strlen(pin));
+	if (why)
+		FAIL(FS_E_BAD_REQUEST, why);
 	store_txn *t;
 	if (store_begin(engine_store(e), 0, &t))
 		FAIL(FS_E_UNAVAILABLE, "store unavailable");
@@ -505,8 +528,9 @@ int auth_staff_pin(engine *e, const auth_cfg *c, const principal *p,
 	wb_cstr(&b, "h");
 	wb_bin(&b, h, 32);
 	put_u64(&b, "it", c->pbkdf2_iter);
-	put_ctx x = {staff, strlen(staff), b.p, b.n, ST_PINS};
-	int rc = b.err ? FS_E_UNAVAILABLE : engine_write(e, put_txn, &x);
+	pin_ctx x = {{staff, strlen(staff), b.p, b.n, ST_PINS}, staff,
+	             engine_now(e)};
+	int rc = b.err ? FS_E_UNAVAILABLE : engine_write(e, pin_txn, &x);
 	wb_free(&b);
 	/* a new PIN lifts a lockout of the old one */
 	if (rc || (rc = lockout_clear(c->lock, staff)))
@@ -606,4 +630,22 @@ int auth_init_admin(engine *e, const char *path)
 	int ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
 	close(fd);
 	return ok ? FS_OK : FS_E_INTERNAL;
+}
+
+int auth_admin_principal(engine *e, principal *out)
+{
+	memset(out, 0, sizeof(*out));
+	store_txn *t;
+	sv v;
+	if (store_begin(engine_store(e), 0, &t))
+		return FS_E_UNAVAILABLE;
+	int rc = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v);
+	if (!rc && v.n >= sizeof(out->device))
+		rc = FS_E_INTERNAL;
+	if (!rc)
+		memcpy(out->device, v.p, v.n);
+	store_abort(t);
+	snprintf(out->staff, sizeof(out->staff), "admin");
+	out->role = ROLE_ADMIN;
+	return rc;
 }

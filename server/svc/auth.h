@@ -11,6 +11,7 @@
 #include "server/core/engine.h"
 #include "server/model/device.h"
 #include "server/model/principal.h"
+#include "server/svc/pinrules.h"
 
 enum token_kind { TOK_DEVICE = 1, TOK_SESSION = 2, TOK_ADMIN = 3 };
 
@@ -24,6 +25,7 @@ typedef struct lockout lockout; /* server/svc/lockout.h */
 typedef struct {
 	unsigned pbkdf2_iter;
 	lockout *lock; /* login lockout; NULL: none (tools, demo) */
+	pin_rules pins; /* for new PINs (pinrules.h) */
 } auth_cfg;
 
 /* Handlers: `req` decoded body; FS_OK with `out` the msgpack response,
@@ -47,6 +49,10 @@ int auth_revoke(engine *e, const principal *p, const wval *req, arena *a,
  * (mode 0600).  FS_OK, or FS_E_CONFLICT-like FS_E_BAD_REQUEST when the
  * store already has an admin (nothing changed). */
 int auth_init_admin(engine *e, const char *path);
+/* The principal of the store's admin (device from `init`, staff "admin"),
+ * for the commands that write as the admin (demo, import).  FS_OK, or
+ * FS_E_NOT_FOUND when the store has no admin yet. */
+int auth_admin_principal(engine *e, principal *out);
 /* Mint a session token directly (demo, tools). */
 int auth_mint_session(engine *e, const char *device, const char *staff,
                       char out_hex[65]);

@@ -380,7 +380,7 @@ static int count_rec(void *ctx, const char *c, const char *id,
                      const char *bucket, uint64_t seq, sv val)
 {
 	(*(uint64_t *)ctx)++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 /* Integrity walk of an open store; counts its records. */

@@ -19,6 +19,7 @@
 #include "protocol/opbuild.h"
 #include "protocol/record.h"
 #include "server/svc/demo_tags.h"
+#include "server/svc/roster.h"
 #include "server/svc/tasks.h"
 #include "server/lib/tz.h"
 
@@ -204,16 +205,16 @@ static int tick_cb(void *ctx, const store_entry *en)
 {
 	tick_ctx *x = ctx;
 	if (en->gone || strcmp(en->c, "task"))
-		return 0;
+		return SCAN_NEXT;
 	record r;
 	rec_init(&r);
 	uint64_t from = 0, to = 0;
 	if (rec_decode(x->a, en->val.p, en->val.n, &r) || rec_true(&r, "_deleted") ||
 	    !rec_u64(&r, "due_from", &from) || !rec_u64(&r, "due_to", &to))
-		return 0;
+		return SCAN_NEXT;
 	size_t n = strlen(en->id);
 	if (strstr(en->id, ":public-sweep:") && n > 2 && !strcmp(en->id + n - 2, ":1"))
-		return 0; /* the afternoon sweep of the grounds: never done */
+		return SCAN_NEXT; /* the afternoon sweep of the grounds: never done */
 	uint64_t done = from + (to - from) / 3;
 	if (strstr(en->id, ":stair-mop:"))
 		done = to + 40 * MIN_MS; /* done, but 40 minutes late */
@@ -221,29 +222,16 @@ static int tick_cb(void *ctx, const store_entry *en)
 	ob_str(&x->b->ob, "status", "done");
 	ob_u64(&x->b->ob, "done_at", done);
 	ob_str(&x->b->ob, "done_by", "c-wang");
-	return 0;
+	return SCAN_NEXT;
 }
 
 int demo_load(engine *e, const auth_cfg *ac)
 {
 	principal admin;
-	memset(&admin, 0, sizeof(admin));
-	store_txn *t;
-	sv v;
-	if (store_begin(engine_store(e), 0, &t))
-		return FS_E_UNAVAILABLE;
-	int have = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v);
-	if (!have && v.n <= FS_ID_MAX) {
-		memcpy(admin.device, v.p, v.n);
-		admin.device[v.n] = 0;
-	}
-	store_abort(t);
-	if (have) {
+	if (auth_admin_principal(e, &admin)) {
 		fprintf(stderr, "fieldsyncd: demo: run init first\n");
 		return FS_E_BAD_REQUEST;
 	}
-	snprintf(admin.staff, sizeof(admin.staff), "admin");
-	admin.role = ROLE_ADMIN;
 
 	tz_db *tzdb = NULL;
 	const tz_zone *z;
@@ -262,9 +250,15 @@ int demo_load(engine *e, const auth_cfg *ac)
 	 * ending this morning, or the morning before when it is not 08:20 yet */
 	int nd = now >= LOCAL(0, 8, 20) ? -1 : -2;
 	uint64_t night = LOCAL(nd, 20, 0), night_end = night + 12 * HOUR_MS;
-	char night_id[32], next_day_id[32];
-	snprintf(night_id, sizeof(night_id), "guard-night-d%d", nd);
-	snprintf(next_day_id, sizeof(next_day_id), "guard-day-d%d", nd + 1);
+	arena *ids = arena_new(0);
+	const char *night_id = ids ? roster_shift_id(ids, "guards", today + nd, 1) : NULL;
+	const char *next_day_id = ids ? roster_shift_id(ids, "guards", today + nd + 1, 0) : NULL;
+	const char *clean_id = ids ? roster_shift_id(ids, "cleaning", today - 1, 0) : NULL;
+	if (!night_id || !next_day_id || !clean_id) {
+		arena_free(ids);
+		tz_db_close(tzdb);
+		return FS_E_UNAVAILABLE;
+	}
 
 	demo_batch b;
 	memset(&b, 0, sizeof(b));
@@ -305,7 +299,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 	}
 	ob_op(&b.ob, "route", "night-patrol", b.hlc++, 5);
 	ob_str(&b.ob, "site", DEMO_SITE);
-	ob_str(&b.ob, "name", "Night patrol, all buildings");
+	ob_str(&b.ob, "name", "Patrol, all buildings");
 	ob_name(&b.ob, "checkpoints");
 	wb_arr(&b.ob.ops, NCP);
 	for (int i = 1; i <= NCP; i++) {
@@ -328,33 +322,32 @@ int demo_load(engine *e, const auth_cfg *ac)
 		ob_name(&b.ob, "active");
 		wb_bool(&b.ob.ops, 1);
 	}
-	/* shifts from the day of that night to tomorrow; guards day 08-20 and
-	 * night 20-08, cleaner 07-19, technician and supervisor 08-20 */
-	for (int d = nd; d <= 1; d++) {
-		struct {
-			const char *name, *role, *who, *route;
-			int from, to;
-		} sh[] = {
-			{"guard-day", "guard", "g-chen", NULL, 8, 20},
-			{"guard-night", "guard", "g-li", "night-patrol", 20, 32},
-			{"clean-day", "cleaner", "c-wang", NULL, 7, 19},
-			{"tech-day", "technician", "t-zhao", NULL, 8, 20},
-			{"sup-day", "supervisor", "s-liu", NULL, 8, 20},
-		};
-		for (size_t i = 0; i < sizeof(sh) / sizeof(sh[0]); i++) {
-			snprintf(id, sizeof(id), "%s-d%d", sh[i].name, d);
-			ob_op(&b.ob, "shift", id, b.hlc++, sh[i].route ? 7 : 6);
-			ob_str(&b.ob, "site", DEMO_SITE);
-			ob_str(&b.ob, "role", sh[i].role);
-			ob_u64(&b.ob, "starts", LOCAL(d, sh[i].from, 0));
-			ob_u64(&b.ob, "ends", LOCAL(d, sh[i].to, 0));
-			ob_name(&b.ob, "staff");
-			wb_arr(&b.ob.ops, 1);
-			wb_cstr(&b.ob.ops, sh[i].who);
-			ob_str(&b.ob, "lead", sh[i].who);
-			if (sh[i].route)
-				ob_str(&b.ob, "route", sh[i].route);
-		}
+	/* the rosters that make the shifts (roster.h): guards day 08-20 and
+	 * night 20-08 on the patrol route, cleaner 07-19, technician and
+	 * supervisor 08-20, every day */
+	static const struct {
+		const char *id, *name, *role, *staff[2], *spans[2], *route;
+	} rosters[] = {
+		{"guards", "Guards, day and night", "guard", {"g-chen", "g-li"},
+		 {"08:00-20:00", "20:00-08:00"}, "night-patrol"},
+		{"cleaning", "Cleaning", "cleaner", {"c-wang"}, {"07:00-19:00"}, NULL},
+		{"technicians", "Maintenance", "technician", {"t-zhao"},
+		 {"08:00-20:00"}, NULL},
+		{"supervisors", "Site office", "supervisor", {"s-liu"},
+		 {"08:00-20:00"}, NULL},
+	};
+	for (size_t i = 0; i < sizeof(rosters) / sizeof(rosters[0]); i++) {
+		uint32_t n = rosters[i].staff[1] ? 2 : 1;
+		ob_op(&b.ob, "roster", rosters[i].id, b.hlc++,
+		      rosters[i].route ? 7 : 6);
+		ob_str(&b.ob, "site", DEMO_SITE);
+		ob_str(&b.ob, "name", rosters[i].name);
+		ob_str(&b.ob, "role", rosters[i].role);
+		ob_strs(&b.ob, "staff", rosters[i].staff, n);
+		ob_strs(&b.ob, "shifts", rosters[i].spans, n);
+		ob_str(&b.ob, "post", rosters[i].id);
+		if (rosters[i].route)
+			ob_str(&b.ob, "route", rosters[i].route);
 	}
 	/* work orders of the night and the day before it */
 	ob_op(&b.ob, "order", "wo-lift-1", b.hlc++, 9);
@@ -439,6 +432,13 @@ int demo_load(engine *e, const auth_cfg *ac)
 			goto out;
 		}
 	}
+	/* the shifts: from the morning of that night's day (so that night
+	 * and the days around it are made, as they were then), then up to a
+	 * week ahead of now; later the serve command's generator keeps them
+	 * a week ahead, so the demo is alive on any day it is run */
+	if ((rc = roster_generate_site(e, tzdb, DEMO_SITE, LOCAL(nd, 7, 0), NULL)) ||
+	    (rc = roster_generate_site(e, tzdb, DEMO_SITE, now, NULL)))
+		goto out;
 	/* the service standards, and the tasks they give the shifts */
 	unsigned created;
 	if ((rc = tasks_install_catalogue(e, DEMO_SITE, &created)))
@@ -524,10 +524,11 @@ int demo_load(engine *e, const auth_cfg *ac)
 		goto out;
 
 	/* yesterday's cleaning, ticked off on the cleaner's handheld */
-	char bucket[64];
-	snprintf(bucket, sizeof(bucket), "shift/clean-day-d-1");
+	char bucket[160];
+	snprintf(bucket, sizeof(bucket), "shift/%s", clean_id);
 	arena *ta = arena_new(0);
 	tick_ctx tc = {ta, &b, FS_OK};
+	store_txn *t;
 	if (!ta || store_begin(engine_store(e), 0, &t)) {
 		arena_free(ta);
 		rc = FS_E_UNAVAILABLE;
@@ -550,6 +551,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 #undef LOCAL
 out:
 	ob_free(&b.ob);
+	arena_free(ids);
 	tz_db_close(tzdb);
 	return rc;
 }

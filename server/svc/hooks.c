@@ -9,11 +9,14 @@
 #include "protocol/be64.h"
 #include "protocol/errors.h"
 #include "protocol/hlc.h"
+#include "server/model/device.h"
 #include "server/model/shift.h"
 #include "server/store/keys.h"
+#include "server/svc/alerts.h"
 #include "server/svc/audit.h"
 #include "server/svc/blobref.h"
 #include "server/svc/maint.h"
+#include "server/svc/webhook.h"
 
 /* The shift index (ST_SHIFTS) that scope and the task generator scan. */
 static int shift_index(void *ctx, const write_event *ev)
@@ -63,6 +66,22 @@ static int tombstone(void *ctx, const write_event *ev)
 	return maint_note_tomb(ev->t, ev->c, ev->id, HLC_WALL(del->st.hlc));
 }
 
+/* A staff member deactivated (or deleted): their sessions stop counting
+ * for `by` from now on (server/model/device.h). */
+static int staff_off(const record *r)
+{
+	return r && (rec_true(r, "_deleted") ||
+	             (rec_get(r, "active") && rec_get(r, "active")->val.t == WV_BOOL &&
+	              !rec_get(r, "active")->val.b));
+}
+
+static int session_cut(void *ctx, const write_event *ev)
+{
+	if (strcmp(ev->c, "staff") || !staff_off(ev->nw) || staff_off(ev->old))
+		return FS_OK;
+	return device_sessions_cut(ev->t, ev->id, ev->now);
+}
+
 /* A stored ack: dropped after its ttl. */
 static int ack_kept(void *ctx, store_txn *t, sv key, uint64_t t_ms)
 {
@@ -70,12 +89,17 @@ static int ack_kept(void *ctx, store_txn *t, sv key, uint64_t t_ms)
 }
 
 static const write_hook table[] = {
-	{"shift index", shift_index, NULL, NULL},
-	{"blob references", blob_refs, NULL, NULL},
-	{"order receive time", order_received, NULL, NULL},
-	{"audit", audit_entry, NULL, NULL},
-	{"tombstones", tombstone, NULL, NULL},
-	{"acks", NULL, ack_kept, NULL},
+	{"shift index", shift_index, NULL, NULL, NULL},
+	{"blob references", blob_refs, NULL, NULL, NULL},
+	{"order receive time", order_received, NULL, NULL, NULL},
+	{"audit", audit_entry, NULL, NULL, NULL},
+	{"tombstones", tombstone, NULL, NULL, NULL},
+	{"session cut", session_cut, NULL, NULL, NULL},
+	{"acks", NULL, ack_kept, NULL, NULL},
+	/* marks what the alert rules must look at again; an alert's own
+	 * deliveries are queued with it (svc/alerts.h, svc/webhook.h) */
+	{"alerts", alerts_on_record, NULL, NULL, alerts_on_sync},
+	{"webhooks", webhook_on_record, NULL, NULL, NULL},
 };
 
 int hooks_register(engine *e)

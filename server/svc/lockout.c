@@ -279,12 +279,12 @@ static int prune_cb(void *ctx, sv key, sv val)
 {
 	prune_ctx *p = ctx;
 	if (key.n > KEY_MAX)
-		return 0;
+		return SCAN_NEXT;
 	entry x;
 	memcpy(p->keys[p->n], key.p, key.n);
 	p->kn[p->n] = key.n;
 	p->stale[p->n] = entry_decode(val, &x) != FS_OK || stale(&x, p->now);
-	return ++p->n == PRUNE_BATCH;
+	return ++p->n == PRUNE_BATCH ? SCAN_STOP : SCAN_NEXT;
 }
 
 /* Delete the stale entries among the next few after the cursor. */
@@ -297,7 +297,7 @@ static int prune(lockout *l, store_txn *t, uint64_t now)
 	                    sv_of(l->prune_n ? l->prune_at : "lockout\0",
 	                          l->prune_n ? l->prune_n : 8),
 	                    prune_cb, &p);
-	if (rc != FS_OK && rc != 1)
+	if (rc != FS_OK && rc != SCAN_STOP)
 		return FS_OK; /* a scan error: prune next time */
 	for (unsigned i = 0; i < p.n; i++)
 		if (p.stale[i] && (rc = store_del(t, ST_AUX, sv_of(p.keys[i], p.kn[i]))))
@@ -442,11 +442,11 @@ static int rep_cb(void *ctx, sv key, sv val)
 	rep_ctx *r = ctx;
 	const char *k = key.p;
 	if (key.n < 11 || k[8] != r->kind || k[9] != 0)
-		return 0;
+		return SCAN_NEXT;
 	entry e;
 	if (entry_decode(val, &e) || strcmp(e.site, r->site) ||
 	    stale(&e, r->now) || (!e.fails && e.until <= r->now))
-		return 0;
+		return SCAN_NEXT;
 	char name[KEY_MAX];
 	size_t nn = key.n - 10 < KEY_MAX - 1 ? key.n - 10 : KEY_MAX - 1;
 	memcpy(name, k + 10, nn);
@@ -466,7 +466,7 @@ static int rep_cb(void *ctx, sv key, sv val)
 	doc_key(d, "device");
 	doc_str(d, e.device);
 	doc_end(d);
-	return 0;
+	return SCAN_NEXT;
 }
 
 int lockout_report(lockout *l, const char *site, int json, uint64_t now_ms,

@@ -1,6 +1,7 @@
 /*
- * lockout.h — login lockout after wrong PINs (DESIGN.md section 4:
- * "lockout, not iterations, is what protects a short PIN").
+ * lockout.h — login lockout after wrong PINs: lockout, not PBKDF2
+ * iterations, is what protects a short PIN (the defaults are in
+ * protocol/PROTOCOL.md, "Limits").
  *
  * Per staff member: `after` wrong PINs in a row lock that staff member
  * for `lock_ms`; every further lock doubles the time, up to `max_ms`; a

@@ -255,6 +255,8 @@ int maint_pass(engine *e, uint64_t *purged)
 struct maint {
 	engine *e;
 	uint64_t interval_ms;
+	void (*more)(void *ctx);
+	void *more_ctx;
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -268,6 +270,8 @@ static void *maint_main(void *arg)
 	while (!m->stop) {
 		pthread_mutex_unlock(&m->mu);
 		maint_pass(m->e, NULL);
+		if (m->more)
+			m->more(m->more_ctx);
 		pthread_mutex_lock(&m->mu);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -287,11 +291,19 @@ static void *maint_main(void *arg)
 
 int maint_start(maint **out, engine *e, uint64_t interval_ms)
 {
+	return maint_start_with(out, e, interval_ms, NULL, NULL);
+}
+
+int maint_start_with(maint **out, engine *e, uint64_t interval_ms,
+                     void (*more)(void *ctx), void *ctx)
+{
 	*out = NULL;
 	maint *m = calloc(1, sizeof(*m));
 	if (!m)
 		return FS_E_UNAVAILABLE;
 	m->e = e;
+	m->more = more;
+	m->more_ctx = ctx;
 	m->interval_ms = interval_ms ? interval_ms : 3600 * 1000;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);

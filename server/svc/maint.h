@@ -31,6 +31,10 @@ int maint_pass(engine *e, uint64_t *purged);
 typedef struct maint maint;
 /* A thread running maint_pass every interval_ms. */
 int maint_start(maint **out, engine *e, uint64_t interval_ms);
+/* The same, also calling more(ctx) after each pass (the program's other
+ * periodic collections: blobquota_collect). */
+int maint_start_with(maint **out, engine *e, uint64_t interval_ms,
+                     void (*more)(void *ctx), void *ctx);
 void maint_stop(maint *m); /* safe on NULL */
 
 #endif

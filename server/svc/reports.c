@@ -18,6 +18,8 @@
 #include "schema/schema.h"
 #include "server/svc/auth.h"
 #include "server/lib/doc.h"
+#include "server/lib/fail.h"
+#include "server/model/policy.h"
 #include "server/svc/patrol.h"
 #include "server/store/keys.h"
 #include "server/svc/tasks.h"
@@ -26,13 +28,6 @@
 #define HOUR_MS 3600000ULL
 #define SITE_DAYS_MAX 366
 #define MONTH_DAYS 30.4375 /* 365.25 / 12 */
-
-#define FAIL(code, m)                                                          \
-	do {                                                                   \
-		*msg = (m);                                                    \
-		rc = (code);                                                   \
-		goto out;                                                      \
-	} while (0)
 
 /* ---- writing (doc.h: JSON or msgpack by a flag) ----------------------------- */
 
@@ -143,9 +138,10 @@ typedef struct {
 } ck_t;
 
 typedef struct {
-	char *id, *title, *standard, *zone, *status, *done_by;
+	char *id, *title, *standard, *zone, *status, *done_by, *done_trust;
 	int has_from, has_to, has_done;
 	uint64_t due_from, due_to, done_at;
+	uint64_t done_ev; /* the evidence time: done_at_est, else done_at */
 } task_t;
 
 enum { OL_NONE, OL_MET, OL_BREACHED, OL_WAITING };
@@ -159,6 +155,9 @@ typedef struct {
 	int has_deadline, has_checked;
 	uint64_t deadline, checked;
 	int level;               /* OL_* */
+	const char *checked_trust;
+	const char *skipped[3];  /* steps the status passed without their time */
+	unsigned nskipped;
 } order_t;
 
 typedef struct {
@@ -174,21 +173,16 @@ typedef struct {
 	int rc;
 } bucket_data;
 
-#define GROW(v, n, cap, T, a, rcvar)                                           \
-	do {                                                                   \
-		if ((n) == (cap)) {                                            \
-			uint32_t nc_ = (cap) ? (cap) * 2 : 32;                 \
-			T *o_ = arena_calloc((a), nc_, sizeof(T));             \
-			if (!o_) {                                             \
-				(rcvar) = FS_E_UNAVAILABLE;                    \
-				return 1;                                      \
-			}                                                      \
-			if (n)                                                 \
-				memcpy(o_, (v), (n) * sizeof(T));              \
-			(v) = o_;                                              \
-			(cap) = nc_;                                           \
-		}                                                              \
-	} while (0)
+/* Room for one more element of v (arena.h's growth, doubling from 32);
+ * when there is none, *rc says so and the scan callback stops. */
+static int room(arena *a, void **v, uint32_t *cap, uint32_t n, size_t size,
+                int *rc)
+{
+	if (!arena_grow(a, v, cap, n, n + 1, size, 32))
+		return 0;
+	*rc = FS_E_UNAVAILABLE;
+	return -1;
+}
 
 /* A record decoded from bytes copied into the arena (they outlive the
  * transaction); NULL on failure. */
@@ -206,11 +200,11 @@ static int bucket_cb(void *ctx, const store_entry *en)
 {
 	bucket_data *b = ctx;
 	if (en->gone)
-		return 0;
+		return SCAN_NEXT;
 	int is_ck = !strcmp(en->c, "checkin"), is_task = !strcmp(en->c, "task"),
 	    is_ho = !strcmp(en->c, "handover");
 	if (!is_ck && !is_task && !is_ho)
-		return 0;
+		return SCAN_NEXT;
 	/* checkins and tasks keep copies of what they need; a handover keeps
 	 * its whole record, so it is decoded from a copy in the arena */
 	record tr, *r = &tr;
@@ -222,13 +216,15 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		r = NULL;
 	if (!r) {
 		b->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	if (rec_true(r, "_deleted"))
-		return 0;
+		return SCAN_NEXT;
 	char *id = arena_strndup(b->a, en->id, strlen(en->id));
 	if (is_ck) {
-		GROW(b->cks, b->nck, b->capck, ck_t, b->a, b->rc);
+		if (room(b->a, (void **)&b->cks, &b->capck, b->nck,
+		         sizeof(*b->cks), &b->rc))
+			return SCAN_STOP;
 		ck_t *c = &b->cks[b->nck++];
 		c->id = id;
 		c->checkpoint = rec_str(b->a, r, "checkpoint");
@@ -241,7 +237,9 @@ static int bucket_cb(void *ctx, const store_entry *en)
 			return 1;
 		}
 	} else if (is_task) {
-		GROW(b->tasks, b->ntask, b->captask, task_t, b->a, b->rc);
+		if (room(b->a, (void **)&b->tasks, &b->captask, b->ntask,
+		         sizeof(*b->tasks), &b->rc))
+			return SCAN_STOP;
 		task_t *t = &b->tasks[b->ntask++];
 		t->id = id;
 		t->title = rec_str(b->a, r, "title");
@@ -252,27 +250,21 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		t->has_from = rec_u64(r, "due_from", &t->due_from);
 		t->has_to = rec_u64(r, "due_to", &t->due_to);
 		t->has_done = rec_u64(r, "done_at", &t->done_at);
+		if (!rec_u64(r, "done_at_est", &t->done_ev))
+			t->done_ev = t->done_at;
+		t->done_trust = rec_str(b->a, r, "done_trust");
 	} else {
-		if (b->nho == b->capho) {
-			uint32_t nc = b->capho ? b->capho * 2 : 8;
-			const record **o = arena_calloc(b->a, nc, sizeof(*o));
-			char **oi = arena_calloc(b->a, nc, sizeof(*oi));
-			if (!o || !oi) {
-				b->rc = FS_E_UNAVAILABLE;
-				return 1;
-			}
-			if (b->nho) {
-				memcpy(o, b->handovers, b->nho * sizeof(*o));
-				memcpy(oi, b->handover_ids, b->nho * sizeof(*oi));
-			}
-			b->handovers = o;
-			b->handover_ids = oi;
-			b->capho = nc;
-		}
+		/* two arrays of one capacity: the ids' grows as the records' */
+		uint32_t cap_ids = b->capho;
+		if (room(b->a, (void **)&b->handovers, &b->capho, b->nho,
+		         sizeof(*b->handovers), &b->rc) ||
+		    room(b->a, (void **)&b->handover_ids, &cap_ids, b->nho,
+		         sizeof(*b->handover_ids), &b->rc))
+			return SCAN_STOP;
 		b->handovers[b->nho] = r;
 		b->handover_ids[b->nho++] = id;
 	}
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int scan_bucket(store_txn *t, arena *a, const char *bucket,
@@ -286,9 +278,34 @@ static int scan_bucket(store_txn *t, arena *a, const char *bucket,
 	int rc = store_bucket_scan(t, bucket, 0, bucket_cb, b);
 	arena_free(b->tmp);
 	b->tmp = NULL;
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 		return rc;
 	return b->rc;
+}
+
+/* The steps an order's status passed without setting their time (a
+ * phone-resolved order that never went on site), and the trust of its
+ * checked time. */
+static void order_skipped(order_t *o, const record *r, arena *a)
+{
+	const order_step *at = o->status
+	        ? schema_order_step(o->status, strlen(o->status)) : NULL;
+	if (o->lv) {
+		char tr[40];
+		size_t n = strlen(o->lv->checked_field) - 3; /* less "_at" */
+		snprintf(tr, sizeof(tr), "%.*s_trust", (int)n, o->lv->checked_field);
+		o->checked_trust = rec_str(a, r, tr);
+	}
+	if (!at || !strcmp(at->status, "cancelled"))
+		return;
+	unsigned n;
+	const order_step *steps = schema_order_steps(&n);
+	for (unsigned i = 0; i < n && o->nskipped < 3; i++) {
+		uint64_t v;
+		if (steps[i].at_field && steps[i].rank < at->rank &&
+		    !rec_u64(r, steps[i].at_field, &v))
+			o->skipped[o->nskipped++] = steps[i].status;
+	}
 }
 
 /* The level of one order at `now`. */
@@ -304,8 +321,12 @@ static void order_level(order_t *o, const record *r, uint64_t now)
 		              lv->minutes * 60000;
 		o->has_deadline = 1;
 	}
-	o->has_checked = rec_u64(r, lv->checked_field, &o->checked);
-	if (!o->has_deadline)
+	/* the step's evidence time (derive.c), else the device's word */
+	char est[40];
+	snprintf(est, sizeof(est), "%s_est", lv->checked_field);
+	o->has_checked = rec_u64(r, est, &o->checked) ||
+	                 rec_u64(r, lv->checked_field, &o->checked);
+	if (!o->has_deadline || (o->status && !strcmp(o->status, "cancelled")))
 		return;
 	if (o->has_checked)
 		o->level = o->checked > o->deadline ? OL_BREACHED : OL_MET;
@@ -328,15 +349,16 @@ static int order_cb(void *ctx, const store_entry *en)
 {
 	order_scan *s = ctx;
 	if (en->gone || strcmp(en->c, "order"))
-		return 0;
+		return SCAN_NEXT;
 	record tr, *r = &tr;
 	arena_reset(s->tmp);
 	rec_init(&tr);
 	if (rec_decode(s->tmp, en->val.p, en->val.n, &tr))
-		return 0; /* not a record: nothing to count */
+		return SCAN_NEXT; /* not a record: nothing to count */
 	if (rec_true(r, "_deleted"))
-		return 0;
-	GROW(s->v, s->n, s->cap, order_t, s->a, s->rc);
+		return SCAN_NEXT;
+	if (room(s->a, (void **)&s->v, &s->cap, s->n, sizeof(*s->v), &s->rc))
+		return SCAN_STOP;
 	order_t *o = &s->v[s->n];
 	memset(o, 0, sizeof(*o));
 	o->has_rep = rec_u64(r, "reported_at", &o->reported_at);
@@ -351,22 +373,23 @@ static int order_cb(void *ctx, const store_entry *en)
 		o->has_rcv = 1;
 	}
 	if (!o->has_rep && !o->has_rcv)
-		return 0; /* no time at all: in no shift, no day */
+		return SCAN_NEXT; /* no time at all: in no shift, no day */
 	o->when = o->has_rep ? o->reported_at : o->rcv;
 	if (o->when < s->from || o->when >= s->to)
-		return 0;
+		return SCAN_NEXT;
 	o->id = arena_strndup(s->a, en->id, strlen(en->id));
 	o->category = rec_str(s->a, r, "category");
 	o->status = rec_str(s->a, r, "status");
 	if (!o->id) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	if (o->category)
 		o->lv = schema_service_level(o->category, strlen(o->category));
 	order_level(o, r, s->now);
+	order_skipped(o, r, s->a);
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 /* The site's orders that count in [from, to) (at reported_at, else at
@@ -380,7 +403,7 @@ static int scan_orders(store_txn *t, arena *a, const char *site, uint64_t now,
 		return FS_E_UNAVAILABLE;
 	int rc = store_bucket_scan(t, bucket, 0, order_cb, &s);
 	arena_free(s.tmp);
-	if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 		return rc;
 	*out = s.v;
 	*n = s.n;
@@ -390,7 +413,8 @@ static int scan_orders(store_txn *t, arena *a, const char *site, uint64_t now,
 static int order_open(const order_t *o)
 {
 	return !o->status || (strcmp(o->status, "resolved") &&
-	                      strcmp(o->status, "closed"));
+	                      strcmp(o->status, "closed") &&
+	                      strcmp(o->status, "cancelled"));
 }
 
 static int is_respond(const order_t *o)
@@ -421,28 +445,29 @@ static int devstaff_cb(void *ctx, sv key, sv val)
 	const char *k = key.p;
 	const char *nul = memchr(k, 0, key.n);
 	if (!nul)
-		return 0;
+		return SCAN_NEXT;
 	size_t dn = (size_t)(nul - k), sn = key.n - dn - 1;
 	int mine = 0;
 	for (uint32_t i = 0; i < s->sh->nstaff && !mine; i++)
 		mine = strlen(s->sh->staff[i]) == sn &&
 		       !memcmp(s->sh->staff[i], nul + 1, sn);
 	if (!mine)
-		return 0;
+		return SCAN_NEXT;
 	char *dev = arena_strndup(s->a, k, dn);
 	if (!dev) {
 		s->rc = FS_E_UNAVAILABLE;
-		return 1;
+		return SCAN_STOP;
 	}
 	for (uint32_t i = 0; i < s->n; i++)
 		if (!strcmp(s->v[i].device, dev))
-			return 0;
-	GROW(s->v, s->n, s->cap, dev_t_, s->a, s->rc);
+			return SCAN_NEXT;
+	if (room(s->a, (void **)&s->v, &s->cap, s->n, sizeof(*s->v), &s->rc))
+		return SCAN_STOP;
 	s->v[s->n].device = dev;
 	if (device_get(s->t, dev, &s->v[s->n].info) != FS_OK)
-		return 0;
+		return SCAN_NEXT;
 	s->n++;
-	return 0;
+	return SCAN_NEXT;
 }
 
 static int shift_devices(store_txn *t, arena *a, const shift_info *sh,
@@ -454,7 +479,7 @@ static int shift_devices(store_txn *t, arena *a, const shift_info *sh,
 	if (sh->nstaff) {
 		int rc = store_scan(t, ST_DEVSTAFF, sv_of("", 0), sv_of("", 0),
 		                    devstaff_cb, &s);
-		if (rc && rc != 1 && rc != FS_E_NOT_FOUND)
+		if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
 			return rc;
 	}
 	*out = s.v;
@@ -562,6 +587,27 @@ static int gather_shift(engine *e, store_txn *t, arena *a,
 	return patrol_score(in, a, &d->pout);
 }
 
+int reports_shift_patrol(engine *e, store_txn *t, arena *a,
+                         const shift_info *sh, uint64_t now,
+                         reports_patrol *out)
+{
+	shift_data *d = arena_calloc(a, 1, sizeof(*d));
+	if (!d)
+		return FS_E_UNAVAILABLE;
+	memset(out, 0, sizeof(*out));
+	int rc = gather_shift(e, t, a, sh, now, d);
+	if (rc)
+		return rc;
+	out->in = d->pin;
+	out->out = d->pout;
+	out->devices = arena_calloc(a, d->ndev ? d->ndev : 1, sizeof(char *));
+	if (!out->devices)
+		return FS_E_UNAVAILABLE;
+	for (uint32_t i = 0; i < d->ndev; i++)
+		out->devices[out->ndev++] = d->devs[i].device;
+	return FS_OK;
+}
+
 /* ---- counting ------------------------------------------------------------------- */
 
 typedef struct {
@@ -569,24 +615,32 @@ typedef struct {
 } pcount;
 
 typedef struct {
-	uint32_t total, done, done_on_time, skipped, open, overdue;
+	uint32_t total, done, done_on_time, early, skipped, open, overdue;
 } tcount;
 
 typedef struct {
 	uint32_t total, open, breached_respond, breached_resolve, met, breached,
 	         waiting;
-	uint32_t by_status[5];
+	uint32_t by_status[6];
 } ocount;
 
 static const char *const order_statuses[] = {"reported", "accepted", "on_site",
-                                             "resolved", "closed"};
+                                             "resolved", "closed", "cancelled"};
+
+/* Done before its window opened, by the evidence time. */
+static int task_early(const task_t *t)
+{
+	return t->has_done && t->has_from && t->done_ev < t->due_from;
+}
 
 static void count_task(tcount *c, const task_t *t, uint64_t now)
 {
 	c->total++;
 	if (t->status && !strcmp(t->status, "done")) {
 		c->done++;
-		if (t->has_done && t->has_to && t->done_at <= t->due_to)
+		if (task_early(t))
+			c->early++;
+		else if (t->has_done && t->has_to && t->done_ev <= t->due_to)
 			c->done_on_time++;
 	} else if (t->status && !strcmp(t->status, "skipped")) {
 		c->skipped++;
@@ -597,11 +651,24 @@ static void count_task(tcount *c, const task_t *t, uint64_t now)
 	}
 }
 
+/* A done task against its window: early, on_time or late (null when not
+ * done, or without the times to tell). */
+static const char *task_timing(const task_t *t)
+{
+	if (!t->status || strcmp(t->status, "done") || !t->has_done)
+		return NULL;
+	if (task_early(t))
+		return "early";
+	if (!t->has_to)
+		return NULL;
+	return t->done_ev <= t->due_to ? "on_time" : "late";
+}
+
 static void count_order(ocount *c, const order_t *o)
 {
 	c->total++;
 	c->open += order_open(o);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		if (o->status && !strcmp(o->status, order_statuses[i]))
 			c->by_status[i]++;
 	if (o->level == OL_BREACHED) {
@@ -647,6 +714,7 @@ static void w_tcount(doc *m, const tcount *c)
 	kv_u(m, "total", c->total);
 	kv_u(m, "done", c->done);
 	kv_u(m, "done_on_time", c->done_on_time);
+	kv_u(m, "early", c->early);
 	kv_u(m, "skipped", c->skipped);
 	kv_u(m, "open", c->open);
 	kv_u(m, "overdue", c->overdue);
@@ -665,7 +733,7 @@ static void w_ocount(doc *m, const ocount *c)
 	kv_ratio(m, "on_time_rate", c->met, (uint64_t)c->met + c->breached);
 	doc_key(m, "by_status");
 	doc_map(m);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		kv_u(m, order_statuses[i], c->by_status[i]);
 	doc_end(m);
 }
@@ -693,7 +761,13 @@ static void w_order_item(doc *m, const order_t *o)
 	kv_opt(m, "deadline", o->has_deadline, o->deadline);
 	kv_s(m, "checked_field", o->lv ? o->lv->checked_field : NULL);
 	kv_opt(m, "checked_at", o->has_checked, o->checked);
+	kv_s(m, "checked_trust", o->checked_trust);
 	kv_s(m, "level", level_name(o->level));
+	doc_key(m, "skipped");
+	doc_arr(m);
+	for (unsigned i = 0; i < o->nskipped; i++)
+		doc_str(m, o->skipped[i]);
+	doc_end(m);
 	doc_end(m);
 }
 
@@ -713,12 +787,6 @@ static void w_record(doc *m, const char *id, const record *r)
 		doc_val(m, &r->f[i].val);
 	}
 	doc_end(m);
-}
-
-static int may_read(const principal *p, const char *site)
-{
-	return p->role == ROLE_ADMIN ||
-	       (p->role == ROLE_SUPERVISOR && site && !strcmp(p->site, site));
 }
 
 static const char *latest_ho(const bucket_data *b, const char *field,
@@ -752,24 +820,24 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	wbuf mp;
 	wb_init(&mp);
 	*msg = NULL;
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+	if (!policy_is_manager(p))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	if (valid_id(shift, strlen(shift)))
-		FAIL(FS_E_NOT_FOUND, "no such shift");
+		FAIL_OUT(FS_E_NOT_FOUND, "no such shift");
 	if (store_begin(engine_store(e), 0, &t))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	shift_info sh;
 	rc = shift_load(t, a, shift, &sh);
 	if (rc == FS_E_NOT_FOUND)
-		FAIL(rc, "no such shift");
+		FAIL_OUT(rc, "no such shift");
 	if (rc)
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
-	if (!may_read(p, sh.site))
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
+	if (!policy_manages_site(p, sh.site))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	uint64_t now = engine_now(e);
 	shift_data d;
 	if ((rc = gather_shift(e, t, a, &sh, now, &d)))
-		FAIL(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
+		FAIL_OUT(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
 		     rc == FS_E_TOO_LARGE ? "the route has too many rounds"
 		                          : "store unavailable");
 	task_site site;
@@ -778,7 +846,7 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	uint32_t nord = 0;
 	if (sh.site && (rc = scan_orders(t, a, sh.site, now, sh.starts, sh.ends,
 	                                 &ords, &nord)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	/* the handover the shift left lives in the next shift's bucket */
 	const record *ho_out = NULL, *ho_in = NULL;
 	const char *ho_out_id = NULL, *ho_in_id = NULL;
@@ -789,12 +857,12 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	if (sh.site &&
 	    (rc = shift_site_scan(t, a, sh.site, sh.ends > 12 * HOUR_MS ? sh.ends - 12 * HOUR_MS : 0,
 	                            sh.ends + 36 * HOUR_MS, &next, &nnext)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	for (uint32_t i = 0; i < nnext; i++) {
 		bucket_data nb;
 		char *bk = arena_printf(a, "shift/%s", next[i].id);
 		if (!bk || scan_bucket(t, a, bk, &nb))
-			FAIL(FS_E_UNAVAILABLE, "store unavailable");
+			FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 		const record *r;
 		const char *id = latest_ho(&nb, "from_shift", sh.id, &r);
 		uint64_t at = 0;
@@ -905,7 +973,10 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 		kv_opt(&m, "due_from", tk->has_from, tk->due_from);
 		kv_opt(&m, "due_to", tk->has_to, tk->due_to);
 		kv_opt(&m, "done_at", tk->has_done, tk->done_at);
+		kv_opt(&m, "done_at_est", tk->has_done, tk->done_ev);
+		kv_s(&m, "done_trust", tk->done_trust);
 		kv_s(&m, "done_by", tk->done_by);
+		kv_s(&m, "timing", task_timing(tk));
 		doc_end(&m);
 	}
 	doc_end(&m);
@@ -1024,6 +1095,7 @@ static void add_fig(dayfig *to, const dayfig *f)
 	to->t.total += f->t.total;
 	to->t.done += f->t.done;
 	to->t.done_on_time += f->t.done_on_time;
+	to->t.early += f->t.early;
 	to->t.skipped += f->t.skipped;
 	to->t.open += f->t.open;
 	to->t.overdue += f->t.overdue;
@@ -1034,7 +1106,7 @@ static void add_fig(dayfig *to, const dayfig *f)
 	to->o.met += f->o.met;
 	to->o.breached += f->o.breached;
 	to->o.waiting += f->o.waiting;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		to->o.by_status[i] += f->o.by_status[i];
 	to->untrusted += f->untrusted;
 }
@@ -1095,6 +1167,7 @@ static void csv_row(wbuf *b, const char *date, const dayfig *f)
 	csv_u(b, t->total);
 	csv_u(b, t->done);
 	csv_u(b, t->done_on_time);
+	csv_u(b, t->early);
 	csv_u(b, t->skipped);
 	csv_u(b, t->open);
 	csv_u(b, t->overdue);
@@ -1115,7 +1188,8 @@ static void csv_row(wbuf *b, const char *date, const dayfig *f)
 static const char csv_header[] =
 	"date,patrol_expected,patrol_on_time,patrol_late,patrol_missed,"
 	"patrol_pending,patrol_open,patrol_extra,patrol_completion,"
-	"tasks_total,tasks_done,tasks_done_on_time,tasks_skipped,tasks_open,"
+	"tasks_total,tasks_done,tasks_done_on_time,tasks_early,tasks_skipped,"
+	"tasks_open,"
 	"tasks_overdue,tasks_completion,tasks_on_time_rate,"
 	"orders_total,orders_open,orders_breached_respond,"
 	"orders_breached_resolve,orders_met,orders_waiting,orders_on_time_rate,"
@@ -1151,45 +1225,45 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	wbuf mp;
 	wb_init(&mp);
 	*msg = NULL;
-	if (p->role != ROLE_ADMIN && p->role != ROLE_SUPERVISOR)
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+	if (!policy_is_manager(p))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	if (valid_id(site, strlen(site)))
-		FAIL(FS_E_NOT_FOUND, "no such site");
+		FAIL_OUT(FS_E_NOT_FOUND, "no such site");
 	if (store_begin(engine_store(e), 0, &t))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	task_site s;
 	rc = tasks_load_site(t, a, site, &s);
 	if (rc == FS_E_NOT_FOUND)
-		FAIL(rc, "no such site");
+		FAIL_OUT(rc, "no such site");
 	if (rc)
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
-	if (!may_read(p, site))
-		FAIL(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
+	if (!policy_manages_site(p, site))
+		FAIL_OUT(FS_E_FORBIDDEN, "reports are for the site's supervisors and admins");
 	const tz_zone *z;
 	if (tz_get(tz, s.tz ? s.tz : "UTC", &z) != FS_OK)
-		FAIL(FS_E_BAD_REQUEST, "the site's time zone is unknown to this server");
+		FAIL_OUT(FS_E_BAD_REQUEST, "the site's time zone is unknown to this server");
 	uint64_t now = engine_now(e);
 	int64_t today = tz_day_of(tz_utc_to_local_ms(z, (int64_t)now));
 	int64_t d0 = today, d1 = today;
 	char *qf = query_get(a, query, "from"), *qt = query_get(a, query, "to");
 	if ((qf && parse_date(qf, &d0)) || (qt && parse_date(qt, &d1)))
-		FAIL(FS_E_BAD_REQUEST, "from and to are dates, YYYY-MM-DD");
+		FAIL_OUT(FS_E_BAD_REQUEST, "from and to are dates, YYYY-MM-DD");
 	if (qf && !qt)
 		d1 = d0;
 	if (qt && !qf)
 		d0 = d1;
 	if (d1 < d0)
-		FAIL(FS_E_BAD_REQUEST, "to is before from");
+		FAIL_OUT(FS_E_BAD_REQUEST, "to is before from");
 	if (d1 - d0 >= SITE_DAYS_MAX)
-		FAIL(FS_E_BAD_REQUEST, "at most 366 days a report");
+		FAIL_OUT(FS_E_BAD_REQUEST, "at most 366 days a report");
 	uint32_t nd = (uint32_t)(d1 - d0 + 1);
 	int64_t from_ms = tz_local_to_utc_ms(z, d0 * TZ_DAY_MS);
 	int64_t to_ms = tz_local_to_utc_ms(z, (d1 + 1) * TZ_DAY_MS);
 	if (from_ms < 0)
-		FAIL(FS_E_BAD_REQUEST, "from is before 1970 in the site's zone");
+		FAIL_OUT(FS_E_BAD_REQUEST, "from is before 1970 in the site's zone");
 	dayfig *days = arena_calloc(a, nd, sizeof(dayfig));
 	if (!days)
-		FAIL(FS_E_UNAVAILABLE, "out of memory");
+		FAIL_OUT(FS_E_UNAVAILABLE, "out of memory");
 #define DAY_OF(ms) tz_day_of(tz_utc_to_local_ms(z, (int64_t)(ms)))
 #define IN_RANGE(dd) ((dd) >= d0 && (dd) <= d1)
 
@@ -1198,15 +1272,15 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	uint32_t nsh;
 	if ((rc = shift_site_scan(t, a, site, (uint64_t)from_ms > TZ_DAY_MS ? (uint64_t)from_ms - TZ_DAY_MS : 0,
 	                            (uint64_t)to_ms + TZ_DAY_MS, &sh, &nsh)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	for (uint32_t i = 0; i < nsh; i++) {
 		shift_data d;
 		rc = gather_shift(e, t, a, &sh[i], now, &d);
 		if (rc == FS_E_TOO_LARGE)
-			FAIL(rc, arena_printf(a, "shift %s: the route has too many rounds",
+			FAIL_OUT(rc, arena_printf(a, "shift %s: the route has too many rounds",
 			                      sh[i].id));
 		if (rc)
-			FAIL(FS_E_UNAVAILABLE, "store unavailable");
+			FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 		const patrol_out *po = &d.pout;
 		for (uint32_t k = 0; k < po->nrounds; k++) {
 			int64_t dd = DAY_OF(patrol_round_from(&d.pin, k));
@@ -1237,7 +1311,7 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	uint32_t nord;
 	if ((rc = scan_orders(t, a, site, now, (uint64_t)from_ms, (uint64_t)to_ms,
 	                      &ords, &nord)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	unsigned nlv;
 	schema_service_levels(&nlv);
 	static const char *const cats[] = {"elevator_entrapment", "urgent_water",
@@ -1278,9 +1352,9 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 	task_slot *slots;
 	uint32_t nslot;
 	if ((rc = tasks_site_standards(t, a, site, &stds, &nstd)))
-		FAIL(FS_E_UNAVAILABLE, "store unavailable");
+		FAIL_OUT(FS_E_UNAVAILABLE, "store unavailable");
 	if ((rc = tasks_plan(z, stds, nstd, sh, nsh, d0, d1, a, &slots, &nslot)))
-		FAIL(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
+		FAIL_OUT(rc == FS_E_TOO_LARGE ? rc : FS_E_UNAVAILABLE,
 		     "too many slots to plan");
 	store_abort(t);
 	t = NULL;
@@ -1295,7 +1369,7 @@ int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
 		for (uint32_t i = 0; i < nd; i++) {
 			char *ds = date_str(a, d0 + i);
 			if (!ds)
-				FAIL(FS_E_UNAVAILABLE, "out of memory");
+				FAIL_OUT(FS_E_UNAVAILABLE, "out of memory");
 			csv_row(out, ds, &days[i]);
 		}
 		csv_row(out, "total", &total);

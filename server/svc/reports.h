@@ -1,5 +1,5 @@
 /*
- * reports.h — what supervisors get (DESIGN.md section 6, issue 4):
+ * reports.h — what supervisors get (schema/REPORTS.md, issue 4):
  *   GET /v1/reports/shift/<shift>
  *   GET /v1/reports/site/<site>?from=YYYY-MM-DD&to=YYYY-MM-DD
  * JSON by default, msgpack with `Accept: application/msgpack`, CSV with
@@ -23,6 +23,8 @@
 #include "protocol/arena.h"
 #include "protocol/wire.h"
 #include "server/core/engine.h"
+#include "server/model/shift.h"
+#include "server/svc/patrol.h"
 #include "server/model/principal.h"
 #include "server/lib/tz.h"
 
@@ -47,5 +49,19 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 int reports_site(engine *e, tz_db *tz, const principal *p, const char *site,
                  const char *query, int format, arena *a, wbuf *out,
                  const char **msg);
+
+/* A shift's patrol rounds scored at `now` exactly as its report scores
+ * them (server/svc/patrol.h), for the alert rules: everything in the
+ * arena, from the caller's read transaction.  `devices` are the devices
+ * the shift's staff have held sessions on (revoked ones included). */
+typedef struct {
+	patrol_in in;
+	patrol_out out;
+	char **devices;
+	uint32_t ndev;
+} reports_patrol;
+int reports_shift_patrol(engine *e, store_txn *t, arena *a,
+                         const shift_info *sh, uint64_t now,
+                         reports_patrol *out);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * fuzz_wire.c — libFuzzer target for the bounded msgpack decoder
- * (protocol/wire.c): wire_check_depth, wire_decode, wire_decode_max.
+ * (protocol/wire.c): wire_check_depth, wire_decode, wire_decode_max,
+ * wire_walk (takes what the depth check takes, counts the tree's values).
  *
  * The input is one candidate message.  Beyond "no crash, no UB, no leak":
  *   - what decodes is nested at most WIRE_MAX_DEPTH and passes
@@ -175,6 +176,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	int depth_rc = wire_check_depth(p, size, WIRE_MAX_DEPTH);
 	int rc = wire_decode(a, p, size, &v);
+	uint64_t walked_values = 0;
+	size_t walked = wire_walk(p, size, &walked_values);
+	/* wire_walk: exactly the whole message when the depth check takes it
+	 * (it has no depth limit, so it may take deeper ones too) */
+	if (depth_rc == FS_OK && walked != size)
+		broken("wire_walk does not take a message the depth check takes");
+	if (walked > size)
+		broken("wire_walk went past the end");
 	if (rc != FS_OK && rc != FS_E_BAD_MSGPACK)
 		broken("wire_decode returned a code other than OK/BAD_MSGPACK");
 	if (rc == FS_OK && depth_rc != FS_OK)
@@ -199,6 +208,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* value budget */
 	uint64_t count = count_values(v);
+	if (walked_values != count)
+		broken("wire_walk counts other values than the tree holds");
 	if (wire_decode_max(a, p, size, (size_t)count, &w) != FS_OK)
 		broken("budget == value count did not decode");
 	if (!wv_equal(v, w))

@@ -188,9 +188,9 @@ static inline const uint8_t *fz_bytes(fz_in *in, size_t max, size_t *n)
 
 /* ---- checking a sync response ---------------------------------------------- */
 
-/* The codes a whole sync request may fail with (DESIGN.md section 4);
- * not UNAVAILABLE: the fuzz store is healthy and small inputs never fill
- * it, so a store failure here is a bug. */
+/* The codes a whole sync request may fail with (protocol/PROTOCOL.md,
+ * "Error codes"); not UNAVAILABLE: the fuzz store is healthy and small
+ * inputs never fill it, so a store failure here is a bug. */
 static inline int fz_sync_code_ok(int rc)
 {
 	return rc == FS_E_BAD_REQUEST || rc == FS_E_BAD_MSGPACK ||

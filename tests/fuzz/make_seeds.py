@@ -202,11 +202,186 @@ def seeds_http():
     w("revoke_by_guard", 5, 2, [mp], pack({"device": "d-none"}))
 
 
+# ---- fuzz_colwire: v2 pages written from protocol/PROTOCOL.md alone -------
+# ("Pull encoding v2"), a second encoder that checks the spec: the worked
+# example must come out as the bytes the document and test_colwire.c show.
+
+M64 = (1 << 64) - 1
+
+
+def uv(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def zz(d):
+    d &= M64
+    sd = d - (1 << 64) if d >> 63 else d
+    return uv(((sd << 1) ^ (sd >> 63)) & M64)
+
+
+def lbytes(b):
+    b = b.encode() if isinstance(b, str) else b
+    return uv(len(b)) + b
+
+
+def bitmap(flags):
+    out = bytearray((len(flags) + 7) // 8)
+    for i, f in enumerate(flags):
+        if f:
+            out[i // 8] |= 1 << (i % 8)
+    return bytes(out)
+
+
+def kind_of(v):
+    if isinstance(v, bool):
+        return 3
+    if isinstance(v, str):
+        return 1
+    if isinstance(v, int) and -(1 << 63) <= v < (1 << 63):
+        return 2
+    return 0
+
+
+class Table:
+    def __init__(self):
+        self.index, self.items = {}, []
+
+    def get(self, s):
+        if s not in self.index:
+            self.index[s] = len(self.items)
+            self.items.append(s)
+        return self.index[s]
+
+    def encode(self):
+        return uv(len(self.items)) + b"".join(lbytes(s) for s in self.items)
+
+
+def colwire_page(recs):
+    """recs: v1 pull records {c, id, f, s} -> one v2 page (bytes)."""
+    S, O = Table(), Table()
+    groups = {}
+    for r in recs:
+        groups.setdefault(r["c"], []).append(r)
+    body = uv(len(groups))
+    for c, rs in groups.items():
+        names = sorted({n.encode() for r in rs for n in r["f"]})
+        body += lbytes(c) + uv(len(rs)) + uv(len(names))
+        body += b"".join(lbytes(n) for n in names)
+        prev = b""
+        for r in rs:
+            rid, keep = r["id"].encode(), 0
+            while keep < min(len(prev), len(rid)) and prev[keep] == rid[keep]:
+                keep += 1
+            body += uv(keep) + lbytes(rid[keep:])
+            prev = rid
+        base = [max([st[0] for st in r["s"].values()] or [0]) for r in rs]
+        body += b"".join(zz(b - (base[i - 1] if i else 0))
+                         for i, b in enumerate(base))
+        for n in names:
+            name = n.decode()
+            col = [(i, r) for i, r in enumerate(rs) if name in r["f"]]
+            vals = [r["f"][name] for _, r in col]
+            kinds = {kind_of(v) for v in vals if v is not None}
+            kind = kinds.pop() if len(kinds) == 1 else 0
+            head = kind | (0x10 if len(col) < len(rs) else 0) | \
+                (0x20 if None in vals else 0)
+            body += bytes([head])
+            if len(col) < len(rs):
+                have = {i for i, _ in col}
+                body += bitmap([i in have for i in range(len(rs))])
+            if None in vals:
+                body += bitmap([v is None for v in vals])
+            body += b"".join(uv(base[i] - r["s"][name][0]) for i, r in col)
+            body += b"".join(uv(O.get(r["s"][name][1])) for _, r in col)
+            present = [v for v in vals if v is not None]
+            if kind == 1:
+                body += b"".join(uv(S.get(v)) for v in present)
+            elif kind == 2:
+                prev_v = 0
+                for v in present:
+                    body += zz(v - prev_v)
+                    prev_v = v
+            elif kind == 3:
+                body += bitmap(present)
+            else:
+                body += b"".join(lbytes(pack(v)) for v in present)
+    return bytes([2]) + S.encode() + O.encode() + body
+
+
+EXAMPLE_H = 117741019391180800
+EXAMPLE_HEX = (
+    "02 04 03 63 2d 37 09 77 65 74 20 66 6c 6f 6f 72 04 6f 70 65 6e 04 64"
+    " 6f 6e 65 02 04 64 2d 35 66 06 73 65 72 76 65 72 01 04 74 61 73 6b 02"
+    " 05 08 61 73 73 69 67 6e 65 65 04 64 6f 6e 65 03 64 75 65 04 6e 6f 74"
+    " 65 06 73 74 61 74 75 73 00 04 74 2d 30 31 03 01 32 80 80 ee c4 aa b5"
+    " a6 a2 03 02 21 01 00 00 00 00 00 03 00 00 00 00 02 02 00 01 00 01 80"
+    " b8 a3 db c9 68 c0 a9 07 11 02 00 00 01 01 00 00 00 00 02 03")
+
+
+def example_recs():
+    H, d = EXAMPLE_H, "d-5f"
+    return [
+        {"c": "task", "id": "t-01",
+         "f": {"assignee": None, "done": False, "due": 1796600000000,
+               "status": "open"},
+         "s": {n: [H, d] for n in ("assignee", "done", "due", "status")}},
+        {"c": "task", "id": "t-02",
+         "f": {"assignee": "c-7", "done": True, "due": 1796600060000,
+               "note": "wet floor", "status": "done"},
+         "s": {"assignee": [H + 1, d], "done": [H + 1, d],
+               "due": [H, "server"], "note": [H + 1, d],
+               "status": [H + 1, d]}},
+    ]
+
+
+def seeds_colwire():
+    ex = colwire_page(example_recs())
+    assert ex == bytes.fromhex(EXAMPLE_HEX), "PROTOCOL.md example differs"
+    rnd = random.Random(16)
+    H = hlc(NOW)
+    shift = []
+    for i in range(40):
+        f = {"site": "s-bench", "shift": "sh-00001", "zone": "z-%d" % (i % 12),
+             "status": "open" if i % 3 else "done", "due_from": NOW + i * 60000,
+             "note": None if i % 5 == 0 else "wet floor"}
+        if i % 4 == 0:
+            f["photo"] = b"\x01\x02"
+        shift.append({"c": "task", "id": "t-bench-%07d" % i, "f": f,
+                      "s": {k: [H + i, "server" if k == "note" else "d-5f"]
+                            for k in f}})
+    mixed = [{"c": rnd.choice(["task", "checkin", "order"]),
+              "id": "x-%d" % rnd.randrange(1000),
+              "f": {"a": rnd.choice([None, True, -5, 2 ** 64 - 1, 1.5, "s",
+                                     [1, {"k": "v"}], {"m": None}]),
+                    "b": rnd.choice([0, 1 << 40, -(1 << 62)])},
+              "s": {"a": [rnd.randrange(1 << 40), "o%d" % rnd.randrange(3)],
+                    "b": [rnd.randrange(1 << 40), "o"]}} for _ in range(12)]
+    for name, recs in (("example", None), ("shift40", shift), ("mixed", mixed)):
+        page = ex if recs is None else colwire_page(recs)
+        write("fuzz_colwire", "page_" + name, b"\x00" + page)
+        write("fuzz_colwire", "v1_" + name,
+              b"\x01\x00" + pack(recs or example_recs()))
+    write("fuzz_colwire", "page_empty", b"\x00\x02\x00\x00\x00")
+    write("fuzz_colwire", "page_truncated", b"\x00" + ex[:-1])
+    write("fuzz_colwire", "v1_not_records", b"\x01\x00" + pack([1, {"c": 1}]))
+    stored = {"due": [NOW, H, "d-5f"], "status": ["open", H, "d-5f"],
+              "tags": [["a", 1], H - 1, "server"]}
+    write("fuzz_colwire", "stored_task", b"\x01\x01" + pack(stored))
+    write("fuzz_colwire", "stored_bad_stamp",
+          b"\x01\x01" + pack({"due": [NOW, -1, "d-5f"]}))
+
+
 def main():
     seeds_wire()
     seeds_inflate()
     seeds_ops()
     seeds_http()
+    seeds_colwire()
     n = sum(len(fs) for _, _, fs in os.walk(CORPUS))
     print("wrote %d seed files under %s" % (n, CORPUS))
 

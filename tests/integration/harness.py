@@ -1,5 +1,5 @@
 """Integration-test harness: a real fieldsyncd on loopback, and helpers that
-speak its wire protocol (DESIGN.md section 4).
+speak its wire protocol (protocol/PROTOCOL.md).
 
 Standard library plus msgpack only.  Test files do `from harness import *`
 (tests/integration/run.py puts this folder on sys.path).

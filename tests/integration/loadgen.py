@@ -1,6 +1,6 @@
 """Load clients for the crash, backup and full-store tests: devices that
 keep an outbox, push batches of new zones, remember which batch was acked
-when, and resend unacked batches with the same ids (DESIGN.md section 4).
+when, and resend unacked batches with the same ids (protocol/PROTOCOL.md).
 
 Not a test file (run.py collects test_*.py only).
 

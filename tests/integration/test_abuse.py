@@ -1,4 +1,4 @@
-"""Integration tests: abuse limits (issue 5; DESIGN.md section 4).
+"""Integration tests: abuse limits (issue 5; deploy/OPERATIONS.md, rate limits).
 
 - per-device and per-address token buckets: 429 RATE_LIMITED with a
   Retry-After in whole seconds; the address is the TCP peer, or the

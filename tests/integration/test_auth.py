@@ -1,4 +1,4 @@
-"""Integration tests: enrollment, login, tokens, revoke, admin rights (DESIGN.md section 4)."""
+"""Integration tests: enrollment, login, tokens, revoke, admin rights (protocol/PROTOCOL.md)."""
 
 import time
 
@@ -308,7 +308,7 @@ def test_session_expires_after_session_ttl(ctx):
 
 
 def test_pin_guessing_locks_out(ctx):
-    """DESIGN.md section 4: lockout, not iterations, protects a short PIN.
+    """Lockout, not iterations, protects a short PIN.
     After 20 wrong PINs in a row even the right one must not open a
     session at once."""
     srv = _site_with_guard(ctx)

@@ -1,7 +1,7 @@
 """Integration test: a catalogue of malformed and hostile requests.
 
 Every case is one row of a table: what is sent, and the documented answer
-(DESIGN.md section 4, CONTRACT_NOTES.md): an HTTP status and, for errors
+(protocol/PROTOCOL.md, CONTRACT_NOTES.md): an HTTP status and, for errors
 our handlers produce, the {error: CODE, msg} body; or, for per-op
 refusals, HTTP 200 with the op named in its ack's `rej` with its code.
 After every case the server must still answer GET /healthz, and an admin
@@ -15,6 +15,7 @@ limits, Content-Length errors) are checked on status only: CivetWeb's
 error bodies are plain text.
 """
 import gzip
+import hashlib
 import os
 import socket
 import struct
@@ -27,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import msgpack  # noqa: E402
 
 from harness import (admin_push, batch, check, device_for, hlc_of,  # noqa: E402
-                     now_ms, op, req, sync)
+                     login, now_ms, op, req, set_pin, sync)
 
 HOUR = 3600_000
 SKEW_MS = 300_000
@@ -163,6 +164,7 @@ class World:
     # Rate limits are another test's subject; a catalogue sends a few
     # hundred requests a second from one device and address.
     UNLIMITED = ("--rate-device-per-s", "0", "--rate-address-per-s", "0")
+    PIN = "1234"
 
     def __init__(self, ctx, args=()):
         self.srv = ctx.server(args=self.UNLIMITED + tuple(args))
@@ -186,8 +188,8 @@ class World:
             op("checkpoint", "cp1", {"site": "s1", "zone": "z1",
                                      "name": "Door", "tag": "04A1"}),
         ])
-        self.g1 = device_for(srv, "s1", "g1", "guard")
-        self.sup = device_for(srv, "s1", "sup1", "supervisor")
+        self.g1 = device_for(srv, "s1", "g1", "guard", pin=self.PIN)
+        self.sup = device_for(srv, "s1", "sup1", "supervisor", pin=self.PIN)
         self.checkin_f = {"site": "s1", "shift": "sh1", "checkpoint": "cp1",
                           "staff": "g1", "at": now, "boot": "b1",
                           "mono": 5000, "method": "nfc"}
@@ -204,10 +206,16 @@ class World:
 
     def snapshot(self):
         """Every bucket as the admin pulls it from 0: cursor, records
-        (fields and stamps), gone entries; and the scope."""
+        (fields and stamps), gone entries; and the scope.  The alerts
+        buckets are left out: refused requests are what the alert rules
+        watch (a device whose syncs keep being refused raises one), and
+        those are the server's own records, not the hostile request's."""
         b = check(sync(self.srv, self.srv.admin_token, limit=10000), 200)
         out = {}
+        b["scope"] = [n for n in b["scope"] if not n.startswith("alerts/")]
         for name, bk in sorted(b["buckets"].items()):
+            if name.startswith("alerts/"):
+                continue
             assert not bk.get("more"), "snapshot needs one page: %s" % name
             recs = sorted((r["c"], r["id"], repr(sorted(r["f"].items())),
                            repr(sorted(r["s"].items()))) for r in bk["recs"])
@@ -375,6 +383,7 @@ row("msgpack", "uint64 cut short", post_sync(b"\x81\xa1v\xcf\x00\x00\x00"),
 # ---- shape: wrong types at every level of the sync request --------------
 
 BR = ("err", 400, "BAD_REQUEST")
+BR_OP = ("rej", "BAD_REQUEST")
 UV = ("err", 400, "UNSUPPORTED_VERSION")
 for nm, v in (("an array", [1, 2]), ("a string", "sync"), ("an int", 1),
               ("nil", None), ("a bin", b"\x01\x02"), ("true", True)):
@@ -1048,6 +1057,88 @@ row("admin", "enroll-codes with garbage msgpack",
                    [MSGPACK, bearer(w.tokens["admin"])]), E400)
 
 
+# ---- issue 10's attack pass: records that lie, `by` as a promotion, a lead's
+# ---- handover, shift length, PIN rules, photo quotas (their own server:
+# ---- AttackWorld's flags) ---------------------------------------------------
+
+class AttackWorld(World):
+    """World with PIN rules on and a 1 MiB photo day per device."""
+    PIN = "739184"
+    ARGS = ("--pin-min-length", "6", "--pin-refuse-common",
+            "--blob-device-day-mb", "1")
+
+    def __init__(self, ctx):
+        World.__init__(self, ctx, args=self.ARGS)
+
+
+def by_g2_order(stamp_ms, pin_again=False):
+    """send(w): g2 logs in on g1's guard handheld (its PIN changed after
+    when pin_again), then g1's session pushes a new order by g2 stamped
+    stamp_ms(w)."""
+    def send(w):
+        set_pin(w.srv, "g2", "582047")
+        login(w.srv, w.g1.device_token, "g2", "582047")
+        if pin_again:
+            set_pin(w.srv, "g2", "582048")
+        o = {"c": "order", "id": "o-by", "s": hlc_of(stamp_ms(w)),
+             "f": {"site": "s1", "category": "repair", "title": "x",
+                   "reporter": "g2", "status": "reported"}}
+        return post_sync(body_req(push=[{"batch": os.urandom(16),
+                                         "ops": [o], "by": "g2"}]),
+                         token="guard")(w)
+    return send
+
+
+row("attack", "a checkin naming another site than its shift's", push_op(
+    lambda w: {"c": "checkin", "id": "k-lie", "s": s_now(),
+               "f": dict(w.checkin_f, site="s2")}, token="guard"), BR_OP)
+row("attack", "a task of site s1's shift naming site s2", push_op(
+    lambda w: {"c": "task", "id": "t-lie", "s": s_now(),
+               "f": {"site": "s2", "shift": "sh1", "title": "x"}},
+    token="sup"), BR_OP)
+row("attack", "the admin writes a checkin naming another site", push_op(
+    lambda w: {"c": "checkin", "id": "k-lie2", "s": s_now(),
+               "f": dict(w.checkin_f, site="s2")}), BR_OP)
+row("attack", "a shift of 30 years", push_op(
+    lambda w: {"c": "shift", "id": "sh-long", "s": s_now(),
+               "f": {"site": "s1", "role": "guard", "starts": now_ms(),
+                     "ends": now_ms() + 30 * 365 * 24 * HOUR}},
+    token="sup"), BR_OP)
+row("attack", "a running shift stretched to 40 years", push_op(
+    lambda w: {"c": "shift", "id": "sh1", "s": s_now(),
+               "f": {"ends": now_ms() + 40 * 365 * 24 * HOUR}},
+    token="sup"), BR_OP)
+row("attack", "a lead hands over to its own shift", push_op(
+    lambda w: {"c": "handover", "id": "h-self", "s": s_now(),
+               "f": {"site": "s1", "from_shift": "sh1", "to_shift": "sh1",
+                     "at": now_ms()}}, token="guard"),
+    ("rej", "FORBIDDEN"))
+row("attack", "a by batch stamped before its staff member held the device",
+    by_g2_order(lambda w: now_ms() - HOUR), ("rej", "FORBIDDEN"))
+row("attack", "a by batch stamped after the staff member's PIN changed",
+    by_g2_order(lambda w: now_ms(), pin_again=True), ("rej", "FORBIDDEN"))
+for nm, pin in (("staff-pin shorter than --pin-min-length", "73918"),
+                ("staff-pin 123456, a common PIN", "123456"),
+                ("staff-pin 000000, a common PIN", "000000")):
+    row("attack", nm, lambda w, pin=pin: http(
+        w.srv, "POST", "/v1/admin/staff-pin", mp({"staff": "g1", "pin": pin}),
+        [MSGPACK, bearer(w.tokens["admin"])]), BR)
+
+
+def blob_over_day(w):
+    """Two 600 KiB photos from one device: the second is over its day."""
+    for _ in range(2):
+        data = os.urandom(600 * 1024)
+        r = http(w.srv, "PUT", "/v1/blobs/" + hashlib.sha256(data).hexdigest(),
+                 data, [("Content-Type", "application/octet-stream"),
+                        bearer(w.tokens["guard"])])
+    return r
+
+
+row("attack", "photos over the device's day", blob_over_day,
+    ("err", 429, "RATE_LIMITED"))
+
+
 # --------------------------------------------------------------- running ----
 
 def verify(w, name, r, expect):
@@ -1118,7 +1209,8 @@ def test_catalogue_has_150_distinct_cases():
     assert len(names) >= 150, "only %d cases in the catalogue" % len(names)
     cats = {c[0] for c in CASES}
     for cat in ("msgpack", "shape", "limits", "ops", "ints", "stamps",
-                "headers", "methods", "paths", "tokens", "revoked", "admin"):
+                "headers", "methods", "paths", "tokens", "revoked", "admin",
+                "attack"):
         assert cat in cats, "no case in category %s" % cat
 
 
@@ -1214,3 +1306,7 @@ def test_revoked_and_expired_tokens(ctx):
 
 def test_bad_admin_bodies(ctx):
     run_category(World(ctx), "admin")
+
+
+def test_attack_pass_holes_stay_closed(ctx):
+    run_category(AttackWorld(ctx), "attack")

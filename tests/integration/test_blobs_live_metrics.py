@@ -1,4 +1,4 @@
-"""Integration tests: blobs, /v1/live WebSocket, /metrics and /healthz (DESIGN.md section 4)."""
+"""Integration tests: blobs, /v1/live WebSocket, /metrics and /healthz (protocol/PROTOCOL.md)."""
 
 import hashlib
 import os

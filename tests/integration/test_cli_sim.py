@@ -33,7 +33,7 @@ def test_cli_sim_few_devices_passes_its_check(ctx):
     rc, out, err = run_sim(ctx, srv, "--devices", 6, "--duration", 10,
                            "--offline-ratio", 0.3, "--skew-ms", 900000,
                            "--reboot-ratio", 1, "--lost-ratio", 0.1,
-                           "--seed", 5, "--json")
+                           "--seed", 5, "--json", "--wire", "mixed")
     assert rc == 0, "simulator failed (exit %d):\n%s\n%s" % (rc, out, err)
     lines = [x for x in out.splitlines() if x.startswith("{")]
     assert lines, out
@@ -46,6 +46,7 @@ def test_cli_sim_few_devices_passes_its_check(ctx):
     # the faults really happened
     assert r["offline_slots"] > 0 and r["reboots"] > 0, r
     assert r["restamped"] > 0, "a skew of 15 min must hit CLOCK_AHEAD: %r" % r
+    # odd devices pull v2, even ones v1 (--wire mixed): they still agree
     assert r["agree_pairs"] >= 12 and r["disagree"] == 0, r
     assert r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"], r
     assert r["wall_s"] < 60, r
@@ -58,6 +59,9 @@ def test_cli_sim_usage_errors(ctx):
     srv = ctx.server()
     rc, out, err = run_sim(ctx, srv, "--devices", 0, "--duration", 1)
     assert rc == 2 and "usage" in err, (rc, err)
+    rc, out, err = run_sim(ctx, srv, "--devices", 1, "--duration", 1,
+                           "--wire", "v3")
+    assert rc == 2 and "wire v1, v2 or mixed" in err, (rc, err)
     rc, out, err = run_sim(ctx, srv, "--devices", 2, "--duration", 1,
                            "--offline-ratio", 3)
     assert rc == 2, (rc, err)

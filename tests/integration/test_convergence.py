@@ -1,4 +1,4 @@
-"""Convergence property (DESIGN.md section 2): random field writes from
+"""Convergence property (protocol/PROTOCOL.md, "Merge"): random field writes from
 several devices, delivered shuffled and resent, give every device the same
 records, equal to a local last-writer-wins model (per field, the greatest
 (hlc, origin bytes) wins).  Seeded, bounded, deterministic in its checks."""

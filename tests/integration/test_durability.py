@@ -1,4 +1,4 @@
-"""Integration tests: acked data survives kill -9; acks only after fdatasync; a failing disk (DESIGN.md section 4)."""
+"""Integration tests: acked data survives kill -9; acks only after fdatasync; a failing disk (protocol/PROTOCOL.md)."""
 
 import os
 import time

@@ -1,4 +1,4 @@
-"""Integration tests: every documented error code, limits, hostile msgpack (DESIGN.md section 4)."""
+"""Integration tests: every documented error code, limits, hostile msgpack (protocol/PROTOCOL.md, "Error codes")."""
 
 import os
 import time
@@ -367,3 +367,60 @@ def test_server_survives_every_error(ctx):
     ack = push1(srv, tok, [_zone("alive")], what="push after errors")
     assert ack.get("applied") == 1, "a good push after the errors must " \
         "apply, got %r" % ack
+
+
+def test_error_bodies_json_unless_msgpack_spoken(ctx):
+    """issue 11: a request that sent a msgpack body or whose Accept names
+    msgpack gets msgpack errors as before; any other (a browser, curl
+    without a body) gets JSON, including 401 and 404."""
+    import json
+    srv = _srv(ctx)
+
+    def form(r):
+        ctype = r.headers.get("content-type", "")
+        if ctype.startswith("application/json"):
+            return "json", json.loads(r.raw)
+        if ctype.startswith("application/msgpack"):
+            from harness import unpack
+            return "msgpack", unpack(r.raw)
+        return ctype, r.raw
+
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    cases = [
+        # (method, path, body, headers, token, status, code, form)
+        ("GET", "/v1/nope", None, {}, None, 404, "NOT_FOUND", "json"),
+        ("GET", "/v1/nope", None, browser, None, 404, "NOT_FOUND", "json"),
+        ("GET", "/v1/reports/devices/s1", None, {}, None, 401,
+         "UNAUTHORIZED", "json"),
+        ("GET", "/v1/blobs/" + "ab" * 32, None, {}, "f" * 64, 401,
+         "UNAUTHORIZED", "json"),
+        ("GET", "/v1/sync", None, browser, None, 405, "METHOD_NOT_ALLOWED",
+         "json"),
+        ("POST", "/v1/sync", b"hello", {"Content-Type": "text/plain"},
+         srv.admin_token, 415, "UNSUPPORTED_MEDIA_TYPE", "json"),
+        # msgpack spoken: as today
+        ("POST", "/v1/sync", pack(_sync_body()),
+         {"Content-Type": "application/msgpack"}, None, 401, "UNAUTHORIZED",
+         "msgpack"),
+        ("POST", "/v1/sync", b"\xc1", {"Content-Type": "application/msgpack"},
+         srv.admin_token, 400, "BAD_MSGPACK", "msgpack"),
+        ("GET", "/v1/nope", None, {"Accept": "application/msgpack"}, None, 404,
+         "NOT_FOUND", "msgpack"),
+        ("GET", "/v1/reports/devices/s1", None,
+         {"Accept": "application/msgpack"}, None, 401, "UNAUTHORIZED",
+         "msgpack"),
+        # a msgpack body but JSON asked for: JSON
+        ("POST", "/v1/sync", pack(_sync_body()),
+         {"Content-Type": "application/msgpack", "Accept": "application/json"},
+         None, 401, "UNAUTHORIZED", "json"),
+    ]
+    for method, path, body, hdrs, tok, status, code, want in cases:
+        r = raw_http(srv, method, path, body, hdrs, tok)
+        what = "%s %s %r" % (method, path, hdrs)
+        assert r.status == status, "%s: %s %r" % (what, r.status, r.raw[:200])
+        got, b = form(r)
+        assert got == want, "%s: error body is %s, want %s: %r" % (
+            what, got, want, r.raw[:200])
+        assert b["error"] == code and isinstance(b["msg"], str) and b["msg"], \
+            "%s: %r" % (what, b)
+    healthy(srv, "after the error-format cases")

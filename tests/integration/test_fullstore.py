@@ -1,4 +1,4 @@
-"""Integration tests: a full store (issue 5, DESIGN.md section 4).
+"""Integration tests: a full store (issue 5, protocol/PROTOCOL.md).
 
 With a tiny map (--map-mb 1 --max-store-mb 2) the server grows the map to
 the cap, then answers each batch err UNAVAILABLE with nothing applied and

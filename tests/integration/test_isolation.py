@@ -1,5 +1,5 @@
-"""Integration tests: isolation between sites (issue 5; DESIGN.md sections
-3-5).  Two sites, A ("sa") and B ("sb"), each with a supervisor, a guard,
+"""Integration tests: isolation between sites (issue 5; protocol/PROTOCOL.md,
+scope and write rules).  Two sites, A ("sa") and B ("sb"), each with a supervisor, a guard,
 a technician, a shift, a task with a photo, an order with photos and a
 checkin.  Every endpoint is walked with site A's tokens (device, guard,
 technician, supervisor sessions) against site B's things: nothing of B may

@@ -1,6 +1,6 @@
-"""Pull order and paging (DESIGN.md section 3): limit over recs+gone of all
-buckets, bytewise bucket order, cursor and `more` semantics, unnamed buckets
-from 0, reset for a cursor above the head, the limit cap, and `store`."""
+"""Pull order and paging (protocol/PROTOCOL.md, "Pull, buckets and scope"):
+limit over recs+gone of all buckets, bytewise bucket order, cursor and `more`
+semantics, unnamed buckets from 0, reset for a cursor above the head, the limit cap, and `store`."""
 
 import harness as H
 from synclib import (HOUR, _admin, _device, _op, _shift, _site, _staff, _sync,
@@ -9,7 +9,8 @@ from synclib import (HOUR, _admin, _device, _op, _shift, _site, _staff, _sync,
 
 P = "P"
 ORDERS, PX1, PX2, SITEB = "orders/P", "shift/px1", "shift/px2", "site/P"
-ALL = sorted([ORDERS, PX1, PX2, SITEB])
+ALERTS = "alerts/P"  # a supervisor's alerts: in scope, empty here
+ALL = sorted([ALERTS, ORDERS, PX1, PX2, SITEB])
 
 
 def _world(ctx):
@@ -245,5 +246,5 @@ def test_one_entry_per_record(ctx):
     assert z["f"]["name"] == "rename 4", "newest version expected: %r" % z["f"]
     b = _sync(srv, sp.token, pull={n: before[n]["cursor"] for n in ALL}, what="incremental")
     got = {n: _entries(b["buckets"][n]) for n in ALL}
-    assert got == {ORDERS: [], PX1: [], PX2: [], SITEB: [("rec", "zone", "z00")]}, \
+    assert got == {ALERTS: [], ORDERS: [], PX1: [], PX2: [], SITEB: [("rec", "zone", "z00")]}, \
         "from the old cursors only z00 changed: %s" % got

@@ -1,4 +1,4 @@
-"""Who may write what (DESIGN.md section 5 and the `by` rule of section 4):
+"""Who may write what (protocol/PROTOCOL.md's write rules and `by`):
 role, field and owner rules, the scope exceptions (orders by anyone, the
 lead's handover, the evidence window) and attribution of shared-device
 batches."""

@@ -1,5 +1,5 @@
 """Tombstones, gone entries and batch acks are kept for tombstone_ttl, then
-purged (DESIGN.md sections 3 and 4); a device whose cursor is older than
+purged (protocol/PROTOCOL.md); a device whose cursor is older than
 what the server kept gets reset: true and re-pulls.  The server runs with a
 short ttl and a fast purge pass so nothing sleeps for long."""
 import os

@@ -1,4 +1,4 @@
-"""Shift and site reports (issue 4, DESIGN.md section 6) against a real
+"""Shift and site reports (issue 4, schema/REPORTS.md) against a real
 server: a guard's night shift with a 2-checkpoint route every 120 min,
 scans pushed by an enrolled handheld the way a device sends them (boot,
 mono, wall, pending), both grace cases, a late-syncing handheld turning
@@ -80,10 +80,12 @@ class Night:
             "mono": at - self.boot_ms, "method": "nfc"})
 
     def push(self, ops, pending):
+        """Push ops; `pending` ops stay in the outbox after it (a device
+        reports its outbox as the push starts: these and the pushed)."""
         t = now_ms()
         r = self.guard.sync(push=[batch(ops)] if ops else [],
                             dev={"boot": "boot-1", "mono": t - self.boot_ms,
-                                 "wall": t, "pending": pending})
+                                 "wall": t, "pending": pending + len(ops)})
         b = check(r, 200)
         for ack in b["acks"]:
             assert not ack.get("rej") and ack["applied"] == len(ops), ack

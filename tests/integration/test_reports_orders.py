@@ -96,7 +96,7 @@ def test_order_levels_at_the_boundary_minute(ctx):
     assert o["breached_resolve"] == 2   # r-25 r-open-late
     assert o["open"] == 5               # i-wait i-late k-none r-open-*
     assert o["by_status"] == {"reported": 3, "accepted": 2, "on_site": 0,
-                              "resolved": 7, "closed": 1}
+                              "resolved": 7, "closed": 1, "cancelled": 0}
 
     # the site report: by category, with the seed's target beside each rate
     tz8 = datetime.timezone(datetime.timedelta(hours=8))

@@ -1,4 +1,4 @@
-"""Scope (DESIGN.md section 3): what each role pulls, computed from real now;
+"""Scope (protocol/PROTOCOL.md, "Pull, buckets and scope"): what each role pulls, computed from real now;
 `drop` for named buckets out of scope; site isolation; a record moved to
 another bucket leaves a `gone` entry in the old one."""
 
@@ -28,7 +28,7 @@ SCOPE = {
     "g1": {"site/A", "shift/g_cur", "shift/g_late", "shift/g_next"},
     "c1": {"site/A", "shift/c_cur"},
     "t1": {"site/A", "shift/t_cur", "orders/A"},
-    "sup1": {"site/A", "orders/A"} | {"shift/" + s for s in (
+    "sup1": {"site/A", "orders/A", "alerts/A"} | {"shift/" + s for s in (
         "g_cur", "g_late", "g_past", "g_next", "o_edge", "o_cur", "c_cur", "c_past",
         "t_cur")},
     "gb": {"site/B", "shift/b_cur"},

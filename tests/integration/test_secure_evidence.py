@@ -303,18 +303,26 @@ def _demo(ctx, key):
     r = subprocess.run([ctx.binary, "demo", "--data", srv.data], env=srv._environ(),
                        capture_output=True, timeout=120)
     assert r.returncode == 0, "fieldsyncd demo: %r" % r.stderr[-500:]
+    loaded = H.now_ms()
     srv.start()
-    r = H.req(srv, "GET", "/v1/reports/shift/guard-night-d-1", token=srv.admin_token,
+    # the past night: the demo's shifts come from its rosters
+    # (server/svc/roster.c), the night's id sh:guards:YYYYMMDD:1
+    b = H.check(H.sync(srv, srv.admin_token, pull={}, limit=10000), 200)
+    nights = sorted(r["id"] for r in b["buckets"]["site/harbour"]["recs"]
+                    if r["c"] == "shift" and r["id"].startswith("sh:guards:")
+                    and r["id"].endswith(":1") and r["f"]["ends"] < loaded)
+    assert nights, "no past night in the demo"
+    r = H.req(srv, "GET", "/v1/reports/shift/" + nights[-1], token=srv.admin_token,
               headers={"Accept": "application/json"})
     assert r.status == 200, "the demo night's report: %r" % (r,)
-    return r.body["patrol"]
+    return nights[-1], r.body["patrol"]
 
 
 def test_demo_night_counts_by_verdict(ctx):
     """The demo night (server/svc/demo.c, demo_tags.c): 12 checkpoints, 6
     rounds; cp-02, cp-06 and cp-10 carry secure tags; round 0's tap of
     cp-06 is replayed in round 1."""
-    pat = _demo(ctx, KEY)
+    night, pat = _demo(ctx, KEY)
     got = {k: pat[k] for k in ("expected", "on_time", "late", "missed", "pending",
                                "extra", "voided")}
     assert got == {"expected": 72, "on_time": 69, "late": 1, "missed": 1, "pending": 1,
@@ -330,7 +338,7 @@ def test_demo_night_counts_by_verdict(ctx):
     assert pat["by_verdict"]["rounds_on_time"] == {"strong": 0, "normal": 3, "weak": 0,
                                                    "suspect": 0}, pat["by_verdict"]
     ex = {e["checkin"]: e for e in pat["extra_checkins"]}
-    rp = ex.get("ck-guard-night-d-1-r1-cp06-replay")
+    rp = ex.get("ck-%s-r1-cp06-replay" % night)
     assert rp and rp["voided"] and rp["verdict"] == "suspect" and \
         rp["reasons"][0] == "tag_replayed", ex
     cp02 = [c for rd in pat["rounds"] for c in rd["checkpoints"] if c["checkpoint"] == "cp-02"]
@@ -338,7 +346,7 @@ def test_demo_night_counts_by_verdict(ctx):
 
 
 def test_demo_night_without_tag_key(ctx):
-    pat = _demo(ctx, None)
+    _, pat = _demo(ctx, None)
     assert pat["voided"] == 0 and pat["by_verdict"]["scans"]["strong"] == 0 and \
         pat["by_verdict"]["scans"]["normal"] == 70, pat["by_verdict"]
 

@@ -1,4 +1,4 @@
-"""Merge rules of POST /v1/sync (DESIGN.md section 2 and 4): field-level
+"""Merge rules of POST /v1/sync (protocol/PROTOCOL.md): field-level
 last-writer-wins, ties by origin, tombstones, batch idempotence, per-op
 rejections with `cur`, immutable checkins, the clock guard and the HLC, and
 the server-filled deadlines of orders (section 5)."""

@@ -1,4 +1,4 @@
-"""Integration tests: TLS done right (DESIGN.md section 4, issue 5).
+"""Integration tests: TLS done right (protocol/PROTOCOL.md, "Transport"; issue 5).
 
 HTTPS by default with the certificate the test makes (openssl, in a temp
 dir); TLS 1.2 minimum (TLS 1.1 refused even when the client forces it
@@ -260,3 +260,28 @@ def _ip_ctx(d):
     """Verify against the test CA; the certificate names IP 127.0.0.1."""
     c = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
     return c
+
+
+def test_bind_error_names_the_address_tried(ctx):
+    """issue 11: a port already taken is reported as the address given
+    (not CivetWeb's '127.0.0.1:8443s' for HTTPS), with the reason."""
+    import socket
+    import subprocess
+    srv = ctx.server(tls=True)  # makes the certificate and the store
+    srv.stop()  # one server per store: the lock would refuse us first
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        p = subprocess.run(
+            [ctx.binary, "serve", "--data", srv.data, "--listen",
+             "127.0.0.1:%d" % port, "--cert", srv.tls[0], "--key", srv.tls[1]],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    finally:
+        holder.close()
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode != 0, err
+    assert "cannot listen on 127.0.0.1:%d (HTTPS): " % port in err, err
+    assert "Address already in use" in err, err
+    assert "%ds" % port not in err, err

@@ -1,4 +1,4 @@
-"""Integration tests: compression of requests and responses, content types, sync envelope (DESIGN.md section 4)."""
+"""Integration tests: compression of requests and responses, content types, sync envelope (protocol/PROTOCOL.md, "Transport")."""
 
 import gzip
 import http.client

@@ -21,6 +21,7 @@
 #include "protocol/opbuild.h"
 #include "protocol/record.h"
 #include "server/core/engine.h"
+#include "server/model/device.h"
 #include "server/model/records.h"
 #include "server/store/store.h"
 
@@ -83,8 +84,8 @@ static int setup(void **st)
 	memset(&cfg, 0, sizeof(cfg));
 	fs_limits_default(&cfg.lim);
 	assert_int_equal(engine_open(&f->e, f->s, &cfg), FS_OK);
-	write_hook a = {"a", hook_a, NULL, NULL};
-	write_hook b = {"b", hook_b, hook_ack, NULL};
+	write_hook a = {"a", hook_a, NULL, NULL, NULL};
+	write_hook b = {"b", hook_b, hook_ack, NULL, NULL};
 	assert_int_equal(engine_add_hook(f->e, &a), FS_OK);
 	assert_int_equal(engine_add_hook(f->e, &b), FS_OK);
 	memset(&hl, 0, sizeof(hl));
@@ -111,16 +112,17 @@ static int teardown(void **st)
 	return 0;
 }
 
-/* Push one batch (id bid) of o as p; the ack. */
-static engine_ack push(fixture *f, const principal *p, opbatch *o,
-                       uint8_t bid, const uint8_t *dev, size_t dev_n)
+/* Push one batch (id bid, by `by` unless NULL) of o as p; the ack. */
+static engine_ack push_by(fixture *f, const principal *p, opbatch *o,
+                          uint8_t bid, const uint8_t *dev, size_t dev_n,
+                          const char *by)
 {
 	uint8_t id[16] = {0};
 	id[0] = bid;
 	wbuf b;
 	wb_init(&b);
 	wb_arr(&b, 1);
-	ob_batch(&b, o, id, NULL);
+	ob_batch(&b, o, id, by);
 	arena *a = arena_new(0);
 	engine_ack *acks;
 	uint32_t n;
@@ -135,6 +137,12 @@ static engine_ack push(fixture *f, const principal *p, opbatch *o,
 	wb_free(&b);
 	arena_free(a);
 	return r;
+}
+
+static engine_ack push(fixture *f, const principal *p, opbatch *o,
+                       uint8_t bid, const uint8_t *dev, size_t dev_n)
+{
+	return push_by(f, p, o, bid, dev, dev_n, NULL);
 }
 
 /* Field `name` of (c, id) as a string ("" when absent), and its stamp. */
@@ -404,6 +412,94 @@ static void test_bad_push_refused_whole(void **st)
 	arena_free(a);
 }
 
+/* Issue 10: a record may not lie about its site; a named record of
+ * another site is refused, a missing one is not held against the op. */
+static void test_sites_agree(void **st)
+{
+	fixture *f = *st;
+	setup_site(f);
+	uint64_t now = engine_now(f->e);
+	opbatch o;
+	ob_init(&o);
+	ob_op(&o, "site", "sb", engine_hlc_now(f->e), 1);
+	ob_str(&o, "name", "Site B");
+	ob_op(&o, "staff", "gb", engine_hlc_now(f->e), 2);
+	ob_str(&o, "site", "sb");
+	ob_str(&o, "role", "guard");
+	assert_int_equal(push(f, &f->admin, &o, 30, NULL, 0).applied, 2);
+	ob_reset(&o);
+	ob_op(&o, "checkin", "ck-lie", engine_hlc_now(f->e), 4);
+	ob_str(&o, "site", "sb");
+	ob_str(&o, "shift", "sh1");
+	ob_str(&o, "staff", "g1");
+	ob_u64(&o, "at", now - 1000);
+	engine_ack k = push(f, &f->guard, &o, 31, NULL, 0);
+	assert_int_equal(k.rejected, 1);
+	ob_reset(&o);
+	ob_op(&o, "task", "tk-lie", engine_hlc_now(f->e), 3);
+	ob_str(&o, "shift", "sh1");
+	ob_str(&o, "title", "x");
+	ob_str(&o, "assignee", "gb");
+	assert_int_equal(push(f, &f->admin, &o, 32, NULL, 0).rejected, 1);
+	ob_reset(&o);
+	ob_op(&o, "task", "tk-ok", engine_hlc_now(f->e), 3);
+	ob_str(&o, "shift", "sh1");
+	ob_str(&o, "title", "x");
+	ob_str(&o, "assignee", "not-yet-synced");
+	assert_int_equal(push(f, &f->admin, &o, 33, NULL, 0).applied, 1);
+	ob_free(&o);
+}
+
+/* Issue 10: `by` credits only ops inside a session held on the device,
+ * up to a PIN change. */
+/* A new order reported by g2 (its rights: G_REPORTER). */
+static void order_by_g2(opbatch *o, const char *id, uint64_t s)
+{
+	ob_op(o, "order", id, s, 4);
+	ob_str(o, "site", "sa");
+	ob_str(o, "title", "tap");
+	ob_str(o, "reporter", "g2");
+	ob_str(o, "status", "reported");
+}
+
+static void test_by_sessions(void **st)
+{
+	const uint64_t H = 3600000;
+	fixture *f = *st;
+	setup_site(f);
+	opbatch o;
+	ob_init(&o);
+	ob_op(&o, "staff", "g2", engine_hlc_now(f->e), 2);
+	ob_str(&o, "site", "sa");
+	ob_str(&o, "role", "guard");
+	assert_int_equal(push(f, &f->admin, &o, 40, NULL, 0).applied, 1);
+	uint64_t now = engine_now(f->e);
+	store_txn *t;
+	assert_int_equal(store_begin(f->s, 1, &t), FS_OK);
+	/* g2 held g1's handheld from 3 h to 1 h ago */
+	assert_int_equal(device_session_open(t, "g-dev", "g2", ROLE_GUARD,
+	                                     now - 3 * H, now - H), FS_OK);
+	assert_int_equal(store_commit(t), FS_OK);
+	uint64_t s_in = HLC_MAKE(now - 2 * H, 0);
+	ob_reset(&o);
+	order_by_g2(&o, "o-in", s_in);
+	order_by_g2(&o, "o-before", HLC_MAKE(now - 4 * H, 0));
+	order_by_g2(&o, "o-after", HLC_MAKE(now - 60000, 0));
+	engine_ack k = push_by(f, &f->guard, &o, 41, NULL, 0, "g2");
+	assert_int_equal(k.applied, 1);
+	assert_int_equal(k.rejected, 2);
+	/* a PIN change 2.5 h ago cuts even what was left */
+	assert_int_equal(store_begin(f->s, 1, &t), FS_OK);
+	assert_int_equal(device_sessions_cut(t, "g2", now - 5 * H / 2), FS_OK);
+	assert_int_equal(store_commit(t), FS_OK);
+	ob_reset(&o);
+	order_by_g2(&o, "o-in2", s_in);
+	assert_int_equal(push_by(f, &f->guard, &o, 43, NULL, 0, "g2").rejected, 1);
+	/* a staff member who never held the device: the batch is refused */
+	assert_non_null(push_by(f, &f->guard, &o, 44, NULL, 0, "g9").err);
+	ob_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +512,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_derived_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_push_refused_whole, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_sites_agree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_sessions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

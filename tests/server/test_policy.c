@@ -78,11 +78,26 @@ static shift_info shifts[] = {
 	 "gb"},
 };
 
+/* Only in the stub (test_scope's store has the list above): after shA,
+ * same site but not the post's next: a cleaner shift, and a guard shift
+ * three days on. */
+static shift_info handover_shifts[] = {
+	{"shA2c", "sa", ROLE_CLEANER, NOW + 7 * HOUR, NOW + 19 * HOUR, crew2,
+	 1, NULL, "g2"},
+	{"shAfar", "sa", ROLE_GUARD, NOW + 3 * DAY, NOW + 3 * DAY + 8 * HOUR,
+	 crew2, 1, NULL, "g2"},
+};
+
 static int load_shift(void *ctx, const char *id, shift_info *s)
 {
 	for (size_t i = 0; i < sizeof(shifts) / sizeof(shifts[0]); i++)
 		if (!strcmp(shifts[i].id, id)) {
 			*s = shifts[i];
+			return FS_OK;
+		}
+	for (size_t i = 0; i < 2; i++)
+		if (!strcmp(handover_shifts[i].id, id)) {
+			*s = handover_shifts[i];
 			return FS_OK;
 		}
 	return FS_E_NOT_FOUND;
@@ -198,8 +213,8 @@ static void test_site_admin_only(void **st)
 static void test_site_bucket_collections(void **st)
 {
 	const char *cols[] = {"zone", "checkpoint", "route", "staff", "shift",
-	                      "standard"};
-	for (int c = 0; c < 6; c++)
+	                      "standard", "roster"};
+	for (int c = 0; c < 7; c++)
 		for (int who = 0; who < NP; who++) {
 			int own = who == P_SUP ? OK : who == P_SUP_B ? OUT : NO;
 			int other = who == P_SUP_B ? OK : who == P_SUP ? OUT : NO;
@@ -359,6 +374,41 @@ static void test_handover(void **st)
 		       want[who], who, "a handover from shA to shA2");
 }
 
+/* The lead's grant is checked on the stored handover as well as the
+ * written one, and reaches only the next shifts of the same post. */
+static void test_handover_lead_bounds(void **st)
+{
+	/* the repro: g1 (lead of shA) takes over g2's handover from shA2 by
+	 * writing from_shift=shA into it */
+	expect(write_as(P_GUARD, "handover", "hx",
+	                KV("site=sa", "from_shift=shA2", "to_shift=shAfar"),
+	                KV("from_shift=shA", "to_shift=shA2", "note=mine")),
+	       NO, P_GUARD, "taking over another lead's handover");
+	expect(write_as(P_GUARD2, "handover", "hx",
+	                KV("site=sa", "from_shift=shA", "to_shift=shA2"),
+	                KV("from_shift=shA2", "to_shift=shAfar")),
+	       NO, P_GUARD2, "moving g1's handover to g2's own shift");
+	/* the lead edits its own handover */
+	expect(write_as(P_GUARD, "handover", "h1",
+	                KV("site=sa", "from_shift=shA", "to_shift=shA2"),
+	                KV("note=gate 2")),
+	       OK, P_GUARD, "the lead's own handover edited");
+	const char *bad_to[] = {"shA2c", "shAfar", "shA", "shB", "nosuch"};
+	for (size_t i = 0; i < sizeof(bad_to) / sizeof(bad_to[0]); i++) {
+		char to[64];
+		snprintf(to, sizeof(to), "to_shift=%s", bad_to[i]);
+		int got = write_as(P_GUARD, "handover", "h2", NULL,
+		                   KV("site=sa", "from_shift=shA", to));
+		if (got == OK)
+			fail_msg("a lead's handover to %s accepted", bad_to[i]);
+	}
+	/* a supervisor is bound by none of this */
+	expect(write_as(P_SUP, "handover", "hx",
+	                KV("site=sa", "from_shift=shA2", "to_shift=shAfar"),
+	                KV("from_shift=shA", "note=sup")),
+	       OK, P_SUP, "a supervisor rewrites a handover");
+}
+
 /* ---- manages_site --------------------------------------------------------- */
 
 static void test_manages_site(void **st)
@@ -493,9 +543,9 @@ static void test_scope(void **st)
 	scope_is(f, P_TECH, "orders/sa shift/shA site/sa ");
 	scope_is(f, P_GUARD2, "shift/shA2 site/sa ");
 	/* supervisor: every shift of the site overlapping [now-24h, now+24h] */
-	scope_is(f, P_SUP, "orders/sa shift/shA shift/shA2 shift/shEnded18 "
+	scope_is(f, P_SUP, "alerts/sa orders/sa shift/shA shift/shA2 shift/shEnded18 "
 	                   "shift/shEnded6 site/sa ");
-	scope_is(f, P_SUP_B, "orders/sb shift/shB site/sb ");
+	scope_is(f, P_SUP_B, "alerts/sb orders/sb shift/shB site/sb ");
 	/* admin: every bucket ever used */
 	scope_is(f, P_ADMIN, "shift/shA shift/shA2 shift/shAncient shift/shB "
 	                     "shift/shEnded18 shift/shEnded6 shift/shIn30 "
@@ -513,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_checkin),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_handover),
+		cmocka_unit_test(test_handover_lead_bounds),
 		cmocka_unit_test(test_manages_site),
 		cmocka_unit_test_setup_teardown(test_scope, setup_store,
 		                                teardown_store),

@@ -1,6 +1,6 @@
 /*
  * test_schema.c — the schema tables are consistent with each other and
- * with DESIGN.md section 5: every bucket field is a field of its
+ * with schema/SCHEMA.md: every bucket field is a field of its
  * collection, server-owned fields are exactly the documented ones, service
  * levels name real order fields, enums are complete.
  */
@@ -26,7 +26,8 @@ static void test_lookup(void **state)
 	(void)state;
 	const char *names[] = {"site", "zone", "checkpoint", "route", "staff",
 	                       "shift", "standard", "task", "checkin", "order",
-	                       "handover"};
+	                       "handover", "alert", "webhook",
+	                       "roster"};
 	unsigned n;
 	schema_collections(&n);
 	assert_int_equal(n, sizeof(names) / sizeof(names[0]));
@@ -63,6 +64,9 @@ static void test_buckets(void **state)
 	assert_int_equal(schema_collection("order", 5)->bucket, BK_ORDERS);
 	assert_int_equal(schema_collection("checkin", 7)->bucket, BK_SHIFT);
 	assert_int_equal(schema_collection("standard", 8)->bucket, BK_SITE);
+	assert_int_equal(schema_collection("alert", 5)->bucket, BK_ALERTS);
+	assert_int_equal(schema_collection("webhook", 7)->bucket, BK_ALERTS);
+	assert_int_equal(schema_collection("roster", 6)->bucket, BK_SITE);
 }
 
 static void test_server_owned(void **state)
@@ -73,7 +77,14 @@ static void test_server_owned(void **state)
 	                          {"checkin", "tag"}, {"checkin", "tag_ctr"},
 	                          {"checkin", "place"}, {"checkin", "verdict"},
 	                          {"checkin", "reasons"},
-	                          {"order", "respond_by"}, {"order", "resolve_by"}};
+	                          {"order", "respond_by"}, {"order", "resolve_by"},
+	                          {"task", "done_at_est"}, {"task", "done_trust"},
+	                          {"order", "accepted_at_est"},
+	                          {"order", "accepted_trust"},
+	                          {"order", "on_site_at_est"},
+	                          {"order", "on_site_trust"},
+	                          {"order", "resolved_at_est"},
+	                          {"order", "resolved_trust"}};
 	unsigned count = 0, n;
 	const scollection *cs = schema_collections(&n);
 	for (unsigned i = 0; i < n; i++)
@@ -83,8 +94,8 @@ static void test_server_owned(void **state)
 				/* server-owned means nobody else */
 				assert_int_equal(cs[i].fields[k].grants, G_SERVER);
 			}
-	assert_int_equal(count, 11);
-	for (size_t i = 0; i < 11; i++)
+	assert_int_equal(count, 19);
+	for (size_t i = 0; i < 19; i++)
 		assert_true(field(owned[i][0], owned[i][1])->grants & G_SERVER);
 }
 

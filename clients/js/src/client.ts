@@ -22,7 +22,7 @@ import {
 	type Batch,
 	type StoredRec,
 } from "./local.js";
-import { bucketOf, checkWrite, CATEGORIES, URGENT, validId } from "./schema.js";
+import { bucketOf, checkWrite, CATEGORIES, STATUS_RANK, URGENT, validId } from "./schema.js";
 import type { Mode, Storage, Tx } from "./storage.js";
 import { apply, correctedNow, newStats, prepare, stampNow, type SyncReq } from "./sync.js";
 import {
@@ -395,9 +395,11 @@ export class Client {
 	private async taskUpdate(taskId: string, status: string, extra: DoneExtra): Promise<Write> {
 		const ph = await this.photoPrep(extra.photo);
 		return this.action(["task"], async (tx, who) => {
-			if (!(await loadRec(tx, "task", taskId)))
-				throw new FieldsyncError("ENOTFOUND", `no task ${taskId} on this device (sync to fetch your tasks)`);
-			const f: Fields = { status, done_at: await correctedNow(tx, this.clock), done_by: who.staff };
+			const cur = await loadRec(tx, "task", taskId);
+			if (!cur) throw new FieldsyncError("ENOTFOUND", `no task ${taskId} on this device (sync to fetch your tasks)`);
+			if (status === "done" && cur.f.status === "done" && extra.note === undefined && !ph && extra.checklist === undefined)
+				throw new FieldsyncError("ESTATE", `task ${taskId} is already done; nothing changed`);
+			const f: Fields = { status, ...this.stepEvidence("done_at"), done_by: who.staff };
 			if (extra.note !== undefined) f.note = extra.note;
 			if (extra.checklist !== undefined) f.checklist_done = extra.checklist;
 			if (ph) {
@@ -446,20 +448,26 @@ export class Client {
 		});
 	}
 
+	/** A step's time as evidence, like a checkin's: the phone's own clock
+	 * with this boot's id and ms since boot (the server dates it). */
+	private stepEvidence(atField: string): Fields {
+		return { [atField]: this.clock.wall(), boot: this.clock.boot, mono: this.clock.mono() };
+	}
+
 	private async orderStep(orderId: string, step: "accept" | "on-site" | "resolve", note?: string): Promise<Write> {
 		return this.action(["order"], async (tx, who) => {
 			const r = await loadRec(tx, "order", orderId);
 			if (!r) throw new FieldsyncError("ENOTFOUND", `no order ${orderId} on this device (sync to fetch the orders)`);
-			const now = await correctedNow(tx, this.clock);
 			const assignee = typeof r.f.assignee === "string" ? r.f.assignee : "";
 			if (assignee && assignee !== who.staff)
 				throw new FieldsyncError("EINVAL", `order ${orderId} is assigned to ${assignee}`);
-			const f: Fields =
-				step === "accept"
-					? { status: "accepted", accepted_at: now, ...(assignee ? {} : { assignee: who.staff }) }
-					: step === "on-site"
-						? { status: "on_site", on_site_at: now }
-						: { status: "resolved", resolved_at: now };
+			const to = step === "accept" ? "accepted" : step === "on-site" ? "on_site" : "resolved";
+			const from = typeof r.f.status === "string" ? r.f.status : "reported";
+			// the server refuses a status that moves back (protocol/PROTOCOL.md, "Orders")
+			if (from === "cancelled" || STATUS_RANK[from] >= STATUS_RANK[to])
+				throw new FieldsyncError("ESTATE", `order ${orderId} is already ${from}: status cannot go from ${from} to ${to}`);
+			const f: Fields = { status: to, ...this.stepEvidence(to + "_at") };
+			if (step === "accept" && !assignee) f.assignee = who.staff;
 			if (note !== undefined) f.note = note;
 			return this.writeTx(tx, "order", orderId, f);
 		});
@@ -498,6 +506,26 @@ export class Client {
 				note,
 				open_items: open,
 			});
+		});
+	}
+
+	// ---- alerts (a supervisor's, pulled in alerts/<site>) ---------------------
+
+	/** The alerts on this device, newest first: the open ones, or all. */
+	async alerts(opts: { all?: boolean } = {}): Promise<Rec[]> {
+		const at = (r: Rec) => Number(r.f.raised_at ?? 0);
+		return (await this.query({ collection: "alert" }))
+			.filter((r) => opts.all || r.f.resolved_at === undefined || r.f.resolved_at === null)
+			.sort((a, b) => at(b) - at(a));
+	}
+
+	/** Acknowledge an alert: acked_by you, acked_at now (queued and sent
+	 * like any write). */
+	async ack(alertId: string): Promise<Write> {
+		return this.action(["alert"], async (tx, who) => {
+			if (!(await loadRec(tx, "alert", alertId)))
+				throw new FieldsyncError("ENOTFOUND", `no alert ${alertId} on this device (sync to fetch the alerts)`);
+			return this.writeTx(tx, "alert", alertId, { acked_by: who.staff, acked_at: await correctedNow(tx, this.clock) });
 		});
 	}
 
@@ -753,7 +781,7 @@ export class Client {
 				// nothing to seal the request is built read-only (and leaves out
 				// a batch another tab opened meanwhile)
 				const seal = state.unsealed;
-				const rq: SyncReq = await this.run(seal ? "rw" : "ro", (tx) => prepare(tx, this.clock, after, limit, seal));
+				const rq: SyncReq = await this.run(seal ? "rw" : "ro", (tx) => prepare(tx, this.clock, after, limit, seal, this.options.wire ?? 2));
 				const a = await request(
 					this.http,
 					{

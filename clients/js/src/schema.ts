@@ -9,11 +9,25 @@ type FT = "str" | "id" | "uint" | "int" | "num" | "bool" | "ids" | "arr" | strin
 interface Coll {
 	fields: Record<string, FT>;
 	server: string[]; // server-owned fields
-	bucket: "self" | "site" | "shift" | "orders";
+	bucket: "self" | "site" | "shift" | "orders" | "alerts";
 	by: string; // the field naming the bucket ("" for site)
 }
 
 const ROLES = ["guard", "cleaner", "technician", "supervisor", "admin"];
+/** How far an evidence time is trusted (protocol/PROTOCOL.md, "Evidence time"). */
+const TRUST = ["verified", "corrected", "unverified"];
+
+/** The order lattice's ranks (schema/schema.c `steps[]`): status only
+ * moves to a higher rank; cancelled is an end reached from an open state. */
+export const STATUS_RANK: Record<string, number> = {
+	reported: 0,
+	accepted: 1,
+	on_site: 2,
+	resolved: 3,
+	closed: 4,
+	cancelled: 4,
+};
+
 export const CATEGORIES = [
 	"elevator_entrapment",
 	"urgent_water",
@@ -25,7 +39,21 @@ export const CATEGORIES = [
 export const URGENT = ["elevator_entrapment", "urgent_water", "urgent_power", "incident"];
 
 const C: Record<string, Coll> = {
-	site: { fields: { name: "str", tz: "str", households: "uint", require_position: "bool" }, server: [], bucket: "self", by: "" },
+	site: {
+		fields: {
+			name: "str",
+			tz: "str",
+			households: "uint",
+			alerts_off: "arr",
+			alert_warn_pct: "uint",
+			lone_worker_min: "uint",
+			sync_fail_runs: "uint",
+			require_position: "bool",
+		},
+		server: [],
+		bucket: "self",
+		by: "",
+	},
 	zone: { fields: { site: "id", name: "str", kind: "str" }, server: [], bucket: "site", by: "site" },
 	checkpoint: {
 		fields: { site: "id", zone: "id", name: "str", tag: "str", lat: "num", lon: "num", radius: "num" },
@@ -79,8 +107,12 @@ const C: Record<string, Coll> = {
 			note: "str",
 			photo: "str",
 			checklist_done: "arr",
+			boot: "str",
+			mono: "uint",
+			done_at_est: "uint",
+			done_trust: TRUST,
 		},
-		server: [],
+		server: ["done_at_est", "done_trust"],
 		bucket: "shift",
 		by: "shift",
 	},
@@ -103,7 +135,7 @@ const C: Record<string, Coll> = {
 			rcv: "uint",
 			skew: "int",
 			at_est: "uint",
-			trust: ["verified", "corrected", "unverified"],
+			trust: TRUST,
 			tag: ["verified", "replayed", "invalid", "absent"],
 			tag_ctr: "uint",
 			place: ["inside", "outside", "unknown"],
@@ -123,7 +155,7 @@ const C: Record<string, Coll> = {
 			reported_at: "uint",
 			reporter: "id",
 			assignee: "id",
-			status: ["reported", "accepted", "on_site", "resolved", "closed"],
+			status: ["reported", "accepted", "on_site", "resolved", "closed", "cancelled"],
 			accepted_at: "uint",
 			on_site_at: "uint",
 			resolved_at: "uint",
@@ -131,8 +163,25 @@ const C: Record<string, Coll> = {
 			resolve_by: "uint",
 			photos: "arr",
 			note: "str",
+			boot: "str",
+			mono: "uint",
+			accepted_at_est: "uint",
+			accepted_trust: TRUST,
+			on_site_at_est: "uint",
+			on_site_trust: TRUST,
+			resolved_at_est: "uint",
+			resolved_trust: TRUST,
 		},
-		server: ["respond_by", "resolve_by"],
+		server: [
+			"respond_by",
+			"resolve_by",
+			"accepted_at_est",
+			"accepted_trust",
+			"on_site_at_est",
+			"on_site_trust",
+			"resolved_at_est",
+			"resolved_trust",
+		],
 		bucket: "orders",
 		by: "site",
 	},
@@ -149,6 +198,32 @@ const C: Record<string, Coll> = {
 		server: [],
 		bucket: "shift",
 		by: "to_shift",
+	},
+	alert: {
+		fields: {
+			site: "id",
+			kind: ["urgent_order", "sla_warning", "sla_breach", "patrol_missed", "lone_worker", "task_overdue", "sync_failing"],
+			subject_c: "str",
+			subject: "id",
+			step: "str",
+			raised_at: "uint",
+			severity: ["info", "warning", "critical"],
+			text_zh: "str",
+			text_en: "str",
+			resolved_at: "uint",
+			deliveries: "arr",
+			acked_by: "id",
+			acked_at: "uint",
+		},
+		server: [],
+		bucket: "alerts",
+		by: "site",
+	},
+	webhook: {
+		fields: { site: "id", url: "str", kinds: "arr", format: ["json", "wecom", "dingtalk", "slack"], secret: "str", enabled: "bool" },
+		server: [],
+		bucket: "alerts",
+		by: "site",
 	},
 };
 

@@ -32,8 +32,9 @@ import {
 	type StoredRec,
 } from "./local.js";
 import { pack } from "./http.js";
+import { ColwireError, decodePage } from "./colwire.js";
 import type { Tx } from "./storage.js";
-import type { Fields, Stamp, SyncStats } from "./types.js";
+import { FieldsyncError, type Fields, type Stamp, type SyncStats } from "./types.js";
 
 const BATCHES_MAX = 64;
 const BYTES_MAX = 3 << 20;
@@ -87,7 +88,7 @@ export async function stampNow(tx: Tx, clk: DevClock): Promise<bigint> {
 
 /** The request of one round; `seal` (a read-write tx) seals open batches,
  * else they are left out. */
-export async function prepare(tx: Tx, clk: DevClock, after: number, limit: number, seal: boolean): Promise<SyncReq> {
+export async function prepare(tx: Tx, clk: DevClock, after: number, limit: number, seal: boolean, wire: 1 | 2 = 2): Promise<SyncReq> {
 	const batches = await tx.all<Batch>("out");
 	let pending = 0;
 	for (const b of batches) {
@@ -124,6 +125,9 @@ export async function prepare(tx: Tx, clk: DevClock, after: number, limit: numbe
 	const w = hlcMake(await correctedNow(tx, clk));
 	const body = pack({
 		v: 1,
+		// the columnar pull encoding unless v1 is asked for; a server that
+		// does not know `enc` ignores it and answers v1 (applyBucket takes both)
+		enc: wire === 2 ? 2 : undefined,
 		hlc: last > w ? last : w,
 		push,
 		pull,
@@ -140,6 +144,7 @@ interface Ctx {
 	st: SyncStats;
 	again: boolean;
 	touched: Set<string>;
+	budget: { left: number }; // values the answer's v2 pages may decode to
 }
 
 const sameStamp = (a: Stamp | undefined, s: bigint, dev: string) => !!a && a[0] === s && a[1] === dev;
@@ -237,6 +242,18 @@ async function applyAck(x: Ctx, seq: number, ack: Record<string, unknown>): Prom
 	await x.tx.del("out", seq);
 }
 
+/** Values all v2 pages of one answer may decode to (as clients/sync.c). */
+const V2_MAX_VALUES = 8 << 20;
+
+function decodeV2(bucket: string, page: Uint8Array, budget: { left: number }): Record<string, unknown>[] {
+	try {
+		return decodePage(page, budget);
+	} catch (e) {
+		if (e instanceof ColwireError) throw new FieldsyncError("ESERVER", `sync: bucket ${bucket}: the v2 records do not decode (${e.code})`);
+		throw e;
+	}
+}
+
 async function applyBucket(x: Ctx, bucket: string, bv: Record<string, unknown>): Promise<void> {
 	const cursor = bv.cursor;
 	if (typeof cursor !== "number" && typeof cursor !== "bigint") return;
@@ -246,7 +263,13 @@ async function applyBucket(x: Ctx, bucket: string, bv: Record<string, unknown>):
 		await replayOutbox(x.tx, bucket, x.dev);
 		x.st.bucketsReset++;
 	}
-	const recs = Array.isArray(bv.recs) ? (bv.recs as Record<string, unknown>[]) : [];
+	// v2: one column page with the records v1 sends in `recs`
+	const recs =
+		bv.cols instanceof Uint8Array
+			? decodeV2(bucket, bv.cols, x.budget)
+			: Array.isArray(bv.recs)
+				? (bv.recs as Record<string, unknown>[])
+				: [];
 	const valid = recs.filter((r) => r && typeof r.c === "string" && typeof r.id === "string");
 	// all reads first, then all writes: no round trip per record
 	const have = await Promise.all(valid.map((r) => loadRec(x.tx, r.c as string, r.id as string)));
@@ -307,7 +330,15 @@ export async function apply(
 	st: SyncStats,
 	after: number,
 ): Promise<Applied> {
-	const x: Ctx = { tx, clk, dev: (await metaStr(tx, "device")) || "unenrolled", st, again: false, touched: new Set() };
+	const x: Ctx = {
+		tx,
+		clk,
+		dev: (await metaStr(tx, "device")) || "unenrolled",
+		st,
+		again: false,
+		touched: new Set(),
+		budget: { left: V2_MAX_VALUES },
+	};
 	const now = Number(resp.now);
 	const shlc = BigInt(resp.hlc as bigint);
 	const store = resp.store as string;

@@ -24,7 +24,7 @@ export type Stamp = [bigint, string];
 export interface Rec {
 	c: string; // collection
 	id: string;
-	bucket: string; // "site/<site>", "shift/<shift>", "orders/<site>"
+	bucket: string; // "site/<site>", "shift/<shift>", "orders/<site>", "alerts/<site>"
 	f: Fields; // fields (a tombstoned record has f._deleted === true)
 	s: Record<string, Stamp>; // per-field stamps
 }
@@ -207,6 +207,9 @@ export interface Options {
 	backoffMs?: number;
 	/** records per pull round (limit); default 1000, at most 10000 */
 	pullLimit?: number;
+	/** pull encoding to ask for: 2 (default) the columnar one, 1 the v1 maps
+	 * (protocol/PROTOCOL.md, "Pull encoding v2"); answers in either are read */
+	wire?: 1 | 2;
 	/** the fetch to use (tests: a fault-injecting one); default globalThis.fetch */
 	fetch?: typeof fetch;
 	/** opens /v1/live with the session token; default: Node's built-in client in

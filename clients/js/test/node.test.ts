@@ -460,3 +460,70 @@ test("checkin({sun}): a secure tag's URL (AN12196's all-zero-key example) goes a
 	c.close();
 	rmSync(dir, { recursive: true, force: true });
 });
+
+test("orders move forward only: two phones step one order offline, the older resolve beats the newer accept, both converge with the server; a step back is refused; a done task ticked again changes nothing", async () => {
+	const srv = await server();
+	await setupSite(srv);
+	await adminPush(srv, [
+		op("order", "wo-leak-1", { site: "s1", category: "repair", title: "Leak", reporter: "sup", reported_at: Date.now() - 3600000, status: "reported", assignee: "t1" }),
+	]);
+	const a = await device(srv, "t1", "technician");
+	const b = await device(srv, "t1", "technician");
+	await a.c.sync();
+	await b.c.sync();
+	a.net.offline = true;
+	b.net.offline = true;
+	await a.c.accept("wo-leak-1");
+	await a.c.onSite("wo-leak-1");
+	await a.c.resolve("wo-leak-1");
+	await rejects(a.c.accept("wo-leak-1"), "ESTATE");
+	await new Promise((r) => setTimeout(r, 5));
+	await b.c.accept("wo-leak-1"); // the newer stamp
+	const bAccepted = (await b.c.get("order", "wo-leak-1"))!.f.accepted_at;
+	a.net.offline = false;
+	b.net.offline = false;
+	for (let i = 0; i < 2; i++) for (const d of [b, a]) await d.c.sync();
+	const ra = (await a.c.get("order", "wo-leak-1"))!;
+	const rb = (await b.c.get("order", "wo-leak-1"))!;
+	const srvRec = (await adminPull(srv, "orders/s1")).get("order/wo-leak-1");
+	assert.equal(ra.f.status, "resolved");
+	assert.deepEqual(ra.f, rb.f);
+	const num = (f: Record<string, unknown>) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]));
+	assert.deepEqual(ra.f, num(srvRec.f));
+	assert.equal(ra.f.accepted_at, bAccepted, "the first accept the server got sets accepted_at");
+	assert.equal(ra.f.resolved_trust, "verified");
+
+	const { c } = await device(srv, "c1", "cleaner");
+	await c.sync();
+	await c.done("task-0");
+	await rejects(c.done("task-0"), "ESTATE");
+	await c.sync();
+	const t = (await adminPull(srv, "shift/s1-day")).get("task/task-0");
+	assert.equal(t.f.done_trust, "verified");
+	assert.ok(Number(t.f.done_at_est) > 0);
+});
+
+test("alerts: a supervisor's client lists the entrapment's alert and acknowledges it; a guard's has none", async () => {
+	const srv = await server(["--alert-poll-ms", "200"]);
+	await setupSite(srv);
+	const g = await device(srv, "g1", "guard");
+	await g.c.report({ category: "elevator_entrapment", title: "lift 2" });
+	await g.c.sync();
+	const sup = await device(srv, "sup", "supervisor");
+	let list: Awaited<ReturnType<Client["alerts"]>> = [];
+	for (let i = 0; i < 50 && !list.length; i++) {
+		await sup.c.sync();
+		list = await sup.c.alerts();
+		if (!list.length) await new Promise((r) => setTimeout(r, 100));
+	}
+	assert.equal(list.length, 1);
+	assert.equal(list[0].f.kind, "urgent_order");
+	assert.match(String(list[0].f.text_zh), /电梯困人/);
+	await sup.c.ack(list[0].id);
+	await sup.c.sync();
+	const srvRec = (await adminPull(srv, "alerts/s1")).get("alert/" + list[0].id);
+	assert.equal(srvRec.f.acked_by, "sup");
+	await rejects(sup.c.ack("al:none"), "ENOTFOUND");
+	await g.c.sync();
+	assert.deepEqual(await g.c.alerts({ all: true }), []);
+});
