@@ -26,7 +26,8 @@ static const char *const e_verdict[] = {"strong", "normal", "weak", "suspect",
                                         NULL};
 const char *const schema_alert_kinds[] = {
 	"urgent_order", "sla_warning", "sla_breach", "patrol_missed",
-	"lone_worker", "task_overdue", "sync_failing", NULL};
+	"lone_worker", "task_overdue", "sync_failing", "tag_replayed",
+	"tag_invalid", "boot_overlap", NULL};
 static const char *const e_severity[] = {"info", "warning", "critical", NULL};
 static const char *const e_hook_format[] = {"json", "wecom", "dingtalk",
                                             "slack", NULL};

@@ -14,9 +14,9 @@ E = "E"
 KEY = "5a" * 32
 
 
-def _world(ctx, key=KEY, require_position=False, data=None):
+def _world(ctx, key=KEY, require_position=False, data=None, args=None):
     env = {"FIELDSYNC_TAG_KEY": key} if key else {"FIELDSYNC_TAG_KEY": None}
-    srv = ctx.server(env=env, data=data)
+    srv = ctx.server(env=env, data=data, args=args or [])
     now = H.now_ms()
     site = _site(E)
     if require_position:
@@ -220,6 +220,64 @@ def test_boot_overlap_repro_unverified(ctx):
     assert d["last_overlap"]["claimed_start"] < d["last_overlap"]["other_boot_seen"], d
 
 
+def _evidence_alerts(srv):
+    from test_alerts import alerts_of
+    return {k: v for k, v in alerts_of(srv, E).items()
+            if v["kind"] in ("tag_replayed", "tag_invalid", "boot_overlap")}
+
+
+def test_replayed_invalid_and_overlap_raise_alerts(ctx):
+    """The alerts service (server/svc/alerts.h) raises one alert for each
+    checkin whose evidence is a replayed or invalid tag tap or a boot
+    overlap, for the site's supervisors; a site may switch a kind off."""
+    from test_alerts import wait_for
+    srv = _world(ctx, args=["--alert-poll-ms", "200"])
+    mine, other = Tag(), Tag()
+    assert _register(srv, mine, "cp1").status == 200
+    assert _register(srv, other, "cp2").status == 200
+    p = Phone(srv, boot="boot-A", up=3 * HOUR)
+    tap = mine.tap()
+    p.scan("k1", "cp1", sun=tap)                # verified: no alert
+    p.scan("k2", "cp1", sun=tap)                # replayed
+    p.scan("k3", "cp2", sun=mine.tap())         # cp1's tag at cp2: invalid
+    t = H.now_ms()
+    _push_ok(srv, p.g.token,
+             [_ck("fake", "cp2", t - 50 * MIN, "boot-B", 10 * MIN)],
+             dev={"boot": "boot-B", "mono": HOUR, "wall": t, "pending": 0},
+             what="the invented boot")
+    want = {"al:tag_replayed:k2": ("tag_replayed", "critical", "k2"),
+            "al:tag_invalid:k3": ("tag_invalid", "warning", "k3"),
+            "al:boot_overlap:fake": ("boot_overlap", "warning", "fake")}
+    al = wait_for(lambda: (lambda a: len(a) >= 3 and a)(_evidence_alerts(srv)),
+                  timeout=10)
+    assert al and sorted(al) == sorted(want), \
+        "one alert per alert-worthy checkin, none for the good ones: %r" % al
+    for aid, (kind, sev, ck) in want.items():
+        a = al[aid]
+        assert (a["kind"], a["severity"], a["subject_c"], a["subject"], a["site"]) == \
+            (kind, sev, "checkin", ck, E), a
+        assert ck in a["text_en"] and ck in a["text_zh"] and "se" in a["text_en"], a
+        assert a.get("resolved_at") is None, a
+    assert "replayed" in al["al:tag_replayed:k2"]["text_en"] and \
+        "重放" in al["al:tag_replayed:k2"]["text_zh"], al
+    assert "cp2" in al["al:tag_invalid:k3"]["text_en"] and \
+        "无效" in al["al:tag_invalid:k3"]["text_zh"], al
+    assert "overlaps" in al["al:boot_overlap:fake"]["text_en"] and \
+        "重叠" in al["al:boot_overlap:fake"]["text_zh"], al
+    # the site's supervisor pulls them
+    sup = _device(srv, E, "sup1", "supervisor")
+    assert _get(srv, sup.token, "alerts/" + E, "alert", "al:tag_replayed:k2"), \
+        "the supervisor's device must pull the alert"
+    # a replayed tap at a site that switched the rule off: nothing
+    _admin(srv, [_op("site", E, {"alerts_off": ["tag_replayed"]})])
+    p.scan("k4", "cp1", sun=tap)                # replayed again
+    p.scan("k5", "cp2", sun=mine.tap())         # invalid again
+    al = wait_for(lambda: (lambda a: "al:tag_invalid:k5" in a and a)(_evidence_alerts(srv)),
+                  timeout=10)
+    assert al and "al:tag_invalid:k5" in al, _evidence_alerts(srv)
+    assert "al:tag_replayed:k4" not in al, al
+
+
 def test_honest_reboot_stays_verified(ctx):
     srv = _world(ctx)
     p = Phone(srv, boot="boot-A", up=3 * HOUR)
@@ -315,14 +373,14 @@ def _demo(ctx, key):
     r = H.req(srv, "GET", "/v1/reports/shift/" + nights[-1], token=srv.admin_token,
               headers={"Accept": "application/json"})
     assert r.status == 200, "the demo night's report: %r" % (r,)
-    return nights[-1], r.body["patrol"]
+    return srv, nights[-1], r.body["patrol"]
 
 
 def test_demo_night_counts_by_verdict(ctx):
     """The demo night (server/svc/demo.c, demo_tags.c): 12 checkpoints, 6
     rounds; cp-02, cp-06 and cp-10 carry secure tags; round 0's tap of
     cp-06 is replayed in round 1."""
-    night, pat = _demo(ctx, KEY)
+    srv, night, pat = _demo(ctx, KEY)
     got = {k: pat[k] for k in ("expected", "on_time", "late", "missed", "pending",
                                "extra", "voided")}
     assert got == {"expected": 72, "on_time": 69, "late": 1, "missed": 1, "pending": 1,
@@ -343,10 +401,16 @@ def test_demo_night_counts_by_verdict(ctx):
         rp["reasons"][0] == "tag_replayed", ex
     cp02 = [c for rd in pat["rounds"] for c in rd["checkpoints"] if c["checkpoint"] == "cp-02"]
     assert all(c["verdict"] == "strong" for c in cp02), cp02
+    # the replayed tap is an alert for the site's supervisors
+    from test_alerts import alerts_of, wait_for
+    aid = "al:tag_replayed:ck-%s-r1-cp06-replay" % night
+    al = wait_for(lambda: aid in alerts_of(srv, "harbour") and alerts_of(srv, "harbour"),
+                  timeout=10)
+    assert al and al[aid]["kind"] == "tag_replayed", sorted(al or {})
 
 
 def test_demo_night_without_tag_key(ctx):
-    _, pat = _demo(ctx, None)
+    _, _, pat = _demo(ctx, None)
     assert pat["voided"] == 0 and pat["by_verdict"]["scans"]["strong"] == 0 and \
         pat["by_verdict"]["scans"]["normal"] == 70, pat["by_verdict"]
 

@@ -202,7 +202,7 @@ const C: Record<string, Coll> = {
 	alert: {
 		fields: {
 			site: "id",
-			kind: ["urgent_order", "sla_warning", "sla_breach", "patrol_missed", "lone_worker", "task_overdue", "sync_failing"],
+			kind: ["urgent_order", "sla_warning", "sla_breach", "patrol_missed", "lone_worker", "task_overdue", "sync_failing", "tag_replayed", "tag_invalid", "boot_overlap"],
 			subject_c: "str",
 			subject: "id",
 			step: "str",
