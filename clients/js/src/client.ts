@@ -8,6 +8,7 @@
  * runtime has none); every tab hears about changes over BroadcastChannel.
  */
 import { DevClock, randomHex } from "./clock.js";
+import { defaultLive } from "./live.js";
 import { request, serverError, pack, unpack, type HttpOpts } from "./http.js";
 import {
 	loadRec,
@@ -852,11 +853,14 @@ export class Client {
 			void (async () => {
 				const [url, tok] = await this.run("ro", async (tx) => [await metaStr(tx, "url"), await metaStr(tx, "stoken")]);
 				if (!url || !tok || stopped) return;
-				let factory = this.options.webSocket;
-				if (factory === undefined && typeof process !== "undefined" && process.versions?.node)
-					factory = await (await import("./live-node.js")).loadNodeWebSocket();
-				if (!factory) return; // a browser WebSocket cannot send Authorization
-				const ws = factory(url.replace(/^http/, "ws") + "/v1/live", tok);
+				const factory = this.options.webSocket === undefined ? defaultLive() : this.options.webSocket;
+				if (!factory) return; // no WebSocket here: the interval sync still runs
+				let ws: WebSocketLike;
+				try {
+					ws = factory(url.replace(/^http/, "ws") + "/v1/live", tok);
+				} catch {
+					return; // a URL the runtime refuses: no live, sync still works
+				}
 				live = ws;
 				ws.binaryType = "arraybuffer";
 				ws.onopen = () => (liveBackoff = 1000);

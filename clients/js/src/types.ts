@@ -205,8 +205,9 @@ export interface Options {
 	pullLimit?: number;
 	/** the fetch to use (tests: a fault-injecting one); default globalThis.fetch */
 	fetch?: typeof fetch;
-	/** opens /v1/live with the session token; default: Node's built-in client in
-	 * Node, none in browsers (a browser WebSocket cannot send Authorization) */
+	/** opens /v1/live with the session token; default: the runtime's WebSocket
+	 * with the token as a subprotocol (browsers; src/live.ts), Node's own
+	 * client through the Node entry (src/node.ts); null: no live socket */
 	webSocket?: ((url: string, token: string) => WebSocketLike) | null;
 	clock?: ClockHooks;
 	/** deflate request bodies when the runtime can (default true) */

@@ -9,7 +9,7 @@ import { mkdtempSync, copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { open, memoryStorage, FieldsyncError, type Client, type Options } from "../src/index.js";
+import { open, memoryStorage, FieldsyncError, type Client, type Options } from "../src/node.js";
 import { hlcWall } from "../src/clock.js";
 import { Net } from "./net.js";
 import { Server, SERVER_BIN, adminPull, adminPush, call, enrollCode, metric, op, setupSite, tmp } from "./harness.js";
