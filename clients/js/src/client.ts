@@ -550,6 +550,7 @@ export class Client {
 				now: await correctedNow(tx, this.clock),
 				online: this.online,
 				syncing: this.syncing !== null,
+				live: this.liveOpen,
 				lastError: this.lastError,
 			};
 		});
@@ -799,6 +800,7 @@ export class Client {
 	// ---- automatic sync ------------------------------------------------------
 
 	private pokeTimer: ReturnType<typeof setTimeout> | null = null;
+	private liveOpen = false; // auto()'s /v1/live socket is open
 	private wake: (() => void) | null = null;
 
 	/** Ask the automatic sync (if running) to sync soon. */
@@ -811,11 +813,15 @@ export class Client {
 	}
 
 	/** Sync automatically: now, after every write, on network return, when
-	 * /v1/live pokes, every intervalMs while online, and with doubling
-	 * backoff after failures. Returns the function that stops it. */
+	 * /v1/live pokes (and when it opens, to catch up on what it missed),
+	 * every intervalMs while online (liveIntervalMs while the live socket is
+	 * open), and with doubling backoff after failures. Returns the function
+	 * that stops it. */
 	auto(opts: AutoOptions = {}): () => void {
 		this.stopAuto?.();
 		const interval = opts.intervalMs ?? 30000;
+		const liveInterval = Math.max(interval, opts.liveIntervalMs ?? 120000);
+		const every = () => (this.liveOpen ? liveInterval : interval);
 		const maxBackoff = opts.maxBackoffMs ?? 300000;
 		let stopped = false;
 		let backoff = 1000;
@@ -833,12 +839,12 @@ export class Client {
 			timer = null;
 			if (stopped) return;
 			try {
-				if (!(await this.session())) return schedule(interval);
+				if (!(await this.session())) return schedule(every());
 				await this.sync();
 				this.lastError = "";
 				backoff = 1000;
 				openLive();
-				schedule(interval);
+				schedule(every());
 			} catch (e) {
 				this.lastError = e instanceof Error ? e.message : String(e);
 				if (e instanceof FieldsyncError && e.code === "EAUTH") return schedule(maxBackoff);
@@ -863,12 +869,18 @@ export class Client {
 				}
 				live = ws;
 				ws.binaryType = "arraybuffer";
-				ws.onopen = () => (liveBackoff = 1000);
+				ws.onopen = () => {
+					liveBackoff = 1000;
+					this.liveOpen = true;
+					this.poke(); // what changed while it was closed
+				};
 				ws.onmessage = () => this.poke();
 				ws.onerror = () => undefined;
 				ws.onclose = () => {
 					live = null;
 					if (stopped) return;
+					if (this.liveOpen) schedule(interval); // back to the short poll
+					this.liveOpen = false;
 					liveTimer = setTimeout(() => {
 						liveTimer = null;
 						openLive();
@@ -890,6 +902,7 @@ export class Client {
 			this.pokeTimer = null;
 			live?.close();
 			live = null;
+			this.liveOpen = false;
 			g.removeEventListener?.("online", onOnline);
 			this.wake = null;
 			if (this.stopAuto === stop) this.stopAuto = null;

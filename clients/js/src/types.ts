@@ -93,6 +93,7 @@ export interface Status {
 	now: number; // corrected clock now, ms
 	online: boolean; // the last request reached the server
 	syncing: boolean; // a sync runs in this tab now
+	live: boolean; // auto()'s /v1/live socket is open (changes arrive at once)
 	lastError: string; // the last automatic sync's error, "" after success
 }
 
@@ -223,4 +224,7 @@ export interface AutoOptions {
 	maxBackoffMs?: number;
 	/** open /v1/live and sync when poked; default true */
 	live?: boolean;
+	/** the slow poll while /v1/live is open (a fallback for a socket that
+	 * died without a close); default 120000, never below intervalMs */
+	liveIntervalMs?: number;
 }

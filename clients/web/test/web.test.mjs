@@ -138,6 +138,10 @@ test("board: a guard's checkin shows within 2 s of the sync; hostile text does n
   const hostile = '<img src=x onerror="window.__pwned=1">';
   const { site } = await setupSite(srv, { cpName: (i) => (i === 1 ? hostile + "</script><script>window.__pwned=2</script>" : "Checkpoint " + i) });
   const sup = await desktop(b);
+  // the board learns of the guard's sync over /v1/live (its poll is 10 s
+  // without the socket, 60 s with it): a frame must arrive after the sync
+  const sockets = [], frames = [];
+  sup.page.on("websocket", (ws) => { sockets.push(ws.url()); ws.on("framereceived", () => frames.push(Date.now())); });
   await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
   await sup.page.locator('table.grid[data-shift="sh-guard"]').waitFor({ timeout: 15000 });
   const guard = await phone(b);
@@ -158,6 +162,8 @@ test("board: a guard's checkin shows within 2 s of the sync; hostile text does n
   const ms = Date.now() - synced;
   console.log("# board showed the checkin " + ms + " ms after the guard's sync");
   assert.ok(ms <= 2000);
+  assert.ok(sockets.length >= 1 && sockets.every((u) => /\/v1\/live$/.test(u)), "the board opened /v1/live, no token in its URL: " + sockets);
+  assert.ok(frames.some((t) => t >= synced - 1000), "the board was told over /v1/live");
   await sup.page.getByText("Lift", { exact: false }).count();
   await sup.page.getByText("</script><img src=x onerror=window.__pwned=3>").first().waitFor({ timeout: 5000 });
   for (const p of [sup.page, guard.page]) {
