@@ -15,6 +15,7 @@ import {
 	meta,
 	metaNum,
 	metaStr,
+	originOf,
 	mergeFields,
 	emptyRec,
 	outAppend,
@@ -201,12 +202,19 @@ export class Client {
 		return { device: v.device };
 	}
 
-	/** Use a session token from elsewhere (an admin token) for syncs. */
+	/** Use a session token from elsewhere (an admin token) for syncs and for
+	 * put(): the server applies those writes with the admin's rights (every
+	 * field but server-owned ones; protocol/PROTOCOL.md, "Write rules").
+	 * Evidence (checkins, ticks, orders) still needs a staff login. */
 	async attach(server: string, token: string): Promise<void> {
+		if (!server || !token) throw new FieldsyncError("EINVAL", "attach needs a server URL and a token");
 		await this.run("rw", async (tx) => {
 			await setMeta(tx, "url", server.replace(/\/+$/, ""));
 			await setMeta(tx, "stoken", token);
+			await setMeta(tx, "attached", "1");
+			for (const k of ["staff", "role", "site", "expires"]) await tx.del("meta", k);
 		});
+		this.emit("session", []);
 	}
 
 	/** POST /v1/login as a staff member of the device's site. Sync after it
@@ -230,6 +238,7 @@ export class Client {
 		if (typeof v?.token !== "string" || typeof v?.staff !== "string")
 			throw new FieldsyncError("ESERVER", "login: the server's answer has no token");
 		await this.run("rw", async (tx) => {
+			await tx.del("meta", "attached");
 			await setMeta(tx, "stoken", v.token);
 			await setMeta(tx, "staff", v.staff);
 			await setMeta(tx, "role", typeof v.role === "string" ? v.role : "");
@@ -246,6 +255,7 @@ export class Client {
 			await tx.del("meta", "stoken");
 			await tx.del("meta", "staff");
 			await tx.del("meta", "role");
+			await tx.del("meta", "attached");
 		});
 		this.emit("session", []);
 	}
@@ -273,10 +283,12 @@ export class Client {
 	private async writeTx(tx: Tx, c: string, id: string, f: Fields): Promise<Write> {
 		const bad = checkWrite(c, id, f);
 		if (bad) throw new FieldsyncError("EINVAL", bad);
-		const dev = await metaStr(tx, "device");
+		const dev = await originOf(tx);
 		if (!dev) throw new FieldsyncError("ESTATE", "this device is not enrolled (enroll first)");
+		// an attached admin token writes as itself: no staff, no `by`
 		const staff = await metaStr(tx, "staff");
-		if (!staff) throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
+		if (!staff && !(await metaStr(tx, "attached")))
+			throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
 		const r = (await loadRec(tx, c, id)) ?? emptyRec(c, id);
 		const s = await stampNow(tx, this.clock);
 		const st: Record<string, Stamp> = {};
@@ -291,10 +303,13 @@ export class Client {
 		return { id, bucket, hlc: s, urgent: false };
 	}
 
-	private async action(cols: string[], fn: (tx: Tx, who: { staff: string; site: string }) => Promise<Write>): Promise<Write> {
+	/** fn inside one write transaction for the logged-in staff member (or,
+	 * with `admin`, an attached admin token too), then tell and sync. */
+	private async action(cols: string[], fn: (tx: Tx, who: { staff: string; site: string }) => Promise<Write>, admin = false): Promise<Write> {
 		const w = await this.run("rw", async (tx) => {
 			const staff = await metaStr(tx, "staff");
-			if (!staff) throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
+			if (!staff && !(admin && (await metaStr(tx, "attached"))))
+				throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
 			return fn(tx, { staff, site: await metaStr(tx, "site") });
 		});
 		this.emit("write", cols);
@@ -302,11 +317,12 @@ export class Client {
 		return w;
 	}
 
-	/** Write any fields of a record (supervisors edit the site's records).
-	 * id null makes a new record with a fresh id. */
+	/** Write any fields of a record (supervisors edit their site's records,
+	 * an attached admin token every site's). id null makes a new record
+	 * with a fresh id. */
 	async put(collection: string, id: string | null, fields: Fields): Promise<Write> {
 		const rid = id ?? newId(collection.slice(0, 2) || "r");
-		return this.action([collection], (tx) => this.writeTx(tx, collection, rid, fields));
+		return this.action([collection], (tx) => this.writeTx(tx, collection, rid, fields), true);
 	}
 
 	private async shiftTx(tx: Tx, staff: string, site: string): Promise<string | null> {

@@ -13,6 +13,7 @@ import { DevClock, hlcMake, hlcRecv, hlcWall } from "./clock.js";
 import {
 	allOps,
 	clearBucket,
+	originOf,
 	deleteRec,
 	emptyRec,
 	loadRec,
@@ -307,7 +308,7 @@ export async function apply(
 	st: SyncStats,
 	after: number,
 ): Promise<Applied> {
-	const x: Ctx = { tx, clk, dev: (await metaStr(tx, "device")) || "unenrolled", st, again: false, touched: new Set() };
+	const x: Ctx = { tx, clk, dev: (await originOf(tx)) || "unenrolled", st, again: false, touched: new Set() };
 	const now = Number(resp.now);
 	const shlc = BigInt(resp.hlc as bigint);
 	const store = resp.store as string;

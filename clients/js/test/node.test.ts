@@ -411,6 +411,47 @@ test("automatic sync: a write is sent on its own, and a /v1/live poke brings ano
 	c.close();
 });
 
+test("an attached admin token writes setup records (zones, checkpoints, routes, staff, standards, shifts) with the admin's rights; evidence still needs a staff login", async () => {
+	const srv = await server();
+	await setupSite(srv);
+	await adminPush(srv, [op("site", "s2", { name: "Site s2", tz: "Asia/Shanghai" })]);
+	const c = await open(memoryStorage("mem-admin"), { attempts: 2, backoffMs: 20 });
+	await c.attach(srv.url, srv.adminToken);
+	await c.sync();
+	const now = Date.now();
+	await c.put("zone", "z-new", { site: "s2", name: "Lobby", kind: "lobby" });
+	await c.put("checkpoint", "cp-2", { name: "Renamed by the admin" });
+	await c.put("checkpoint", "cp-s2", { site: "s2", zone: "z-new", name: "Gate", tag: "TAG-S2" });
+	await c.put("route", "r-s2", { site: "s2", name: "day", checkpoints: ["cp-s2"], every_min: 60, grace_min: 10 });
+	await c.put("staff", "sup2", { site: "s2", name: "Supervisor two", role: "supervisor", active: true });
+	await c.put("staff", "g2", { active: false });
+	await c.put("standard", "std-s2", { site: "s2", zone: "z-new", title: "Sweep", role: "cleaner", per: "day", times: 1, evidence: "none" });
+	await c.put("shift", "sh-s2", { site: "s2", role: "guard", starts: now, ends: now + 3600000, staff: ["sup2"], route: "r-s2" });
+	await c.put("site", "s2", { households: 300 });
+	assert.equal((await c.status()).pendingOps, 9);
+	const st = await c.sync();
+	assert.equal(st.opsAcked, 9, "every setup write applied");
+	const after = await c.status();
+	assert.deepEqual([after.pendingOps, after.deadLetters], [0, 0]);
+	const s1 = await adminPull(srv, "site/s1");
+	const s2 = await adminPull(srv, "site/s2");
+	assert.equal(s1.get("checkpoint/cp-2").f.name, "Renamed by the admin");
+	assert.equal(s1.get("staff/g2").f.active, false);
+	for (const k of ["zone/z-new", "checkpoint/cp-s2", "route/r-s2", "staff/sup2", "standard/std-s2", "shift/sh-s2", "site/s2"]) assert.ok(s2.has(k), k);
+	assert.equal(s2.get("site/s2").f.households, 300);
+	assert.match(s2.get("zone/z-new").s.name[1], /^admin-/, "the server stamps it with the admin's device");
+	assert.equal((await c.get("zone", "z-new"))?.f.name, "Lobby", "the local copy has the server's version");
+	// server-owned fields stay the server's, for the admin too
+	await rejects(c.put("order", "o-admin", { site: "s2", respond_by: now }), "EINVAL");
+	// evidence is a person's: no staff, no checkin
+	await rejects(c.checkin("TAG-0"), "ESTATE");
+	await rejects(c.done("task-0"), "ESTATE");
+	// a staff login ends the admin's writing rights on this store
+	await c.logout();
+	await rejects(c.put("zone", "z-x", { site: "s1", name: "x" }), "ESTATE");
+	c.close();
+});
+
 test("bad input gets clear errors and queues nothing", async () => {
 	const srv = await server();
 	await setupSite(srv);

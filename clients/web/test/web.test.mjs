@@ -205,6 +205,63 @@ test("board: a round shows pending while the guard's device is unsynced, missed 
   await sup.ctx.close(); await guard.ctx.close();
 }));
 
+test("admin console: the admin token writes zones, checkpoints, routes, staff, standards and shifts", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const { ctx, page } = await desktop(b);
+  await page.goto(srv.url + "/");
+  await page.locator("details summary").click();
+  await page.getByRole("textbox", { name: "Admin token" }).fill(srv.token);
+  await page.getByRole("button", { name: "Open console" }).click();
+  await page.getByRole("link", { name: "Me", exact: true }).waitFor();
+  await page.getByRole("status").filter({ hasText: /last sync/ }).waitFor({ timeout: 15000 });
+  // roster times are typed in the site's zone (Asia/Shanghai, UTC+8, no DST)
+  const local = (ms) => new Date(ms + 8 * 3600000).toISOString().slice(0, 16);
+  const soon = Date.now() + 86400000;
+  const writes = [
+    ["zones", "z-garage", { Name: "Garage", Kind: "garage" }],
+    ["checkpoints", "cp-gate", { Name: "Garage gate", Zone: "z-garage", Tag: "TAG-GATE" }],
+    ["routes", "rt-day", { Name: "Day patrol", "Checkpoints (IDs in order, comma separated)": "cp-gate, cp-01", "Every (min)": "45", "Grace (min)": "5" }],
+    ["staffTab", "g-9", { Name: "Sun Li", Role: "guard" }],
+    ["standards", "std-gate", { Title: "Sweep the gate", Zone: "z-garage", Role: "cleaner", Per: "week", Times: "2" }],
+    ["shifts", "sh-day", { Role: "guard", Starts: local(soon), Ends: local(soon + 8 * 3600000), "Staff (IDs, comma separated)": "g-9", Route: "rt-day", Lead: "g-9" }],
+  ];
+  for (const [tabName, id, fields] of writes) {
+    await page.goto(srv.url + "/#/setup/" + tabName);
+    await page.locator('nav a[aria-current="page"][href="#/setup/' + tabName + '"]').waitFor();
+    const form = page.locator(".edit-slot form");
+    await form.getByLabel("ID", { exact: true }).fill(id);
+    for (const [label, v] of Object.entries(fields)) {
+      const ctl = form.getByLabel(label, { exact: true });
+      if ((await ctl.evaluate((e) => e.tagName)) === "SELECT") await ctl.selectOption(v);
+      else await ctl.fill(v);
+    }
+    await form.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved — queued").waitFor({ timeout: 5000 });
+    await page.getByRole("cell", { name: id, exact: true }).waitFor({ timeout: 5000 });
+  }
+  // an edit of an existing record: deactivate the cleaner
+  await page.goto(srv.url + "/#/setup/staffTab");
+  await page.getByRole("button", { name: "Edit c-1" }).click();
+  await page.locator(".edit-slot form").getByLabel("Active", { exact: true }).uncheck();
+  await page.locator(".edit-slot form").getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved — queued").waitFor({ timeout: 5000 });
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(page, 0, 20000);
+  assert.equal(await page.locator("#dead .dead").count(), 0, "no dead letters");
+  const recs = new Map((await srv.pull("site/" + site)).map((r) => [r.c + "/" + r.id, r.f]));
+  assert.equal(recs.get("zone/z-garage")?.name, "Garage");
+  assert.equal(recs.get("checkpoint/cp-gate")?.tag, "TAG-GATE");
+  assert.deepEqual(recs.get("route/rt-day")?.checkpoints, ["cp-gate", "cp-01"]);
+  assert.equal(recs.get("route/rt-day")?.every_min, 45);
+  assert.equal(recs.get("staff/g-9")?.role, "guard");
+  assert.equal(recs.get("standard/std-gate")?.per, "week");
+  assert.equal(recs.get("shift/sh-day")?.route, "rt-day");
+  assert.ok(Math.abs(recs.get("shift/sh-day")?.starts - soon) < 60000, "the roster time as typed");
+  assert.equal(recs.get("staff/c-1")?.active, false, "the edit reached the server");
+  assert.deepEqual(page.errors ?? [], []);
+  await ctx.close();
+}));
+
 test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async (srv) => {
   const { site } = await setupSite(srv);
   const out = join(ROOT, "build/screenshots");
