@@ -34,6 +34,7 @@ import {
 	type CheckinExtra,
 	type DeadLetter,
 	type DoneExtra,
+	type OrderStepExtra,
 	type Fields,
 	type Options,
 	type PhotoInput,
@@ -54,6 +55,7 @@ import {
 const SYNC_MAX_ROUNDS = 1000;
 const SHIFT_GRACE_MS = 2 * 3600 * 1000;
 const PHOTO_MAX = 16 << 20;
+const ORDER_PHOTOS_MAX = 20; // photos one order names (order.photos)
 const LEASE_MS = 60000;
 const B32 = "0123456789abcdefghjkmnpqrstvwxyz";
 
@@ -455,7 +457,14 @@ export class Client {
 		});
 	}
 
-	private async orderStep(orderId: string, step: "accept" | "on-site" | "resolve", note?: string): Promise<Write> {
+	private async orderStep(orderId: string, step: "accept" | "on-site" | "resolve", extra?: string | OrderStepExtra): Promise<Write> {
+		const x: OrderStepExtra = typeof extra === "string" ? { note: extra } : (extra ?? {});
+		const list = x.photos ?? [];
+		if (!Array.isArray(list) || list.length > ORDER_PHOTOS_MAX)
+			throw new FieldsyncError("EINVAL", `an order step takes at most ${ORDER_PHOTOS_MAX} photos`);
+		const phs: { hex: string; bytes: Uint8Array }[] = [];
+		for (const p of list) phs.push((await this.photoPrep(p))!);
+		const note = x.note;
 		return this.action(["order"], async (tx, who) => {
 			const r = await loadRec(tx, "order", orderId);
 			if (!r) throw new FieldsyncError("ENOTFOUND", `no order ${orderId} on this device (sync to fetch the orders)`);
@@ -470,21 +479,31 @@ export class Client {
 						? { status: "on_site", on_site_at: now }
 						: { status: "resolved", resolved_at: now };
 			if (note !== undefined) f.note = note;
+			if (phs.length) {
+				// added to the order's photos (the reporter's stay), once each
+				const had = Array.isArray(r.f.photos) ? r.f.photos.filter((p): p is string => typeof p === "string") : [];
+				const all = [...new Set([...had, ...phs.map((p) => p.hex)])];
+				if (all.length > ORDER_PHOTOS_MAX)
+					throw new FieldsyncError("EINVAL", `an order holds at most ${ORDER_PHOTOS_MAX} photos (it has ${had.length})`);
+				for (const ph of phs) await this.photoQueue(tx, ph);
+				f.photos = all;
+			}
 			return this.writeTx(tx, "order", orderId, f);
 		});
 	}
 
-	/** Technician: take the order (assigns it to you when unassigned). */
-	accept(orderId: string, note?: string): Promise<Write> {
-		return this.orderStep(orderId, "accept", note);
+	/** Technician: take the order (assigns it to you when unassigned).
+	 * The second argument is a note, or {note, photos}. */
+	accept(orderId: string, extra?: string | OrderStepExtra): Promise<Write> {
+		return this.orderStep(orderId, "accept", extra);
 	}
-	/** Technician: arrived. */
-	onSite(orderId: string, note?: string): Promise<Write> {
-		return this.orderStep(orderId, "on-site", note);
+	/** Technician: arrived (a note, or {note, photos}). */
+	onSite(orderId: string, extra?: string | OrderStepExtra): Promise<Write> {
+		return this.orderStep(orderId, "on-site", extra);
 	}
-	/** Technician: fixed. */
-	resolve(orderId: string, note?: string): Promise<Write> {
-		return this.orderStep(orderId, "resolve", note);
+	/** Technician: fixed (a note, or {note, photos} of the repair). */
+	resolve(orderId: string, extra?: string | OrderStepExtra): Promise<Write> {
+		return this.orderStep(orderId, "resolve", extra);
 	}
 
 	/** Shift lead / supervisor: the handover from the current shift to

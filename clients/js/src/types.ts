@@ -157,6 +157,13 @@ export interface DoneExtra {
 	checklist?: Value[]; // checklist_done
 }
 
+/** An order step's note and photos (order.photos: added to the order's
+ * list, each uploaded before the record that names it). */
+export interface OrderStepExtra {
+	note?: string;
+	photos?: PhotoInput[];
+}
+
 export interface ReportInput {
 	category:
 		| "elevator_entrapment"

@@ -411,6 +411,43 @@ test("automatic sync: a write is sent on its own, and a /v1/live poke brings ano
 	c.close();
 });
 
+test("order steps take photos: each uploaded before the order that names it, added to the reporter's, once each", async () => {
+	const srv = await server();
+	await setupSite(srv);
+	const { c: g } = await device(srv, "g1", "guard");
+	const { c: t } = await device(srv, "t1", "technician");
+	const pic = (k: number, n = 30000) => new Uint8Array(n).map((_, i) => (i * k + 11) & 255);
+	const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+	const [p0, p1, p2, p3] = [pic(3), pic(5), pic(7), pic(9)];
+	const w = await g.report({ category: "repair", title: "Door closer", photo: p0 });
+	await g.sync();
+	await t.sync();
+	await t.accept(w.id, { note: "on my way", photos: [p1] });
+	await t.onSite(w.id, "here");
+	await t.resolve(w.id, { note: "replaced", photos: [p2, p3, p1] });
+	const st = await t.status();
+	assert.equal(st.photosQueued, 3, "three photos queued, p1 once");
+	assert.deepEqual((await t.get("order", w.id))!.f.photos, [hex(p0), hex(p1), hex(p2), hex(p3)]);
+	const stats = await t.sync();
+	assert.equal(stats.photosUploaded, 3);
+	assert.deepEqual([(await t.status()).photosQueued, (await t.status()).pendingOps], [0, 0]);
+	const o = (await adminPull(srv, "orders/s1")).get("order/" + w.id).f;
+	assert.equal(o.status, "resolved");
+	assert.equal(o.note, "replaced");
+	assert.deepEqual(o.photos, [hex(p0), hex(p1), hex(p2), hex(p3)]);
+	for (const p of [p0, p1, p2, p3]) {
+		const b = await call(srv, "GET", "/v1/blobs/" + hex(p));
+		assert.equal(b.status, 200);
+		assert.deepEqual(new Uint8Array(b.body), p);
+	}
+	// limits are checked before any work
+	await rejects(t.resolve(w.id, { photos: Array.from({ length: 21 }, (_, i) => pic(i + 20, 10)) }), "EINVAL");
+	await rejects(t.resolve(w.id, { photos: Array.from({ length: 17 }, (_, i) => pic(i + 50, 10)) }), "EINVAL");
+	assert.deepEqual([(await t.status()).photosQueued, (await t.status()).pendingOps], [0, 0]);
+	g.close();
+	t.close();
+});
+
 test("an attached admin token writes setup records (zones, checkpoints, routes, staff, standards, shifts) with the admin's rights; evidence still needs a staff login", async () => {
 	const srv = await server();
 	await setupSite(srv);

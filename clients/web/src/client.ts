@@ -122,8 +122,8 @@ export async function openClient(): Promise<Client> {
         return w.id;
       } catch (e) { throw toErr(e); }
     },
-    async orderStep(id, step, note) {
-      try { await lib[step](id, note); void refresh(); } catch (e) { throw toErr(e); }
+    async orderStep(id, step, note, photos) {
+      try { await lib[step](id, { note, photos }); void refresh(); } catch (e) { throw toErr(e); }
     },
     async photo(hex) {
       const b = await lib.photo(hex);

@@ -36,7 +36,9 @@ export interface Client {
   done(task: string, note?: string, photo?: Blob): Promise<void>;
   put(c: string, id: string, fields: Record<string, unknown>): Promise<void>;
   report(category: string, title: string, detail?: string, photo?: Blob): Promise<string>;
-  orderStep(id: string, step: "accept" | "onSite" | "resolve", note?: string): Promise<void>;
+  /* An order step with an optional note and photos (added to the order's
+   * photos, uploaded before the order is sent). */
+  orderStep(id: string, step: "accept" | "onSite" | "resolve", note?: string, photos?: Blob[]): Promise<void>;
   /* Sync every `ms` while online and /v1/live is not open, every `liveMs`
    * (default 120 s) while it is: a server change arrives over /v1/live at
    * once, the poll is only the fallback (protocol/PROTOCOL.md, /v1/live). */

@@ -104,7 +104,22 @@ test("technician: order reported to resolved; an offline entrapment shows its ba
   await page.getByRole("combobox", { name: "Category" }).selectOption("repair");
   await page.getByRole("textbox", { name: "Title" }).fill("Lobby door closer broken");
   await page.getByRole("button", { name: "Report" }).click();
+  // two photos of the repair, made by the page (PNGs of two colours)
+  const pngs = await page.evaluate(async () => {
+    const out = [];
+    for (const colour of ["#a33", "#33a"]) {
+      const c = document.createElement("canvas"); c.width = 40; c.height = 30;
+      const g = c.getContext("2d"); g.fillStyle = colour; g.fillRect(0, 0, 40, 30);
+      const blob = await new Promise((r) => c.toBlob(r, "image/png"));
+      out.push(Array.from(new Uint8Array(await blob.arrayBuffer())));
+    }
+    return out;
+  });
   for (const step of ["Accept", "On site", "Resolve"]) {
+    if (step === "Resolve") {
+      const item = page.getByRole("listitem").filter({ hasText: "Lobby door closer broken" });
+      await item.getByLabel("Photos").setInputFiles(pngs.map((p, i) => ({ name: "fix" + i + ".png", mimeType: "image/png", buffer: Buffer.from(p) })));
+    }
     await page.getByRole("button", { name: step, exact: true }).click();
     await page.getByRole("button", { name: step, exact: true }).waitFor({ state: "detached" });
   }
@@ -116,6 +131,11 @@ test("technician: order reported to resolved; an offline entrapment shows its ba
   assert.equal(o.status, "resolved");
   assert.equal(o.assignee, "t-1");
   assert.ok(o.accepted_at && o.on_site_at && o.resolved_at);
+  assert.equal(o.photos?.length, 2, "resolved with two photos: " + JSON.stringify(o.photos));
+  for (const hx of o.photos) {
+    const blob = await fetch(srv.url + "/v1/blobs/" + hx, { headers: { Authorization: "Bearer " + srv.token } });
+    assert.equal(blob.status, 200, "the photo was uploaded before the order");
+  }
   // the entrapment, offline
   await ctx.setOffline(true);
   await page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");

@@ -85,6 +85,8 @@ export function ordersView(el: HTMLElement): View {
         const dl = deadlineOf(o);
         const step = tech ? nextStep(o, s.staff) : null;
         const note = h("input", { type: "text", maxlength: 2000 });
+        // the technician's own photos (the repair, the meter), on any step
+        const stepPhotos = h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true });
         return h("li", { class: "order cat-" + str(o.category) },
           h("h3", null, tx("cat_", o.category) + " — " + (str(o.title) || o.id)),
           h("p", null, tx("os_", o.status ?? "reported"), " · ",
@@ -94,11 +96,12 @@ export function ordersView(el: HTMLElement): View {
           step ? h("form", { class: "order-step", onsubmit: async (e: Event) => {
             e.preventDefault();
             try {
-              await app.client.orderStep(o.id, step.key, note.value.trim() || undefined);
+              const ph = await photosOf(stepPhotos);
+              await app.client.orderStep(o.id, step.key, note.value.trim() || undefined, ph.length ? ph : undefined);
               toast(t("saved"));
               void update();
             } catch (err) { toast(t("error", { msg: errText(err) }), "err"); }
-          } }, step.key === "resolve" ? field(t("note"), note) : null,
+          } }, step.key === "resolve" ? field(t("note"), note) : null, field(t("stepPhotos"), stepPhotos),
           h("button", { type: "submit", class: "primary" }, t(step.key))) : null);
       })) : h("p", null, t("noOrders")));
   };
