@@ -515,9 +515,16 @@ static int h_codes(req_ctx *r) { return run_body_handler(r, do_codes); }
 static int h_pin(req_ctx *r) { return run_body_handler(r, do_pin); }
 static int h_revoke(req_ctx *r) { return run_body_handler(r, do_revoke); }
 
+/* "ok" and the store id (not secret: every sync answer has it), so a
+ * device refused with 401 can tell a reset or replaced server (another
+ * store id) from its own revocation (protocol/PROTOCOL.md). */
 static int h_healthz(req_ctx *r)
 {
-	return send_body(r, 200, "text/plain", (const uint8_t *)"ok\n", 3, NULL);
+	char b[64];
+	int n = snprintf(b, sizeof(b), "ok\nstore %s\n",
+	                 store_id(engine_store(r->h->e)));
+	return send_body(r, 200, "text/plain", (const uint8_t *)b, (size_t)n,
+	                 NULL);
 }
 
 static int is_loopback(const char *addr)
