@@ -27,6 +27,7 @@ static const sfield f_site[] = {
 	F("name", FT_STR, G_ADMIN),
 	F("tz", FT_STR, G_ADMIN),
 	F("households", FT_UINT, G_ADMIN),
+	F("phone", FT_STR, G_ADMIN), /* the control room's number */
 };
 static const sfield f_zone[] = {
 	F("site", FT_ID, G_STAFF),

@@ -111,3 +111,21 @@ def test_hsts_on_https_and_no_web_dir(ctx):
     # --web "" serves no app: / is the API's 404
     srv2 = ctx.server(args=["--web", ""])
     assert raw_http(srv2, "GET", "/").status == 404
+
+
+def test_demo_site_has_a_control_room_phone(ctx):
+    """The site record's `phone` (schema/SCHEMA.md) is what the entrapment
+    banner shows; the demo property has one, and an admin can set it."""
+    import subprocess
+    from harness import sync
+    srv = ctx.server()
+    srv.stop()
+    p = subprocess.run([srv.binary, "demo", "--data", srv.data],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-500:]
+    srv.start()
+    r = sync(srv, srv.admin_token, pull={"site/harbour": 0}, limit=10000)
+    assert r.status == 200, r
+    site = [x for x in r.body["buckets"]["site/harbour"]["recs"]
+            if x["c"] == "site" and x["id"] == "harbour"]
+    assert site and site[0]["f"].get("phone", "").startswith("+86"), site

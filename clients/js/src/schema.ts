@@ -25,7 +25,7 @@ export const CATEGORIES = [
 export const URGENT = ["elevator_entrapment", "urgent_water", "urgent_power", "incident"];
 
 const C: Record<string, Coll> = {
-	site: { fields: { name: "str", tz: "str", households: "uint" }, server: [], bucket: "self", by: "" },
+	site: { fields: { name: "str", tz: "str", households: "uint", phone: "str" }, server: [], bucket: "self", by: "" },
 	zone: { fields: { site: "id", name: "str", kind: "str" }, server: [], bucket: "site", by: "site" },
 	checkpoint: {
 		fields: { site: "id", zone: "id", name: "str", tag: "str", lat: "num", lon: "num" },

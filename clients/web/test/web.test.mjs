@@ -96,8 +96,8 @@ test("cleaner: a tick with a photo; an early tick refused", () => withServer(asy
   await ctx.close();
 }));
 
-test("technician: order reported to resolved; an offline entrapment shows its banner until sent", () => withServer(async (srv) => {
-  const { site } = await setupSite(srv);
+test("technician: order reported to resolved; an offline entrapment shows its banner with the control room's number until sent", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv, { phone: "+86 21 5555 0199" });
   const { ctx, page } = await phone(b);
   await enrollAndLogin(page, srv, site, "technician", "t-1");
   await tab(page, "Orders", page.getByRole("heading", { name: "Open orders" }));
@@ -140,12 +140,16 @@ test("technician: order reported to resolved; an offline entrapment shows its ba
   await ctx.setOffline(true);
   await page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
   await page.getByText("within 5 minutes").waitFor();
+  await page.getByText("Phone the control room: +86 21 5555 0199").waitFor();
   await page.getByRole("textbox", { name: "Title" }).fill("Lift 2 stuck between floors");
   await page.getByRole("button", { name: "Report" }).click();
   const banner = page.locator("#urgent").getByRole("alert").filter({ hasText: "phone the control room" });
   await banner.waitFor({ timeout: 10000 });
+  const call = banner.getByRole("link", { name: "+86 21 5555 0199" });
+  assert.equal(await call.getAttribute("href"), "tel:+862155550199", "the banner dials the site's control room");
   await page.reload();
   await banner.waitFor({ timeout: 10000 });
+  await banner.getByRole("link", { name: "+86 21 5555 0199" }).waitFor();
   await ctx.setOffline(false);
   await page.getByRole("button", { name: "Sync now" }).click();
   await banner.waitFor({ state: "detached", timeout: 20000 });

@@ -2,7 +2,7 @@
 // service level; an elevator entrapment its 5-minute limit and "phone the
 // control room" until the server has it); a technician accepts, is on
 // site, resolves with photos.
-import { app, session, str, errText, toast, type View } from "../app";
+import { app, session, str, errText, toast, controlPhone, type View } from "../app";
 import { h, mount, field } from "../dom";
 import { t, tx, minutesText } from "../i18n";
 import { dayhm, countdown, zoneName } from "../time";
@@ -54,7 +54,8 @@ export function ordersView(el: HTMLElement): View {
   const msg = h("p", { class: "msg", "aria-live": "assertive" });
   const list = h("section", { class: "card" });
   const showWarn = (): void => mount(warn, cat.value === "elevator_entrapment"
-    ? h("div", { class: "banner urgent" }, h("strong", null, t("entrapmentLimit")), " ", t("phoneControl")) : null);
+    ? h("div", { class: "banner urgent" }, h("strong", null, t("entrapmentLimit")), " ",
+      ...(controlPhone() ? [t("phoneControlAt"), controlPhone()] : [t("phoneControl")])) : null);
   cat.addEventListener("change", showWarn);
   const btn = h("button", { type: "submit", class: "primary" }, t("report"));
   const form = h("form", { class: "card", onsubmit: async (e: Event) => {
@@ -105,6 +106,9 @@ export function ordersView(el: HTMLElement): View {
           h("button", { type: "submit", class: "primary" }, t(step.key))) : null);
       })) : h("p", null, t("noOrders")));
   };
+  // a background redraw (a sync, a live poke) must not drop photos chosen
+  // or a note typed for a step not yet submitted
+  const unsent = (): boolean => Array.from(list.querySelectorAll("input")).some((i) => (i.type === "file" ? (i.files?.length ?? 0) > 0 : i.value !== ""));
   void update();
-  return { update: () => { if (!el.contains(document.activeElement)) void update(); } };
+  return { update: () => { if (!el.contains(document.activeElement) && !unsent()) void update(); } };
 }
