@@ -62,7 +62,7 @@ def test_serves_the_app_with_its_headers(ctx):
     for path in ("/board", "/setup/", "/V1/SYNC", "/nothing/here"):
         r = raw_http(srv, "GET", path)
         assert r.status == 404 and r.raw != SHELL, (path, r)
-    assert raw_http(srv, "GET", "/healthz").raw.strip() == b"ok"
+    assert raw_http(srv, "GET", "/healthz").raw.startswith(b"ok\nstore ")
     r = raw_http(srv, "GET", "/v1/nothing")
     assert r.status == 404 and r.raw != SHELL
     r = raw_http(srv, "POST", "/app.js", body=b"x",
