@@ -483,9 +483,9 @@ bench-deps: deps
 
 bench-build: $(B)/fieldsyncd $(BENCH_B)/loadgen $(BENCH_B)/lmdb_ceiling
 
-$(BENCH_B)/loadgen: bench/loadgen.c $(B)/libfsproto.a | deps
+$(BENCH_B)/loadgen: bench/loadgen.c $(PROTO_SRC) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(FS_CFLAGS) -O2 -g -I. -o $@ $< $(B)/libfsproto.a -lmsgpackc -lz -lpthread
+	$(CC) $(FS_CFLAGS) -O2 -g -I. -o $@ $< $(PROTO_SRC) -lmsgpackc -lz -lpthread
 
 $(BENCH_B)/lmdb_ceiling: bench/lmdb_ceiling.c | deps
 	@mkdir -p $(dir $@)
