@@ -39,6 +39,7 @@ static const sfield f_site[] = {
 	F("alert_warn_pct", FT_UINT, G_ADMIN),
 	F("lone_worker_min", FT_UINT, G_ADMIN),
 	F("sync_fail_runs", FT_UINT, G_ADMIN),
+	F("phone", FT_STR, G_ADMIN), /* the control room's number */
 };
 static const sfield f_zone[] = {
 	F("site", FT_ID, G_STAFF),
