@@ -169,29 +169,22 @@ static int entry_v1(arena *a, sv key, sv val, wbuf *out)
 	uint64_t nch;
 	if (!wv_u64(&v[8], &nch))
 		return FS_E_BAD_REQUEST;
+	/* the v1 map's keys in order: -1 c, -2 id, -3 seq (from the key),
+	 * else the index of the v2 item */
+	static const char *const keys[] = {"t", "staff", "role", "device",
+	                                   "batch", "c", "id", "bucket",
+	                                   "site", "seq", "created"};
+	static const signed char item[] = {0, 1, 2, 3, 4, -1, -2, 5, 6, -3, 7};
 	wb_map(out, 12);
-	wb_cstr(out, "t");
-	wb_val(out, &v[0]);
-	wb_cstr(out, "staff");
-	wb_val(out, &v[1]);
-	wb_cstr(out, "role");
-	wb_val(out, &v[2]);
-	wb_cstr(out, "device");
-	wb_val(out, device);
-	wb_cstr(out, "batch");
-	wb_val(out, &v[4]);
-	wb_cstr(out, "c");
-	wb_cstr(out, c);
-	wb_cstr(out, "id");
-	wb_cstr(out, id);
-	wb_cstr(out, "bucket");
-	wb_val(out, &v[5]);
-	wb_cstr(out, "site");
-	wb_val(out, &v[6]);
-	wb_cstr(out, "seq");
-	wb_u64(out, seq);
-	wb_cstr(out, "created");
-	wb_val(out, &v[7]);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		wb_cstr(out, keys[i]);
+		if (item[i] >= 0)
+			wb_val(out, &v[item[i]]);
+		else if (item[i] == -3)
+			wb_u64(out, seq);
+		else
+			wb_cstr(out, item[i] == -1 ? c : id);
+	}
 	wb_cstr(out, "ch");
 	if (nch > (uint64_t)(end - v) / 4)
 		return FS_E_BAD_REQUEST;
