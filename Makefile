@@ -256,13 +256,13 @@ js: js-deps $(JS_B)/fieldsync.js $(JS_B)/fieldsync.min.js \
     $(JS_B)/fieldsync.node.js $(JS_B)/test/.built
 
 $(JS_B)/fieldsync.js: $(JS_SRC) $(JS_STAMP) | js-deps
-	$(JS_ESBUILD) --platform=browser --external:node:* $(JS_DIR)/src/index.ts --outfile=$@
+	$(JS_ESBUILD) --platform=browser $(JS_DIR)/src/index.ts --outfile=$@
 
 $(JS_B)/fieldsync.min.js: $(JS_SRC) $(JS_STAMP) | js-deps
-	$(JS_ESBUILD) --platform=browser --external:node:* --minify $(JS_DIR)/src/index.ts --outfile=$@
+	$(JS_ESBUILD) --platform=browser --minify $(JS_DIR)/src/index.ts --outfile=$@
 
 $(JS_B)/fieldsync.node.js: $(JS_SRC) $(JS_STAMP) | js-deps
-	$(JS_ESBUILD) --platform=node $(JS_DIR)/src/index.ts --outfile=$@
+	$(JS_ESBUILD) --platform=node $(JS_DIR)/src/node.ts --outfile=$@
 
 # Each test file bundled for Node (playwright-core stays a package import).
 $(JS_B)/test/.built: $(JS_SRC) $(JS_TESTS) $(JS_STAMP) | js-deps

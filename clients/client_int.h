@@ -88,8 +88,10 @@ void cl_ca_note(fs_client *c, ls_txn *t);
  * knows the token, 0 it refuses it (401), -1 could not tell (c->err). */
 int cl_device_probe(fs_client *c, http_client *h, const char *dtoken);
 /* After a 401: when the server refuses this device's token too, set the
- * "reset or replaced: enroll again" error (errcode UNKNOWN_DEVICE) and
- * return 1; else leave the error as it was and return 0. */
+ * error and return 1 — "reset or replaced: enroll again" (errcode
+ * UNKNOWN_DEVICE) when the store id its /healthz names differs from the
+ * one this device synced with, "this device was revoked" (errcode REVOKED)
+ * when it is the same; else leave the error as it was and return 0. */
 int cl_device_gone(fs_client *c, http_client *h, ls_txn *t);
 
 /* ---- bucket names held locally (client.c) ----------------------------------- */

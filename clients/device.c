@@ -184,9 +184,38 @@ int cl_device_probe(fs_client *c, http_client *h, const char *dtoken)
 	return known;
 }
 
+/* The store id the server's /healthz names ("ok\nstore <id>\n",
+ * protocol/PROTOCOL.md): 1 and out, 0 when it could not be asked or does
+ * not say (an older server). */
+static int server_store(fs_client *c, http_client *h, char *out, size_t n)
+{
+	static const char key[] = "\nstore ";
+	http_resp r = {0};
+	int ok = 0;
+
+	if (!cl_request(c, h, "GET", "/healthz", NULL, NULL, NULL, 0, 0, 0, &r) &&
+	    r.status == 200 && r.body) {
+		const char *b = (const char *)r.body, *end = b + r.n;
+		for (const char *p = b; !ok && p + sizeof(key) - 1 <= end; p++) {
+			if (memcmp(p, key, sizeof(key) - 1))
+				continue;
+			const char *id = p + sizeof(key) - 1, *e = id;
+			while (e < end && *e != '\n' && *e != '\r')
+				e++;
+			if (e > id && (size_t)(e - id) < n) {
+				memcpy(out, id, (size_t)(e - id));
+				out[e - id] = 0;
+				ok = 1;
+			}
+		}
+	}
+	http_resp_free(&r);
+	return ok;
+}
+
 int cl_device_gone(fs_client *c, http_client *h, ls_txn *t)
 {
-	char dtok[300], url[512];
+	char dtok[300], url[512], mine[64] = "", theirs[64];
 	uint64_t queued = ls_count(t, LT_OUTO);
 	char save[sizeof(c->err)], code[sizeof(c->errcode)];
 
@@ -200,12 +229,29 @@ int cl_device_gone(fs_client *c, http_client *h, ls_txn *t)
 		memcpy(c->errcode, code, sizeof(code));
 		return 0;
 	}
+	/* the store this device last synced with, against the server's now:
+	 * the same store means the server still has the device's data and
+	 * refused it on purpose */
+	lc_meta_str(t, "store", mine, sizeof(mine));
+	int known = mine[0] && server_store(c, h, theirs, sizeof(theirs));
+	if (known && !strcmp(mine, theirs)) {
+		snprintf(c->errcode, sizeof(c->errcode), "REVOKED");
+		cl_fail(c, FSC_EAUTH, "this device was revoked by the server at "
+		        "%s (the same store it synced with). Ask a supervisor "
+		        "for a new enrollment code: `fieldsync enroll --server "
+		        "%s --code NEW` on this home keeps your %llu queued "
+		        "change(s)", url, url, (unsigned long long)queued);
+		return 1;
+	}
 	snprintf(c->errcode, sizeof(c->errcode), "UNKNOWN_DEVICE");
 	cl_fail(c, FSC_EAUTH, "the server at %s does not know this device any "
-	        "more: it was reset or replaced (or the device was revoked). "
-	        "Enroll again with a new code: `fieldsync enroll --server %s "
-	        "--code NEW` on this home keeps your %llu queued change(s)",
-	        url, url, (unsigned long long)queued);
+	        "more: it was reset or replaced%s. Enroll again with a new "
+	        "code: `fieldsync enroll --server %s --code NEW` on this home "
+	        "keeps your %llu queued change(s)", url,
+	        known ? " (its store is not the one this device synced with)"
+	              : " (or the device was revoked: this server does not say "
+	                "which store it holds)",
+	        url, (unsigned long long)queued);
 	return 1;
 }
 

@@ -46,6 +46,7 @@ static const sfield f_site[] = {
 	F("lone_worker_min", FT_UINT, G_ADMIN),
 	F("sync_fail_runs", FT_UINT, G_ADMIN),
 	F("require_position", FT_BOOL, G_ADMIN),
+	F("phone", FT_STR, G_ADMIN), /* the control room's number */
 };
 static const sfield f_zone[] = {
 	F("site", FT_ID, G_STAFF),

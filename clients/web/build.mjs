@@ -13,14 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2] || join(here, "../../build/web");
 mkdirSync(out, { recursive: true });
 
-// clients/js opens /v1/live in Node through its own WebSocket client
-// (live-node.ts, node:http); a browser cannot send the token on a
-// WebSocket, so the browser bundle gets an empty stand-in for it.
-const noNodeLive = { name: "no-node-live", setup(b) {
-  b.onResolve({ filter: /live-node(\.js)?$/ }, (a) => ({ path: a.path, namespace: "no-node-live" }));
-  b.onLoad({ filter: /.*/, namespace: "no-node-live" }, () => ({ contents: "export const nodeWebSocket = undefined;", loader: "js" }));
-} };
-const common = { plugins: [noNodeLive], bundle: true, minify: true, sourcemap: false, target: ["chrome100", "safari15", "firefox100"], logLevel: "warning", legalComments: "none" };
+const common = { bundle: true, minify: true, sourcemap: false, target: ["chrome100", "safari15", "firefox100"], logLevel: "warning", legalComments: "none" };
 await esbuild.build({ ...common, entryPoints: [join(here, "src/main.ts")], outfile: join(out, "app.js"), format: "esm" });
 await esbuild.build({ ...common, entryPoints: [join(here, "src/app.css")], outfile: join(out, "app.css") });
 for (const f of readdirSync(join(here, "static"))) copyFileSync(join(here, "static", f), join(out, f));

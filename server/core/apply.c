@@ -227,6 +227,7 @@ opresult apply_op(actx *x, const wval *op)
 		return rej(rc, NULL, NULL);
 	write_event ev = {x->t, x->a, &x->w, x->j->p, x->batch, x->now,
 	                  x->j->t, col->name, id, bucket,
+	                  sitecheck_bucket_site(&pw, bucket),
 	                  exists ? old_bucket : NULL, seq, exists ? old : NULL,
 	                  &nw, sees_bucket, x};
 	if ((rc = run_hooks(x, &ev)))

@@ -110,6 +110,8 @@ typedef struct {
 	uint64_t now;           /* the server clock for this request's turn */
 	uint64_t t_recv;        /* when the request's headers were read */
 	const char *c, *id, *bucket;
+	const char *site;       /* the bucket's site (sitecheck_bucket_site):
+	                         * NULL when it has none */
 	const char *old_bucket; /* NULL for a new record */
 	uint64_t seq;           /* the record's new index seq */
 	const record *old;      /* NULL for a new record */

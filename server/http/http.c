@@ -397,6 +397,38 @@ static int bearer_token(req_ctx *r, const char **tok, size_t *n)
 	return 1;
 }
 
+/* A browser's WebSocket cannot send Authorization, so /v1/live also takes
+ * the token as an offered subprotocol "bearer.<token>" next to
+ * LIVE_SUBPROTOCOL (protocol/PROTOCOL.md, /v1/live); the answer names only
+ * LIVE_SUBPROTOCOL, so the token is never echoed.  1 and tok[0..n) when
+ * one is offered; -1 when a bearer one comes without LIVE_SUBPROTOCOL;
+ * 0 when none. */
+static int subprotocol_token(req_ctx *r, const char **tok, size_t *n)
+{
+	int found = 0, ours = 0;
+	const struct mg_request_info *ri = r->ri;
+	for (int i = 0; i < ri->num_headers; i++) {
+		if (strcasecmp(ri->http_headers[i].name, "Sec-WebSocket-Protocol"))
+			continue;
+		const char *p = ri->http_headers[i].value;
+		while (p && *p) {
+			while (*p == ' ' || *p == '\t' || *p == ',')
+				p++;
+			size_t k = strcspn(p, ", \t");
+			if (k == strlen(LIVE_SUBPROTOCOL) &&
+			    !strncmp(p, LIVE_SUBPROTOCOL, k))
+				ours = 1;
+			else if (k > 7 && !strncmp(p, "bearer.", 7) && !found) {
+				*tok = p + 7;
+				*n = k - 7;
+				found = 1;
+			}
+			p += k;
+		}
+	}
+	return found && !ours ? -1 : found;
+}
+
 static int authenticate(req_ctx *r, unsigned accept)
 {
 	const char *tok;
@@ -528,9 +560,16 @@ static int h_import(req_ctx *r, const char *site)
 	return st;
 }
 
+/* "ok" and the store id (not secret: every sync answer has it), so a
+ * device refused with 401 can tell a reset or replaced server (another
+ * store id) from its own revocation (protocol/PROTOCOL.md). */
 static int h_healthz(req_ctx *r)
 {
-	return send_body(r, 200, "text/plain", (const uint8_t *)"ok\n", 3, NULL);
+	char b[64];
+	int n = snprintf(b, sizeof(b), "ok\nstore %s\n",
+	                 store_id(engine_store(r->h->e)));
+	return send_body(r, 200, "text/plain", (const uint8_t *)b, (size_t)n,
+	                 NULL);
 }
 
 static int is_loopback(const char *addr)
@@ -1145,10 +1184,19 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 		return 1;
 	}
 	client_addr(&r);
+	const char *tok = NULL;
+	size_t tn = 0;
+	int sub = bearer_token(&r, &tok, &tn) ? 0 : subprotocol_token(&r, &tok, &tn);
+	if (sub < 0) {
+		reply_error(&r, FS_E_BAD_REQUEST, "a bearer.<token> subprotocol "
+		            "comes with the " LIVE_SUBPROTOCOL " subprotocol");
+		return 1;
+	}
 	int rc = (r.retry_after = rl_take(h->rl_addr, r.addr, strlen(r.addr),
 	                                  mono_ms()))
 	                 ? FS_E_RATE_LIMITED
-	                 : authenticate(&r, SESSION);
+	         : tok   ? auth_resolve(h->e, tok, tn, SESSION, &r.p)
+	                 : FS_E_UNAUTHORIZED;
 	if (rc) {
 		/* refuse before the handshake, with the usual error body */
 		reply_error(&r, rc, rc == FS_E_RATE_LIMITED
@@ -1156,9 +1204,6 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 		                        : "missing, unknown, expired or revoked token");
 		return 1;
 	}
-	const char *tok;
-	size_t tn;
-	bearer_token(&r, &tok, &tn);
 	rc = live_add(h->live, c, &r.p, tok, tn);
 	if (rc) {
 		r.retry_after = 30;
@@ -1171,6 +1216,11 @@ static int live_connect(const struct mg_connection *cc, void *cbdata)
 	}
 	return 0;
 }
+
+/* The one subprotocol CivetWeb may answer with (never a bearer one). */
+static const char *live_protocol_names[] = {LIVE_SUBPROTOCOL};
+static struct mg_websocket_subprotocols live_protocols = {
+	1, live_protocol_names};
 
 static void live_ready(struct mg_connection *c, void *cbdata) {}
 
@@ -1341,8 +1391,10 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 	}
 	engine_set_notify(e, live_notify, h->live);
 	mg_set_request_handler(h->ctx, "/", dispatch, h);
-	mg_set_websocket_handler(h->ctx, "/v1/live", live_connect, live_ready,
-	                         live_data, live_close, h);
+	mg_set_websocket_handler_with_subprotocols(h->ctx, "/v1/live",
+	                                           &live_protocols, live_connect,
+	                                           live_ready, live_data,
+	                                           live_close, h);
 	*out = h;
 	return FS_OK;
 }

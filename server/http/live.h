@@ -37,6 +37,7 @@
 #define LIVE_WRITE_MS 1000       /* one frame's write deadline */
 #define LIVE_PENDING_MAX 4096    /* bucket names queued between rounds */
 #define LIVE_CHECK_MS 1000       /* tokens are resolved again this often */
+#define LIVE_SUBPROTOCOL "fieldsync.v1" /* the WebSocket subprotocol (PROTOCOL.md) */
 
 struct mg_connection;
 typedef struct live live;

@@ -134,13 +134,13 @@ int sitecheck_record(store_txn *t, const policy_writer *x,
 	return FS_OK;
 }
 
-char *sitecheck_bucket_site(store_txn *t, arena *a, const char *bucket)
+const char *sitecheck_bucket_site(const policy_writer *x, const char *bucket)
 {
 	const char *slash = strchr(bucket, '/');
 	if (!slash)
 		return NULL;
 	if (strncmp(bucket, "shift/", 6))
-		return arena_strndup(a, slash + 1, strlen(slash + 1));
+		return slash + 1;
 	shift_info s;
-	return shift_load(t, a, bucket + 6, &s) == FS_OK ? s.site : NULL;
+	return x->load_shift(x->ctx, bucket + 6, &s) == FS_OK ? s.site : NULL;
 }

@@ -26,7 +26,9 @@ int sitecheck_record(store_txn *t, const policy_writer *x,
                      const wval *f, const char **msg);
 
 /* The site a bucket belongs to ("site/X", "orders/X": X; "shift/X": the
- * shift's site), in the arena; NULL when it has none (a missing shift). */
-char *sitecheck_bucket_site(store_txn *t, arena *a, const char *bucket);
+ * shift's site); NULL when it has none (a missing shift).  Shifts come
+ * through the policy writer's load_shift (the writer's per-job cache), so
+ * the ops of a batch into one shift load it once. */
+const char *sitecheck_bucket_site(const policy_writer *x, const char *bucket);
 
 #endif

@@ -20,6 +20,10 @@
 #define PURGE_CHUNK 1000    /* entries of each kind per purge transaction */
 #define PURGE_CHUNKS_MAX 10000
 #define HLC_BITS 16
+#define AE_V2 0x02          /* first byte of a v2 op entry (audit.h) */
+#define AE_OLD 1            /* v2 change flags: the field existed before */
+#define AE_OLD_DEV 2        /* the old stamp's origin is the entry's device */
+#define AE_NEW_DEV 4        /* the new stamp's origin is the entry's device */
 
 /* ---- keys ----------------------------------------------------------------- */
 
@@ -41,13 +45,6 @@ static size_t hist_prefix(uint8_t *k, size_t cap, const char *c,
 	return 3 + cl + il;
 }
 
-static void wb_stamp(wbuf *b, const stamp *st)
-{
-	wb_arr(b, 2);
-	wb_u64(b, st->hlc);
-	wb_str(b, st->origin ? st->origin : "", st->origin ? st->origin_n : 0);
-}
-
 static int field_changed(const rfield *o, const rfield *f)
 {
 	return !o || stamp_cmp(&o->st, &f->st) != 0 || !wv_equal(&o->val, &f->val);
@@ -55,11 +52,26 @@ static int field_changed(const rfield *o, const rfield *f)
 
 /* ---- op entries (writer thread, inside the op's transaction) --------------- */
 
+/* A stamp's origin: when it is the writing device (the new stamp of
+ * every field the op wrote), a flag bit instead of the string. */
+static unsigned put_origin(wbuf *b, const stamp *st, const char *device,
+                           size_t dn, unsigned bit)
+{
+	const char *o = st->origin ? st->origin : "";
+	size_t on = st->origin ? st->origin_n : 0;
+	if (on == dn && !memcmp(o, device, dn))
+		return bit;
+	wb_str(b, o, on);
+	return 0;
+}
+
 int audit_op(store_txn *t, arena *a, const principal *writer,
              const char *device, const uint8_t *batch, uint64_t now_ms,
-             const char *c, const char *id, const char *bucket, uint64_t seq,
-             const record *old, const record *nw)
+             const char *c, const char *id, const char *bucket,
+             const char *site, uint64_t seq, const record *old,
+             const record *nw)
 {
+	(void)a;
 	uint8_t rk[AKEY_MAX + 1], tk[17];
 	size_t pn = hist_prefix(rk, sizeof(rk), c, id);
 	if (!pn)
@@ -69,68 +81,58 @@ int audit_op(store_txn *t, arena *a, const principal *writer,
 	be64_put(tk + 1, now_ms);
 	be64_put(tk + 9, seq);
 
-	/* whose entry: the bucket's site, never a field the device wrote */
-	const char *site = sitecheck_bucket_site(t, a, bucket);
-	uint32_t nch = 0;
-	for (uint32_t i = 0; i < nw->n; i++) {
-		const rfield *f = &nw->f[i];
-		if (field_changed(old ? rec_getn(old, f->name, f->name_n) : NULL, f))
-			nch++;
-	}
-
+	/* the v2 entry (audit.h): c, id and seq are the key's */
+	size_t dn = strlen(device);
 	wbuf b;
 	wb_init(&b);
-	wb_map(&b, 12);
-	wb_cstr(&b, "t");
+	wb_raw(&b, "\x02", 1);
+	size_t at = wb_arr_later(&b);
+	uint32_t items = 9;
 	wb_u64(&b, now_ms);
-	wb_cstr(&b, "staff");
 	wb_cstr(&b, writer->staff);
-	wb_cstr(&b, "role");
 	wb_cstr(&b, role_name(writer->role));
-	wb_cstr(&b, "device");
-	wb_cstr(&b, device);
-	wb_cstr(&b, "batch");
+	wb_str(&b, device, dn);
 	if (batch)
 		wb_bin(&b, batch, 16);
 	else
 		wb_nil(&b);
-	wb_cstr(&b, "c");
-	wb_cstr(&b, c);
-	wb_cstr(&b, "id");
-	wb_cstr(&b, id);
-	wb_cstr(&b, "bucket");
 	wb_cstr(&b, bucket);
-	wb_cstr(&b, "site");
 	wb_cstr(&b, site); /* NULL writes nil */
-	wb_cstr(&b, "seq");
-	wb_u64(&b, seq);
-	wb_cstr(&b, "created");
 	wb_bool(&b, old == NULL);
-	wb_cstr(&b, "ch");
-	wb_arr(&b, nch);
+	size_t nat = b.n; /* nch: a uint32 filled in below */
+	wb_raw(&b, "\xce\0\0\0\0", 5);
+	uint32_t nch = 0;
 	for (uint32_t i = 0; i < nw->n; i++) {
 		const rfield *f = &nw->f[i];
 		const rfield *o = old ? rec_getn(old, f->name, f->name_n) : NULL;
 		if (!field_changed(o, f))
 			continue;
-		wb_map(&b, 5);
-		wb_cstr(&b, "f");
+		/* f, flags, [old, old hlc, (old origin)], new, new hlc,
+		 * (new origin); the flags byte goes before what it describes
+		 * but is only known after: it is patched in */
 		wb_str(&b, f->name, f->name_n);
-		wb_cstr(&b, "old");
-		if (o)
+		size_t fl = b.n;
+		wb_raw(&b, "\x00", 1);
+		unsigned flags = 0;
+		items += 4;
+		if (o) {
+			flags |= AE_OLD;
 			wb_val(&b, &o->val);
-		else
-			wb_nil(&b);
-		wb_cstr(&b, "old_s");
-		if (o)
-			wb_stamp(&b, &o->st);
-		else
-			wb_nil(&b);
-		wb_cstr(&b, "new");
+			wb_u64(&b, o->st.hlc);
+			flags |= put_origin(&b, &o->st, device, dn, AE_OLD_DEV);
+			items += 2 + !(flags & AE_OLD_DEV);
+		}
 		wb_val(&b, &f->val);
-		wb_cstr(&b, "new_s");
-		wb_stamp(&b, &f->st);
+		wb_u64(&b, f->st.hlc);
+		flags |= put_origin(&b, &f->st, device, dn, AE_NEW_DEV);
+		items += !(flags & AE_NEW_DEV);
+		if (!b.err)
+			b.p[fl] = (uint8_t)flags;
+		nch++;
 	}
+	wb_patch(&b, at, items);
+	for (int i = 0; i < 4 && !b.err; i++)
+		b.p[nat + 1 + i] = (uint8_t)(nch >> (24 - 8 * i));
 	int rc = b.err ? FS_E_UNAVAILABLE : FS_OK;
 	if (!rc)
 		rc = store_put(t, ST_AUDIT, sv_of(rk, pn + 8), sv_of(b.p, b.n));
@@ -139,6 +141,88 @@ int audit_op(store_txn *t, arena *a, const principal *writer,
 		               sv_of(rk, pn + 8));
 	wb_free(&b);
 	return rc;
+}
+
+/* ---- reading op entries -------------------------------------------------------- */
+
+static void wb_stamp(wbuf *b, uint64_t hlc, const wval *origin)
+{
+	wb_arr(b, 2);
+	wb_u64(b, hlc);
+	wb_val(b, origin);
+}
+
+/* A v2 entry (key: 'r' c \0 id \0 seq) as the v1 map the trail has
+ * always answered, byte for byte (audit.h).  FS_OK, or FS_E_BAD_REQUEST
+ * for bytes that are not such an entry. */
+static int entry_v1(arena *a, sv key, sv val, wbuf *out)
+{
+	const char *c = (const char *)key.p + 1;
+	size_t cn = strlen(c);
+	const char *id = c + cn + 1;
+	uint64_t seq = be64_get((const uint8_t *)key.p + key.n - 8);
+	wval *e;
+	if (val.n < 2 || wire_decode(a, (const uint8_t *)val.p + 1, val.n - 1, &e) ||
+	    e->t != WV_ARR || e->a.n < 9)
+		return FS_E_BAD_REQUEST;
+	const wval *v = e->a.v, *end = v + e->a.n, *device = &v[3];
+	uint64_t nch;
+	if (!wv_u64(&v[8], &nch))
+		return FS_E_BAD_REQUEST;
+	/* the v1 map's keys in order: -1 c, -2 id, -3 seq (from the key),
+	 * else the index of the v2 item */
+	static const char *const keys[] = {"t", "staff", "role", "device",
+	                                   "batch", "c", "id", "bucket",
+	                                   "site", "seq", "created"};
+	static const signed char item[] = {0, 1, 2, 3, 4, -1, -2, 5, 6, -3, 7};
+	wb_map(out, 12);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		wb_cstr(out, keys[i]);
+		if (item[i] >= 0)
+			wb_val(out, &v[item[i]]);
+		else if (item[i] == -3)
+			wb_u64(out, seq);
+		else
+			wb_cstr(out, item[i] == -1 ? c : id);
+	}
+	wb_cstr(out, "ch");
+	if (nch > (uint64_t)(end - v) / 4)
+		return FS_E_BAD_REQUEST;
+	wb_arr(out, (uint32_t)nch);
+	v += 9;
+	for (uint64_t i = 0; i < nch; i++) {
+		uint64_t flags, hlc;
+		if (end - v < 4 || !wv_u64(&v[1], &flags))
+			return FS_E_BAD_REQUEST;
+		const wval *f = v;
+		v += 2;
+		wb_map(out, 5);
+		wb_cstr(out, "f");
+		wb_val(out, f);
+		wb_cstr(out, "old");
+		if (flags & AE_OLD) {
+			size_t need = 2 + !(flags & AE_OLD_DEV);
+			if ((size_t)(end - v) < need + 2 || !wv_u64(&v[1], &hlc))
+				return FS_E_BAD_REQUEST;
+			wb_val(out, &v[0]);
+			wb_cstr(out, "old_s");
+			wb_stamp(out, hlc, flags & AE_OLD_DEV ? device : &v[2]);
+			v += need;
+		} else {
+			wb_nil(out);
+			wb_cstr(out, "old_s");
+			wb_nil(out);
+		}
+		size_t need = 2 + !(flags & AE_NEW_DEV);
+		if ((size_t)(end - v) < need || !wv_u64(&v[1], &hlc))
+			return FS_E_BAD_REQUEST;
+		wb_cstr(out, "new");
+		wb_val(out, &v[0]);
+		wb_cstr(out, "new_s");
+		wb_stamp(out, hlc, flags & AE_NEW_DEV ? device : &v[2]);
+		v += need;
+	}
+	return v == end && !out->err ? FS_OK : FS_E_BAD_REQUEST;
 }
 
 /* ---- read entries ---------------------------------------------------------- */
@@ -237,14 +321,9 @@ typedef struct {
 	int more;
 } lister;
 
-static int list_cb(void *ctx, sv key, sv val)
+/* One entry (a v1 msgpack map) of a listing. */
+static int list_entry(lister *l, sv val, uint64_t pos)
 {
-	lister *l = ctx;
-	if (key.n != l->klen)
-		return SCAN_NEXT; /* not an entry of this listing (a longer id) */
-	uint64_t pos = be64_get((const uint8_t *)key.p + key.n - 8);
-	if (l->reads && pos > l->to_hlc)
-		return SCAN_STOP;
 	wval *m;
 	if (wire_decode(l->a, val.p, val.n, &m) || m->t != WV_MAP)
 		return SCAN_NEXT; /* never written so; skip rather than fail the lookup */
@@ -259,6 +338,28 @@ static int list_cb(void *ctx, sv key, sv val)
 	l->n++;
 	l->last = pos;
 	return SCAN_NEXT;
+}
+
+static int list_cb(void *ctx, sv key, sv val)
+{
+	lister *l = ctx;
+	if (key.n != l->klen)
+		return SCAN_NEXT; /* not an entry of this listing (a longer id) */
+	uint64_t pos = be64_get((const uint8_t *)key.p + key.n - 8);
+	if (l->reads && pos > l->to_hlc)
+		return SCAN_STOP;
+	wbuf v1;
+	wb_init(&v1);
+	if (!l->reads && val.n && *(const uint8_t *)val.p == AE_V2) {
+		if (entry_v1(l->a, key, val, &v1)) {
+			wb_free(&v1);
+			return SCAN_NEXT; /* never written so: skip, as below */
+		}
+		val = sv_of(v1.p, v1.n);
+	}
+	int rc = list_entry(l, val, pos);
+	wb_free(&v1);
+	return rc;
 }
 
 /* Opens the answer: {<k1>: <v1>, <k2>: <v2>, <list>: [ */

@@ -29,12 +29,26 @@
  *   't' ms(8) seq(8)       -> the 'r' key  op entries by time (purge)
  *   'q' hlc(8)             -> read entry   reads by time; hlc from the
  *                                          server clock, unique
- * Entries are msgpack maps:
+ * What GET /v1/audit answers for each entry (msgpack or JSON maps):
  *   op:   {t, staff, role, device, batch (bin 16 | nil), c, id, bucket,
  *          site (nil when the record names none), seq, created (bool),
  *          ch: [{f, old, old_s: [hlc, origin] | nil, new, new_s}]}
  *          (old_s nil: the field did not exist before the op)
  *   read: {t, hlc, staff, role, site, device, what, query}
+ * Read entries are stored as that map.  Op entries are stored in one of
+ * two forms, and both are served (as the map above, the same bytes):
+ *   v1  the map itself (stores written before the v2 form; first byte a
+ *       msgpack map header, 0x8c)
+ *   v2  the byte 0x02, then one msgpack array without the keys, and
+ *       without what the key holds (c, id, seq):
+ *         [t, staff, role, device, batch | nil, bucket, site | nil,
+ *          created, nch, then per changed field:
+ *          f, flags, (old, old hlc, (old origin)) if flags & 1,
+ *          new, new hlc, (new origin)]
+ *       flags: 1 the field existed before (old and old_s follow); 2 the
+ *       old stamp's origin is `device` (not written); 4 the same for the
+ *       new stamp's (an op's own fields: always).  About half the bytes
+ *       of v1, and no key strings to write in the writer's transaction.
  */
 #ifndef FS_AUDIT_H
 #define FS_AUDIT_H
@@ -56,13 +70,14 @@
 /* Op entry for a write the engine just made with store_rec_put() (seq is
  * what it returned) in the write transaction t.  `writer` is whose rights
  * the batch used, `device` the authenticated device, `batch` the 16-byte
- * batch id (NULL: none), `old` the record before (NULL: created), `nw`
- * after.  Temporary memory comes from `a`.  FS_OK, or the store's error
+ * batch id (NULL: none), `site` the bucket's site (NULL: none), `old`
+ * the record before (NULL: created), `nw` after.  Temporary memory comes from `a`.  FS_OK, or the store's error
  * (STORE_FULL, FS_E_UNAVAILABLE): the caller aborts the transaction. */
 int audit_op(store_txn *t, arena *a, const principal *writer,
              const char *device, const uint8_t *batch, uint64_t now_ms,
-             const char *c, const char *id, const char *bucket, uint64_t seq,
-             const record *old, const record *nw);
+             const char *c, const char *id, const char *bucket,
+             const char *site, uint64_t seq, const record *old,
+             const record *nw);
 
 /* 1 when a GET of this path (no query) is a lookup of the archive that
  * must be logged: /v1/reports/... and /v1/audit/.... */

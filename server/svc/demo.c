@@ -25,6 +25,7 @@
 
 #define DEMO_SITE "harbour"
 #define DEMO_TZ "Asia/Shanghai"
+#define DEMO_PHONE "+86 21 5555 0110" /* the control room (fictitious) */
 #define MIN_MS 60000ULL
 #define HOUR_MS (60 * MIN_MS)
 #define DAY_MS (24 * HOUR_MS)
@@ -265,10 +266,11 @@ int demo_load(engine *e, const auth_cfg *ac)
 	ob_init(&b.ob);
 	b.hlc = engine_hlc_now(e);
 
-	ob_op(&b.ob, "site", DEMO_SITE, b.hlc++, 3);
+	ob_op(&b.ob, "site", DEMO_SITE, b.hlc++, 4);
 	ob_str(&b.ob, "name", "Harbour View Residences");
 	ob_str(&b.ob, "tz", DEMO_TZ);
 	ob_u64(&b.ob, "households", 480);
+	ob_str(&b.ob, "phone", DEMO_PHONE);
 
 	static const char *const zones[][3] = {
 		{"z-stair-a", "Stairwell A", "stairwell"},

@@ -53,8 +53,8 @@ static int order_received(void *ctx, const write_event *ev)
 static int audit_entry(void *ctx, const write_event *ev)
 {
 	return audit_op(ev->t, ev->a, ev->w, ev->session->device, ev->batch,
-	                ev->now, ev->c, ev->id, ev->bucket, ev->seq, ev->old,
-	                ev->nw);
+	                ev->now, ev->c, ev->id, ev->bucket, ev->site, ev->seq,
+	                ev->old, ev->nw);
 }
 
 /* A deletion: its tombstone is purged after tombstone_ttl. */

@@ -481,12 +481,13 @@ class WebSocket:
     """A minimal WebSocket client (RFC 6455) over a plain socket.
 
     The constructor sends the upgrade request (with Authorization: Bearer
-    token unless token is None) and reads the answer's head: .status (101
+    token unless token is None; each of `protocols` offered in one
+    Sec-WebSocket-Protocol header) and reads the answer's head: .status (101
     when upgraded; None when the server closed without answering),
     .headers (lower-case names), .head (the raw head bytes).  .s is the
     socket."""
 
-    def __init__(self, srv, path, token, timeout=5.0):
+    def __init__(self, srv, path, token, timeout=5.0, protocols=None):
         self.key = base64.b64encode(os.urandom(16)).decode()
         self.s = socket.create_connection(("127.0.0.1", srv.port),
                                           timeout=timeout)
@@ -496,6 +497,8 @@ class WebSocket:
                  "Sec-WebSocket-Version: 13"]
         if token is not None:
             lines.append("Authorization: Bearer " + token)
+        if protocols:
+            lines.append("Sec-WebSocket-Protocol: " + ", ".join(protocols))
         self.s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         buf = b""
         deadline = time.monotonic() + timeout

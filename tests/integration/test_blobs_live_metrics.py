@@ -235,6 +235,68 @@ def test_live_without_session_answers_401(ctx):
         "token: expected HTTP 401 UNAUTHORIZED, got: %s" % "; ".join(bad)
 
 
+def test_live_token_as_subprotocol(ctx):
+    """A browser cannot set Authorization on a WebSocket: it offers
+    fieldsync.v1 and bearer.<token> as subprotocols instead.  The server
+    answers with fieldsync.v1 only (never echoing the token) and the socket
+    is told of changes like one opened with the header."""
+    srv, sup, g = _live_setup(ctx)
+    ws = WebSocket(srv, "/v1/live", None,
+                   protocols=["fieldsync.v1", "bearer." + sup.token])
+    try:
+        assert ws.status == 101, "GET /v1/live offering fieldsync.v1 and " \
+            "bearer.<session token>: expected 101, got %r" % ws.head[:300]
+        assert ws.accept_ok()
+        assert ws.headers.get("sec-websocket-protocol") == "fieldsync.v1", \
+            "the answer must select the fieldsync.v1 subprotocol only: " \
+            "%r" % ws.headers
+        assert sup.token.encode() not in ws.head, \
+            "the answer echoes the token: %r" % ws.head
+        time.sleep(0.3)
+        admin_ok(srv, [mkop("zone", "zs", {"site": "s1", "name": "sub"})])
+        _wait_buckets(ws, "site/s1", 3.0)
+    finally:
+        ws.close()
+    assert sup.token not in srv.log(), \
+        "the server's log holds the session token"
+    # the header keeps working, and may offer the subprotocol too
+    ws = WebSocket(srv, "/v1/live", g.token, protocols=["fieldsync.v1"])
+    try:
+        assert ws.status == 101, "Authorization + fieldsync.v1: %r" % \
+            ws.head[:300]
+        assert ws.headers.get("sec-websocket-protocol") == "fieldsync.v1"
+    finally:
+        ws.close()
+
+
+def test_live_subprotocol_token_refusals(ctx):
+    srv, sup, g = _live_setup(ctx)
+    cases = (("a garbage bearer", ["fieldsync.v1", "bearer.garbage"], 401,
+              "UNAUTHORIZED"),
+             ("a device token", ["fieldsync.v1", "bearer." + sup.dtok], 401,
+              "UNAUTHORIZED"),
+             ("fieldsync.v1 and no token", ["fieldsync.v1"], 401,
+              "UNAUTHORIZED"),
+             ("a bearer without fieldsync.v1", ["bearer." + sup.token], 400,
+              "BAD_REQUEST"))
+    for what, protos, status, code in cases:
+        ws = WebSocket(srv, "/v1/live", None, protocols=protos)
+        try:
+            assert ws.status == status, "/v1/live offering %s: expected " \
+                "%d, got %r" % (what, status, ws.head[:300])
+            rest = ws.buf
+            while len(rest) < 20:
+                c = ws.s.recv(4096)
+                if not c:
+                    break
+                rest += c
+            assert code.encode() in rest, "/v1/live offering %s: the " \
+                "body must say %s: %r" % (what, code, rest[:200])
+        finally:
+            ws.s.close()
+    healthy(srv, "after refused subprotocol upgrades")
+
+
 def test_live_stops_after_revoke(ctx):
     """Revoke: every token of the device stops working at once, so an open
     /v1/live socket of that device gets no more change notices."""

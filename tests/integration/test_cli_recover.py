@@ -70,6 +70,39 @@ def test_cli_reset_server_keeps_urgent_report(ctx):
 test_cli_reset_server_keeps_urgent_report.timeout = 120
 
 
+def test_cli_revoked_device_is_not_called_a_reset_server(ctx):
+    """A 401 carries no store id, so the CLI said "reset or replaced (or
+    the device was revoked)" to a revoked device.  /healthz now names the
+    store: the same store as the device synced with means it was revoked;
+    another one (test_cli_reset_server_keeps_urgent_report) a reset."""
+    srv = ctx.server()
+    round_site(srv, 3)
+    r = H.req(srv, "GET", "/healthz")
+    assert r.status == 200 and r.raw.startswith(b"ok\nstore "), r
+    store = r.raw.decode().split("\nstore ")[1].strip()
+    assert len(store) == 32 and all(ch in "0123456789abcdef" for ch in store), r.raw
+    dev = Cli(ctx, srv, "phone")
+    dev.enroll_login("g1", role="guard")
+    assert dev.run("status")["store"] == store
+    dev.run("report", "repair", "--title", "door closer")
+    r = H.req(srv, "POST", "/v1/admin/revoke", {"device": dev.device},
+              token=srv.admin_token)
+    assert r.status == 200, r
+    b = dev.run("sync", ok=False)
+    assert "this device was revoked" in b["error"] and \
+        "reset or replaced" not in b["error"], b
+    b = dev.run("login", "--staff", "g1", "--pin", "1234", ok=False)
+    assert "this device was revoked" in b["error"] and b.get("code") == "REVOKED", b
+    # and a wiped server at the same address is still a reset
+    srv.stop()
+    shutil.rmtree(srv.data)
+    srv.start()
+    round_site(srv, 3)
+    b = dev.run("login", "--staff", "g1", "--pin", "1234", ok=False)
+    assert "reset or replaced" in b["error"] and \
+        "revoked" not in b["error"] and b.get("code") == "UNKNOWN_DEVICE", b
+
+
 def _page_overwrite(path, offset, rng):
     with open(path, "r+b") as f:
         f.seek(offset)

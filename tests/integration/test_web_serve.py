@@ -62,7 +62,7 @@ def test_serves_the_app_with_its_headers(ctx):
     for path in ("/board", "/setup/", "/V1/SYNC", "/nothing/here"):
         r = raw_http(srv, "GET", path)
         assert r.status == 404 and r.raw != SHELL, (path, r)
-    assert raw_http(srv, "GET", "/healthz").raw.strip() == b"ok"
+    assert raw_http(srv, "GET", "/healthz").raw.startswith(b"ok\nstore ")
     r = raw_http(srv, "GET", "/v1/nothing")
     assert r.status == 404 and r.raw != SHELL
     r = raw_http(srv, "POST", "/app.js", body=b"x",
@@ -111,3 +111,21 @@ def test_hsts_on_https_and_no_web_dir(ctx):
     # --web "" serves no app: / is the API's 404
     srv2 = ctx.server(args=["--web", ""])
     assert raw_http(srv2, "GET", "/").status == 404
+
+
+def test_demo_site_has_a_control_room_phone(ctx):
+    """The site record's `phone` (schema/SCHEMA.md) is what the entrapment
+    banner shows; the demo property has one, and an admin can set it."""
+    import subprocess
+    from harness import sync
+    srv = ctx.server()
+    srv.stop()
+    p = subprocess.run([srv.binary, "demo", "--data", srv.data],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-500:]
+    srv.start()
+    r = sync(srv, srv.admin_token, pull={"site/harbour": 0}, limit=10000)
+    assert r.status == 200, r
+    site = [x for x in r.body["buckets"]["site/harbour"]["recs"]
+            if x["c"] == "site" and x["id"] == "harbour"]
+    assert site and site[0]["f"].get("phone", "").startswith("+86"), site

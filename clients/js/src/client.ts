@@ -8,12 +8,14 @@
  * runtime has none); every tab hears about changes over BroadcastChannel.
  */
 import { DevClock, randomHex } from "./clock.js";
+import { defaultLive } from "./live.js";
 import { request, serverError, pack, unpack, type HttpOpts } from "./http.js";
 import {
 	loadRec,
 	meta,
 	metaNum,
 	metaStr,
+	originOf,
 	mergeFields,
 	emptyRec,
 	outAppend,
@@ -32,6 +34,7 @@ import {
 	type CheckinExtra,
 	type DeadLetter,
 	type DoneExtra,
+	type OrderStepExtra,
 	type Fields,
 	type Options,
 	type PhotoInput,
@@ -54,6 +57,7 @@ const SHIFT_GRACE_MS = 2 * 3600 * 1000;
 const PHOTO_MAX = 16 << 20;
 /** Longest `sun` the server takes (server/lib/sun.h). */
 const SUN_MAX = 1024;
+const ORDER_PHOTOS_MAX = 20; // photos one order names (order.photos)
 const LEASE_MS = 60000;
 const B32 = "0123456789abcdefghjkmnpqrstvwxyz";
 
@@ -202,12 +206,19 @@ export class Client {
 		return { device: v.device };
 	}
 
-	/** Use a session token from elsewhere (an admin token) for syncs. */
+	/** Use a session token from elsewhere (an admin token) for syncs and for
+	 * put(): the server applies those writes with the admin's rights (every
+	 * field but server-owned ones; protocol/PROTOCOL.md, "Write rules").
+	 * Evidence (checkins, ticks, orders) still needs a staff login. */
 	async attach(server: string, token: string): Promise<void> {
+		if (!server || !token) throw new FieldsyncError("EINVAL", "attach needs a server URL and a token");
 		await this.run("rw", async (tx) => {
 			await setMeta(tx, "url", server.replace(/\/+$/, ""));
 			await setMeta(tx, "stoken", token);
+			await setMeta(tx, "attached", "1");
+			for (const k of ["staff", "role", "site", "expires"]) await tx.del("meta", k);
 		});
+		this.emit("session", []);
 	}
 
 	/** POST /v1/login as a staff member of the device's site. Sync after it
@@ -231,6 +242,7 @@ export class Client {
 		if (typeof v?.token !== "string" || typeof v?.staff !== "string")
 			throw new FieldsyncError("ESERVER", "login: the server's answer has no token");
 		await this.run("rw", async (tx) => {
+			await tx.del("meta", "attached");
 			await setMeta(tx, "stoken", v.token);
 			await setMeta(tx, "staff", v.staff);
 			await setMeta(tx, "role", typeof v.role === "string" ? v.role : "");
@@ -247,6 +259,7 @@ export class Client {
 			await tx.del("meta", "stoken");
 			await tx.del("meta", "staff");
 			await tx.del("meta", "role");
+			await tx.del("meta", "attached");
 		});
 		this.emit("session", []);
 	}
@@ -274,10 +287,12 @@ export class Client {
 	private async writeTx(tx: Tx, c: string, id: string, f: Fields): Promise<Write> {
 		const bad = checkWrite(c, id, f);
 		if (bad) throw new FieldsyncError("EINVAL", bad);
-		const dev = await metaStr(tx, "device");
+		const dev = await originOf(tx);
 		if (!dev) throw new FieldsyncError("ESTATE", "this device is not enrolled (enroll first)");
+		// an attached admin token writes as itself: no staff, no `by`
 		const staff = await metaStr(tx, "staff");
-		if (!staff) throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
+		if (!staff && !(await metaStr(tx, "attached")))
+			throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
 		const r = (await loadRec(tx, c, id)) ?? emptyRec(c, id);
 		const s = await stampNow(tx, this.clock);
 		const st: Record<string, Stamp> = {};
@@ -292,10 +307,13 @@ export class Client {
 		return { id, bucket, hlc: s, urgent: false };
 	}
 
-	private async action(cols: string[], fn: (tx: Tx, who: { staff: string; site: string }) => Promise<Write>): Promise<Write> {
+	/** fn inside one write transaction for the logged-in staff member (or,
+	 * with `admin`, an attached admin token too), then tell and sync. */
+	private async action(cols: string[], fn: (tx: Tx, who: { staff: string; site: string }) => Promise<Write>, admin = false): Promise<Write> {
 		const w = await this.run("rw", async (tx) => {
 			const staff = await metaStr(tx, "staff");
-			if (!staff) throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
+			if (!staff && !(admin && (await metaStr(tx, "attached"))))
+				throw new FieldsyncError("ESTATE", "nobody is logged in on this device (login first)");
 			return fn(tx, { staff, site: await metaStr(tx, "site") });
 		});
 		this.emit("write", cols);
@@ -303,11 +321,12 @@ export class Client {
 		return w;
 	}
 
-	/** Write any fields of a record (supervisors edit the site's records).
-	 * id null makes a new record with a fresh id. */
+	/** Write any fields of a record (supervisors edit their site's records,
+	 * an attached admin token every site's). id null makes a new record
+	 * with a fresh id. */
 	async put(collection: string, id: string | null, fields: Fields): Promise<Write> {
 		const rid = id ?? newId(collection.slice(0, 2) || "r");
-		return this.action([collection], (tx) => this.writeTx(tx, collection, rid, fields));
+		return this.action([collection], (tx) => this.writeTx(tx, collection, rid, fields), true);
 	}
 
 	private async shiftTx(tx: Tx, staff: string, site: string): Promise<string | null> {
@@ -454,7 +473,14 @@ export class Client {
 		return { [atField]: this.clock.wall(), boot: this.clock.boot, mono: this.clock.mono() };
 	}
 
-	private async orderStep(orderId: string, step: "accept" | "on-site" | "resolve", note?: string): Promise<Write> {
+	private async orderStep(orderId: string, step: "accept" | "on-site" | "resolve", extra?: string | OrderStepExtra): Promise<Write> {
+		const x: OrderStepExtra = typeof extra === "string" ? { note: extra } : (extra ?? {});
+		const list = x.photos ?? [];
+		if (!Array.isArray(list) || list.length > ORDER_PHOTOS_MAX)
+			throw new FieldsyncError("EINVAL", `an order step takes at most ${ORDER_PHOTOS_MAX} photos`);
+		const phs: { hex: string; bytes: Uint8Array }[] = [];
+		for (const p of list) phs.push((await this.photoPrep(p))!);
+		const note = x.note;
 		return this.action(["order"], async (tx, who) => {
 			const r = await loadRec(tx, "order", orderId);
 			if (!r) throw new FieldsyncError("ENOTFOUND", `no order ${orderId} on this device (sync to fetch the orders)`);
@@ -469,21 +495,31 @@ export class Client {
 			const f: Fields = { status: to, ...this.stepEvidence(to + "_at") };
 			if (step === "accept" && !assignee) f.assignee = who.staff;
 			if (note !== undefined) f.note = note;
+			if (phs.length) {
+				// added to the order's photos (the reporter's stay), once each
+				const had = Array.isArray(r.f.photos) ? r.f.photos.filter((p): p is string => typeof p === "string") : [];
+				const all = [...new Set([...had, ...phs.map((p) => p.hex)])];
+				if (all.length > ORDER_PHOTOS_MAX)
+					throw new FieldsyncError("EINVAL", `an order holds at most ${ORDER_PHOTOS_MAX} photos (it has ${had.length})`);
+				for (const ph of phs) await this.photoQueue(tx, ph);
+				f.photos = all;
+			}
 			return this.writeTx(tx, "order", orderId, f);
 		});
 	}
 
-	/** Technician: take the order (assigns it to you when unassigned). */
-	accept(orderId: string, note?: string): Promise<Write> {
-		return this.orderStep(orderId, "accept", note);
+	/** Technician: take the order (assigns it to you when unassigned).
+	 * The second argument is a note, or {note, photos}. */
+	accept(orderId: string, extra?: string | OrderStepExtra): Promise<Write> {
+		return this.orderStep(orderId, "accept", extra);
 	}
-	/** Technician: arrived. */
-	onSite(orderId: string, note?: string): Promise<Write> {
-		return this.orderStep(orderId, "on-site", note);
+	/** Technician: arrived (a note, or {note, photos}). */
+	onSite(orderId: string, extra?: string | OrderStepExtra): Promise<Write> {
+		return this.orderStep(orderId, "on-site", extra);
 	}
-	/** Technician: fixed. */
-	resolve(orderId: string, note?: string): Promise<Write> {
-		return this.orderStep(orderId, "resolve", note);
+	/** Technician: fixed (a note, or {note, photos} of the repair). */
+	resolve(orderId: string, extra?: string | OrderStepExtra): Promise<Write> {
+		return this.orderStep(orderId, "resolve", extra);
 	}
 
 	/** Shift lead / supervisor: the handover from the current shift to
@@ -585,6 +621,7 @@ export class Client {
 				now: await correctedNow(tx, this.clock),
 				online: this.online,
 				syncing: this.syncing !== null,
+				live: this.liveOpen,
 				lastError: this.lastError,
 			};
 		});
@@ -834,6 +871,7 @@ export class Client {
 	// ---- automatic sync ------------------------------------------------------
 
 	private pokeTimer: ReturnType<typeof setTimeout> | null = null;
+	private liveOpen = false; // auto()'s /v1/live socket is open
 	private wake: (() => void) | null = null;
 
 	/** Ask the automatic sync (if running) to sync soon. */
@@ -846,11 +884,15 @@ export class Client {
 	}
 
 	/** Sync automatically: now, after every write, on network return, when
-	 * /v1/live pokes, every intervalMs while online, and with doubling
-	 * backoff after failures. Returns the function that stops it. */
+	 * /v1/live pokes (and when it opens, to catch up on what it missed),
+	 * every intervalMs while online (liveIntervalMs while the live socket is
+	 * open), and with doubling backoff after failures. Returns the function
+	 * that stops it. */
 	auto(opts: AutoOptions = {}): () => void {
 		this.stopAuto?.();
 		const interval = opts.intervalMs ?? 30000;
+		const liveInterval = Math.max(interval, opts.liveIntervalMs ?? 120000);
+		const every = () => (this.liveOpen ? liveInterval : interval);
 		const maxBackoff = opts.maxBackoffMs ?? 300000;
 		let stopped = false;
 		let backoff = 1000;
@@ -868,12 +910,12 @@ export class Client {
 			timer = null;
 			if (stopped) return;
 			try {
-				if (!(await this.session())) return schedule(interval);
+				if (!(await this.session())) return schedule(every());
 				await this.sync();
 				this.lastError = "";
 				backoff = 1000;
 				openLive();
-				schedule(interval);
+				schedule(every());
 			} catch (e) {
 				this.lastError = e instanceof Error ? e.message : String(e);
 				if (e instanceof FieldsyncError && e.code === "EAUTH") return schedule(maxBackoff);
@@ -888,19 +930,28 @@ export class Client {
 			void (async () => {
 				const [url, tok] = await this.run("ro", async (tx) => [await metaStr(tx, "url"), await metaStr(tx, "stoken")]);
 				if (!url || !tok || stopped) return;
-				let factory = this.options.webSocket;
-				if (factory === undefined && typeof process !== "undefined" && process.versions?.node)
-					factory = await (await import("./live-node.js")).loadNodeWebSocket();
-				if (!factory) return; // a browser WebSocket cannot send Authorization
-				const ws = factory(url.replace(/^http/, "ws") + "/v1/live", tok);
+				const factory = this.options.webSocket === undefined ? defaultLive() : this.options.webSocket;
+				if (!factory) return; // no WebSocket here: the interval sync still runs
+				let ws: WebSocketLike;
+				try {
+					ws = factory(url.replace(/^http/, "ws") + "/v1/live", tok);
+				} catch {
+					return; // a URL the runtime refuses: no live, sync still works
+				}
 				live = ws;
 				ws.binaryType = "arraybuffer";
-				ws.onopen = () => (liveBackoff = 1000);
+				ws.onopen = () => {
+					liveBackoff = 1000;
+					this.liveOpen = true;
+					this.poke(); // what changed while it was closed
+				};
 				ws.onmessage = () => this.poke();
 				ws.onerror = () => undefined;
 				ws.onclose = () => {
 					live = null;
 					if (stopped) return;
+					if (this.liveOpen) schedule(interval); // back to the short poll
+					this.liveOpen = false;
 					liveTimer = setTimeout(() => {
 						liveTimer = null;
 						openLive();
@@ -922,6 +973,7 @@ export class Client {
 			this.pokeTimer = null;
 			live?.close();
 			live = null;
+			this.liveOpen = false;
 			g.removeEventListener?.("online", onOnline);
 			this.wake = null;
 			if (this.stopAuto === stop) this.stopAuto = null;

@@ -2,29 +2,16 @@
  * live-node.ts — a minimal WebSocket client (RFC 6455, client side) for
  * Node, which has no WebSocket that sends an Authorization header: enough
  * for /v1/live (protocol/PROTOCOL.md), which only pushes binary frames.
- * Loaded on demand in Node only; browsers never import it.
+ * Imported by node.ts only (live.ts); browsers never load it.
  */
+import * as http from "node:http";
+import * as https from "node:https";
+import * as crypto from "node:crypto";
 import type { Socket } from "node:net";
 import type { WebSocketLike } from "./types.js";
 
-type Http = typeof import("node:http");
-type Https = typeof import("node:https");
-type Crypto = typeof import("node:crypto");
-let mods: { http: Http; https: Https; crypto: Crypto } | null = null;
-
-/** The factory, once Node's modules are loaded (imported lazily, so the
- * browser bundle never asks for them). */
-export async function loadNodeWebSocket(): Promise<(url: string, token: string) => WebSocketLike> {
-	mods ??= {
-		http: await import("node:http"),
-		https: await import("node:https"),
-		crypto: await import("node:crypto"),
-	};
-	return nodeWebSocket;
-}
-
 function frame(opcode: number, payload: Uint8Array): Buffer {
-	const mask = mods!.crypto.randomBytes(4);
+	const mask = crypto.randomBytes(4);
 	const n = payload.length;
 	const head = n < 126 ? 2 : 4;
 	const b = Buffer.alloc(head + 4 + n);
@@ -39,8 +26,7 @@ function frame(opcode: number, payload: Uint8Array): Buffer {
 	return b;
 }
 
-function nodeWebSocket(url: string, token: string): WebSocketLike {
-	const { http, https, crypto } = mods!;
+export function nodeWebSocket(url: string, token: string): WebSocketLike {
 	const u = new URL(url);
 	const key = crypto.randomBytes(16).toString("base64");
 	const ws: WebSocketLike = {

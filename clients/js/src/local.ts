@@ -47,6 +47,17 @@ export async function metaStr(tx: Tx, k: string): Promise<string> {
 	return typeof v === "string" ? v : "";
 }
 
+/** The origin of this client's own stamps: its device id; "admin" for an
+ * admin token attached without enrolling (the server stamps those writes
+ * with the admin's device id, admin-<hex>, which sorts after "admin", so a
+ * pulled copy of our own write replaces the local one). */
+export const ADMIN_ORIGIN = "admin";
+export async function originOf(tx: Tx): Promise<string> {
+	const dev = await metaStr(tx, "device");
+	if (dev) return dev;
+	return (await metaStr(tx, "attached")) ? ADMIN_ORIGIN : "";
+}
+
 export async function metaNum(tx: Tx, k: string): Promise<number> {
 	const v = await tx.get<number>("meta", k);
 	return typeof v === "number" ? v : 0;

@@ -44,6 +44,7 @@ const C: Record<string, Coll> = {
 			name: "str",
 			tz: "str",
 			households: "uint",
+			phone: "str",
 			alerts_off: "arr",
 			alert_warn_pct: "uint",
 			lone_worker_min: "uint",

@@ -13,6 +13,7 @@ import { DevClock, hlcMake, hlcRecv, hlcWall } from "./clock.js";
 import {
 	allOps,
 	clearBucket,
+	originOf,
 	deleteRec,
 	emptyRec,
 	loadRec,
@@ -333,7 +334,7 @@ export async function apply(
 	const x: Ctx = {
 		tx,
 		clk,
-		dev: (await metaStr(tx, "device")) || "unenrolled",
+		dev: (await originOf(tx)) || "unenrolled",
 		st,
 		again: false,
 		touched: new Set(),

@@ -93,6 +93,7 @@ export interface Status {
 	now: number; // corrected clock now, ms
 	online: boolean; // the last request reached the server
 	syncing: boolean; // a sync runs in this tab now
+	live: boolean; // auto()'s /v1/live socket is open (changes arrive at once)
 	lastError: string; // the last automatic sync's error, "" after success
 }
 
@@ -160,6 +161,13 @@ export interface DoneExtra {
 	checklist?: Value[]; // checklist_done
 }
 
+/** An order step's note and photos (order.photos: added to the order's
+ * list, each uploaded before the record that names it). */
+export interface OrderStepExtra {
+	note?: string;
+	photos?: PhotoInput[];
+}
+
 export interface ReportInput {
 	category:
 		| "elevator_entrapment"
@@ -212,8 +220,9 @@ export interface Options {
 	wire?: 1 | 2;
 	/** the fetch to use (tests: a fault-injecting one); default globalThis.fetch */
 	fetch?: typeof fetch;
-	/** opens /v1/live with the session token; default: Node's built-in client in
-	 * Node, none in browsers (a browser WebSocket cannot send Authorization) */
+	/** opens /v1/live with the session token; default: the runtime's WebSocket
+	 * with the token as a subprotocol (browsers; src/live.ts), Node's own
+	 * client through the Node entry (src/node.ts); null: no live socket */
 	webSocket?: ((url: string, token: string) => WebSocketLike) | null;
 	clock?: ClockHooks;
 	/** deflate request bodies when the runtime can (default true) */
@@ -229,4 +238,7 @@ export interface AutoOptions {
 	maxBackoffMs?: number;
 	/** open /v1/live and sync when poked; default true */
 	live?: boolean;
+	/** the slow poll while /v1/live is open (a fallback for a socket that
+	 * died without a close); default 120000, never below intervalMs */
+	liveIntervalMs?: number;
 }

@@ -9,7 +9,7 @@ import { createServer, request, type Server as HttpServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { BUILD, tmp } from "./harness.js";
 
 const ROOT = join(BUILD, "..");
@@ -63,6 +63,26 @@ export function front(api: () => string): Promise<Front> {
 		}
 		res.writeHead(200, { "Content-Type": "text/html", "Cache-Control": "no-store" });
 		res.end(PAGE);
+	});
+	// a WebSocket upgrade (/v1/live) is forwarded byte for byte
+	srv.on("upgrade", (req, sock, head) => {
+		const u = new URL(api());
+		const up = connect(Number(u.port), u.hostname, () => {
+			const lines = [`${req.method} ${req.url} HTTP/1.1`];
+			for (let i = 0; i < req.rawHeaders.length; i += 2)
+				lines.push(`${req.rawHeaders[i]}: ${/^host$/i.test(req.rawHeaders[i]) ? u.host : req.rawHeaders[i + 1]}`);
+			up.write(lines.join("\r\n") + "\r\n\r\n");
+			up.write(head);
+			sock.pipe(up).pipe(sock);
+		});
+		const end = () => {
+			up.destroy();
+			sock.destroy();
+		};
+		up.on("error", end);
+		sock.on("error", end);
+		up.on("close", end);
+		sock.on("close", end);
 	});
 	return new Promise((resolve) =>
 		srv.listen(0, "127.0.0.1", () =>

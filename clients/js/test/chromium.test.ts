@@ -5,7 +5,7 @@
  */
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { Server, adminPull, enrollCode, metric, setupSite, type Site } from "./harness.js";
+import { Server, adminPull, adminPush, enrollCode, metric, op, setupSite, type Site } from "./harness.js";
 import { browser, front, openPage, routeAssets, type Context, type Front, type Page } from "./browser.js";
 
 let srv: Server;
@@ -155,4 +155,39 @@ test("two tabs of one app sync at once: no batch sent twice, no op lost, each ta
 	assert.ok(locks, "Web Locks in Chromium");
 	await a.close();
 	await b.close();
+});
+
+test("/v1/live in the browser: the token rides as a subprotocol (never in the URL) and a server change arrives without waiting for the interval", async () => {
+	// a front of its own, its page not routed from memory: Chromium lets a
+	// page fulfilled by routing (an unknown address space) open no socket
+	// to loopback (Local Network Access)
+	const fr2 = await front(() => srv.url);
+	const p = await openPage(ctx, fr2.url);
+	const urls: string[] = [];
+	p.on("websocket", (ws) => urls.push(ws.url()));
+	await openClient(p, "live");
+	await enrollIn(p, "guard", "g1");
+	const live0 = await metric(srv, "fieldsync_live_sockets");
+	await p.evaluate(async () => {
+		const { c } = window as unknown as W;
+		(window as unknown as { stop: () => void }).stop = c.auto({ intervalMs: 600000 });
+	});
+	const until = async (what: string, cond: () => Promise<boolean>, ms = 8000) => {
+		const end = Date.now() + ms;
+		while (Date.now() < end) {
+			if (await cond()) return;
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		assert.fail(what + " not in time");
+	};
+	await until("the live socket", async () => (await metric(srv, "fieldsync_live_sockets")) > live0);
+	await adminPush(srv, [op("checkpoint", "cp-live", { site: "s1", name: "live", tag: "TAG-LIVE" })]);
+	const t0 = Date.now();
+	await until("the poked sync", () => p.evaluate(async () => (await (window as unknown as W).c.get("checkpoint", "cp-live")) !== null), 5000);
+	assert.ok(Date.now() - t0 < 5000);
+	assert.ok(urls.length >= 1, "the page opened a WebSocket");
+	for (const u of urls) assert.match(u, /\/v1\/live$/, "no token in the URL: " + u);
+	await p.evaluate(() => (window as unknown as { stop: () => void }).stop());
+	await p.close();
+	await fr2.close();
 });

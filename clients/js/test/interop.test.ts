@@ -5,7 +5,7 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { open, memoryStorage, type Rec } from "../src/index.js";
+import { open, memoryStorage, type Rec } from "../src/node.js";
 import { normValue } from "../src/local.js";
 import { Server, adminPull, cli, enrollCode, setupSite, tmp } from "./harness.js";
 

@@ -9,7 +9,7 @@ import { mkdtempSync, copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { open, memoryStorage, FieldsyncError, type Client, type Options } from "../src/index.js";
+import { open, memoryStorage, FieldsyncError, type Client, type Options } from "../src/node.js";
 import { hlcWall } from "../src/clock.js";
 import { Net } from "./net.js";
 import { Server, SERVER_BIN, adminPull, adminPush, call, enrollCode, metric, op, setupSite, tmp } from "./harness.js";
@@ -408,6 +408,91 @@ test("automatic sync: a write is sent on its own, and a /v1/live poke brings ano
 	await adminPush(srv, [op("checkpoint", "cp-new", { site: "s1", name: "new", tag: "TAG-N" })]);
 	await until(async () => (await c.get("checkpoint", "cp-new")) !== null);
 	stop();
+	c.close();
+});
+
+test("order steps take photos: each uploaded before the order that names it, added to the reporter's, once each", async () => {
+	const srv = await server();
+	await setupSite(srv);
+	const { c: g } = await device(srv, "g1", "guard");
+	const { c: t } = await device(srv, "t1", "technician");
+	const pic = (k: number, n = 30000) => new Uint8Array(n).map((_, i) => (i * k + 11) & 255);
+	const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+	const [p0, p1, p2, p3] = [pic(3), pic(5), pic(7), pic(9)];
+	const w = await g.report({ category: "repair", title: "Door closer", photo: p0 });
+	await g.sync();
+	await t.sync();
+	await t.accept(w.id, { note: "on my way", photos: [p1] });
+	await t.onSite(w.id, "here");
+	await t.resolve(w.id, { note: "replaced", photos: [p2, p3, p1] });
+	const st = await t.status();
+	assert.equal(st.photosQueued, 3, "three photos queued, p1 once");
+	assert.deepEqual((await t.get("order", w.id))!.f.photos, [hex(p0), hex(p1), hex(p2), hex(p3)]);
+	const stats = await t.sync();
+	assert.equal(stats.photosUploaded, 3);
+	assert.deepEqual([(await t.status()).photosQueued, (await t.status()).pendingOps], [0, 0]);
+	const o = (await adminPull(srv, "orders/s1")).get("order/" + w.id).f;
+	assert.equal(o.status, "resolved");
+	assert.equal(o.note, "replaced");
+	assert.deepEqual(o.photos, [hex(p0), hex(p1), hex(p2), hex(p3)]);
+	for (const p of [p0, p1, p2, p3]) {
+		const b = await call(srv, "GET", "/v1/blobs/" + hex(p));
+		assert.equal(b.status, 200);
+		assert.deepEqual(new Uint8Array(b.body), p);
+	}
+	// limits are checked before any work: 21 photos in one step, and (on
+	// an order still open, since a resolved one takes no further step) 17
+	// more on top of the 4 the order holds
+	await rejects(t.resolve(w.id, { photos: Array.from({ length: 21 }, (_, i) => pic(i + 20, 10)) }), "EINVAL");
+	const w2 = await g.report({ category: "repair", title: "Gate hinge", photo: p0 });
+	await g.sync();
+	await t.sync();
+	await t.accept(w2.id, { photos: [p1, p2, p3] });
+	await t.sync();
+	await rejects(t.onSite(w2.id, { photos: Array.from({ length: 17 }, (_, i) => pic(i + 50, 10)) }), "EINVAL");
+	assert.deepEqual([(await t.status()).photosQueued, (await t.status()).pendingOps], [0, 0]);
+	g.close();
+	t.close();
+});
+
+test("an attached admin token writes setup records (zones, checkpoints, routes, staff, standards, shifts) with the admin's rights; evidence still needs a staff login", async () => {
+	const srv = await server();
+	await setupSite(srv);
+	await adminPush(srv, [op("site", "s2", { name: "Site s2", tz: "Asia/Shanghai" })]);
+	const c = await open(memoryStorage("mem-admin"), { attempts: 2, backoffMs: 20 });
+	await c.attach(srv.url, srv.adminToken);
+	await c.sync();
+	const now = Date.now();
+	await c.put("zone", "z-new", { site: "s2", name: "Lobby", kind: "lobby" });
+	await c.put("checkpoint", "cp-2", { name: "Renamed by the admin" });
+	await c.put("checkpoint", "cp-s2", { site: "s2", zone: "z-new", name: "Gate", tag: "TAG-S2" });
+	await c.put("route", "r-s2", { site: "s2", name: "day", checkpoints: ["cp-s2"], every_min: 60, grace_min: 10 });
+	await c.put("staff", "sup2", { site: "s2", name: "Supervisor two", role: "supervisor", active: true });
+	await c.put("staff", "g2", { active: false });
+	await c.put("standard", "std-s2", { site: "s2", zone: "z-new", title: "Sweep", role: "cleaner", per: "day", times: 1, evidence: "none" });
+	await c.put("shift", "sh-s2", { site: "s2", role: "guard", starts: now, ends: now + 3600000, staff: ["sup2"], route: "r-s2" });
+	await c.put("site", "s2", { households: 300 });
+	assert.equal((await c.status()).pendingOps, 9);
+	const st = await c.sync();
+	assert.equal(st.opsAcked, 9, "every setup write applied");
+	const after = await c.status();
+	assert.deepEqual([after.pendingOps, after.deadLetters], [0, 0]);
+	const s1 = await adminPull(srv, "site/s1");
+	const s2 = await adminPull(srv, "site/s2");
+	assert.equal(s1.get("checkpoint/cp-2").f.name, "Renamed by the admin");
+	assert.equal(s1.get("staff/g2").f.active, false);
+	for (const k of ["zone/z-new", "checkpoint/cp-s2", "route/r-s2", "staff/sup2", "standard/std-s2", "shift/sh-s2", "site/s2"]) assert.ok(s2.has(k), k);
+	assert.equal(s2.get("site/s2").f.households, 300);
+	assert.match(s2.get("zone/z-new").s.name[1], /^admin-/, "the server stamps it with the admin's device");
+	assert.equal((await c.get("zone", "z-new"))?.f.name, "Lobby", "the local copy has the server's version");
+	// server-owned fields stay the server's, for the admin too
+	await rejects(c.put("order", "o-admin", { site: "s2", respond_by: now }), "EINVAL");
+	// evidence is a person's: no staff, no checkin
+	await rejects(c.checkin("TAG-0"), "ESTATE");
+	await rejects(c.done("task-0"), "ESTATE");
+	// a staff login ends the admin's writing rights on this store
+	await c.logout();
+	await rejects(c.put("zone", "z-x", { site: "s1", name: "x" }), "ESTATE");
 	c.close();
 });
 

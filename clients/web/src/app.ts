@@ -40,6 +40,14 @@ export async function sitePicker(label: string, then: () => void): Promise<HTMLE
   return sel;
 }
 
+/* The site's control-room number (site.phone) as a tel: link, text only;
+ * null when the site has none. */
+export function controlPhone(): HTMLElement | null {
+  const n = str(app.site?.phone).trim();
+  if (!n) return null;
+  return h("a", { class: "phone", href: "tel:" + n.replace(/[^0-9+*#]/g, "") }, n);
+}
+
 let toastTimer = 0;
 export function toast(msg: string, kind: "ok" | "err" = "ok"): void {
   const el = document.getElementById("toast");

@@ -28,7 +28,7 @@ function toErr(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-const EMPTY: Status = { online: navigator.onLine, pending: 0, lastSync: null, urgent: [], dead: [], offsetMs: 0, syncing: false, error: null };
+const EMPTY: Status = { online: navigator.onLine, pending: 0, lastSync: null, urgent: [], dead: [], offsetMs: 0, syncing: false, error: null, live: false };
 
 export async function openClient(): Promise<Client> {
   const lib: Lib = await open(indexedDBStorage(), { deviceName: "web" });
@@ -38,7 +38,7 @@ export async function openClient(): Promise<Client> {
   const statusCbs = new Set<(s: Status) => void>();
   const changeCbs = new Set<(c: Change[]) => void>();
   let stopAuto: (() => void) | null = null;
-  let autoMs = 0;
+  let autoMs = 0, autoLiveMs = 0;
 
   const refresh = async (): Promise<void> => {
     try {
@@ -53,21 +53,22 @@ export async function openClient(): Promise<Client> {
         online: s.online && navigator.onLine, pending: s.pendingOps, lastSync: s.lastSync || null,
         urgent: urgent.filter((u) => u.state === "queued").map((u) => ({ c: "order", id: u.id, category: u.category, title: u.title })),
         dead: dead.map((d) => ({ c: d.c, id: d.id, code: d.code, msg: d.msg, at: d.at })),
-        offsetMs: s.clockOffset, syncing: s.syncing, error: s.lastError || null,
+        offsetMs: s.clockOffset, syncing: s.syncing, error: s.lastError || null, live: s.live,
       };
     } catch { /* keep the last status */ }
     for (const f of statusCbs) f(st);
   };
 
-  const startAuto = (ms: number): void => {
-    if (!enrolled || !sess || ms === autoMs) return;
+  const startAuto = (ms: number, liveMs = 120000): void => {
+    if (!enrolled || !sess || (ms === autoMs && liveMs === autoLiveMs)) return;
     stopAuto?.();
     autoMs = ms;
-    stopAuto = lib.auto({ intervalMs: ms });
+    autoLiveMs = liveMs;
+    stopAuto = lib.auto({ intervalMs: ms, liveIntervalMs: liveMs });
   };
 
   lib.subscribe((ev) => {
-    void refresh().then(() => { if (sess) startAuto(autoMs || 15000); });
+    void refresh().then(() => { if (sess) startAuto(autoMs || 15000, autoLiveMs || 120000); });
     for (const f of changeCbs) f(ev.collections);
   });
   window.addEventListener("online", () => { void lib.sync().catch(() => undefined).then(refresh); });
@@ -122,8 +123,8 @@ export async function openClient(): Promise<Client> {
         return w.id;
       } catch (e) { throw toErr(e); }
     },
-    async orderStep(id, step, note) {
-      try { await lib[step](id, note); void refresh(); } catch (e) { throw toErr(e); }
+    async orderStep(id, step, note, photos) {
+      try { await lib[step](id, { note, photos }); void refresh(); } catch (e) { throw toErr(e); }
     },
     async photo(hex) {
       const b = await lib.photo(hex);
@@ -136,7 +137,7 @@ export async function openClient(): Promise<Client> {
       try { await lib.sync(); } catch (e) { await refresh(); throw toErr(e); }
       await refresh();
     },
-    syncEvery(ms) { startAuto(ms); },
+    syncEvery(ms, liveMs) { startAuto(ms, liveMs); },
     async clearDead() { await lib.clearDead(); await refresh(); },
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
       let r: { status: number; body: unknown };

@@ -12,6 +12,7 @@ export interface Status {
   offsetMs: number;       // server clock - device clock
   syncing: boolean;
   error: string | null;   // the last sync's failure, if it failed
+  live: boolean;          // /v1/live is open: changes arrive at once
 }
 export interface Session { staff: string; role: string; site: string; expires: number; admin?: boolean }
 
@@ -35,10 +36,13 @@ export interface Client {
   done(task: string, note?: string, photo?: Blob): Promise<void>;
   put(c: string, id: string, fields: Record<string, unknown>): Promise<void>;
   report(category: string, title: string, detail?: string, photo?: Blob): Promise<string>;
-  orderStep(id: string, step: "accept" | "onSite" | "resolve", note?: string): Promise<void>;
-  /* Sync every `ms` while online (the board asks for 1 s: a browser
-   * cannot open /v1/live with a token, so it polls; one request each). */
-  syncEvery(ms: number): void;
+  /* An order step with an optional note and photos (added to the order's
+   * photos, uploaded before the order is sent). */
+  orderStep(id: string, step: "accept" | "onSite" | "resolve", note?: string, photos?: Blob[]): Promise<void>;
+  /* Sync every `ms` while online and /v1/live is not open, every `liveMs`
+   * (default 120 s) while it is: a server change arrives over /v1/live at
+   * once, the poll is only the fallback (protocol/PROTOCOL.md, /v1/live). */
+  syncEvery(ms: number, liveMs?: number): void;
   photo(hash: string): Promise<Blob | null>;
   subscribe(cb: (changes: Change[]) => void): () => void;
   onStatus(cb: (s: Status) => void): () => void;

@@ -1,7 +1,7 @@
 // status.ts — the line at the top of every screen: online or offline, how
 // many changes wait, the last sync, urgent reports not yet sent (with
 // "phone the control room"), and changes the server refused.
-import { app, str, toast, errText } from "./app";
+import { app, str, toast, errText, controlPhone } from "./app";
 import { h, mount } from "./dom";
 import { t, tx, onLang } from "./i18n";
 import { hm } from "./time";
@@ -30,7 +30,7 @@ export function statusLine(root: HTMLElement): void {
     syncBtn.textContent = t("syncNow");
     mount(urgent, st.urgent.map((o) => h("div", { class: "banner urgent", role: "alert" },
       h("strong", null, t("urgentUnsent", { title: tx("cat_", o.category) + (o.title ? " — " + str(o.title) : "") })),
-      " ", t("urgentBanner"))));
+      " ", ...(controlPhone() ? [t("urgentBannerAt"), controlPhone()] : [t("urgentBanner")]))));
     mount(dead, st.dead.length ? h("details", { class: "banner dead" },
       h("summary", null, t("deadLetters", { n: st.dead.length })),
       h("ul", null, st.dead.map((d) => h("li", null, h("code", null, d.c + " " + d.id), " — ", d.code + ": " + d.msg))),

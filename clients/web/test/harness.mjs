@@ -124,7 +124,7 @@ export async function setupSite(srv, o = {}) {
   const now = Date.now();
   const cpName = o.cpName || ((i) => "Checkpoint " + i);
   const ops = [
-    { c: "site", id: site, f: { name: o.siteName || "Harbour Court", tz: "Asia/Shanghai", households: 400 } },
+    { c: "site", id: site, f: { name: o.siteName || "Harbour Court", tz: "Asia/Shanghai", households: 400, ...(o.phone ? { phone: o.phone } : {}) } },
     { c: "zone", id: "z-lobby", f: { site, name: "Lobby", kind: "lobby" } },
     { c: "zone", id: "z-stair", f: { site, name: "Stairwell A", kind: "stairwell" } },
   ];

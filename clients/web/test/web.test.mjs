@@ -96,15 +96,30 @@ test("cleaner: a tick with a photo; an early tick refused", () => withServer(asy
   await ctx.close();
 }));
 
-test("technician: order reported to resolved; an offline entrapment shows its banner until sent", () => withServer(async (srv) => {
-  const { site } = await setupSite(srv);
+test("technician: order reported to resolved; an offline entrapment shows its banner with the control room's number until sent", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv, { phone: "+86 21 5555 0199" });
   const { ctx, page } = await phone(b);
   await enrollAndLogin(page, srv, site, "technician", "t-1");
   await tab(page, "Orders", page.getByRole("heading", { name: "Open orders" }));
   await page.getByRole("combobox", { name: "Category" }).selectOption("repair");
   await page.getByRole("textbox", { name: "Title" }).fill("Lobby door closer broken");
   await page.getByRole("button", { name: "Report" }).click();
+  // two photos of the repair, made by the page (PNGs of two colours)
+  const pngs = await page.evaluate(async () => {
+    const out = [];
+    for (const colour of ["#a33", "#33a"]) {
+      const c = document.createElement("canvas"); c.width = 40; c.height = 30;
+      const g = c.getContext("2d"); g.fillStyle = colour; g.fillRect(0, 0, 40, 30);
+      const blob = await new Promise((r) => c.toBlob(r, "image/png"));
+      out.push(Array.from(new Uint8Array(await blob.arrayBuffer())));
+    }
+    return out;
+  });
   for (const step of ["Accept", "On site", "Resolve"]) {
+    if (step === "Resolve") {
+      const item = page.getByRole("listitem").filter({ hasText: "Lobby door closer broken" });
+      await item.getByLabel("Photos").setInputFiles(pngs.map((p, i) => ({ name: "fix" + i + ".png", mimeType: "image/png", buffer: Buffer.from(p) })));
+    }
     await page.getByRole("button", { name: step, exact: true }).click();
     await page.getByRole("button", { name: step, exact: true }).waitFor({ state: "detached" });
   }
@@ -116,16 +131,25 @@ test("technician: order reported to resolved; an offline entrapment shows its ba
   assert.equal(o.status, "resolved");
   assert.equal(o.assignee, "t-1");
   assert.ok(o.accepted_at && o.on_site_at && o.resolved_at);
+  assert.equal(o.photos?.length, 2, "resolved with two photos: " + JSON.stringify(o.photos));
+  for (const hx of o.photos) {
+    const blob = await fetch(srv.url + "/v1/blobs/" + hx, { headers: { Authorization: "Bearer " + srv.token } });
+    assert.equal(blob.status, 200, "the photo was uploaded before the order");
+  }
   // the entrapment, offline
   await ctx.setOffline(true);
   await page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
   await page.getByText("within 5 minutes").waitFor();
+  await page.getByText("Phone the control room: +86 21 5555 0199").waitFor();
   await page.getByRole("textbox", { name: "Title" }).fill("Lift 2 stuck between floors");
   await page.getByRole("button", { name: "Report" }).click();
   const banner = page.locator("#urgent").getByRole("alert").filter({ hasText: "phone the control room" });
   await banner.waitFor({ timeout: 10000 });
+  const call = banner.getByRole("link", { name: "+86 21 5555 0199" });
+  assert.equal(await call.getAttribute("href"), "tel:+862155550199", "the banner dials the site's control room");
   await page.reload();
   await banner.waitFor({ timeout: 10000 });
+  await banner.getByRole("link", { name: "+86 21 5555 0199" }).waitFor();
   await ctx.setOffline(false);
   await page.getByRole("button", { name: "Sync now" }).click();
   await banner.waitFor({ state: "detached", timeout: 20000 });
@@ -138,6 +162,10 @@ test("board: a guard's checkin shows within 2 s of the sync; hostile text does n
   const hostile = '<img src=x onerror="window.__pwned=1">';
   const { site } = await setupSite(srv, { cpName: (i) => (i === 1 ? hostile + "</script><script>window.__pwned=2</script>" : "Checkpoint " + i) });
   const sup = await desktop(b);
+  // the board learns of the guard's sync over /v1/live (its poll is 10 s
+  // without the socket, 60 s with it): a frame must arrive after the sync
+  const sockets = [], frames = [];
+  sup.page.on("websocket", (ws) => { sockets.push(ws.url()); ws.on("framereceived", () => frames.push(Date.now())); });
   await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
   await sup.page.locator('table.grid[data-shift="sh-guard"]').waitFor({ timeout: 15000 });
   const guard = await phone(b);
@@ -158,6 +186,8 @@ test("board: a guard's checkin shows within 2 s of the sync; hostile text does n
   const ms = Date.now() - synced;
   console.log("# board showed the checkin " + ms + " ms after the guard's sync");
   assert.ok(ms <= 2000);
+  assert.ok(sockets.length >= 1 && sockets.every((u) => /\/v1\/live$/.test(u)), "the board opened /v1/live, no token in its URL: " + sockets);
+  assert.ok(frames.some((t) => t >= synced - 1000), "the board was told over /v1/live");
   await sup.page.getByText("Lift", { exact: false }).count();
   await sup.page.getByText("</script><img src=x onerror=window.__pwned=3>").first().waitFor({ timeout: 5000 });
   for (const p of [sup.page, guard.page]) {
@@ -197,6 +227,63 @@ test("board: a round shows pending while the guard's device is unsynced, missed 
   await waitPending(guard.page, 0, 20000);
   await cell.and(sup.page.locator(".st-missed")).waitFor({ timeout: 15000 });
   await sup.ctx.close(); await guard.ctx.close();
+}));
+
+test("admin console: the admin token writes zones, checkpoints, routes, staff, standards and shifts", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const { ctx, page } = await desktop(b);
+  await page.goto(srv.url + "/");
+  await page.locator("details summary").click();
+  await page.getByRole("textbox", { name: "Admin token" }).fill(srv.token);
+  await page.getByRole("button", { name: "Open console" }).click();
+  await page.getByRole("link", { name: "Me", exact: true }).waitFor();
+  await page.getByRole("status").filter({ hasText: /last sync/ }).waitFor({ timeout: 15000 });
+  // roster times are typed in the site's zone (Asia/Shanghai, UTC+8, no DST)
+  const local = (ms) => new Date(ms + 8 * 3600000).toISOString().slice(0, 16);
+  const soon = Date.now() + 86400000;
+  const writes = [
+    ["zones", "z-garage", { Name: "Garage", Kind: "garage" }],
+    ["checkpoints", "cp-gate", { Name: "Garage gate", Zone: "z-garage", Tag: "TAG-GATE" }],
+    ["routes", "rt-day", { Name: "Day patrol", "Checkpoints (IDs in order, comma separated)": "cp-gate, cp-01", "Every (min)": "45", "Grace (min)": "5" }],
+    ["staffTab", "g-9", { Name: "Sun Li", Role: "guard" }],
+    ["standards", "std-gate", { Title: "Sweep the gate", Zone: "z-garage", Role: "cleaner", Per: "week", Times: "2" }],
+    ["shifts", "sh-day", { Role: "guard", Starts: local(soon), Ends: local(soon + 8 * 3600000), "Staff (IDs, comma separated)": "g-9", Route: "rt-day", Lead: "g-9" }],
+  ];
+  for (const [tabName, id, fields] of writes) {
+    await page.goto(srv.url + "/#/setup/" + tabName);
+    await page.locator('nav a[aria-current="page"][href="#/setup/' + tabName + '"]').waitFor();
+    const form = page.locator(".edit-slot form");
+    await form.getByLabel("ID", { exact: true }).fill(id);
+    for (const [label, v] of Object.entries(fields)) {
+      const ctl = form.getByLabel(label, { exact: true });
+      if ((await ctl.evaluate((e) => e.tagName)) === "SELECT") await ctl.selectOption(v);
+      else await ctl.fill(v);
+    }
+    await form.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved — queued").waitFor({ timeout: 5000 });
+    await page.getByRole("cell", { name: id, exact: true }).waitFor({ timeout: 5000 });
+  }
+  // an edit of an existing record: deactivate the cleaner
+  await page.goto(srv.url + "/#/setup/staffTab");
+  await page.getByRole("button", { name: "Edit c-1" }).click();
+  await page.locator(".edit-slot form").getByLabel("Active", { exact: true }).uncheck();
+  await page.locator(".edit-slot form").getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved — queued").waitFor({ timeout: 5000 });
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(page, 0, 20000);
+  assert.equal(await page.locator("#dead .dead").count(), 0, "no dead letters");
+  const recs = new Map((await srv.pull("site/" + site)).map((r) => [r.c + "/" + r.id, r.f]));
+  assert.equal(recs.get("zone/z-garage")?.name, "Garage");
+  assert.equal(recs.get("checkpoint/cp-gate")?.tag, "TAG-GATE");
+  assert.deepEqual(recs.get("route/rt-day")?.checkpoints, ["cp-gate", "cp-01"]);
+  assert.equal(recs.get("route/rt-day")?.every_min, 45);
+  assert.equal(recs.get("staff/g-9")?.role, "guard");
+  assert.equal(recs.get("standard/std-gate")?.per, "week");
+  assert.equal(recs.get("shift/sh-day")?.route, "rt-day");
+  assert.ok(Math.abs(recs.get("shift/sh-day")?.starts - soon) < 60000, "the roster time as typed");
+  assert.equal(recs.get("staff/c-1")?.active, false, "the edit reached the server");
+  assert.deepEqual(page.errors ?? [], []);
+  await ctx.close();
 }));
 
 test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async (srv) => {

@@ -176,7 +176,9 @@ export function boardView(el: HTMLElement): View {
     }, 50);
   };
   const unsub = app.client.subscribe(onChanges);
-  app.client.syncEvery(1000);
+  // changes arrive over /v1/live; the poll is the fallback (10 s without
+  // the socket, 60 s with it)
+  app.client.syncEvery(10000, 60000);
   const tick = setInterval(() => {
     for (const el2 of Array.from(orders.querySelectorAll<HTMLElement>(".countdown")))
       el2.textContent = " · " + countdown(Number(el2.dataset.deadline) - Date.now());

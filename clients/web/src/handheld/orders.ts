@@ -2,7 +2,7 @@
 // service level; an elevator entrapment its 5-minute limit and "phone the
 // control room" until the server has it); a technician accepts, is on
 // site, resolves with photos.
-import { app, session, str, errText, toast, type View } from "../app";
+import { app, session, str, errText, toast, controlPhone, type View } from "../app";
 import { h, mount, field } from "../dom";
 import { t, tx, minutesText } from "../i18n";
 import { dayhm, countdown, zoneName } from "../time";
@@ -54,7 +54,8 @@ export function ordersView(el: HTMLElement): View {
   const msg = h("p", { class: "msg", "aria-live": "assertive" });
   const list = h("section", { class: "card" });
   const showWarn = (): void => mount(warn, cat.value === "elevator_entrapment"
-    ? h("div", { class: "banner urgent" }, h("strong", null, t("entrapmentLimit")), " ", t("phoneControl")) : null);
+    ? h("div", { class: "banner urgent" }, h("strong", null, t("entrapmentLimit")), " ",
+      ...(controlPhone() ? [t("phoneControlAt"), controlPhone()] : [t("phoneControl")])) : null);
   cat.addEventListener("change", showWarn);
   const btn = h("button", { type: "submit", class: "primary" }, t("report"));
   const form = h("form", { class: "card", onsubmit: async (e: Event) => {
@@ -85,6 +86,8 @@ export function ordersView(el: HTMLElement): View {
         const dl = deadlineOf(o);
         const step = tech ? nextStep(o, s.staff) : null;
         const note = h("input", { type: "text", maxlength: 2000 });
+        // the technician's own photos (the repair, the meter), on any step
+        const stepPhotos = h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true });
         return h("li", { class: "order cat-" + str(o.category) },
           h("h3", null, tx("cat_", o.category) + " — " + (str(o.title) || o.id)),
           h("p", null, tx("os_", o.status ?? "reported"), " · ",
@@ -94,14 +97,18 @@ export function ordersView(el: HTMLElement): View {
           step ? h("form", { class: "order-step", onsubmit: async (e: Event) => {
             e.preventDefault();
             try {
-              await app.client.orderStep(o.id, step.key, note.value.trim() || undefined);
+              const ph = await photosOf(stepPhotos);
+              await app.client.orderStep(o.id, step.key, note.value.trim() || undefined, ph.length ? ph : undefined);
               toast(t("saved"));
               void update();
             } catch (err) { toast(t("error", { msg: errText(err) }), "err"); }
-          } }, step.key === "resolve" ? field(t("note"), note) : null,
+          } }, step.key === "resolve" ? field(t("note"), note) : null, field(t("stepPhotos"), stepPhotos),
           h("button", { type: "submit", class: "primary" }, t(step.key))) : null);
       })) : h("p", null, t("noOrders")));
   };
+  // a background redraw (a sync, a live poke) must not drop photos chosen
+  // or a note typed for a step not yet submitted
+  const unsent = (): boolean => Array.from(list.querySelectorAll("input")).some((i) => (i.type === "file" ? (i.files?.length ?? 0) > 0 : i.value !== ""));
   void update();
-  return { update: () => { if (!el.contains(document.activeElement)) void update(); } };
+  return { update: () => { if (!el.contains(document.activeElement) && !unsent()) void update(); } };
 }
