@@ -46,6 +46,7 @@ DEB_NEEDS := /usr/bin/cc:gcc \
              /etc/ssl/certs/ca-certificates.crt:ca-certificates \
              /usr/bin/python3:python3 \
              /usr/lib/python3/dist-packages/msgpack/__init__.py:python3-msgpack \
+             /usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography \
              /usr/bin/curl:curl \
              /usr/bin/xz:xz-utils \
              /usr/bin/dpkg-source:dpkg-dev \

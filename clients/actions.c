@@ -429,6 +429,10 @@ int fs_checkin(fs_client *c, const fs_checkin_req *q, fs_write *out)
 		rc = cl_fail(c, FSC_EINVAL, "which checkpoint? (its id or tag)");
 		goto out;
 	}
+	if (q->sun && (!q->sun[0] || strlen(q->sun) > FS_SUN_MAX)) {
+		rc = cl_fail(c, FSC_EINVAL, "the tag's URL must be 1-1024 bytes");
+		goto out;
+	}
 	if (q->shift && q->shift[0])
 		snprintf(shift, sizeof(shift), "%s", q->shift);
 	else if ((rc = current_shift(c, t, shift, sizeof(shift))))
@@ -465,7 +469,11 @@ int fs_checkin(fs_client *c, const fs_checkin_req *q, fs_write *out)
 	if (q->has_pos) {
 		f_num(&fs, "lat", q->lat);
 		f_num(&fs, "lon", q->lon);
+		if (q->acc >= 0)
+			f_num(&fs, "acc", q->acc);
 	}
+	if (q->sun)
+		f_str(&fs, "sun", q->sun);
 	rc = cl_write(c, t, "checkin", id, fs.f, fs.n, out);
 out:
 	arena_free(a);

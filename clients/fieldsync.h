@@ -245,7 +245,14 @@ typedef struct {
 	const char *shift;  /* NULL: fs_current_shift() */
 	int has_pos;
 	double lat, lon;
+	double acc;         /* with has_pos: the fix's accuracy in metres; < 0: unknown */
+	/* The URL a secure tag (NTAG 424 DNA) wrote when tapped, exactly as
+	 * read (the server verifies it: schema/EVIDENCE.md); NULL: none. */
+	const char *sun;
 } fs_checkin_req;
+
+/* Longest `sun` the server takes (server/lib/sun.h's SUN_MAX). */
+#define FS_SUN_MAX 1024
 
 /* Record a checkin (evidence: never changed, never deleted). */
 int fs_checkin(fs_client *c, const fs_checkin_req *r, fs_write *out);

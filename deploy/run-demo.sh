@@ -12,14 +12,19 @@ port=${FIELDSYNC_DEMO_PORT:-8443}
 case $bin in */*) ;; *) bin=./$bin ;; esac
 [ -x "$bin" ] || { echo "run-demo: $bin is not an executable (run make first)" >&2; exit 1; }
 
+# The key the demo's secure NFC tags are sealed with (schema/EVIDENCE.md).
+tagkey=$dir/tag.key
 if [ ! -f "$dir/.demo-ready" ]; then
 	mkdir -p "$dir"
+	if [ ! -f "$tagkey" ]; then
+		(umask 077; openssl rand -hex 32 > "$tagkey")
+	fi
 	if [ ! -f "$dir/admin.token" ]; then
 		echo "run-demo: creating the store in $dir"
 		"$bin" init --data "$dir"
 	fi
 	echo "run-demo: loading the demo property"
-	"$bin" demo --data "$dir"
+	"$bin" demo --data "$dir" --tag-key-file "$tagkey"
 	touch "$dir/.demo-ready"
 fi
 
@@ -50,5 +55,6 @@ fieldsync demo
   stop:         Ctrl-C
 
 MSG
+[ -f "$tagkey" ] && set -- --tag-key-file "$tagkey"
 exec "$bin" serve --data "$dir" --listen "127.0.0.1:$port" \
-	--cert "$tls/cert.pem" --key "$tls/key.pem"
+	--cert "$tls/cert.pem" --key "$tls/key.pem" "$@"

@@ -19,9 +19,15 @@ static const char *const e_order_status[] = {
 	NULL};
 static const char *const e_trust[] = {"verified", "corrected", "unverified",
                                       NULL};
+static const char *const e_tag[] = {"verified", "replayed", "invalid", "absent",
+                                    NULL};
+static const char *const e_place[] = {"inside", "outside", "unknown", NULL};
+static const char *const e_verdict[] = {"strong", "normal", "weak", "suspect",
+                                        NULL};
 const char *const schema_alert_kinds[] = {
 	"urgent_order", "sla_warning", "sla_breach", "patrol_missed",
-	"lone_worker", "task_overdue", "sync_failing", NULL};
+	"lone_worker", "task_overdue", "sync_failing", "tag_replayed",
+	"tag_invalid", "boot_overlap", NULL};
 static const char *const e_severity[] = {"info", "warning", "critical", NULL};
 static const char *const e_hook_format[] = {"json", "wecom", "dingtalk",
                                             "slack", NULL};
@@ -39,6 +45,7 @@ static const sfield f_site[] = {
 	F("alert_warn_pct", FT_UINT, G_ADMIN),
 	F("lone_worker_min", FT_UINT, G_ADMIN),
 	F("sync_fail_runs", FT_UINT, G_ADMIN),
+	F("require_position", FT_BOOL, G_ADMIN),
 	F("phone", FT_STR, G_ADMIN), /* the control room's number */
 };
 static const sfield f_zone[] = {
@@ -50,6 +57,7 @@ static const sfield f_checkpoint[] = {
 	F("site", FT_ID, G_STAFF), F("zone", FT_ID, G_STAFF),
 	F("name", FT_STR, G_STAFF), F("tag", FT_STR, G_STAFF),
 	F("lat", FT_NUM, G_STAFF), F("lon", FT_NUM, G_STAFF),
+	F("radius", FT_NUM, G_STAFF),
 };
 static const sfield f_route[] = {
 	F("site", FT_ID, G_STAFF), F("name", FT_STR, G_STAFF),
@@ -101,9 +109,12 @@ static const sfield f_checkin[] = {
 	F("checkpoint", FT_ID, CK), F("staff", FT_ID, CK),
 	F("at", FT_UINT, CK), F("boot", FT_STR, CK), F("mono", FT_UINT, CK),
 	E("method", e_method, CK), F("lat", FT_NUM, CK), F("lon", FT_NUM, CK),
-	F("note", FT_STR, CK),
+	F("note", FT_STR, CK), F("sun", FT_STR, CK), F("acc", FT_NUM, CK),
 	F("rcv", FT_UINT, G_SERVER), F("skew", FT_INT, G_SERVER),
 	F("at_est", FT_UINT, G_SERVER), E("trust", e_trust, G_SERVER),
+	E("tag", e_tag, G_SERVER), F("tag_ctr", FT_UINT, G_SERVER),
+	E("place", e_place, G_SERVER), E("verdict", e_verdict, G_SERVER),
+	F("reasons", FT_ARR, G_SERVER),
 };
 #define RP (G_STAFF | G_REPORTER)
 #define RT (G_STAFF | G_REPORTER | G_TECH)

@@ -24,6 +24,7 @@
 #include "server/svc/hooks.h"
 #include "server/core/engine.h"
 #include "server/http/http.h"
+#include "server/svc/tags.h"
 #include "server/svc/tasks.h"
 #include "server/lib/dirlock.h"
 #include "server/svc/blobquota.h"
@@ -43,6 +44,8 @@ typedef struct {
 	const char *out, *from;               /* backup, restore */
 	const char *site;                     /* catalogue, import, export */
 	const char *web;                      /* serve: the web app's directory */
+	const char *tag_key_file;             /* secure tags (svc/tags.h) */
+	uint8_t tag_key[32];
 	const char *kind, *file;              /* import, export */
 	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
@@ -117,6 +120,7 @@ static const option opts[] = {
 	{"--kind", O_STR, OFF(kind), "K     import, export: staff, zone, checkpoint, route, roster, standard"},
 	{"--task-interval-ms", O_U64, OFF(tasks_ms), "N  task generation pass over every site every N ms (600000)"},
 	{"--from", O_STR, OFF(from), "FILE  restore: the archive to read"},
+	{"--tag-key-file", O_STR, OFF(tag_key_file), "FILE  the key secure tags are sealed with (64 hex; else $FIELDSYNC_TAG_KEY)"},
 	{"--web", O_STR, OFF(web), "DIR   serve: the web app at / (build/web; \"\": none)"},
 	{"--alert-poll-ms", O_U64, OFF(alert_poll_ms), "N  alert rules look at marked records and timers at least every N ms (1000)"},
 	{"--webhook-allow-private", O_FLAG, OFF(hooks.allow_private), "      webhooks may call loopback/private addresses (tests; never for tenants)"},
@@ -278,6 +282,13 @@ static int open_all(app *a, int create)
 	so.readers = 512;
 	if (store_open(&a->st, a->o.data, &so) || !a->st) {
 		fprintf(stderr, "fieldsyncd: cannot open the store in %s\n", a->o.data);
+		return -1;
+	}
+	char err[300];
+	int k = tags_load_key(a->o.tag_key_file, a->o.tag_key, err, sizeof(err));
+	a->o.ecfg.tag_key = k == 1 ? a->o.tag_key : NULL;
+	if (k < 0 || tags_check_store(a->st, a->o.ecfg.tag_key, err, sizeof(err))) {
+		fprintf(stderr, "fieldsyncd: %s\n", err);
 		return -1;
 	}
 	if (engine_open(&a->e, a->st, &a->o.ecfg) || hooks_register(a->e)) {

@@ -41,7 +41,7 @@ static const opt_def opt_defs[] = {
 	{"to-shift", 1}, {"every", 1},  {"help", 0},     {"raw", 0},
 	{"out", 1},    {"url", 1},      {"token-file", 1}, {"site", 1},
 	{"role", 1},   {"uses", 1},     {"ttl", 1},      {"device", 1},
-	{"all", 0},    {"proxy", 1},    {"wire", 1},
+	{"all", 0},    {"proxy", 1},    {"wire", 1},     {"sun", 1},
 };
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
 _Static_assert(NOPTS <= MAX_OPTS, "raise MAX_OPTS");
@@ -802,7 +802,8 @@ static int cmd_checkin(cli *x)
 
 	if (x->npos != 1)
 		return fail(x, EXIT_USAGE, "usage: fieldsync checkin TAG-or-CHECKPOINT "
-		            "[--method nfc|qr|manual] [--note T] [--shift ID]");
+		            "[--method nfc|qr|manual] [--note T] [--shift ID] "
+		            "[--sun URL]");
 	if ((rc = open_client(x, 1, 3000)))
 		return rc;
 	memset(&q, 0, sizeof(q));
@@ -810,6 +811,7 @@ static int cmd_checkin(cli *x)
 	q.method = opt(x, "method");
 	q.note = opt(x, "note");
 	q.shift = opt(x, "shift");
+	q.sun = opt(x, "sun");
 	if ((rc = fs_checkin(x->c, &q, &w)))
 		return lib_fail(x, rc);
 	snprintf(what, sizeof(what), "checkin at %s", x->pos[0]);
@@ -1566,9 +1568,12 @@ static const command commands[] = {
 	 "My shift now: times (site zone), route with checkpoints done and due,\n"
 	 "tasks, the handover note left for it, and the next shift of the post."},
 	{"tasks", cmd_tasks, "", "tasks", "My tasks (a supervisor: all of them)."},
-	{"checkin", cmd_checkin, "method note shift",
-	 "checkin TAG-or-CHECKPOINT [--method nfc|qr|manual] [--note T] [--shift ID]",
-	 "Record a checkpoint scan (evidence: never changed); works offline."},
+	{"checkin", cmd_checkin, "method note shift sun",
+	 "checkin TAG-or-CHECKPOINT [--method nfc|qr|manual] [--note T] [--shift ID]\n"
+	 "        [--sun URL]",
+	 "Record a checkpoint scan (evidence: never changed); works offline.\n"
+	 "--sun: the URL a secure tag (NTAG 424 DNA) wrote, as read; the server\n"
+	 "verifies it (schema/EVIDENCE.md)."},
 	{"done", cmd_done, "note photo", "done TASK [--note T] [--photo FILE]",
 	 "Mark a task done; works offline."},
 	{"skip", cmd_skip, "note", "skip TASK --note T",

@@ -325,6 +325,8 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		uint64_t rejected = 0, pushed = 0;
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
 		rc = apply_anchor(&x);
+		if (!rc)
+			rc = boot_note(&x);
 		if (!rc && j->p->role != ROLE_ADMIN && j->p->staff[0])
 			rc = device_session_hold(t, j->p->device, j->p->staff,
 			                         j->t);

@@ -48,8 +48,8 @@ int anchor_put(store_txn *t, const char *device, const char *boot,
 	return store_put(t, ST_ANCHORS, sv_of(k, n), sv_of(b, 8));
 }
 
-static int set_server(actx *x, record *r, const char *name, wval v,
-                      const stamp *st)
+int set_server(actx *x, record *r, const char *name, wval v,
+               const stamp *st)
 {
 	wval *copy = arena_dup(x->a, &v, sizeof(v));
 	if (!copy)
@@ -62,10 +62,11 @@ static int set_server(actx *x, record *r, const char *name, wval v,
 /* The evidence time of a time the device claims (`at`, its own wall clock)
  * captured at `mono` ms since boot `boot` (protocol/PROTOCOL.md,
  * "Evidence time"): from the device's anchor when there is one, else the
- * claim less the request's skew, else the request time. */
+ * claim less the request's skew, else the request time; unverified when
+ * the boot overlaps another (boots.c; *overlap, when asked, says so). */
 static void estimate(actx *x, const char *boot, int has_mono, uint64_t mono,
                      int has_at, uint64_t at, uint64_t *at_est,
-                     const char **trust)
+                     const char **trust, int *overlap)
 {
 	job *j = x->j;
 	int64_t anchor = 0;
@@ -90,6 +91,12 @@ static void estimate(actx *x, const char *boot, int has_mono, uint64_t mono,
 		else
 			est = (int64_t)j->t;
 	}
+	/* a boot that claims uptime another boot overlaps proves no time */
+	int fenced = has_anchor && boot_fenced(x->t, j->p->device, boot, est);
+	if (fenced)
+		*trust = "unverified";
+	if (overlap)
+		*overlap = fenced;
 	*at_est = est < 0 ? 0 : (uint64_t)est;
 }
 
@@ -103,8 +110,9 @@ int fill_checkin(actx *x, record *r)
 	int has_at = rec_u64(r, "at", &at);
 	int has_mono = rec_u64(r, "mono", &mono);
 	const char *trust;
+	int overlap;
 	estimate(x, rec_str(x->a, r, "boot"), has_mono, mono, has_at, at, &at_est,
-	         &trust);
+	         &trust, &overlap);
 	int rc;
 	if ((rc = set_server(x, r, "rcv", wv_of_u64(j->t), &st)) ||
 	    (rc = set_server(x, r, "skew", j->has_wall ? wv_of_i64(skew) : (wval){0},
@@ -112,7 +120,7 @@ int fill_checkin(actx *x, record *r)
 	    (rc = set_server(x, r, "at_est", wv_of_u64(at_est), &st)) ||
 	    (rc = set_server(x, r, "trust", wv_of_str(trust), &st)))
 		return rc;
-	return FS_OK;
+	return fill_evidence(x, r, trust, overlap, at_est, &st);
 }
 
 /* The steps of tasks and orders that carry a time, and where its evidence
@@ -152,12 +160,12 @@ static int fill_step(actx *x, unsigned i, const record *old, record *nw,
 	int rc;
 	if (reached && !non_nil(at)) {
 		/* no device time for the step: its evidence time is the time */
-		estimate(x, boot, has_mono, mono, 0, 0, &est, &trust);
+		estimate(x, boot, has_mono, mono, 0, 0, &est, &trust, NULL);
 		if ((rc = set_server(x, nw, step_times[i].at, wv_of_u64(est), &st)))
 			return rc;
 	} else if (non_nil(at) && !(non_nil(oat) && wv_equal(&oat->val, &at->val))) {
 		int has_at = wv_u64(&at->val, &v);
-		estimate(x, boot, has_mono, mono, has_at, v, &est, &trust);
+		estimate(x, boot, has_mono, mono, has_at, v, &est, &trust, NULL);
 	} else {
 		if (non_nil(at) || !non_nil(rec_get(nw, step_times[i].est)))
 			return FS_OK;

@@ -20,6 +20,9 @@
  *               write, hooks
  *   derive.c    fields the server fills (checkin receive time, skew,
  *               trust; order deadlines) and clock anchors
+ *   boots.c     one boot at a time: a boot claiming uptime that overlaps
+ *               another boot of its device is fenced
+ *   evidence.c  a checkin's secure tag, place, verdict and reasons
  *   pull.c      one bucket of a pull, from the bucket index
  *   engine_int.h  what these files share
  */
@@ -41,6 +44,9 @@ typedef struct {
 	fs_limits lim;
 	/* Added to the wall clock (tests and scenario runs); 0 normally. */
 	int64_t clock_offset_ms;
+	/* The server's tag key (model/tag.h), 32 bytes; NULL: none, and no
+	 * secure tag can be registered or verified. */
+	const uint8_t *tag_key;
 } engine_cfg;
 
 typedef struct engine engine;
@@ -52,6 +58,8 @@ void engine_close(engine *e);
 
 store *engine_store(engine *e);
 const fs_limits *engine_limits(const engine *e);
+/* engine_cfg's tag_key (NULL: none). */
+const uint8_t *engine_tag_key(const engine *e);
 /* The server clock in ms (wall clock plus the configured offset). */
 uint64_t engine_now(const engine *e);
 /* A fresh server HLC stamp, and the clock's current value. */

@@ -137,6 +137,9 @@ int order_lattice(actx *x, const record *old, record *nw, const wval *f,
 /* derive.c */
 int fill_checkin(actx *x, record *r);
 int fill_order(actx *x, record *r);
+/* Set a server-owned field of r (the value is copied into the arena). */
+int set_server(actx *x, record *r, const char *name, wval v,
+               const stamp *st);
 /* The step times of a task or order: a time the write reached without
  * one, and the evidence time and trust of each time it set (f: the op's
  * own fields, whose boot/mono date it). */
@@ -146,6 +149,17 @@ int anchor_get(store_txn *t, const char *device, const char *boot,
                int64_t *anchor);
 int anchor_put(store_txn *t, const char *device, const char *boot,
                int64_t anchor);
+
+/* boots.c: a request's boot against the device's earlier boots (before
+ * its batches); 1 when a checkin of `boot` at at_est lies before the
+ * boot's fence. */
+int boot_note(actx *x);
+int boot_fenced(store_txn *t, const char *device, const char *boot,
+                int64_t at_est);
+
+/* evidence.c: a new checkin's tag, place, verdict and reasons. */
+int fill_evidence(actx *x, record *r, const char *trust, int boot_overlap,
+                  uint64_t at_est, const stamp *st);
 
 /* pull.c: one bucket of the response: {cursor, more, reset, recs, gone};
  * enc 2: `cols` (one v2 page, protocol/colwire.h) in place of `recs`. */

@@ -48,6 +48,7 @@ uint64_t engine_hlc_recv(engine *e, uint64_t remote)
 
 store *engine_store(engine *e) { return e->st; }
 const fs_limits *engine_limits(const engine *e) { return &e->cfg.lim; }
+const uint8_t *engine_tag_key(const engine *e) { return e->cfg.tag_key; }
 
 void engine_set_notify(engine *e, engine_notify_fn fn, void *ctx)
 {

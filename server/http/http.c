@@ -35,6 +35,7 @@
 #include "server/model/policy.h"
 #include "server/svc/devices.h"
 #include "server/svc/reports.h"
+#include "server/svc/tags.h"
 #include "server/http/web.h"
 
 #define COMPRESS_MIN 1024
@@ -517,6 +518,11 @@ static int h_enroll(req_ctx *r) { return run_body_handler(r, do_enroll); }
 static int h_login(req_ctx *r) { return run_body_handler(r, do_login); }
 static int h_codes(req_ctx *r) { return run_body_handler(r, do_codes); }
 static int h_pin(req_ctx *r) { return run_body_handler(r, do_pin); }
+static int do_tags(req_ctx *r, const wval *b, wbuf *o, const char **m)
+{
+	return tags_admin(r->h->e, &r->p, b, r->a, o, m);
+}
+static int h_tags(req_ctx *r) { return run_body_handler(r, do_tags); }
 static int h_revoke(req_ctx *r) { return run_body_handler(r, do_revoke); }
 
 /* POST /v1/admin/import/<site>?kind=K, text/csv (svc/import.h; its
@@ -994,6 +1000,7 @@ static const route routes[] = {
 	{"POST", "/v1/login", 1u << TOK_DEVICE, h_login, NULL},
 	{"POST", "/v1/admin/enroll-codes", SESSION, h_codes, NULL},
 	{"POST", "/v1/admin/staff-pin", SESSION, h_pin, NULL},
+	{"POST", "/v1/admin/tags", SESSION, h_tags, NULL},
 	{"POST", "/v1/admin/revoke", SESSION, h_revoke, NULL},
 	{"POST", "/v1/admin/import/", SESSION, NULL, h_import},
 	{"GET", "/v1/reports/devices/", SESSION, NULL, h_report_devices},

@@ -1,7 +1,9 @@
 /*
  * crypto.h — the only door to OpenSSL's libcrypto (TLS itself is set up
  * through CivetWeb's options): CSPRNG, SHA-256, PBKDF2-SHA256, HMAC, constant
- * time comparison, hex.
+ * time comparison, hex; AES-128 (ECB block, CBC without padding) and
+ * AES-CMAC (RFC 4493) for secure NFC tags (lib/sun.c); AES-256-GCM to keep
+ * secrets encrypted at rest.
  */
 #ifndef FS_CRYPTO_H
 #define FS_CRYPTO_H
@@ -28,6 +30,31 @@ crypto_sha *crypto_sha_new(void);
 void crypto_sha_update(crypto_sha *h, const void *p, size_t n);
 void crypto_sha_final(crypto_sha *h, uint8_t out[32]); /* frees h */
 void crypto_sha_free(crypto_sha *h);                   /* safe on NULL */
+
+/* AES-128 of one block (ECB).  FS_OK or FS_E_INTERNAL. */
+int crypto_aes128_ecb(const uint8_t key[16], const uint8_t in[16],
+                      uint8_t out[16]);
+/* AES-128-CBC decryption of n bytes (a multiple of 16, no padding) with
+ * `iv`.  FS_OK, FS_E_BAD_REQUEST (n), or FS_E_INTERNAL. */
+int crypto_aes128_cbc_decrypt(const uint8_t key[16], const uint8_t iv[16],
+                              const uint8_t *in, size_t n, uint8_t *out);
+/* AES-128-CMAC (RFC 4493, NIST SP 800-38B) of p[0..n).  FS_OK or
+ * FS_E_INTERNAL. */
+int crypto_aes128_cmac(const uint8_t key[16], const void *p, size_t n,
+                       uint8_t out[16]);
+
+/* AES-256-GCM: seal p[0..n) into out[0..n + CRYPTO_SEAL_OVERHEAD) as
+ * nonce(12) || ciphertext || tag(16), with `ad` authenticated beside it.
+ * Open checks the tag: FS_OK, or FS_E_BAD_REQUEST when the key, the
+ * associated data or the bytes are wrong. */
+#define CRYPTO_SEAL_OVERHEAD 28
+int crypto_seal(const uint8_t key[32], const void *ad, size_t ad_n,
+                const void *p, size_t n, uint8_t *out);
+int crypto_open(const uint8_t key[32], const void *ad, size_t ad_n,
+                const uint8_t *in, size_t in_n, uint8_t *out);
+
+/* Overwrite a secret so the compiler cannot skip it. */
+void crypto_cleanse(void *p, size_t n);
 
 /* Lower-case hex of p[0..n) into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(const void *p, size_t n, char *out);

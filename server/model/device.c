@@ -11,6 +11,45 @@
 #include "server/model/principal.h"
 #include "server/store/keys.h"
 
+/* The boot bookkeeping (absent from records written before it). */
+static void boots_get(const wval *m, device_info *d)
+{
+	uint64_t u;
+	int64_t i;
+	if (wv_u64(wv_get(m, "boot_seen"), &u))
+		d->boot_seen = u;
+	if (wv_u64(wv_get(m, "other_seen"), &u))
+		d->other_seen = u;
+	if (wv_u64(wv_get(m, "overlaps"), &u))
+		d->overlaps = u;
+	wv_strcpy(d->overlap_boot, sizeof(d->overlap_boot),
+	          wv_get(m, "overlap_boot"));
+	if (wv_i64(wv_get(m, "overlap_start"), &i))
+		d->overlap_start = i;
+	if (wv_u64(wv_get(m, "overlap_seen"), &u))
+		d->overlap_seen = u;
+	if (wv_u64(wv_get(m, "overlap_at"), &u))
+		d->overlap_at = u;
+}
+
+static void boots_put(wbuf *b, const device_info *d)
+{
+	wb_cstr(b, "boot_seen");
+	wb_u64(b, d->boot_seen);
+	wb_cstr(b, "other_seen");
+	wb_u64(b, d->other_seen);
+	wb_cstr(b, "overlaps");
+	wb_u64(b, d->overlaps);
+	wb_cstr(b, "overlap_boot");
+	wb_cstr(b, d->overlap_boot);
+	wb_cstr(b, "overlap_start");
+	wb_i64(b, d->overlap_start);
+	wb_cstr(b, "overlap_seen");
+	wb_u64(b, d->overlap_seen);
+	wb_cstr(b, "overlap_at");
+	wb_u64(b, d->overlap_at);
+}
+
 int device_get(store_txn *t, const char *device, device_info *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -53,6 +92,7 @@ int device_get(store_txn *t, const char *device, device_info *d)
 		d->has_skew = 1;
 		d->skew = i;
 	}
+	boots_get(m, d);
 	arena_free(a);
 	return FS_OK;
 }
@@ -61,7 +101,7 @@ int device_put(store_txn *t, const char *device, const device_info *d)
 {
 	wbuf b;
 	wb_init(&b);
-	wb_map(&b, 11);
+	wb_map(&b, 18);
 	wb_cstr(&b, "site");
 	wb_cstr(&b, d->site);
 	wb_cstr(&b, "name");
@@ -90,6 +130,7 @@ int device_put(store_txn *t, const char *device, const device_info *d)
 		wb_nil(&b);
 	wb_cstr(&b, "boot");
 	wb_cstr(&b, d->boot);
+	boots_put(&b, d);
 	int rc = b.err ? FS_E_UNAVAILABLE
 	               : store_put(t, ST_DEVICES, sv_cstr(device), sv_of(b.p, b.n));
 	wb_free(&b);

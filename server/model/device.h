@@ -27,6 +27,14 @@ typedef struct {
 	int has_skew;
 	int64_t skew;
 	char boot[129];
+	/* boots (schema/EVIDENCE.md, "Boots cannot overlap") */
+	uint64_t boot_seen;    /* last request reporting `boot` (0: last_sync) */
+	uint64_t other_seen;   /* last moment an earlier boot was seen alive */
+	uint64_t overlaps;     /* boots found claiming a start before it */
+	char overlap_boot[129];    /* the last such boot, "" when none */
+	int64_t overlap_start;     /* the start it claimed (T - mono) */
+	uint64_t overlap_seen;     /* the other boot's last moment alive */
+	uint64_t overlap_at;       /* when the server found it */
 } device_info;
 
 /* FS_E_NOT_FOUND when the device has no record (the admin device). */

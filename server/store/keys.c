@@ -108,6 +108,30 @@ size_t key_devstaff(char *k, size_t cap, const char *device,
 	return join0((uint8_t *)k, cap, device, staff, strlen(staff));
 }
 
+size_t key_tag(char *k, size_t cap, const char *checkpoint)
+{
+	return prefixed(k, cap, "tag/", checkpoint);
+}
+
+size_t key_tag_uid(char *k, size_t cap, const char *uid_hex)
+{
+	return prefixed(k, cap, "tagu/", uid_hex);
+}
+
+size_t key_tag_counter(char *k, size_t cap, const char *uid_hex)
+{
+	return prefixed(k, cap, "tagc/", uid_hex);
+}
+
+size_t key_fence(char *k, size_t cap, const char *device, const char *boot)
+{
+	if (cap < 6)
+		return 0;
+	memcpy(k, "fence/", 6);
+	size_t n = join0((uint8_t *)k + 6, cap - 6, device, boot, strlen(boot));
+	return n ? n + 6 : 0;
+}
+
 size_t key_devstaff_dev(char *k, size_t cap, const char *device)
 {
 	return join0((uint8_t *)k, cap, device, "", 0);

@@ -8,6 +8,11 @@
  *   ST_META     "admin_device"                     -> the admin device id
  *   ST_AUX      "orcv/" order                      -> be64(first receive, ms)
  *   ST_AUX      "b/" bucket                        -> 1 (every bucket used)
+ *   ST_AUX      "tag/" checkpoint                  -> sealed secure-tag keys (model/tag.h)
+ *   ST_AUX      "tagu/" uid (14 hex)               -> the checkpoint its tag is bound to
+ *   ST_AUX      "tagc/" uid (14 hex)               -> be64(highest counter) be64(its at_est)
+ *   ST_AUX      "fence/" device \0 boot            -> be64(another boot last seen alive, ms)
+ *   ST_META     "tag_key_check"                    -> sealed check value of the tag key
  *   ST_ACKS     device \0 batch(16 bytes)          -> be64(t) + the ack
  *   ST_ANCHORS  device \0 boot                     -> be64(anchor ms)
  *   ST_DEVSTAFF device \0 staff                    -> the sessions held
@@ -53,6 +58,11 @@ size_t key_ack(uint8_t *k, size_t cap, const char *device,
 size_t key_anchor(char *k, size_t cap, const char *device, const char *boot);
 size_t key_devstaff(char *k, size_t cap, const char *device,
                     const char *staff);
+size_t key_tag(char *k, size_t cap, const char *checkpoint);
+size_t key_tag_uid(char *k, size_t cap, const char *uid_hex);
+size_t key_tag_counter(char *k, size_t cap, const char *uid_hex);
+size_t key_fence(char *k, size_t cap, const char *device, const char *boot);
+#define KEY_TAG_KEY_CHECK "tag_key_check"
 /* ST_DEVSTAFF: the prefix of every key of `device` (device \0). */
 size_t key_devstaff_dev(char *k, size_t cap, const char *device);
 size_t key_scut(char *k, size_t cap, const char *staff);

@@ -29,6 +29,7 @@
 #include "schema/schema.h"
 #include "server/lib/crypto.h"
 #include "server/model/device.h"
+#include "server/model/evidence.h"
 #include "server/model/records.h"
 #include "server/model/shift.h"
 #include "server/store/keys.h"
@@ -50,7 +51,7 @@
 
 static const char *const severities[AK__COUNT] = {
 	"critical", "warning", "critical", "warning", "critical", "warning",
-	"warning"};
+	"warning", "critical", "warning", "warning"};
 
 const char *alerts_kind_name(int kind)
 {
@@ -132,6 +133,24 @@ int alerts_text(arena *a, const alert_facts *f, char **zh, char **en)
 		*en = arena_printf(a, "Device failing to sync: %s (%s) had changes rejected in %u syncs in a row",
 		                   s, ti, f->n);
 		break;
+	case AK_TAG_REPLAYED:
+		*zh = arena_printf(a, "巡更标签重放：%s 在 %s 的打卡（%s，打卡 %s，班次 %s）用了一次已用过的标签读数，不计入巡更",
+		                   S(f->who), ti, S(f->to), s, S(f->shift));
+		*en = arena_printf(a, "Tag tap replayed: %s's checkin at %s (%s, checkin %s, shift %s) reused a tag reading already used; it does not count",
+		                   S(f->who), ti, S(f->to), s, S(f->shift));
+		break;
+	case AK_TAG_INVALID:
+		*zh = arena_printf(a, "巡更标签无效：%s 在 %s 的打卡（%s，打卡 %s，班次 %s）的标签读数不属于该巡更点或是伪造的，不计入巡更",
+		                   S(f->who), ti, S(f->to), s, S(f->shift));
+		*en = arena_printf(a, "Invalid tag tap: %s's checkin at %s (%s, checkin %s, shift %s) carried a tag reading that is not this checkpoint's or is forged; it does not count",
+		                   S(f->who), ti, S(f->to), s, S(f->shift));
+		break;
+	case AK_BOOT_OVERLAP:
+		*zh = arena_printf(a, "设备时钟可疑：%s 在 %s 的打卡（%s，打卡 %s，班次 %s）来自与该设备之前启动重叠的一次启动，时间不可信",
+		                   S(f->who), ti, S(f->to), s, S(f->shift));
+		*en = arena_printf(a, "Device clock suspect: %s's checkin at %s (%s, checkin %s, shift %s) came from a boot that overlaps an earlier boot of the device; its time is unverified",
+		                   S(f->who), ti, S(f->to), s, S(f->shift));
+		break;
 	default:
 		return FS_E_BAD_REQUEST;
 	}
@@ -200,8 +219,16 @@ int alerts_on_record(void *ctx, const write_event *ev)
 	if (!strcmp(ev->c, "order") || !strcmp(ev->c, "task") ||
 	    !strcmp(ev->c, "shift"))
 		return mark(ev->t, ev->c, ev->id);
-	if (!strcmp(ev->c, "checkin") && !strncmp(ev->bucket, "shift/", 6))
-		return mark(ev->t, "shift", ev->bucket + 6);
+	if (!strcmp(ev->c, "checkin") && !strncmp(ev->bucket, "shift/", 6)) {
+		const char *kind;
+		int rc = mark(ev->t, "shift", ev->bucket + 6);
+		/* only a checkin whose evidence is alert-worthy (or was: a
+		 * deleted one resolves its alert) costs a second mark */
+		if (!rc && (evidence_alert_kind(ev->nw, &kind) ||
+		            (ev->old && evidence_alert_kind(ev->old, &kind))))
+			rc = mark(ev->t, "checkin", ev->id);
+		return rc;
+	}
 	return FS_OK;
 }
 
@@ -564,6 +591,42 @@ static int eval_device(evalx *x, store_txn *t)
 	return FS_OK;
 }
 
+/* A checkin's evidence (tag replayed or invalid, boot overlap): one
+ * alert, open while the checkin stands. */
+static int eval_checkin(evalx *x, store_txn *t)
+{
+	static const struct {
+		const char *name;
+		int kind;
+	} kinds[] = {{"tag_replayed", AK_TAG_REPLAYED},
+	             {"tag_invalid", AK_TAG_INVALID},
+	             {"boot_overlap", AK_BOOT_OVERLAP}};
+	record r;
+	int rc = records_load(t, x->a, "checkin", x->sid, &r, NULL, NULL);
+	if (rc == FS_E_NOT_FOUND || (!rc && rec_true(&r, "_deleted")))
+		return FS_OK; /* gone: its open alert resolves */
+	char *site = rc ? NULL : rec_str(x->a, &r, "site");
+	const char *name;
+	if (rc || !site || !evidence_alert_kind(&r, &name))
+		return rc;
+	if ((rc = load_site(x, t, site)))
+		return rc;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kinds[i].name, name))
+			continue;
+		want *w = add_want(x, kinds[i].kind, NULL);
+		if (!w)
+			return FS_OK; /* switched off at this site */
+		uint64_t at;
+		w->f.who = rec_str(x->a, &r, "staff");
+		w->f.title = rec_str(x->a, &r, "checkpoint");
+		w->f.shift = rec_str(x->a, &r, "shift");
+		if (rec_u64(&r, "at_est", &at))
+			w->f.to = local_time(x, at);
+	}
+	return FS_OK;
+}
+
 static int add_watch(evalx *x, const char *device)
 {
 	char k[KEY_MAX];
@@ -854,6 +917,8 @@ static int eval_subject(evalx *x, const char *subject)
 		rc = eval_task(x, t);
 	else if (!strcmp(x->sc, "device"))
 		rc = eval_device(x, t);
+	else if (!strcmp(x->sc, "checkin"))
+		rc = eval_checkin(x, t);
 	if (!rc)
 		rc = apply_wants(x, t); /* no site: the subject is gone, resolve */
 	store_abort(t);

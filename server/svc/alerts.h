@@ -27,6 +27,16 @@
  *   sync_failing   a device's last sync_fail_runs (3) syncs that pushed
  *                  changes each had changes rejected (dead letters);
  *                  resolved by a push with none rejected
+ *   tag_replayed   a checkin whose secure tag tap was already used (the
+ *                  same tap sent twice, or an old tap copied:
+ *                  schema/EVIDENCE.md); one alert a checkin, resolved
+ *                  only if the checkin is deleted
+ *   tag_invalid    a checkin whose tag tap is not its checkpoint's tag or
+ *                  is forged; as tag_replayed
+ *   boot_overlap   a checkin from a device boot that overlaps an earlier
+ *                  boot of the device (its time proves nothing); as
+ *                  tag_replayed.  The three come from the checkin's stored
+ *                  evidence (model/evidence.h's evidence_alert_kind).
  *
  * Ids are deterministic: "al:<kind>:<subject>[:<step>]" (hashed past 128
  * bytes), so evaluating twice, after a restart or on two nodes, raises one
@@ -36,8 +46,9 @@
  *
  * Cost: the write hooks (alerts_on_record, alerts_on_sync) only mark the
  * subject a write may change ("order/<id>", "shift/<id>", "task/<id>",
- * "device/<id>") in the store, in the writer's transaction; the evaluator
- * thread reads the marks after the commit, evaluates those subjects, and
+ * "device/<id>", "checkin/<id>") in the store, in the writer's
+ * transaction; the evaluator thread reads the marks after the commit,
+ * evaluates those subjects, and
  * leaves a durable timer for the next moment a subject's state can change
  * by time alone (a deadline, a round's end, a silence).  Nothing rescans
  * sites.  The alerts are written through engine_push as the server.
@@ -59,6 +70,9 @@ enum alert_kind {
 	AK_LONE_WORKER,
 	AK_TASK_OVERDUE,
 	AK_SYNC_FAILING,
+	AK_TAG_REPLAYED,
+	AK_TAG_INVALID,
+	AK_BOOT_OVERLAP,
 	AK__COUNT
 };
 
@@ -70,7 +84,7 @@ const char *alerts_severity(int kind);
 /* What an alert's text says. */
 typedef struct {
 	int kind;
-	const char *subject;   /* the order, shift, task or device id */
+	const char *subject;   /* the order, shift, task, device or checkin id */
 	const char *title;     /* order/task title; NULL: none */
 	const char *category;  /* order category */
 	const char *step;      /* "accepted", "on_site", "resolved" */
@@ -78,6 +92,7 @@ typedef struct {
 	const char *list;      /* patrol: the missed checkpoints, "cp-01, ..." */
 	uint32_t n;            /* warn %, round (from 1), minutes, runs */
 	const char *from, *to; /* local times ("23:10"), or NULL */
+	const char *shift;     /* a checkin's shift */
 } alert_facts;
 
 /* The Chinese and English texts of an alert, in the arena (FS_OK or

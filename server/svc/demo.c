@@ -18,6 +18,7 @@
 #include "protocol/hlc.h"
 #include "protocol/opbuild.h"
 #include "protocol/record.h"
+#include "server/svc/demo_tags.h"
 #include "server/svc/roster.h"
 #include "server/svc/tasks.h"
 #include "server/lib/tz.h"
@@ -465,7 +466,14 @@ int demo_load(engine *e, const auth_cfg *ac)
 	 *   round 4 cp-09 scanned with the phone clock set back 25 minutes
 	 *           (the server corrects it from the monotonic clock),
 	 *   round 5 cp-12 still on the handheld, which has not synced since
-	 *           07:40 (pending) */
+	 *           07:40 (pending);
+	 * cp-02, cp-06 and cp-10 carry secure tags when the server has a tag
+	 * key (demo_tags.h): their taps carry the tag's URL, and round 0's
+	 * tap of cp-06 is sent again in round 1 (a replay, scored nothing) */
+	int secure_on;
+	char sun[160];
+	if ((rc = demo_tags_bind(e, &secure_on)))
+		goto out;
 	demo_dev gdev = {"demo-boot-g1", night - 2 * HOUR_MS};
 	for (int k = 0; k < 6; k++)
 		for (int i = 1; i <= NCP; i++) {
@@ -480,7 +488,10 @@ int demo_load(engine *e, const auth_cfg *ac)
 				snprintf(id, sizeof(id), "ck-%s-r%d-cp%02d%s", night_id, k,
 				         i, rep ? "-again" : "");
 				snprintf(tag, sizeof(tag), "cp-%02d", i);
-				ob_op(&b.ob, "checkin", id, b.hlc++, 9);
+				int tapped = secure_on && demo_tags_tap(i, k, sun, sizeof(sun));
+				ob_op(&b.ob, "checkin", id, b.hlc++, 9 + tapped);
+				if (tapped)
+					ob_str(&b.ob, "sun", sun);
 				ob_str(&b.ob, "site", DEMO_SITE);
 				ob_str(&b.ob, "shift", night_id);
 				ob_str(&b.ob, "route", "night-patrol");
@@ -492,6 +503,25 @@ int demo_load(engine *e, const auth_cfg *ac)
 				ob_str(&b.ob, "method", "nfc");
 			}
 		}
+	if (secure_on && demo_tags_tap(DEMO_REPLAY_CP, DEMO_REPLAY_ROUND, sun,
+	                               sizeof(sun))) {
+		uint64_t at = night + (DEMO_REPLAY_ROUND + 1) * 2 * HOUR_MS +
+		              5 * MIN_MS + (DEMO_REPLAY_CP - 1) * 4 * MIN_MS + MIN_MS;
+		snprintf(id, sizeof(id), "ck-%s-r%d-cp%02d-replay", night_id,
+		         DEMO_REPLAY_ROUND + 1, DEMO_REPLAY_CP);
+		snprintf(tag, sizeof(tag), "cp-%02d", DEMO_REPLAY_CP);
+		ob_op(&b.ob, "checkin", id, b.hlc++, 10);
+		ob_str(&b.ob, "site", DEMO_SITE);
+		ob_str(&b.ob, "shift", night_id);
+		ob_str(&b.ob, "route", "night-patrol");
+		ob_str(&b.ob, "checkpoint", tag);
+		ob_str(&b.ob, "staff", "g-li");
+		ob_u64(&b.ob, "at", at);
+		ob_str(&b.ob, "boot", gdev.boot);
+		ob_u64(&b.ob, "mono", at - gdev.boot_ms);
+		ob_str(&b.ob, "method", "nfc");
+		ob_str(&b.ob, "sun", sun);
+	}
 	if ((rc = push(e, &guard, &b, &gdev)))
 		goto out;
 

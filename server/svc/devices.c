@@ -22,10 +22,30 @@ static void kv_u64(doc *d, const char *k, uint64_t v)
 	doc_u64(d, v);
 }
 
+/* Boots that claimed uptime another boot overlaps (schema/EVIDENCE.md):
+ * how many, and the last one. */
+static void write_overlap(doc *d, const device_info *x)
+{
+	kv_u64(d, "boot_overlaps", x->overlaps);
+	doc_key(d, "last_overlap");
+	if (!x->overlaps) {
+		doc_nil(d);
+		return;
+	}
+	doc_map_n(d, 5);
+	kv_str(d, "boot", x->overlap_boot);
+	kv_str(d, "reason", "boot_overlap");
+	doc_key(d, "claimed_start");
+	doc_i64(d, x->overlap_start);
+	kv_u64(d, "other_boot_seen", x->overlap_seen);
+	kv_u64(d, "found_at", x->overlap_at);
+	doc_end(d);
+}
+
 static void write_row(doc *d, const device_row *r)
 {
 	const device_info *x = &r->info;
-	doc_map_n(d, 9);
+	doc_map_n(d, 11);
 	kv_str(d, "device", r->id);
 	kv_str(d, "name", x->name);
 	kv_str(d, "staff", x->staff);
@@ -44,6 +64,7 @@ static void write_row(doc *d, const device_row *r)
 	kv_str(d, "boot", x->boot);
 	doc_key(d, "revoked");
 	doc_bool(d, x->revoked);
+	write_overlap(d, x);
 	doc_end(d);
 }
 

@@ -99,7 +99,8 @@ int patrol_score(const patrol_in *in, arena *a, patrol_out *out)
 		const char *cp = in->checkpoints[p];
 		uint32_t n = 0;
 		for (uint32_t i = 0; i < in->nci; i++)
-			if (cp && in->checkins[i].checkpoint &&
+			if (cp && !in->checkins[i].voided &&
+			    in->checkins[i].checkpoint &&
 			    !strcmp(in->checkins[i].checkpoint, cp))
 				c[n++] = (cand){in->checkins[i].at_est,
 				                in->checkins[i].id, i};
@@ -154,6 +155,6 @@ int patrol_score(const patrol_in *in, arena *a, patrol_out *out)
 		default: out->open++; break;
 		}
 	for (uint32_t i = 0; i < in->nci; i++)
-		out->extra += !out->used[i];
+		out->extra += !out->used[i] && !in->checkins[i].voided;
 	return FS_OK;
 }

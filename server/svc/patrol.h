@@ -25,6 +25,8 @@
  *            nothing pending, or there is none).
  * A checkin is used at most once; unused checkins are `extra` (including
  * scans before the shift, of checkpoints not on the route, and repeats).
+ * A voided checkin (its secure tag replayed or invalid: schema/EVIDENCE.md)
+ * is never matched and is not extra either.
  */
 #ifndef FS_PATROL_H
 #define FS_PATROL_H
@@ -37,6 +39,7 @@ typedef struct {
 	const char *id;
 	const char *checkpoint;
 	uint64_t at_est;
+	int voided; /* kept as evidence, scored as nothing (a replayed tap) */
 } patrol_checkin;
 
 /* A device the shift's staff have logged in on: its last sync report. */

@@ -23,6 +23,7 @@
 #include "server/svc/patrol.h"
 #include "server/store/keys.h"
 #include "server/svc/tasks.h"
+#include "server/svc/verdicts.h"
 
 #define HOUR_MS 3600000ULL
 #define SITE_DAYS_MAX 366
@@ -133,6 +134,7 @@ typedef struct {
 	char *id, *checkpoint, *trust;
 	int has_at;
 	uint64_t at, at_est;
+	verdict_of ev;
 } ck_t;
 
 typedef struct {
@@ -230,6 +232,10 @@ static int bucket_cb(void *ctx, const store_entry *en)
 		c->has_at = rec_u64(r, "at", &c->at);
 		if (!rec_u64(r, "at_est", &c->at_est))
 			c->at_est = c->at; /* never: the server fills it */
+		if (verdict_read(b->a, r, &c->ev)) {
+			b->rc = FS_E_UNAVAILABLE;
+			return 1;
+		}
 	} else if (is_task) {
 		if (room(b->a, (void **)&b->tasks, &b->captask, b->ntask,
 		         sizeof(*b->tasks), &b->rc))
@@ -555,7 +561,8 @@ static int gather_shift(engine *e, store_txn *t, arena *a,
 		return FS_E_UNAVAILABLE;
 	for (uint32_t i = 0; i < d->b.nck; i++)
 		d->pcks[i] = (patrol_checkin){d->b.cks[i].id, d->b.cks[i].checkpoint,
-		                              d->b.cks[i].at_est};
+		                              d->b.cks[i].at_est,
+		                              d->b.cks[i].ev.voided};
 	uint32_t np = 0;
 	for (uint32_t i = 0; i < d->ndev; i++) {
 		const device_info *di = &d->devs[i].info;
@@ -896,6 +903,14 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 	kv_opt(&m, "every_min", d.has_route, d.every_min);
 	kv_opt(&m, "grace_min", d.has_route, d.grace_min);
 	w_pcount(&m, &pc);
+	verdict_of *evs = arena_calloc(a, d.b.nck ? d.b.nck : 1, sizeof(*evs));
+	if (!evs)
+		FAIL(FS_E_UNAVAILABLE, "out of memory");
+	for (uint32_t i = 0; i < d.b.nck; i++)
+		evs[i] = d.b.cks[i].ev;
+	verdict_count vc;
+	verdict_count_patrol(&d.pin, po, evs, &vc);
+	verdict_count_write(&m, &vc);
 	doc_key(&m, "rounds");
 	doc_arr(&m);
 	for (uint32_t k = 0; k < po->nrounds; k++) {
@@ -913,6 +928,8 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 			kv_s(&m, "checkin", pr->checkin >= 0 ? d.pcks[pr->checkin].id : NULL);
 			kv_opt(&m, "at_est", pr->checkin >= 0,
 			       pr->checkin >= 0 ? d.pcks[pr->checkin].at_est : 0);
+			if (pr->checkin >= 0)
+				verdict_write(&m, &evs[pr->checkin]);
 			doc_end(&m);
 		}
 		doc_end(&m);
@@ -927,6 +944,9 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 			kv_s(&m, "checkin", d.b.cks[i].id);
 			kv_s(&m, "checkpoint", d.b.cks[i].checkpoint);
 			kv_u(&m, "at_est", d.b.cks[i].at_est);
+			verdict_write(&m, &evs[i]);
+			doc_key(&m, "voided");
+			doc_bool(&m, evs[i].voided);
 			doc_end(&m);
 		}
 	doc_end(&m);
@@ -988,6 +1008,7 @@ int reports_shift(engine *e, tz_db *tz, const principal *p, const char *shift,
 		doc_map(&m);
 		kv_s(&m, "checkin", c->id);
 		kv_s(&m, "trust", c->trust);
+		verdict_write(&m, &c->ev);
 		kv_opt(&m, "at", c->has_at, c->at);
 		kv_u(&m, "at_est", c->at_est);
 		doc_end(&m);

@@ -253,6 +253,10 @@ def test_kill9_between_raise_and_delivery_same_key_after_restart(ctx):
         dev = device_for(srv, "s1", "g1", "guard")
         report(dev, "o-power", "urgent_power")
         assert wait_for(lambda: rx.keys, timeout=3)
+        # the failed attempt is in the store (the receiver sees the request
+        # before the server records its answer)
+        assert wait_for(lambda: any(d.get("attempts") == 1 for a in alerts_of(srv).values()
+                                    for d in a.get("deliveries") or []), timeout=3)
         srv.kill9()
         srv.args = ["--webhook-allow-private", "--webhook-backoff-ms", "3000"]
         srv.start()
@@ -262,8 +266,10 @@ def test_kill9_between_raise_and_delivery_same_key_after_restart(ctx):
         assert rx.keys[0] == rx.keys[1] and rx.keys[0][1], rx.keys
         al = alerts_of(srv)
         assert len(al) == 1
-        log = wait_for(lambda: alerts_of(srv)[list(al)[0]].get("deliveries"))
-        assert log[0]["state"] == "delivered" and log[0]["attempts"] == 2
+        # the log is written after the receiver answered: wait for it
+        log = wait_for(lambda: (lambda d: d and d[0]["state"] == "delivered" and d)(
+            alerts_of(srv)[list(al)[0]].get("deliveries")))
+        assert log and log[0]["state"] == "delivered" and log[0]["attempts"] == 2, log
     finally:
         rx.close()
 

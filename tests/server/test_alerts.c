@@ -42,7 +42,7 @@ static void every_rule_has_both_texts(void **state)
 	arena *a = arena_new(0);
 	for (int k = 0; k < AK__COUNT; k++) {
 		alert_facts f = {k, "subj-1", "Lift 2 stuck", "elevator_entrapment",
-		                 "on_site", "g-li", "cp-07, cp-08", 2, "23:00", "23:15"};
+		                 "on_site", "g-li", "cp-07, cp-08", 2, "23:00", "23:15", NULL};
 		char *zh = NULL, *en = NULL;
 		assert_int_equal(alerts_text(a, &f, &zh, &en), FS_OK);
 		assert_non_null(strstr(zh, "subj-1"));
@@ -62,13 +62,22 @@ static void every_rule_has_both_texts(void **state)
 	assert_int_equal(alerts_text(a, &bad, &zh, &en), FS_E_BAD_REQUEST);
 	/* the details each text carries */
 	alert_facts lone = {AK_LONE_WORKER, "sh1", NULL, NULL, NULL, "g-li", NULL,
-	                    42, "10:20", NULL};
+	                    42, "10:20", NULL, NULL};
 	assert_int_equal(alerts_text(a, &lone, &zh, &en), FS_OK);
 	assert_non_null(strstr(en, "42 min"));
 	assert_non_null(strstr(zh, "42 分钟"));
 	assert_non_null(strstr(zh, "g-li"));
+	/* a checkin's evidence: who, where, when and which shift */
+	alert_facts tap = {AK_TAG_REPLAYED, "ck-9", "cp-06", NULL, NULL, "g-li",
+	                   NULL, 0, NULL, "05-01 23:10", "sh-n"};
+	assert_int_equal(alerts_text(a, &tap, &zh, &en), FS_OK);
+	assert_non_null(strstr(en, "cp-06"));
+	assert_non_null(strstr(en, "sh-n"));
+	assert_non_null(strstr(en, "23:10"));
+	assert_non_null(strstr(zh, "g-li"));
+	assert_string_equal(alerts_severity(AK_TAG_REPLAYED), "critical");
 	alert_facts warn = {AK_SLA_WARNING, "o1", "tap", "repair", "resolved",
-	                    NULL, NULL, 80, NULL, "12-06 06:00"};
+	                    NULL, NULL, 80, NULL, "12-06 06:00", NULL};
 	assert_int_equal(alerts_text(a, &warn, &zh, &en), FS_OK);
 	assert_non_null(strstr(en, "80%"));
 	assert_non_null(strstr(en, "resolution"));

@@ -28,15 +28,15 @@ static const char *const route[] = {"A", "B"};
 
 /* The scans of the night (the first test's table) */
 static patrol_checkin night[] = {
-	{"a0", "A", AT(22, 10)},  /* A r0 on time */
-	{"a1", "A", AT(2, 5)},    /* A r1 late: r2 keeps a3 */
-	{"a3", "A", AT(3, 0)},    /* A r2 on time */
-	{"aX", "A", AT(21, 50)},  /* before the shift: extra */
-	{"b1", "B", AT(0, 5)},    /* in r0's grace, but r1 has nothing else: r1 on time, r0 missed */
-	{"b2", "B", AT(4, 10)},   /* B r2 late: r3 keeps b3 */
-	{"b3", "B", AT(5, 0)},    /* B r3 on time */
-	{"b4", "B", AT(5, 30)},   /* a repeat: extra */
-	{"c1", "C", AT(23, 0)},   /* not on the route: extra */
+	{"a0", "A", AT(22, 10), 0},  /* A r0 on time */
+	{"a1", "A", AT(2, 5), 0},    /* A r1 late: r2 keeps a3 */
+	{"a3", "A", AT(3, 0), 0},    /* A r2 on time */
+	{"aX", "A", AT(21, 50), 0},  /* before the shift: extra */
+	{"b1", "B", AT(0, 5), 0},    /* in r0's grace, but r1 has nothing else: r1 on time, r0 missed */
+	{"b2", "B", AT(4, 10), 0},   /* B r2 late: r3 keeps b3 */
+	{"b3", "B", AT(5, 0), 0},    /* B r3 on time */
+	{"b4", "B", AT(5, 30), 0},   /* a repeat: extra */
+	{"c1", "C", AT(23, 0), 0},   /* not on the route: extra */
 };
 
 static patrol_in base_in(void)
@@ -107,6 +107,30 @@ static void test_night_all_synced(void **st)
 	arena_free(a);
 }
 
+/* A replayed secure-tag tap (voided) is kept but scored as nothing: a0
+ * voided leaves A's round 0 missed, and it is not extra either. */
+static void test_voided_scores_nothing(void **st)
+{
+	arena *a = arena_new(0);
+	patrol_in in = base_in();
+	patrol_checkin v[sizeof(night) / sizeof(night[0])];
+	memcpy(v, night, sizeof(night));
+	v[0].voided = 1;
+	in.checkins = v;
+	patrol_device dev = {AT(6, 40), 1, 0};
+	in.devices = &dev;
+	in.ndev = 1;
+	in.now = AT(6, 45);
+	patrol_out o;
+	assert_int_equal(patrol_score(&in, a, &o), FS_OK);
+	assert_int_equal(state_of(&o, 0, 0), PS_MISSED);
+	assert_int_equal(o.on_time, 3);
+	assert_int_equal(o.missed, 3);
+	assert_int_equal(o.extra, 3);
+	assert_int_equal(o.used[0], 0);
+	arena_free(a);
+}
+
 static void test_pending_until_synced(void **st)
 {
 	arena *a = arena_new(0);
@@ -172,7 +196,7 @@ static void test_late_sync_turns_pending_on_time(void **st)
 	/* at 07:10 the handheld syncs: it carried A's 05:10 scan */
 	patrol_checkin more[sizeof(night) / sizeof(night[0]) + 1];
 	memcpy(more, night, sizeof(night));
-	more[sizeof(night) / sizeof(night[0])] = (patrol_checkin){"a4", "A", AT(5, 10)};
+	more[sizeof(night) / sizeof(night[0])] = (patrol_checkin){"a4", "A", AT(5, 10), 0};
 	in.checkins = more;
 	in.nci++;
 	dev = (patrol_device){AT(7, 10), 1, 0};
@@ -230,10 +254,10 @@ static void test_grace_edges(void **st)
 	in.checkpoints = one;
 	in.ncp = 1;
 	patrol_checkin edge[] = {
-		{"e0", "A", AT(0, 0)},   /* r0 grace start: late (e1 keeps r1) */
-		{"e1", "A", AT(1, 0)},   /* r1 on time */
-		{"e2", "A", AT(2, 15)},  /* r1's grace has ended: r2 on time */
-		{"e3", "A", AT(6, 14)},  /* last round, within grace: late */
+		{"e0", "A", AT(0, 0), 0},   /* r0 grace start: late (e1 keeps r1) */
+		{"e1", "A", AT(1, 0), 0},   /* r1 on time */
+		{"e2", "A", AT(2, 15), 0},  /* r1's grace has ended: r2 on time */
+		{"e3", "A", AT(6, 14), 0},  /* last round, within grace: late */
 	};
 	in.checkins = edge;
 	in.nci = 4;
@@ -250,7 +274,7 @@ static void test_grace_edges(void **st)
 	assert_int_equal(o.extra, 1);
 	/* two scans in r0's grace and nothing else in W_1: the first is late
 	 * for r0 (the second keeps r1), the second is r1's */
-	patrol_checkin two[] = {{"g1", "A", AT(0, 3)}, {"g2", "A", AT(0, 9)}};
+	patrol_checkin two[] = {{"g1", "A", AT(0, 3), 0}, {"g2", "A", AT(0, 9), 0}};
 	in.checkins = two;
 	in.nci = 2;
 	assert_int_equal(patrol_score(&in, a, &o), FS_OK);
@@ -299,6 +323,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_night_all_synced),
+		cmocka_unit_test(test_voided_scores_nothing),
 		cmocka_unit_test(test_pending_until_synced),
 		cmocka_unit_test(test_late_sync_turns_pending_on_time),
 		cmocka_unit_test(test_open_rounds_mid_shift),

@@ -74,6 +74,9 @@ static void test_server_owned(void **state)
 	(void)state;
 	const char *owned[][2] = {{"checkin", "rcv"}, {"checkin", "skew"},
 	                          {"checkin", "at_est"}, {"checkin", "trust"},
+	                          {"checkin", "tag"}, {"checkin", "tag_ctr"},
+	                          {"checkin", "place"}, {"checkin", "verdict"},
+	                          {"checkin", "reasons"},
 	                          {"order", "respond_by"}, {"order", "resolve_by"},
 	                          {"task", "done_at_est"}, {"task", "done_trust"},
 	                          {"order", "accepted_at_est"},
@@ -91,8 +94,8 @@ static void test_server_owned(void **state)
 				/* server-owned means nobody else */
 				assert_int_equal(cs[i].fields[k].grants, G_SERVER);
 			}
-	assert_int_equal(count, 14);
-	for (size_t i = 0; i < 14; i++)
+	assert_int_equal(count, 19);
+	for (size_t i = 0; i < 19; i++)
 		assert_true(field(owned[i][0], owned[i][1])->grants & G_SERVER);
 }
 

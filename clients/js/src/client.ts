@@ -55,6 +55,8 @@ import {
 const SYNC_MAX_ROUNDS = 1000;
 const SHIFT_GRACE_MS = 2 * 3600 * 1000;
 const PHOTO_MAX = 16 << 20;
+/** Longest `sun` the server takes (server/lib/sun.h). */
+const SUN_MAX = 1024;
 const ORDER_PHOTOS_MAX = 20; // photos one order names (order.photos)
 const LEASE_MS = 60000;
 const B32 = "0123456789abcdefghjkmnpqrstvwxyz";
@@ -365,6 +367,8 @@ export class Client {
 		const method = extra.method ?? "nfc";
 		if (!["nfc", "qr", "manual"].includes(method)) throw new FieldsyncError("EINVAL", "method must be nfc, qr or manual");
 		if (!checkpointOrTag) throw new FieldsyncError("EINVAL", "which checkpoint? (its id or tag)");
+		if (extra.sun !== undefined && (typeof extra.sun !== "string" || !extra.sun || new TextEncoder().encode(extra.sun).length > SUN_MAX))
+			throw new FieldsyncError("EINVAL", "the tag's URL (sun) must be 1-1024 bytes");
 		const at = this.clock.wall();
 		const mono = this.clock.mono();
 		return this.action(["checkin"], async (tx, who) => {
@@ -383,7 +387,11 @@ export class Client {
 			if (typeof sh?.f.route === "string") f.route = sh.f.route;
 			Object.assign(f, { checkpoint: cp.id, staff: who.staff, at, boot: this.clock.boot, mono, method });
 			if (extra.note !== undefined) f.note = extra.note;
-			if (extra.lat !== undefined && extra.lon !== undefined) Object.assign(f, { lat: extra.lat, lon: extra.lon });
+			if (extra.lat !== undefined && extra.lon !== undefined) {
+				Object.assign(f, { lat: extra.lat, lon: extra.lon });
+				if (extra.acc !== undefined && extra.acc >= 0) f.acc = extra.acc;
+			}
+			if (extra.sun !== undefined) f.sun = extra.sun;
 			return this.writeTx(tx, "checkin", newId("ck"), f);
 		});
 	}

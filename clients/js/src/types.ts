@@ -146,6 +146,10 @@ export interface CheckinExtra {
 	shift?: string; // default: the current shift
 	lat?: number;
 	lon?: number;
+	acc?: number; // the position's accuracy in metres (GeolocationCoordinates.accuracy)
+	/** The URL record a secure tag (NTAG 424 DNA) wrote when tapped, exactly
+	 * as read (Web NFC gives it): the server verifies it (schema/EVIDENCE.md). */
+	sun?: string;
 }
 
 /** Photo bytes: a Blob/File from <input type=file>, or raw bytes. */

@@ -5,7 +5,7 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, copyFileSync, rmSync } from "node:fs";
+import { mkdtempSync, copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -518,6 +518,32 @@ test("bad input gets clear errors and queues nothing", async () => {
 	await rejects(fresh.login("t1", "1234"), "ESERVER"); // a guard's code: 403
 	fresh.close();
 	c.close();
+});
+
+test("checkin({sun}): a secure tag's URL (AN12196's all-zero-key example) goes as read and the server verifies it once, then calls it replayed", async () => {
+	const dir = tmp("tagkey");
+	const keyFile = join(dir, "tag.key");
+	writeFileSync(keyFile, "3c".repeat(32) + "\n", { mode: 0o600 });
+	const srv = await server(["--tag-key-file", keyFile]);
+	const s = await setupSite(srv);
+	const zero = "00".repeat(16);
+	const reg = await call(srv, "POST", "/v1/admin/tags", { checkpoint: "cp-0", uid: "04de5f1eacc040", meta_key: zero, file_key: zero });
+	assert.equal(reg.status, 200);
+	const { c } = await device(srv, "g1", "guard");
+	await c.sync();
+	const url = "https://sdm.nfcdeveloper.com/tag?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086";
+	const k1 = await c.checkin("TAG-0", { sun: url });
+	const k2 = await c.checkin("TAG-0", { sun: url });
+	await rejects(c.checkin("TAG-0", { sun: "x".repeat(1025) }), "EINVAL");
+	await c.sync();
+	const recs = await adminPull(srv, "shift/" + s.shift);
+	const f1 = recs.get("checkin/" + k1.id).f, f2 = recs.get("checkin/" + k2.id).f;
+	assert.equal(f1.sun, url);
+	assert.deepEqual([f1.tag, f1.tag_ctr, f1.verdict], ["verified", 61, "strong"]);
+	assert.deepEqual([f2.tag, f2.verdict], ["replayed", "suspect"]);
+	assert.equal((await c.get("checkin", k2.id))!.f.tag, "replayed", "the verdict is pulled into the local copy");
+	c.close();
+	rmSync(dir, { recursive: true, force: true });
 });
 
 test("orders move forward only: two phones step one order offline, the older resolve beats the newer accept, both converge with the server; a step back is refused; a done task ticked again changes nothing", async () => {

@@ -104,7 +104,8 @@ export async function openClient(): Promise<Client> {
     },
     async checkin(cp, method, extra) {
       try {
-        const w = await lib.checkin(cp, { method, shift: extra?.shift as string | undefined, note: extra?.note as string | undefined });
+        const w = await lib.checkin(cp, { method, shift: extra?.shift as string | undefined, note: extra?.note as string | undefined,
+          sun: extra?.sun as string | undefined });
         void refresh();
         return (await c.get("checkin", w.id)) ?? { c: "checkin", id: w.id, at: Date.now() };
       } catch (e) { throw toErr(e); }

@@ -38,20 +38,31 @@ export async function scanQr(box: HTMLElement, got: (text: string) => void): Pro
   return stop;
 }
 
-interface NdefReading { serialNumber: string }
+interface NdefRecord { recordType: string; data?: DataView; encoding?: string }
+interface NdefReading { serialNumber: string; message?: { records: NdefRecord[] } }
+
+/* The tag's URL record, as written (a secure tag's SUN URL: the server
+ * verifies it, schema/EVIDENCE.md); undefined when it has none. */
+function urlRecord(e: NdefReading): string | undefined {
+  for (const r of e.message?.records ?? [])
+    if ((r.recordType === "url" || r.recordType === "absolute-url") && r.data)
+      return new TextDecoder().decode(r.data);
+  return undefined;
+}
 interface NdefReader extends EventTarget { scan(o?: { signal?: AbortSignal }): Promise<void> }
 
 export function canNfc(): boolean { return "NDEFReader" in window; }
 
 /* Reads one NFC tag's serial number ("04:a2:10:22" -> "NFC-04A21022", the
- * form the tags are registered with). */
-export async function readNfc(got: (tag: string) => void): Promise<() => void> {
+ * form the tags are registered with) and its URL record when it has one. */
+export async function readNfc(got: (tag: string, url?: string) => void): Promise<() => void> {
   const Ctor = (window as unknown as { NDEFReader: new () => NdefReader }).NDEFReader;
   const reader = new Ctor();
   const ctl = new AbortController();
   reader.addEventListener("reading", (e) => {
-    const sn = (e as unknown as NdefReading).serialNumber || "";
-    got("NFC-" + sn.replace(/:/g, "").toUpperCase());
+    const rd = e as unknown as NdefReading;
+    const sn = rd.serialNumber || "";
+    got("NFC-" + sn.replace(/:/g, "").toUpperCase(), urlRecord(rd));
     ctl.abort();
   });
   await reader.scan({ signal: ctl.signal });

@@ -22,13 +22,13 @@ export function shiftView(el: HTMLElement): View {
   let shift: Rec | null = null, route: Rec | null = null, cps: Rec[] = [];
   let stopCam: (() => void) | null = null;
 
-  const doCheckin = async (text: string, method: "manual" | "qr" | "nfc"): Promise<void> => {
+  const doCheckin = async (text: string, method: "manual" | "qr" | "nfc", sun?: string): Promise<void> => {
     await loaded; // a tap right after the screen opened waits for the local copy
     const cp = findCheckpoint(cps, text);
     if (!cp) { mount(msg, h("span", { class: "err", role: "alert" }, t("unknownTag", { tag: text }))); return; }
     if (!shift) { mount(msg, h("span", { class: "err", role: "alert" }, t("noShift"))); return; }
     try {
-      const rec = await app.client.checkin(cp.id, method, { shift: shift.id, route: shift.route ?? undefined, site: shift.site });
+      const rec = await app.client.checkin(cp.id, method, { shift: shift.id, route: shift.route ?? undefined, site: shift.site, sun });
       mount(msg, h("span", { class: "ok" }, t("queued", { name: str(cp.name) || cp.id, t: hm(n(rec.at) || Date.now()) })));
       tag.value = "";
     } catch (e) {
@@ -47,7 +47,7 @@ export function shiftView(el: HTMLElement): View {
       } }, t("scanQr")) : null,
       canNfc() ? h("button", { type: "button", onclick: async () => {
         mount(msg, t("nfcReady"));
-        try { await readNfc((txt) => void doCheckin(txt, "nfc")); } catch (e) { mount(msg, h("span", { class: "err" }, errText(e))); }
+        try { await readNfc((txt, url) => void doCheckin(txt, "nfc", url)); } catch (e) { mount(msg, h("span", { class: "err" }, errText(e))); }
       } }, t("scanNfc")) : null),
     cam, msg);
   mount(el, head, form, roundBox, recent);
