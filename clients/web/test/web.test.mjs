@@ -237,3 +237,45 @@ test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async
   await ctx.close();
 }));
 
+
+test("alerts: a guard's entrapment shows on the supervisor's board within seconds and is acknowledged", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const sup = await desktop(b);
+  await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+  const panel = sup.page.locator("#open-alerts");
+  await panel.getByText("No open alerts.").waitFor({ timeout: 15000 });
+  const guard = await phone(b);
+  await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
+  await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
+  await guard.page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
+  await guard.page.getByRole("textbox", { name: "Title" }).fill("Lift 3 stopped at B1, two people inside");
+  await guard.page.getByRole("button", { name: "Report" }).click();
+  await guard.page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(guard.page, 0, 20000);
+  const synced = Date.now();
+  const item = panel.locator("li.alert.sev-critical").filter({ hasText: "Lift 3 stopped at B1" });
+  await item.waitFor({ timeout: 5000 });
+  console.log("# the entrapment alert showed on the board " + (Date.now() - synced) + " ms after the guard's sync");
+  assert.match(await item.innerText(), /Urgent order/);
+  assert.match(await item.innerText(), /Work order: Lift 3 stopped at B1/, "its subject, by the order's title");
+  const badge = sup.page.getByRole("link", { name: "1 open alert(s)" });
+  await badge.waitFor();
+  // the server's record of it, and the id the panel shows
+  const held = (await srv.pull("alerts/" + site)).filter((r) => r.c === "alert");
+  assert.equal(held.length, 1, "one alert raised");
+  assert.equal(f(held[0]).kind, "urgent_order");
+  assert.equal(await item.getAttribute("data-alert"), held[0].id);
+  await item.getByRole("button", { name: "Acknowledge" }).click();
+  await panel.getByText("No open alerts.").waitFor({ timeout: 5000 });
+  await badge.waitFor({ state: "hidden" });
+  const earlier = sup.page.locator("details.earlier");
+  assert.match(await earlier.locator("summary").innerText(), /Earlier \(1\)/);
+  await earlier.locator("summary").click();
+  await earlier.getByText("Acknowledged by s-1").waitFor();
+  await waitPending(sup.page, 0, 20000);
+  const after = (await srv.pull("alerts/" + site)).find((r) => r.id === held[0].id);
+  assert.equal(f(after).acked_by, "s-1", "the server holds acked_by");
+  assert.ok(f(after).acked_at > 0);
+  assert.deepEqual(sup.page.errors ?? [], []);
+  await sup.ctx.close(); await guard.ctx.close();
+}));
