@@ -4,6 +4,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { Server, setupSite, browser, phone, desktop, enrollAndLogin, waitPending, tab, ROOT } from "./harness.mjs";
 
@@ -279,3 +281,78 @@ test("alerts: a guard's entrapment shows on the supervisor's board within second
   assert.deepEqual(sup.page.errors ?? [], []);
   await sup.ctx.close(); await guard.ctx.close();
 }));
+
+/* A webhook receiver on loopback that checks the signature (deploy/OPERATIONS.md, "Webhooks"). */
+async function receiver(secret) {
+  const got = [];
+  const srv = createServer((req, res) => {
+    const parts = [];
+    req.on("data", (d) => parts.push(d));
+    req.on("end", () => {
+      const body = Buffer.concat(parts);
+      const sig = Object.fromEntries(String(req.headers["x-fieldsync-signature"] ?? "").split(",").map((x) => x.split("=")));
+      const want = createHmac("sha256", secret).update(sig.t + "." + body).digest("hex");
+      got.push({ valid: sig.v1 === want, key: req.headers["idempotency-key"], alert: req.headers["x-fieldsync-alert"], body: String(body) });
+      res.writeHead(sig.v1 === want ? 200 : 401).end();
+    });
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  return { got, url: "http://127.0.0.1:" + srv.address().port + "/hook", close: () => new Promise((r) => srv.close(r)) };
+}
+
+test("webhooks: a supervisor sets one up in the console; an entrapment is delivered to it, signed", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const secret = "s3cret-for-the-office-robot";
+  const rcv = await receiver(secret);
+  try {
+    const sup = await desktop(b);
+    await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+    await tab(sup.page, "Setup");
+    await sup.page.getByRole("link", { name: "Webhooks" }).click();
+    await sup.page.getByText("No webhooks yet.").waitFor();
+    const form = sup.page.getByRole("form", { name: "Webhooks" });
+    await form.getByRole("textbox", { name: "ID" }).fill("wh-office");
+    await form.getByRole("textbox", { name: "URL" }).fill("ftp://nope");
+    await form.getByRole("textbox", { name: "Secret" }).fill(secret);
+    await form.getByRole("button", { name: "Save" }).click();
+    await sup.page.getByText("The URL must start with http:// or https://.").waitFor();
+    await form.getByRole("textbox", { name: "URL" }).fill(rcv.url);
+    await form.getByRole("combobox", { name: "Format" }).selectOption("json");
+    await form.getByRole("checkbox", { name: "Urgent order" }).check();
+    await form.getByRole("button", { name: "Save" }).click();
+    await sup.page.getByRole("cell", { name: rcv.url }).waitFor();
+    await waitPending(sup.page, 0, 20000);
+    const hook = (await srv.pull("alerts/" + site)).find((r) => r.c === "webhook" && r.id === "wh-office");
+    assert.ok(hook, "the server holds the webhook");
+    assert.deepEqual(f(hook), { site, url: rcv.url, format: "json", kinds: ["urgent_order"], secret, enabled: true });
+    // an entrapment reported by a guard is posted to it once, signed
+    const guard = await phone(b);
+    await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
+    await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
+    await guard.page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
+    await guard.page.getByRole("textbox", { name: "Title" }).fill("Lift 1 stuck");
+    await guard.page.getByRole("button", { name: "Report" }).click();
+    await guard.page.getByRole("button", { name: "Sync now" }).click();
+    await waitPending(guard.page, 0, 20000);
+    for (let i = 0; i < 100 && !rcv.got.length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(rcv.got.length, 1, "delivered once");
+    assert.ok(rcv.got[0].valid, "signed with the secret typed in the console");
+    assert.match(rcv.got[0].body, /Lift 1 stuck/);
+    // the console shows the delivery (the alert's log, pulled with it)
+    await sup.page.locator("tr", { hasText: "wh-office" }).getByText("delivered").waitFor({ timeout: 15000 });
+    // switched off: edited in place, the secret kept
+    await sup.page.getByRole("button", { name: "Edit wh-office" }).click();
+    await form.getByRole("checkbox", { name: "Enabled" }).uncheck();
+    await form.getByRole("button", { name: "Save" }).click();
+    await waitPending(sup.page, 0, 20000);
+    const off = (await srv.pull("alerts/" + site)).find((r) => r.id === "wh-office");
+    for (let i = 0; i < 50 && f(off).enabled !== false; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      Object.assign(off, (await srv.pull("alerts/" + site)).find((r) => r.id === "wh-office"));
+    }
+    assert.equal(f(off).enabled, false);
+    assert.equal(f(off).secret, secret, "an empty secret field keeps the secret");
+    assert.deepEqual(sup.page.errors ?? [], []);
+    await sup.ctx.close(); await guard.ctx.close();
+  } finally { await rcv.close(); }
+}, ["--webhook-allow-private"]));
