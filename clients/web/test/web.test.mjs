@@ -240,20 +240,26 @@ test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async
 }));
 
 
+/* A guard's handheld reports an elevator entrapment and syncs it; the guard's page. */
+async function entrapment(srv, site, title) {
+  const guard = await phone(b);
+  await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
+  await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
+  await guard.page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
+  await guard.page.getByRole("textbox", { name: "Title" }).fill(title);
+  await guard.page.getByRole("button", { name: "Report" }).click();
+  await guard.page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(guard.page, 0, 20000);
+  return guard;
+}
+
 test("alerts: a guard's entrapment shows on the supervisor's board within seconds and is acknowledged", () => withServer(async (srv) => {
   const { site } = await setupSite(srv);
   const sup = await desktop(b);
   await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
   const panel = sup.page.locator("#open-alerts");
   await panel.getByText("No open alerts.").waitFor({ timeout: 15000 });
-  const guard = await phone(b);
-  await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
-  await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
-  await guard.page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
-  await guard.page.getByRole("textbox", { name: "Title" }).fill("Lift 3 stopped at B1, two people inside");
-  await guard.page.getByRole("button", { name: "Report" }).click();
-  await guard.page.getByRole("button", { name: "Sync now" }).click();
-  await waitPending(guard.page, 0, 20000);
+  const guard = await entrapment(srv, site, "Lift 3 stopped at B1, two people inside");
   const synced = Date.now();
   const item = panel.locator("li.alert.sev-critical").filter({ hasText: "Lift 3 stopped at B1" });
   await item.waitFor({ timeout: 5000 });
@@ -326,14 +332,7 @@ test("webhooks: a supervisor sets one up in the console; an entrapment is delive
     assert.ok(hook, "the server holds the webhook");
     assert.deepEqual(f(hook), { site, url: rcv.url, format: "json", kinds: ["urgent_order"], secret, enabled: true });
     // an entrapment reported by a guard is posted to it once, signed
-    const guard = await phone(b);
-    await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
-    await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
-    await guard.page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
-    await guard.page.getByRole("textbox", { name: "Title" }).fill("Lift 1 stuck");
-    await guard.page.getByRole("button", { name: "Report" }).click();
-    await guard.page.getByRole("button", { name: "Sync now" }).click();
-    await waitPending(guard.page, 0, 20000);
+    const guard = await entrapment(srv, site, "Lift 1 stuck");
     for (let i = 0; i < 100 && !rcv.got.length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(rcv.got.length, 1, "delivered once");
     assert.ok(rcv.got[0].valid, "signed with the secret typed in the console");
