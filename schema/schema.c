@@ -63,7 +63,17 @@ static const sfield f_shift[] = {
 	F("site", FT_ID, G_STAFF), E("role", schema_roles, G_STAFF),
 	F("starts", FT_UINT, G_STAFF), F("ends", FT_UINT, G_STAFF),
 	F("staff", FT_IDS, G_STAFF), F("route", FT_ID, G_STAFF),
-	F("lead", FT_ID, G_STAFF),
+	F("lead", FT_ID, G_STAFF), F("post", FT_STR, G_STAFF),
+	F("roster", FT_ID, G_STAFF),
+};
+/* the shifts a site works, generated ahead (server/svc/roster.h) */
+static const sfield f_roster[] = {
+	F("site", FT_ID, G_STAFF), F("name", FT_STR, G_STAFF),
+	E("role", schema_roles, G_STAFF), F("staff", FT_IDS, G_STAFF),
+	F("crew", FT_UINT, G_STAFF), F("rotate_days", FT_UINT, G_STAFF),
+	F("shifts", FT_ARR, G_STAFF), F("days", FT_ARR, G_STAFF),
+	F("route", FT_ID, G_STAFF), F("post", FT_STR, G_STAFF),
+	F("valid_from", FT_STR, G_STAFF), F("valid_to", FT_STR, G_STAFF),
 };
 static const sfield f_standard[] = {
 	F("site", FT_ID, G_STAFF), F("zone", FT_ID, G_STAFF),
@@ -144,6 +154,7 @@ static const scollection collections[] = {
 	{"checkpoint", f_checkpoint, N(f_checkpoint), BK_SITE, "site", 0, G_STAFF},
 	{"handover", f_handover, N(f_handover), BK_TO_SHIFT, "to_shift", 0, G_STAFF},
 	{"order", f_order, N(f_order), BK_ORDERS, "site", 0, G_STAFF},
+	{"roster", f_roster, N(f_roster), BK_SITE, "site", 0, G_STAFF},
 	{"route", f_route, N(f_route), BK_SITE, "site", 0, G_STAFF},
 	{"shift", f_shift, N(f_shift), BK_SITE, "site", 0, G_STAFF},
 	{"site", f_site, N(f_site), BK_SITE_SELF, NULL, 0, G_ADMIN},

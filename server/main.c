@@ -19,6 +19,7 @@
 #include "server/svc/auth.h"
 #include "server/svc/backup.h"
 #include "server/svc/demo.h"
+#include "server/svc/import.h"
 #include "server/store/keys.h"
 #include "server/svc/hooks.h"
 #include "server/core/engine.h"
@@ -40,8 +41,9 @@ typedef struct {
 	size_t map_mb, max_mb;
 	uint64_t maint_ms;
 	const char *out, *from;               /* backup, restore */
-	const char *site;                     /* catalogue */
+	const char *site;                     /* catalogue, import, export */
 	const char *web;                      /* serve: the web app's directory */
+	const char *kind, *file;              /* import, export */
 	uint64_t tasks_ms;                    /* task generator timer */
 	uint64_t audit_ttl_ms, audit_purge_ms;
 	uint64_t alert_poll_ms;               /* alerts.h */
@@ -110,8 +112,9 @@ static const option opts[] = {
 	{"--blob-orphan-grace-ms", O_U64, OFF(blob_grace_ms), "N  a photo no record names is deleted after (7 days; 0: never)"},
 	{"--audit-ttl-ms", O_U64, OFF(audit_ttl_ms), "N  keep audit entries N ms (400 days; 0: forever)"},
 	{"--audit-purge-interval-ms", O_U64, OFF(audit_purge_ms), "N  audit purge pass every N ms (3600000)"},
-	{"--out", O_STR, OFF(out), "FILE  backup: the archive to write"},
-	{"--site", O_STR, OFF(site), "ID    catalogue: the site to install it into"},
+	{"--out", O_STR, OFF(out), "FILE  backup: the archive to write; export: the CSV (stdout)"},
+	{"--site", O_STR, OFF(site), "ID    catalogue, import, export: the site"},
+	{"--kind", O_STR, OFF(kind), "K     import, export: staff, zone, checkpoint, route, roster, standard"},
 	{"--task-interval-ms", O_U64, OFF(tasks_ms), "N  task generation pass over every site every N ms (600000)"},
 	{"--from", O_STR, OFF(from), "FILE  restore: the archive to read"},
 	{"--web", O_STR, OFF(web), "DIR   serve: the web app at / (build/web; \"\": none)"},
@@ -133,6 +136,10 @@ static void usage(FILE *f)
 	        "  demo  --data DIR   load the demo property (staff PIN 1234)\n"
 	        "  catalogue --data DIR --site S   install the default service standards\n"
 	        "                     (schema/CATALOGUE.md) into site S; again: no change\n"
+	        "  import --data DIR --site S [--kind K] FILE.csv   load a site's staff, zones,\n"
+	        "                     checkpoints, routes, rosters or standards (schema/IMPORT.md;\n"
+	        "                     K from the file name when not given); a bad row refuses it all\n"
+	        "  export --data DIR --site S --kind K [--out FILE]   the same CSV back\n"
 	        "  backup --data DIR --out FILE   archive the store and photos (server may run)\n"
 	        "  restore --from FILE --data NEWDIR   check an archive, restore it, new store id\n"
 	        "  check --data DIR   integrity walk of the store; exit 0 ok, 1 damaged\n"
@@ -161,6 +168,10 @@ static int parse_args(int argc, char **argv, options *o)
 		for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
 			if (!strcmp(argv[i], opts[k].name))
 				op = &opts[k];
+		if (!op && argv[i][0] != '-' && !o->file) {
+			o->file = argv[i]; /* import's FILE.csv */
+			continue;
+		}
 		if (!op) {
 			fprintf(stderr, "fieldsyncd: unknown option %s (see fieldsyncd help)\n", argv[i]);
 			return -1;
@@ -481,6 +492,125 @@ static int cmd_catalogue(app *a)
 	return 0;
 }
 
+/* The whole file, its size checked against the import cap before it is
+ * read.  FS_OK, FS_E_TOO_LARGE, or FS_E_UNAVAILABLE with errno. */
+static int read_csv_file(const char *path, char **out, size_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return FS_E_UNAVAILABLE;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		if (!errno || S_ISDIR(st.st_mode))
+			errno = EISDIR;
+		close(fd);
+		return FS_E_UNAVAILABLE;
+	}
+	if ((uint64_t)st.st_size > IMPORT_BODY_MAX) {
+		close(fd);
+		return FS_E_TOO_LARGE;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t have = 0;
+	while (buf && have < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + have, (size_t)st.st_size - have);
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+	}
+	close(fd);
+	if (!buf || have != (size_t)st.st_size) {
+		free(buf);
+		errno = buf ? EIO : ENOMEM;
+		return FS_E_UNAVAILABLE;
+	}
+	*out = buf;
+	*n = have;
+	return FS_OK;
+}
+
+/* Import one CSV file into a site as the admin (import.h). */
+static int cmd_import(app *a)
+{
+	const char *kind = a->o.kind ? a->o.kind
+	                   : a->o.file ? import_kind_of_file(a->o.file) : NULL;
+	if (!a->o.site || !a->o.file || !kind) {
+		fprintf(stderr, "fieldsyncd: import needs --site ID and FILE.csv, and "
+		                "--kind K when the file name does not say it "
+		                "(staff.csv, harbour-zone.csv, ...)\n");
+		return 2;
+	}
+	size_t n = 0;
+	char *buf = NULL;
+	int rc = read_csv_file(a->o.file, &buf, &n);
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: %s: %s\n", a->o.file,
+		        rc == FS_E_TOO_LARGE ? "over the import size limit (2 MiB)"
+		                             : strerror(errno));
+		return 1;
+	}
+	principal admin;
+	if (open_all(a, 0) || auth_admin_principal(a->e, &admin)) {
+		free(buf);
+		return 1;
+	}
+	arena *ar = arena_new(0);
+	import_result r;
+	const char *msg = NULL;
+	rc = ar ? import_csv(a->e, &admin, a->o.site, kind, buf, n, ar, &r, &msg)
+	        : FS_E_UNAVAILABLE;
+	free(buf);
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: import of %s refused: %s\n", a->o.file,
+		        msg ? msg : fs_err_name(rc));
+		for (uint32_t i = 0; ar && i < r.nissues; i++) {
+			const import_issue *is = &r.issues[i];
+			fprintf(stderr, "  %s: row %u", a->o.file, is->row);
+			if (is->col)
+				fprintf(stderr, ", column %u", is->col);
+			if (is->column)
+				fprintf(stderr, " (%s)", is->column);
+			fprintf(stderr, ": %s\n", is->msg);
+		}
+		if (ar && r.more)
+			fprintf(stderr, "  ... and %u more\n", r.more);
+	} else {
+		printf("fieldsyncd: import of %s into site '%s': %u %s rows, %u "
+		       "created, %u changed, %u unchanged\n", a->o.file, a->o.site,
+		       r.rows, kind, r.created, r.changed, r.unchanged);
+	}
+	arena_free(ar);
+	return rc ? 1 : 0;
+}
+
+static int cmd_export(app *a)
+{
+	if (!a->o.site || !a->o.kind) {
+		fprintf(stderr, "fieldsyncd: export needs --site ID and --kind K\n");
+		return 2;
+	}
+	if (open_all(a, 0))
+		return 1;
+	csv_buf b = {0};
+	int rc = import_export(a->e, a->o.site, a->o.kind, &b);
+	if (rc) {
+		fprintf(stderr, "fieldsyncd: export: %s\n",
+		        rc == FS_E_NOT_FOUND ? "no such site or kind" : fs_err_name(rc));
+		csv_buf_free(&b);
+		return 1;
+	}
+	int to_file = a->o.out != NULL;
+	FILE *f = to_file ? fopen(a->o.out, "w") : stdout;
+	int bad = !f || (b.n && fwrite(b.p, 1, b.n, f) != b.n);
+	if (f && (to_file ? fclose(f) : fflush(f)))
+		bad = 1;
+	if (bad)
+		fprintf(stderr, "fieldsyncd: export: %s: %s\n",
+		        a->o.out ? a->o.out : "stdout", strerror(errno));
+	csv_buf_free(&b);
+	return bad;
+}
+
 /* backup, restore, check: backup.h; they open the store themselves */
 static int cmd_backup(app *a)
 {
@@ -568,6 +698,8 @@ int main(int argc, char **argv)
 	                   : !strcmp(cmd, "serve") ? cmd_serve
 	                   : !strcmp(cmd, "demo")  ? cmd_demo
 	                   : !strcmp(cmd, "catalogue") ? cmd_catalogue
+	                   : !strcmp(cmd, "import") ? cmd_import
+	                   : !strcmp(cmd, "export") ? cmd_export
 	                   : !strcmp(cmd, "backup") ? cmd_backup
 	                   : !strcmp(cmd, "restore") ? cmd_restore
 	                   : !strcmp(cmd, "check") ? cmd_check

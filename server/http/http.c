@@ -25,6 +25,7 @@
 #include "server/svc/audit.h"
 #include "server/svc/blobquota.h"
 #include "server/svc/blobref.h"
+#include "server/svc/import.h"
 #include "server/http/bodywatch.h"
 #include "server/http/connwatch.h"
 #include "server/http/live.h"
@@ -486,6 +487,41 @@ static int h_codes(req_ctx *r) { return run_body_handler(r, do_codes); }
 static int h_pin(req_ctx *r) { return run_body_handler(r, do_pin); }
 static int h_revoke(req_ctx *r) { return run_body_handler(r, do_revoke); }
 
+/* POST /v1/admin/import/<site>?kind=K, text/csv (svc/import.h; its
+ * body cap IMPORT_BODY_MAX): the answer is JSON, problems by row/column. */
+static int h_import(req_ctx *r, const char *site)
+{
+	char kind[32];
+	const char *q = r->ri->query_string, *msg = NULL;
+	const char *ct = mg_get_header(r->c, "Content-Type");
+	r->want_json = 1;
+	if (!ct || strncasecmp(ct, "text/csv", 8) || (ct[8] && ct[8] != ';'))
+		return reply_error(r, FS_E_UNSUPPORTED_MEDIA_TYPE,
+		                   "Content-Type must be text/csv");
+	if (!q || mg_get_var(q, strlen(q), "kind", kind, sizeof(kind)) <= 0)
+		return reply_error(r, FS_E_BAD_REQUEST, "?kind=staff, zone, "
+		                   "checkpoint, route, roster or standard");
+	uint8_t *body = NULL;
+	size_t n = 0;
+	int rc = read_body(r, IMPORT_BODY_MAX, &body, &n, &msg);
+	if (rc)
+		return reply_error(r, rc, msg);
+	import_result res;
+	rc = import_csv(r->h->e, &r->p, site, kind, (const char *)body, n, r->a,
+	                &res, &msg);
+	free(body);
+	if (rc && !res.nissues)
+		return reply_error(r, rc, msg);
+	wbuf b;
+	wb_init(&b);
+	import_result_json(&res, rc, msg, &b);
+	int st = b.err ? reply_error(r, FS_E_UNAVAILABLE, "out of memory")
+	                : send_body(r, rc ? fs_err_status(rc) : 200,
+	                            "application/json", b.p, b.n, NULL);
+	wb_free(&b);
+	return st;
+}
+
 static int h_healthz(req_ctx *r)
 {
 	return send_body(r, 200, "text/plain", (const uint8_t *)"ok\n", 3, NULL);
@@ -920,6 +956,7 @@ static const route routes[] = {
 	{"POST", "/v1/admin/enroll-codes", SESSION, h_codes, NULL},
 	{"POST", "/v1/admin/staff-pin", SESSION, h_pin, NULL},
 	{"POST", "/v1/admin/revoke", SESSION, h_revoke, NULL},
+	{"POST", "/v1/admin/import/", SESSION, NULL, h_import},
 	{"GET", "/v1/reports/devices/", SESSION, NULL, h_report_devices},
 	{"GET", "/v1/reports/lockouts/", SESSION, NULL, h_report_lockouts},
 	{"GET", "/v1/reports/shift/", SESSION, NULL, h_report_shift},

@@ -18,4 +18,12 @@
 int records_load(store_txn *t, arena *a, const char *c, const char *id,
                  record *r, char **bucket, uint64_t *seq);
 
+/* Each live (not deleted) record of collection c in `bucket`, by id,
+ * decoded into the arena: fn returns SCAN_NEXT, SCAN_STOP (the scan ends,
+ * FS_OK) or an error code (returned).  FS_OK, FS_E_UNAVAILABLE, or a store
+ * error; a record that does not decode is passed over. */
+typedef int (*records_fn)(void *ctx, const char *id, const record *r);
+int records_in_bucket(store_txn *t, arena *a, const char *c,
+                      const char *bucket, records_fn fn, void *ctx);
+
 #endif

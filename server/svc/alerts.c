@@ -34,7 +34,7 @@
 #include "server/store/keys.h"
 #include "server/svc/patrol.h"
 #include "server/svc/reports.h"
-#include "server/svc/serverpush.h"
+#include "server/svc/genpush.h"
 #include "server/svc/worker.h"
 
 #define MIN_MS 60000ULL
@@ -918,7 +918,7 @@ static int timer_cb(void *ctx, sv key, sv val)
  * logged and not retried: the next evaluation decides again. */
 static int push_ops(engine *e, const opbatch *b)
 {
-	int rc = serverpush(e, b, "alerts");
+	int rc = gp_push(e, NULL, b, "alerts");
 	return rc == FS_E_INTERNAL ? FS_OK : rc;
 }
 

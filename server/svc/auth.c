@@ -631,3 +631,21 @@ int auth_init_admin(engine *e, const char *path)
 	close(fd);
 	return ok ? FS_OK : FS_E_INTERNAL;
 }
+
+int auth_admin_principal(engine *e, principal *out)
+{
+	memset(out, 0, sizeof(*out));
+	store_txn *t;
+	sv v;
+	if (store_begin(engine_store(e), 0, &t))
+		return FS_E_UNAVAILABLE;
+	int rc = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v);
+	if (!rc && v.n >= sizeof(out->device))
+		rc = FS_E_INTERNAL;
+	if (!rc)
+		memcpy(out->device, v.p, v.n);
+	store_abort(t);
+	snprintf(out->staff, sizeof(out->staff), "admin");
+	out->role = ROLE_ADMIN;
+	return rc;
+}

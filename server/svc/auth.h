@@ -49,6 +49,10 @@ int auth_revoke(engine *e, const principal *p, const wval *req, arena *a,
  * (mode 0600).  FS_OK, or FS_E_CONFLICT-like FS_E_BAD_REQUEST when the
  * store already has an admin (nothing changed). */
 int auth_init_admin(engine *e, const char *path);
+/* The principal of the store's admin (device from `init`, staff "admin"),
+ * for the commands that write as the admin (demo, import).  FS_OK, or
+ * FS_E_NOT_FOUND when the store has no admin yet. */
+int auth_admin_principal(engine *e, principal *out);
 /* Mint a session token directly (demo, tools). */
 int auth_mint_session(engine *e, const char *device, const char *staff,
                       char out_hex[65]);

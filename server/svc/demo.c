@@ -18,6 +18,7 @@
 #include "protocol/hlc.h"
 #include "protocol/opbuild.h"
 #include "protocol/record.h"
+#include "server/svc/roster.h"
 #include "server/svc/tasks.h"
 #include "server/lib/tz.h"
 
@@ -226,23 +227,10 @@ static int tick_cb(void *ctx, const store_entry *en)
 int demo_load(engine *e, const auth_cfg *ac)
 {
 	principal admin;
-	memset(&admin, 0, sizeof(admin));
-	store_txn *t;
-	sv v;
-	if (store_begin(engine_store(e), 0, &t))
-		return FS_E_UNAVAILABLE;
-	int have = store_get(t, ST_META, sv_cstr(KEY_ADMIN_DEVICE), &v);
-	if (!have && v.n <= FS_ID_MAX) {
-		memcpy(admin.device, v.p, v.n);
-		admin.device[v.n] = 0;
-	}
-	store_abort(t);
-	if (have) {
+	if (auth_admin_principal(e, &admin)) {
 		fprintf(stderr, "fieldsyncd: demo: run init first\n");
 		return FS_E_BAD_REQUEST;
 	}
-	snprintf(admin.staff, sizeof(admin.staff), "admin");
-	admin.role = ROLE_ADMIN;
 
 	tz_db *tzdb = NULL;
 	const tz_zone *z;
@@ -261,9 +249,15 @@ int demo_load(engine *e, const auth_cfg *ac)
 	 * ending this morning, or the morning before when it is not 08:20 yet */
 	int nd = now >= LOCAL(0, 8, 20) ? -1 : -2;
 	uint64_t night = LOCAL(nd, 20, 0), night_end = night + 12 * HOUR_MS;
-	char night_id[32], next_day_id[32];
-	snprintf(night_id, sizeof(night_id), "guard-night-d%d", nd);
-	snprintf(next_day_id, sizeof(next_day_id), "guard-day-d%d", nd + 1);
+	arena *ids = arena_new(0);
+	const char *night_id = ids ? roster_shift_id(ids, "guards", today + nd, 1) : NULL;
+	const char *next_day_id = ids ? roster_shift_id(ids, "guards", today + nd + 1, 0) : NULL;
+	const char *clean_id = ids ? roster_shift_id(ids, "cleaning", today - 1, 0) : NULL;
+	if (!night_id || !next_day_id || !clean_id) {
+		arena_free(ids);
+		tz_db_close(tzdb);
+		return FS_E_UNAVAILABLE;
+	}
 
 	demo_batch b;
 	memset(&b, 0, sizeof(b));
@@ -302,24 +296,17 @@ int demo_load(engine *e, const auth_cfg *ac)
 		ob_f64(&b.ob, "lat", 22.2855 + i * 0.0001);
 		ob_f64(&b.ob, "lon", 114.1577 + i * 0.0001);
 	}
-	/* the same twelve points by night and by day, every two hours */
-	static const char *const routes[][2] = {
-		{"night-patrol", "Night patrol, all buildings"},
-		{"day-patrol", "Day patrol, all buildings"},
-	};
-	for (size_t r = 0; r < 2; r++) {
-		ob_op(&b.ob, "route", routes[r][0], b.hlc++, 5);
-		ob_str(&b.ob, "site", DEMO_SITE);
-		ob_str(&b.ob, "name", routes[r][1]);
-		ob_name(&b.ob, "checkpoints");
-		wb_arr(&b.ob.ops, NCP);
-		for (int i = 1; i <= NCP; i++) {
-			snprintf(id, sizeof(id), "cp-%02d", i);
-			wb_cstr(&b.ob.ops, id);
-		}
-		ob_u64(&b.ob, "every_min", 120);
-		ob_u64(&b.ob, "grace_min", 15);
+	ob_op(&b.ob, "route", "night-patrol", b.hlc++, 5);
+	ob_str(&b.ob, "site", DEMO_SITE);
+	ob_str(&b.ob, "name", "Patrol, all buildings");
+	ob_name(&b.ob, "checkpoints");
+	wb_arr(&b.ob.ops, NCP);
+	for (int i = 1; i <= NCP; i++) {
+		snprintf(id, sizeof(id), "cp-%02d", i);
+		wb_cstr(&b.ob.ops, id);
 	}
+	ob_u64(&b.ob, "every_min", 120);
+	ob_u64(&b.ob, "grace_min", 15);
 
 	static const char *const staff[][3] = {
 		{"g-li", "Li Wei", "guard"},     {"g-chen", "Chen Jun", "guard"},
@@ -334,33 +321,32 @@ int demo_load(engine *e, const auth_cfg *ac)
 		ob_name(&b.ob, "active");
 		wb_bool(&b.ob.ops, 1);
 	}
-	/* shifts from the day of that night to tomorrow; guards day 08-20 and
-	 * night 20-08, cleaner 07-19, technician and supervisor 08-20 */
-	for (int d = nd; d <= 1; d++) {
-		struct {
-			const char *name, *role, *who, *route;
-			int from, to;
-		} sh[] = {
-			{"guard-day", "guard", "g-chen", "day-patrol", 8, 20},
-			{"guard-night", "guard", "g-li", "night-patrol", 20, 32},
-			{"clean-day", "cleaner", "c-wang", NULL, 7, 19},
-			{"tech-day", "technician", "t-zhao", NULL, 8, 20},
-			{"sup-day", "supervisor", "s-liu", NULL, 8, 20},
-		};
-		for (size_t i = 0; i < sizeof(sh) / sizeof(sh[0]); i++) {
-			snprintf(id, sizeof(id), "%s-d%d", sh[i].name, d);
-			ob_op(&b.ob, "shift", id, b.hlc++, sh[i].route ? 7 : 6);
-			ob_str(&b.ob, "site", DEMO_SITE);
-			ob_str(&b.ob, "role", sh[i].role);
-			ob_u64(&b.ob, "starts", LOCAL(d, sh[i].from, 0));
-			ob_u64(&b.ob, "ends", LOCAL(d, sh[i].to, 0));
-			ob_name(&b.ob, "staff");
-			wb_arr(&b.ob.ops, 1);
-			wb_cstr(&b.ob.ops, sh[i].who);
-			ob_str(&b.ob, "lead", sh[i].who);
-			if (sh[i].route)
-				ob_str(&b.ob, "route", sh[i].route);
-		}
+	/* the rosters that make the shifts (roster.h): guards day 08-20 and
+	 * night 20-08 on the patrol route, cleaner 07-19, technician and
+	 * supervisor 08-20, every day */
+	static const struct {
+		const char *id, *name, *role, *staff[2], *spans[2], *route;
+	} rosters[] = {
+		{"guards", "Guards, day and night", "guard", {"g-chen", "g-li"},
+		 {"08:00-20:00", "20:00-08:00"}, "night-patrol"},
+		{"cleaning", "Cleaning", "cleaner", {"c-wang"}, {"07:00-19:00"}, NULL},
+		{"technicians", "Maintenance", "technician", {"t-zhao"},
+		 {"08:00-20:00"}, NULL},
+		{"supervisors", "Site office", "supervisor", {"s-liu"},
+		 {"08:00-20:00"}, NULL},
+	};
+	for (size_t i = 0; i < sizeof(rosters) / sizeof(rosters[0]); i++) {
+		uint32_t n = rosters[i].staff[1] ? 2 : 1;
+		ob_op(&b.ob, "roster", rosters[i].id, b.hlc++,
+		      rosters[i].route ? 7 : 6);
+		ob_str(&b.ob, "site", DEMO_SITE);
+		ob_str(&b.ob, "name", rosters[i].name);
+		ob_str(&b.ob, "role", rosters[i].role);
+		ob_strs(&b.ob, "staff", rosters[i].staff, n);
+		ob_strs(&b.ob, "shifts", rosters[i].spans, n);
+		ob_str(&b.ob, "post", rosters[i].id);
+		if (rosters[i].route)
+			ob_str(&b.ob, "route", rosters[i].route);
 	}
 	/* work orders of the night and the day before it */
 	ob_op(&b.ob, "order", "wo-lift-1", b.hlc++, 9);
@@ -445,6 +431,13 @@ int demo_load(engine *e, const auth_cfg *ac)
 			goto out;
 		}
 	}
+	/* the shifts: from the morning of that night's day (so that night
+	 * and the days around it are made, as they were then), then up to a
+	 * week ahead of now; later the serve command's generator keeps them
+	 * a week ahead, so the demo is alive on any day it is run */
+	if ((rc = roster_generate_site(e, tzdb, DEMO_SITE, LOCAL(nd, 7, 0), NULL)) ||
+	    (rc = roster_generate_site(e, tzdb, DEMO_SITE, now, NULL)))
+		goto out;
 	/* the service standards, and the tasks they give the shifts */
 	unsigned created;
 	if ((rc = tasks_install_catalogue(e, DEMO_SITE, &created)))
@@ -501,10 +494,11 @@ int demo_load(engine *e, const auth_cfg *ac)
 		goto out;
 
 	/* yesterday's cleaning, ticked off on the cleaner's handheld */
-	char bucket[64];
-	snprintf(bucket, sizeof(bucket), "shift/clean-day-d-1");
+	char bucket[160];
+	snprintf(bucket, sizeof(bucket), "shift/%s", clean_id);
 	arena *ta = arena_new(0);
 	tick_ctx tc = {ta, &b, FS_OK};
+	store_txn *t;
 	if (!ta || store_begin(engine_store(e), 0, &t)) {
 		arena_free(ta);
 		rc = FS_E_UNAVAILABLE;
@@ -527,6 +521,7 @@ int demo_load(engine *e, const auth_cfg *ac)
 #undef LOCAL
 out:
 	ob_free(&b.ob);
+	arena_free(ids);
 	tz_db_close(tzdb);
 	return rc;
 }

@@ -24,7 +24,8 @@
 #include "server/lib/crypto.h"
 #include "server/lib/waitms.h"
 #include "server/model/records.h"
-#include "server/svc/serverpush.h"
+#include "server/svc/genpush.h"
+#include "server/svc/roster.h"
 
 #define MIN_MS 60000ULL
 #define HOUR_MS (60 * MIN_MS)
@@ -98,18 +99,7 @@ int tasks_standard_from_record(arena *a, const char *id, const record *r,
 
 char *tasks_id(arena *a, const char *standard, int64_t day, uint32_t slot)
 {
-	int64_t y;
-	unsigned m, d;
-	tz_civil_from_days(day, &y, &m, &d);
-	if (strlen(standard) <= 100)
-		return arena_printf(a, "tk:%s:%04lld%02u%02u:%u", standard,
-		                    (long long)y, m, d, slot);
-	uint8_t h[32];
-	char hex[65];
-	crypto_sha256(standard, strlen(standard), h);
-	hex_encode(h, 16, hex);
-	return arena_printf(a, "tk:h%s:%04lld%02u%02u:%u", hex, (long long)y, m,
-	                    d, slot);
+	return gp_slot_id(a, "tk", standard, day, slot);
 }
 
 typedef struct {
@@ -247,36 +237,19 @@ int tasks_load_site(store_txn *t, arena *a, const char *site, task_site *out)
 
 typedef struct {
 	arena *a;
-	const char *bucket;
 	task_standard *v;
 	uint32_t n, cap;
-	int rc;
 } stdscan;
 
-static int std_cb(void *ctx, const char *c, const char *id, const char *bucket,
-                  uint64_t seq, sv val)
+static int std_cb(void *ctx, const char *id, const record *r)
 {
 	stdscan *s = ctx;
-	if (strcmp(bucket, s->bucket))
-		return SCAN_NEXT;
-	uint8_t *copy = arena_dup(s->a, val.p, val.n ? val.n : 1);
-	record r;
-	rec_init(&r);
-	if (!copy) {
-		s->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if (rec_decode(s->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
 	if (arena_grow(s->a, (void **)&s->v, &s->cap, s->n, s->n + 1,
-	               sizeof(*s->v), 32)) {
-		s->rc = FS_E_UNAVAILABLE;
-		return SCAN_STOP;
-	}
-	if ((s->rc = tasks_standard_from_record(s->a, id, &r, &s->v[s->n])))
-		return SCAN_STOP;
-	s->n++;
-	return SCAN_NEXT;
+	               sizeof(*s->v), 32))
+		return FS_E_UNAVAILABLE;
+	int rc = tasks_standard_from_record(s->a, id, r, &s->v[s->n]);
+	s->n += !rc;
+	return rc ? rc : SCAN_NEXT;
 }
 
 int tasks_site_standards(store_txn *t, arena *a, const char *site,
@@ -287,13 +260,11 @@ int tasks_site_standards(store_txn *t, arena *a, const char *site,
 	char *bucket = arena_printf(a, "site/%s", site);
 	if (!bucket)
 		return FS_E_UNAVAILABLE;
-	stdscan s = {a, bucket, NULL, 0, 0, FS_OK};
-	int rc = store_rec_scan(t, "standard", std_cb, &s);
-	if (rc && rc != SCAN_STOP && rc != FS_E_NOT_FOUND)
-		return rc;
+	stdscan s = {a, NULL, 0, 0};
+	int rc = records_in_bucket(t, a, "standard", bucket, std_cb, &s);
 	*out = s.v;
 	*n = s.n;
-	return s.rc;
+	return rc;
 }
 
 /* ---- generating -------------------------------------------------------------- */
@@ -308,25 +279,12 @@ typedef struct {
 	int wanted;
 } gen_task;
 
-/* The ops to push, in batches of at most PUSH_OPS, plus the index keys
- * to add first. */
+/* The ops to push (genpush.h), plus the index keys to add first. */
 typedef struct {
-	engine *e;
-	arena *a;
-	opbatch *parts;
-	uint32_t nparts, capparts;
+	gp_out w;
 	char **keys;
 	uint32_t nkeys, capkeys;
 } gen_out;
-
-static int is_touched(const record *r)
-{
-	for (uint32_t i = 0; i < r->n; i++)
-		if (r->f[i].st.origin_n != strlen(ENGINE_ORIGIN) ||
-		    memcmp(r->f[i].st.origin, ENGINE_ORIGIN, r->f[i].st.origin_n))
-			return 1;
-	return 0;
-}
 
 static char *day_key(arena *a, const char *site, int64_t day, const char *id)
 {
@@ -368,7 +326,7 @@ static int idx_cb(void *ctx, sv key, sv val)
 	int rc = records_load(s->t, s->a, "task", g->id, &g->r, NULL, NULL);
 	if (rc == FS_OK) {
 		g->exists = 1;
-		g->touched = is_touched(&g->r);
+		g->touched = gp_touched(&g->r);
 		g->deleted = rec_true(&g->r, "_deleted");
 	} else if (rc != FS_E_NOT_FOUND) {
 		s->rc = rc;
@@ -406,52 +364,11 @@ static int slot_held(task_slot **by_id, uint32_t n, const char *id)
 	return hit && (*hit)->shift != NULL;
 }
 
-/* A desired field: write it when the task is new or its value differs. */
-typedef struct {
-	const char *name;
-	wval v;
-} want;
-
-static int field_same(const record *r, const want *w)
-{
-	const rfield *f = rec_get(r, w->name);
-	if (!f)
-		return w->v.t == WV_NIL || (w->v.t == WV_BOOL && !w->v.b);
-	return wv_equal(&f->val, &w->v);
-}
-
-/* Append one op with the fields of `w` that differ from `cur` (all of
- * them when cur is NULL).  *wrote is 1 when an op was added. */
-static int add_op(gen_out *o, const char *id, const record *cur,
-                  const want *w, uint32_t nw, int *wrote)
-{
-	uint32_t diff = 0;
-	for (uint32_t i = 0; i < nw; i++)
-		if (!cur || !field_same(cur, &w[i]))
-			diff++;
-	*wrote = diff > 0;
-	if (!diff)
-		return FS_OK;
-	opbatch *b = o->nparts ? &o->parts[o->nparts - 1] : NULL;
-	if (!b || b->n >= PUSH_OPS) {
-		if (arena_grow(o->a, (void **)&o->parts, &o->capparts, o->nparts,
-		               o->nparts + 1, sizeof(opbatch), 4))
-			return FS_E_UNAVAILABLE;
-		b = &o->parts[o->nparts++];
-		ob_init(b);
-	}
-	ob_op(b, "task", id, engine_hlc_now(o->e), diff);
-	for (uint32_t i = 0; i < nw; i++)
-		if (!cur || !field_same(cur, &w[i]))
-			ob_val(b, w[i].name, &w[i].v);
-	return b->ops.err ? FS_E_UNAVAILABLE : FS_OK;
-}
-
 static int add_key(gen_out *o, char *k)
 {
 	if (!k)
 		return FS_E_UNAVAILABLE;
-	if (arena_grow(o->a, (void **)&o->keys, &o->capkeys, o->nkeys,
+	if (arena_grow(o->w.a, (void **)&o->keys, &o->capkeys, o->nkeys,
 	               o->nkeys + 1, sizeof(char *), 64))
 		return FS_E_UNAVAILABLE;
 	o->keys[o->nkeys++] = k;
@@ -468,26 +385,6 @@ static int keys_txn(void *ctx, store_txn *t)
 			return rc;
 	}
 	return FS_OK;
-}
-
-/* Push one batch as the server; every op must apply. */
-static int push_batch(engine *e, const opbatch *b)
-{
-	return serverpush(e, b, "tasks");
-}
-
-static int push_all(gen_out *o)
-{
-	int rc = FS_OK;
-	for (uint32_t i = 0; i < o->nparts && !rc; i++)
-		rc = push_batch(o->e, &o->parts[i]);
-	return rc;
-}
-
-static void free_parts(gen_out *o)
-{
-	for (uint32_t i = 0; i < o->nparts; i++)
-		ob_free(&o->parts[i]);
 }
 
 /* Read the site and decide what to write (one read transaction). */
@@ -577,7 +474,7 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 			 * lost to a crash, or a supervisor's own) */
 			int r = records_load(t, a, "task", sl->id, &cur, NULL, NULL);
 			if (r == FS_OK) {
-				if (is_touched(&cur)) {
+				if (gp_touched(&cur)) {
 					st->kept++;
 					continue;
 				}
@@ -596,7 +493,7 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 		const char *assignee = shf->lead ? shf->lead
 		                       : shf->nstaff ? shf->staff[0]
 		                                     : NULL;
-		want w[] = {
+		gp_field w[] = {
 			{"site", wv_of_str(site)},
 			{"shift", wv_of_str(shf->id)},
 			{"standard", wv_of_str(sl->std->id)},
@@ -610,7 +507,7 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 		};
 		uint32_t nw = sizeof(w) / sizeof(w[0]);
 		int wrote;
-		if ((rc = add_op(o, sl->id, have ? &cur : NULL, w,
+		if ((rc = gp_add(&o->w, "task", sl->id, have ? &cur : NULL, w,
 		                 have ? nw : nw - 1, &wrote)))
 			goto out;
 		if (wrote)
@@ -626,9 +523,9 @@ static int gen_plan(engine *e, tz_db *tz, const char *site, uint64_t now,
 			st->kept++;
 			continue;
 		}
-		want del = {"_deleted", wv_of_bool(1)};
+		gp_field del = {"_deleted", wv_of_bool(1)};
 		int wrote;
-		if ((rc = add_op(o, g->id, &g->r, &del, 1, &wrote)))
+		if ((rc = gp_add(&o->w, "task", g->id, &g->r, &del, 1, &wrote)))
 			goto out;
 		st->deleted += wrote;
 	}
@@ -649,14 +546,15 @@ int tasks_generate_site(engine *e, tz_db *tz, const char *site, uint64_t now,
 		return FS_E_UNAVAILABLE;
 	gen_out o;
 	memset(&o, 0, sizeof(o));
-	o.e = e;
-	o.a = a;
+	o.w.e = e;
+	o.w.a = a;
+	o.w.per_batch = PUSH_OPS;
 	int rc = gen_plan(e, tz, site, now, a, &o, st);
 	if (!rc && o.nkeys)
 		rc = engine_write(e, keys_txn, &o);
 	if (!rc)
-		rc = push_all(&o);
-	free_parts(&o);
+		rc = gp_push_all(&o.w, NULL, "tasks");
+	gp_free(&o.w);
 	arena_free(a);
 	return rc;
 }
@@ -676,28 +574,18 @@ char *tasks_catalogue_id(arena *a, const char *site, const char *key)
 
 typedef struct {
 	arena *a;
-	const char *bucket;
 	const char *kind;
 	char *first;
 } zonescan;
 
-static int zone_cb(void *ctx, const char *c, const char *id, const char *bucket,
-                   uint64_t seq, sv val)
+static int zone_cb(void *ctx, const char *id, const record *r)
 {
 	zonescan *z = ctx;
-	if (strcmp(bucket, z->bucket))
+	char *kind = rec_str(z->a, r, "kind");
+	if (!kind || strcmp(kind, z->kind))
 		return SCAN_NEXT;
-	uint8_t *copy = arena_dup(z->a, val.p, val.n ? val.n : 1);
-	record r;
-	rec_init(&r);
-	if (!copy || rec_decode(z->a, copy, val.n, &r) || rec_true(&r, "_deleted"))
-		return SCAN_NEXT;
-	char *kind = rec_str(z->a, &r, "kind");
-	if (kind && !strcmp(kind, z->kind)) {
-		z->first = arena_strndup(z->a, id, strlen(id));
-		return SCAN_STOP; /* records come by id: the first is the one */
-	}
-	return SCAN_NEXT;
+	z->first = arena_strndup(z->a, id, strlen(id));
+	return SCAN_STOP; /* records come by id: the first is the one */
 }
 
 int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
@@ -730,8 +618,8 @@ int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
 		}
 		char *zone = NULL;
 		if (ce[i].zone_kind) {
-			zonescan z = {a, bucket, ce[i].zone_kind, NULL};
-			store_rec_scan(t, "zone", zone_cb, &z);
+			zonescan z = {a, ce[i].zone_kind, NULL};
+			records_in_bucket(t, a, "zone", bucket, zone_cb, &z);
 			zone = z.first;
 		}
 		unsigned nf = 7 + (zone != NULL) + (ce[i].months != 0) +
@@ -768,7 +656,7 @@ int tasks_install_catalogue(engine *e, const char *site, unsigned *created)
 	if (!rc && ops.ops.err)
 		rc = FS_E_UNAVAILABLE;
 	if (!rc && ops.n)
-		rc = push_batch(e, &ops);
+		rc = gp_push(e, NULL, &ops, "catalogue");
 	if (!rc)
 		*created = ops.n;
 	ob_free(&ops);
@@ -845,7 +733,12 @@ static int site_cb(void *ctx, const char *c, const char *id, const char *bucket,
 static void run_site(tasks_gen *g, const char *site)
 {
 	tasks_stats st;
-	int rc = tasks_generate_site(g->e, g->tz, site, engine_now(g->e), &st);
+	/* shifts first (roster.h), so the tasks find them */
+	int rc = roster_generate_site(g->e, g->tz, site, engine_now(g->e), NULL);
+	if (rc && rc != FS_E_NOT_FOUND)
+		fprintf(stderr, "fieldsyncd: rosters: site %s: %s\n", site,
+		        fs_err_name(rc));
+	rc = tasks_generate_site(g->e, g->tz, site, engine_now(g->e), &st);
 	if (rc && rc != FS_E_NOT_FOUND)
 		fprintf(stderr, "fieldsyncd: tasks: site %s: %s\n", site,
 		        fs_err_name(rc));

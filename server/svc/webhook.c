@@ -27,7 +27,7 @@
 #include "server/lib/json.h"
 #include "server/model/records.h"
 #include "server/store/keys.h"
-#include "server/svc/serverpush.h"
+#include "server/svc/genpush.h"
 #include "server/svc/worker.h"
 
 #define P_INDEX "wh/i/"
@@ -599,7 +599,7 @@ static int write_log(engine *e, const char *alert)
 		wb_raw(&b.ops, items.p, items.n);
 	}
 	if (!rc)
-		rc = items.err ? FS_E_UNAVAILABLE : serverpush(e, &b, "webhook log");
+		rc = items.err ? FS_E_UNAVAILABLE : gp_push(e, NULL, &b, "webhook log");
 	wb_free(&items);
 	ob_free(&b);
 	arena_free(a);

@@ -213,8 +213,8 @@ static void test_site_admin_only(void **st)
 static void test_site_bucket_collections(void **st)
 {
 	const char *cols[] = {"zone", "checkpoint", "route", "staff", "shift",
-	                      "standard"};
-	for (int c = 0; c < 6; c++)
+	                      "standard", "roster"};
+	for (int c = 0; c < 7; c++)
 		for (int who = 0; who < NP; who++) {
 			int own = who == P_SUP ? OK : who == P_SUP_B ? OUT : NO;
 			int other = who == P_SUP_B ? OK : who == P_SUP ? OUT : NO;

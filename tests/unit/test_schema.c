@@ -26,7 +26,8 @@ static void test_lookup(void **state)
 	(void)state;
 	const char *names[] = {"site", "zone", "checkpoint", "route", "staff",
 	                       "shift", "standard", "task", "checkin", "order",
-	                       "handover", "alert", "webhook"};
+	                       "handover", "alert", "webhook",
+	                       "roster"};
 	unsigned n;
 	schema_collections(&n);
 	assert_int_equal(n, sizeof(names) / sizeof(names[0]));
@@ -65,6 +66,7 @@ static void test_buckets(void **state)
 	assert_int_equal(schema_collection("standard", 8)->bucket, BK_SITE);
 	assert_int_equal(schema_collection("alert", 5)->bucket, BK_ALERTS);
 	assert_int_equal(schema_collection("webhook", 7)->bucket, BK_ALERTS);
+	assert_int_equal(schema_collection("roster", 6)->bucket, BK_SITE);
 }
 
 static void test_server_owned(void **state)
