@@ -29,7 +29,7 @@ export function kindOfName(name: string): string | null {
 
 function issuesTable(a: Answer): HTMLElement {
   return h("div", { role: "alert" },
-    h("p", { class: "err" }, t("importRefused", { msg: a.msg ?? a.error ?? "" })),
+    h("p", { class: "err" }, t("importFix")),
     h("table", { class: "issues", "aria-label": t("importIssues") },
       h("caption", null, t("importIssues")),
       h("thead", null, h("tr", null, h("th", { scope: "col" }, t("importRow")), h("th", { scope: "col" }, t("importColumn")),

@@ -64,7 +64,7 @@ function editor(site: string, rec: Rec | null, after: () => void): HTMLElement {
     } catch (err) { toast(t("error", { msg: errText(err) }), "err"); }
   } },
   h("div", { class: "row" }, field(t("id"), idIn), field(t("webhookUrl"), url), field(t("webhookFormat"), fmt)),
-  h("fieldset", { class: "kinds" }, h("legend", null, t("webhookKinds") + " (" + t("kindsAll") + ": —)"),
+  h("fieldset", { class: "kinds" }, h("legend", null, t("webhookKinds") + " — " + t("kindsHint")),
     ALERT_KINDS.map((k, i) => h("label", null, boxes[i], " " + tx("ak_", k)))),
   h("div", { class: "row" }, field(t("webhookSecret"), secret),
     h("button", { type: "button", onclick: () => { secret.value = randomSecret(); } }, t("newSecret")),
