@@ -352,6 +352,15 @@ test-web-run:
 screenshots: all
 	$(WEB_ENV) node $(WEB_DIR)/test/screenshots.mjs $(B)/screenshots
 
+# Debian's testssl.sh against `fieldsyncd serve` over HTTPS on loopback
+# with a self-signed certificate (deploy/tls-scan.sh; the result is in
+# deploy/OPERATIONS.md, "TLS scan").  Not part of make test.
+.PHONY: tls-scan
+tls-scan: all
+	@command -v testssl >/dev/null || { sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends testssl.sh; }
+	TLS_SCAN_OUT=$(B)/tls-scan deploy/tls-scan.sh $(B)/fieldsyncd
+
 bench-web: all
 	$(WEB_ENV) node bench/web.mjs
 

@@ -88,6 +88,13 @@ async function sha256hex(b: Uint8Array): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A body sent as it is (call with a content type): bytes, or text as UTF-8. */
+function rawBody(b: unknown): Uint8Array {
+	if (b instanceof Uint8Array) return b;
+	if (typeof b === "string") return new TextEncoder().encode(b);
+	throw new FieldsyncError("EINVAL", "a body with a content type is bytes or text");
+}
+
 function toRec(r: StoredRec): Rec {
 	return { c: r.c, id: r.id, bucket: r.b, f: r.f, s: r.s };
 }
@@ -665,16 +672,17 @@ export class Client {
 	}
 
 	/** A raw request with the session token (reports, admin calls): the body
-	 * is sent as msgpack; the answer is decoded (msgpack or JSON). */
-	async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+	 * is sent as msgpack, or as it is with `ctype` (a CSV import is
+	 * text/csv); the answer is decoded (msgpack, JSON or text). */
+	async call(method: string, path: string, body?: unknown, ctype?: string): Promise<{ status: number; body: unknown }> {
 		const [url, tok] = await this.run("ro", async (tx) => [await this.url(tx), await metaStr(tx, "stoken")]);
 		if (!tok) throw new FieldsyncError("ESTATE", "nobody is logged in on this device");
 		const a = await request(this.http, {
 			method,
 			url: url + path,
 			token: tok,
-			body: body === undefined ? undefined : pack(body),
-			ctype: "application/msgpack",
+			body: body === undefined ? undefined : ctype ? rawBody(body) : pack(body),
+			ctype: ctype ?? "application/msgpack",
 		});
 		const ct = a.headers.get("Content-Type") ?? "";
 		let out: unknown = a.body;

@@ -148,6 +148,14 @@ export async function openClient(): Promise<Client> {
       }
       return nums(r.body) as T;
     },
+    async send(method, path, body, ctype) {
+      try { const r = await lib.call(method, path, body, ctype); return { status: r.status, body: nums(r.body) }; }
+      catch (e) { throw toErr(e); }
+    },
+    async alerts(all) { return (await lib.alerts({ all })).map((r) => flat(r)!); },
+    async ack(id) {
+      try { await lib.ack(id); void refresh(); } catch (e) { throw toErr(e); }
+    },
     async callText(path) {
       const r = await c.call<unknown>("GET", path);
       return typeof r === "string" ? r : new TextDecoder().decode(r as Uint8Array);

@@ -52,6 +52,13 @@ export interface Client {
   /* An authenticated request to the server (reports, audit, admin):
    * JSON out and in; throws ApiError. */
   call<T>(method: string, path: string, body?: unknown, accept?: string): Promise<T>;
+  /* A body sent as it is with its content type (a CSV import): the
+   * status and the decoded answer, whatever the status. */
+  send(method: string, path: string, body: string | Uint8Array, ctype: string): Promise<{ status: number; body: unknown }>;
+  /* The alerts on this device (alert records of alerts/<site>), newest
+   * first; ack writes acked_by/acked_at (queued like any change). */
+  alerts(all?: boolean): Promise<Rec[]>;
+  ack(id: string): Promise<void>;
   callText(path: string): Promise<string>;
   /* The console for an admin: the admin token instead of a device. */
   attachAdmin(server: string, token: string): Promise<void>;

@@ -16,6 +16,7 @@ import { boardView } from "./console/board";
 import { reportsView } from "./console/reports";
 import { setupView } from "./console/setup";
 import { auditView } from "./console/audit";
+import { alertBadge } from "./console/alerts";
 import type { Key } from "./strings";
 
 type Route = { key: Key; view: (el: HTMLElement) => View; console?: boolean };
@@ -78,8 +79,10 @@ export async function render(): Promise<void> {
   }
   const isConsole = !!routes[name].console;
   document.body.classList.toggle("console", isConsole);
+  // the board's tab carries the count of open alerts (supervisors, admins)
   mount(nav, h("ul", null, tabs.map((n) => h("li", null,
-    h("a", { href: "#/" + n, "aria-current": n === name ? "page" : null }, t(routes[n].key))))));
+    h("a", { href: "#/" + n, "aria-current": n === name ? "page" : null }, t(routes[n].key)),
+    n === "board" ? alertBadge(s.site || String(app.site?.id ?? "")) : null))));
   current = routes[name].view(main);
 }
 

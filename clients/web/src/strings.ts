@@ -1,7 +1,10 @@
 // strings.ts — every string of the app, in English and Simplified Chinese.
 // `zh` is typed by `en`'s keys, so a string missing in one language is a
 // compile error (tsc --noEmit in make test).  {name} is a parameter.
+import { enOps, zhOps } from "./strings-ops";
+
 export const en = {
+  ...enOps,
   app: "fieldsync",
   language: "Language",
   langName: "English",
@@ -142,8 +145,6 @@ export const en = {
   cleaning: "Cleaning by zone",
   ordersByDeadline: "Open work orders by deadline",
   devicesUnsynced: "Devices with unsynced changes",
-  alerts: "Alerts",
-  noAlerts: "No alerts yet.",
   legend: "Legend",
   lg_on_time: "on time",
   lg_late: "late",
@@ -236,7 +237,7 @@ export const en = {
   times: "Times",
   windowCol: "Window",
   evidence: "Evidence",
-  importNote: "CSV import: the server has no import endpoint yet.",
+  importNote: "Lists can also be loaded from a CSV file: see the \"CSV import\" tab.",
   audit: "Audit history",
   collection: "Collection",
   recordId: "Record ID",
@@ -259,6 +260,7 @@ export const en = {
 export type Key = keyof typeof en;
 
 export const zh: Record<Key, string> = {
+  ...zhOps,
   app: "fieldsync 现场同步",
   language: "语言",
   langName: "中文",
@@ -390,8 +392,6 @@ export const zh: Record<Key, string> = {
   cleaning: "按区域的保洁",
   ordersByDeadline: "按期限排序的未完成工单",
   devicesUnsynced: "有未同步更改的设备",
-  alerts: "提醒",
-  noAlerts: "暂无提醒。",
   legend: "图例",
   lg_on_time: "按时",
   lg_late: "迟到",
@@ -482,7 +482,7 @@ export const zh: Record<Key, string> = {
   times: "次数",
   windowCol: "时段",
   evidence: "凭证",
-  importNote: "CSV 导入：服务器暂无导入接口。",
+  importNote: "也可以从 CSV 文件导入清单：见“CSV 导入”页。",
   audit: "审计记录",
   collection: "数据类型",
   recordId: "记录编号",

@@ -89,6 +89,12 @@ try {
     await shot(t.page, lang + "-technician-orders");
     await t.ctx.close();
 
+    const sp = await phone(b, l.loc); // a supervisor's handheld: the alert count on the board's tab
+    await login(sp.page, l, "supervisor", "s-liu");
+    await sleep(1500);
+    await shot(sp.page, lang + "-supervisor-phone");
+    await sp.ctx.close();
+
     const s = await desktop(b, l.loc);
     await login(s.page, l, "supervisor", "s-liu");
     await sleep(1500);
@@ -103,6 +109,16 @@ try {
     await s.page.goto(srv.url + "/#/setup/checkpoints");
     await sleep(1200);
     await shot(s.page, lang + "-setup-checkpoints", true);
+    await s.page.goto(srv.url + "/#/setup/webhooks");
+    await sleep(1200);
+    await shot(s.page, lang + "-setup-webhooks", true);
+    await s.page.goto(srv.url + "/#/setup/importTab");
+    await sleep(800);
+    await s.page.locator('input[type="file"]').setInputFiles({ name: "staff.csv", mimeType: "text/csv",
+      buffer: Buffer.from("id,name,role\ng-new,Sun Li,guard\ng-bad,,gaurd\n") });
+    await s.page.locator("form.editor").evaluate((f) => f.requestSubmit());
+    await sleep(1500);
+    await shot(s.page, lang + "-setup-import", true);
     await s.page.goto(srv.url + "/#/audit/order/wo-lift-1");
     await sleep(1500);
     await shot(s.page, lang + "-audit");

@@ -4,6 +4,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { Server, setupSite, browser, phone, desktop, enrollAndLogin, waitPending, tab, ROOT } from "./harness.mjs";
 
@@ -324,3 +326,157 @@ test("zh-CN: the Chinese screens render with CJK glyphs", () => withServer(async
   await ctx.close();
 }));
 
+
+/* A guard's handheld reports an elevator entrapment and syncs it; the guard's page. */
+async function entrapment(srv, site, title) {
+  const guard = await phone(b);
+  await enrollAndLogin(guard.page, srv, site, "guard", "g-1");
+  await tab(guard.page, "Orders", guard.page.getByRole("heading", { name: "Open orders" }));
+  await guard.page.getByRole("combobox", { name: "Category" }).selectOption("elevator_entrapment");
+  await guard.page.getByRole("textbox", { name: "Title" }).fill(title);
+  await guard.page.getByRole("button", { name: "Report" }).click();
+  await guard.page.getByRole("button", { name: "Sync now" }).click();
+  await waitPending(guard.page, 0, 20000);
+  return guard;
+}
+
+test("alerts: a guard's entrapment shows on the supervisor's board within seconds and is acknowledged", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const sup = await desktop(b);
+  await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+  const panel = sup.page.locator("#open-alerts");
+  await panel.getByText("No open alerts.").waitFor({ timeout: 15000 });
+  const guard = await entrapment(srv, site, "Lift 3 stopped at B1, two people inside");
+  const synced = Date.now();
+  const item = panel.locator("li.alert.sev-critical").filter({ hasText: "Lift 3 stopped at B1" });
+  await item.waitFor({ timeout: 5000 });
+  console.log("# the entrapment alert showed on the board " + (Date.now() - synced) + " ms after the guard's sync");
+  assert.match(await item.innerText(), /Urgent order/);
+  assert.match(await item.innerText(), /Work order: Lift 3 stopped at B1/, "its subject, by the order's title");
+  const badge = sup.page.getByRole("link", { name: "1 open alert(s)" });
+  await badge.waitFor();
+  // the server's record of it, and the id the panel shows
+  const held = (await srv.pull("alerts/" + site)).filter((r) => r.c === "alert");
+  assert.equal(held.length, 1, "one alert raised");
+  assert.equal(f(held[0]).kind, "urgent_order");
+  assert.equal(await item.getAttribute("data-alert"), held[0].id);
+  await item.getByRole("button", { name: "Acknowledge" }).click();
+  await panel.getByText("No open alerts.").waitFor({ timeout: 5000 });
+  await badge.waitFor({ state: "hidden" });
+  const earlier = sup.page.locator("details.earlier");
+  assert.match(await earlier.locator("summary").innerText(), /Earlier \(1\)/);
+  await earlier.locator("summary").click();
+  await earlier.getByText("Acknowledged by s-1").waitFor();
+  await waitPending(sup.page, 0, 20000);
+  const after = (await srv.pull("alerts/" + site)).find((r) => r.id === held[0].id);
+  assert.equal(f(after).acked_by, "s-1", "the server holds acked_by");
+  assert.ok(f(after).acked_at > 0);
+  assert.deepEqual(sup.page.errors ?? [], []);
+  await sup.ctx.close(); await guard.ctx.close();
+}));
+
+/* A webhook receiver on loopback that checks the signature (deploy/OPERATIONS.md, "Webhooks"). */
+async function receiver(secret) {
+  const got = [];
+  const srv = createServer((req, res) => {
+    const parts = [];
+    req.on("data", (d) => parts.push(d));
+    req.on("end", () => {
+      const body = Buffer.concat(parts);
+      const sig = Object.fromEntries(String(req.headers["x-fieldsync-signature"] ?? "").split(",").map((x) => x.split("=")));
+      const want = createHmac("sha256", secret).update(sig.t + "." + body).digest("hex");
+      got.push({ valid: sig.v1 === want, key: req.headers["idempotency-key"], alert: req.headers["x-fieldsync-alert"], body: String(body) });
+      res.writeHead(sig.v1 === want ? 200 : 401).end();
+    });
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  return { got, url: "http://127.0.0.1:" + srv.address().port + "/hook", close: () => new Promise((r) => srv.close(r)) };
+}
+
+test("webhooks: a supervisor sets one up in the console; an entrapment is delivered to it, signed", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const secret = "s3cret-for-the-office-robot";
+  const rcv = await receiver(secret);
+  try {
+    const sup = await desktop(b);
+    await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+    await tab(sup.page, "Setup");
+    await sup.page.getByRole("link", { name: "Webhooks" }).click();
+    await sup.page.getByText("No webhooks yet.").waitFor();
+    const form = sup.page.getByRole("form", { name: "Webhooks" });
+    await form.getByRole("textbox", { name: "ID" }).fill("wh-office");
+    await form.getByRole("textbox", { name: "URL" }).fill("ftp://nope");
+    await form.getByRole("textbox", { name: "Secret" }).fill(secret);
+    await form.getByRole("button", { name: "Save" }).click();
+    await sup.page.getByText("The URL must start with http:// or https://.").waitFor();
+    await form.getByRole("textbox", { name: "URL" }).fill(rcv.url);
+    await form.getByRole("combobox", { name: "Format" }).selectOption("json");
+    await form.getByRole("checkbox", { name: "Urgent order" }).check();
+    await form.getByRole("button", { name: "Save" }).click();
+    await sup.page.getByRole("cell", { name: rcv.url }).waitFor();
+    await waitPending(sup.page, 0, 20000);
+    const hook = (await srv.pull("alerts/" + site)).find((r) => r.c === "webhook" && r.id === "wh-office");
+    assert.ok(hook, "the server holds the webhook");
+    assert.deepEqual(f(hook), { site, url: rcv.url, format: "json", kinds: ["urgent_order"], secret, enabled: true });
+    // an entrapment reported by a guard is posted to it once, signed
+    const guard = await entrapment(srv, site, "Lift 1 stuck");
+    for (let i = 0; i < 100 && !rcv.got.length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(rcv.got.length, 1, "delivered once");
+    assert.ok(rcv.got[0].valid, "signed with the secret typed in the console");
+    assert.match(rcv.got[0].body, /Lift 1 stuck/);
+    // the console shows the delivery (the alert's log, pulled with it)
+    await sup.page.locator("tr", { hasText: "wh-office" }).getByText("delivered").waitFor({ timeout: 15000 });
+    // switched off: edited in place, the secret kept
+    await sup.page.getByRole("button", { name: "Edit wh-office" }).click();
+    await form.getByRole("checkbox", { name: "Enabled" }).uncheck();
+    await form.getByRole("button", { name: "Save" }).click();
+    await waitPending(sup.page, 0, 20000);
+    const off = (await srv.pull("alerts/" + site)).find((r) => r.id === "wh-office");
+    for (let i = 0; i < 50 && f(off).enabled !== false; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      Object.assign(off, (await srv.pull("alerts/" + site)).find((r) => r.id === "wh-office"));
+    }
+    assert.equal(f(off).enabled, false);
+    assert.equal(f(off).secret, secret, "an empty secret field keeps the secret");
+    assert.deepEqual(sup.page.errors ?? [], []);
+    await sup.ctx.close(); await guard.ctx.close();
+  } finally { await rcv.close(); }
+}, ["--webhook-allow-private"]));
+
+// POST /v1/admin/import/<site>?kind=K, as schema/IMPORT.md says
+test("import: a staff CSV with bad rows shows each row/column, a good one imports, again changes nothing", () => withServer(async (srv) => {
+  const { site } = await setupSite(srv);
+  const sup = await desktop(b);
+  await enrollAndLogin(sup.page, srv, site, "supervisor", "s-1");
+  await tab(sup.page, "Setup");
+  await sup.page.getByRole("link", { name: "CSV import" }).click();
+  const file = sup.page.getByLabel("CSV file");
+  const bad = "id,name,role,active\r\nn-1,Sun Li,guard,true\r\nn-2,\"Ma, Jing\",gaurd,yes\r\nn-3,,cleaner,maybe\r\n";
+  await file.setInputFiles({ name: "harbour-staff.csv", mimeType: "text/csv", buffer: Buffer.from(bad) });
+  assert.equal(await sup.page.getByRole("combobox", { name: "List" }).inputValue(), "staff", "the kind from the file name");
+  await sup.page.getByRole("button", { name: "Import" }).click();
+  const issues = sup.page.getByRole("table", { name: "Rows to fix" });
+  await issues.waitFor({ timeout: 10000 });
+  const rows = await issues.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
+  console.log("# import issues shown: " + JSON.stringify(rows));
+  assert.ok(rows.some(([r, c, m]) => r === "3" && c === "3 (role)" && /gaurd/.test(m)), "row 3, column 3 (role)");
+  assert.ok(rows.some(([r, c]) => r === "4" && c === "2 (name)"), "row 4's empty name");
+  assert.ok(rows.some(([r, c]) => r === "4" && c === "4 (active)"), "row 4's active");
+  await sup.page.getByText("Nothing was imported").waitFor();
+  const staffIds = async () => (await srv.pull("site/" + site)).filter((r) => r.c === "staff").map((r) => r.id).sort();
+  assert.deepEqual(await staffIds(), ["c-1", "g-1", "s-1", "t-1"], "a refused file writes nothing");
+  const good = "id,name,role,active\nn-1,Sun Li,guard,true\nn-2,\"Ma, Jing\",cleaner,yes\n";
+  await file.setInputFiles({ name: "staff.csv", mimeType: "text/csv", buffer: Buffer.from(good) });
+  await sup.page.getByRole("button", { name: "Import" }).click();
+  await sup.page.getByText("Imported 2 row(s): 2 new, 0 changed, 0 unchanged.").waitFor({ timeout: 10000 });
+  assert.equal(await issues.count(), 0, "the issues are gone");
+  const held = (await srv.pull("site/" + site)).filter((r) => r.c === "staff" && r.id.startsWith("n-"));
+  assert.deepEqual(held.map((r) => [r.id, r.f.name, r.f.role]), [["n-1", "Sun Li", "guard"], ["n-2", "Ma, Jing", "cleaner"]]);
+  await sup.page.getByRole("button", { name: "Import" }).click();
+  await sup.page.getByText("Nothing changed: all 2 row(s) match what the site already holds.").waitFor({ timeout: 10000 });
+  // the imported staff reach the console's own copy
+  await sup.page.getByRole("link", { name: "Staff" }).click();
+  await sup.page.getByRole("cell", { name: "Ma, Jing" }).waitFor({ timeout: 15000 });
+  assert.deepEqual(sup.page.errors ?? [], []);
+  await sup.ctx.close();
+}));

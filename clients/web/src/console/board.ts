@@ -1,8 +1,9 @@
 // board.ts — today's board for a site: each shift's patrol grid (from
 // the server's shift report), cleaning tasks by zone, open orders by
 // deadline with a live countdown, devices holding unsynced changes, and
-// alerts as changes arrive (the client syncs on a /v1/live poke; a
-// changed shift's report is fetched again at once).
+// the site's alerts (console/alerts.ts), and the activity as changes
+// arrive (the client syncs on a /v1/live poke; a changed shift's report is
+// fetched again at once).
 import { app, session, str, sitePicker, type View } from "../app";
 import { render } from "../main";
 import { h, mount } from "../dom";
@@ -13,6 +14,7 @@ import { n, live, ids } from "../handheld/model";
 import { deadlineOf } from "../handheld/orders";
 import { legend, patrolGrid, type ShiftReport } from "./grid";
 import { shiftReport, devices, explain } from "./api";
+import { alertsPanel } from "./alerts";
 
 const DAY = 86400000;
 
@@ -29,9 +31,11 @@ export function boardView(el: HTMLElement): View {
   const orders = h("section", { class: "card", "aria-labelledby": "b-orders" });
   const devs = h("section", { class: "card", "aria-labelledby": "b-devs" });
   const alerts = h("section", { class: "card", "aria-labelledby": "b-alerts" });
-  const alertList = h("ol", { class: "alerts", "aria-live": "polite", id: "alerts" });
-  mount(el, head, h("div", { class: "board" }, patrol, h("div", { class: "side" }, orders, tasks, devs, alerts)));
-  mount(alerts, h("h2", { id: "b-alerts" }, t("alerts")), alertList);
+  const activity = h("section", { class: "card", "aria-labelledby": "b-activity" });
+  const alertList = h("ol", { class: "alerts", "aria-live": "polite", id: "activity" });
+  mount(el, head, h("div", { class: "board" }, patrol, h("div", { class: "side" }, alerts, orders, tasks, devs, activity)));
+  mount(activity, h("h2", { id: "b-activity" }, t("activity")), alertList);
+  const panel = alertsPanel(alerts, site);
   const reports = new Map<string, ShiftReport>();
   const grids = new Map<string, HTMLElement>();
   let cps = new Map<string, string>();
@@ -187,6 +191,6 @@ export function boardView(el: HTMLElement): View {
   const slow = setInterval(() => void full(), 60000);
   const devPoll = setInterval(() => void drawDevices(), 10000);
   void full();
-  return { stop: () => { unsub(); app.client.syncEvery(15000); clearInterval(tick); clearInterval(slow); clearInterval(devPoll); clearTimeout(timer); } };
+  return { stop: () => { unsub(); panel.stop(); app.client.syncEvery(15000); clearInterval(tick); clearInterval(slow); clearInterval(devPoll); clearTimeout(timer); } };
 }
 

@@ -1,6 +1,7 @@
 // setup.ts — setting up and running a site: zones, checkpoints (with a
 // printable sheet of QR tags), routes, standards, staff (PIN reset),
-// devices (last sync, revoke), enrollment codes shown as QR codes.
+// devices (last sync, revoke), enrollment codes shown as QR codes, the
+// alert webhooks (console/webhooks.ts) and the CSV import (console/import.ts).
 // Records are written through the client like any other change (queued,
 // synced); PINs, revocations and codes are admin calls to the server.
 import { app, session, str, errText, toast, newId, type View } from "../app";
@@ -12,9 +13,11 @@ import { live, ids } from "../handheld/model";
 import { siteOf } from "./board";
 import { devices, explain } from "./api";
 import { qrSvg } from "./qr";
+import { webhooksTab } from "./webhooks";
+import { importTab } from "./import";
 
-type Tab = "zones" | "checkpoints" | "routes" | "standards" | "staffTab" | "shifts" | "devices" | "enrollCodes";
-const TABS: Tab[] = ["zones", "checkpoints", "routes", "standards", "staffTab", "shifts", "devices", "enrollCodes"];
+type Tab = "zones" | "checkpoints" | "routes" | "standards" | "staffTab" | "shifts" | "devices" | "enrollCodes" | "webhooks" | "importTab";
+const TABS: Tab[] = ["zones", "checkpoints", "routes", "standards", "staffTab", "shifts", "devices", "enrollCodes", "webhooks", "importTab"];
 
 interface Col { key: string; label: () => string; type?: "text" | "number" | "ids" | "select" | "bool" | "time"; options?: string[] }
 
@@ -154,9 +157,12 @@ export function setupView(el: HTMLElement): View {
     if (tab === "devices") await devicesTab(box, site);
     else if (tab === "enrollCodes" && session()?.role !== "admin") mount(box, h("p", null, t("codesAdminOnly")));
     else if (tab === "enrollCodes") codesTab(box, site);
+    else if (tab === "webhooks") await webhooksTab(box, site);
+    else if (tab === "importTab") importTab(box, site);
     else await recordTab(box, tab, site);
   };
   void update();
-  return { update: () => { if (tab !== "enrollCodes" && !el.contains(document.activeElement)) void update(); } };
+  // forms the person is filling are not redrawn under them
+  return { update: () => { if (tab !== "enrollCodes" && tab !== "importTab" && !el.contains(document.activeElement)) void update(); } };
 }
 
