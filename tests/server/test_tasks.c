@@ -281,9 +281,11 @@ static void seed_line(const char *seed, unsigned line, char *out, size_t cap)
 
 static void test_catalogue_provenance(void **st)
 {
-	char *seed = read_file("../shared/seeds/000_e398aab60fc1e906.txt");
-	if (!seed)
-		seed = read_file("/work/shared/seeds/000_e398aab60fc1e906.txt");
+	/* The seed standard is not part of the repository: FS_SEED_FILE names
+	 * it when it is at hand, and the quotes are then checked against it;
+	 * CATALOGUE.md's rows are checked either way. */
+	const char *seed_path = getenv("FS_SEED_FILE");
+	char *seed = seed_path && *seed_path ? read_file(seed_path) : NULL;
 	char *md = read_file("schema/CATALOGUE.md");
 	assert_non_null(md);
 	unsigned n;
