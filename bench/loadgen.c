@@ -1121,6 +1121,37 @@ static long parse_revs(runner *R, const hresp *r, long first, uint32_t n)
 	return ok;
 }
 
+
+/* What a failed answer said: fieldsync's msgpack {error, msg}, or the
+ * start of PouchDB's JSON body (printable bytes only). */
+static void fail_text(arena *a, int pouch, const hresp *r, char *out,
+                      size_t cap)
+{
+	out[0] = 0;
+	if (!r || !r->body || !r->n)
+		return;
+	if (!pouch) {
+		arena_reset(a);
+		wval *v;
+		uint8_t *keep = arena_dup(a, r->body, r->n);
+		if (keep && !wire_decode(a, keep, r->n, &v)) {
+			const wval *e = wv_get(v, "error"), *m = wv_get(v, "msg");
+			if (e && e->t == WV_STR)
+				snprintf(out, cap, "%.*s %.*s", (int)e->s.n,
+				         (const char *)e->s.p,
+				         m && m->t == WV_STR ? (int)m->s.n : 0,
+				         m && m->t == WV_STR ? (const char *)m->s.p : "");
+		}
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < r->n && k + 1 < cap && k < 300; i++) {
+		unsigned char ch = ((const unsigned char *)r->body)[i];
+		out[k++] = ch >= 32 && ch < 127 ? (char)ch : '.';
+	}
+	out[k] = 0;
+}
+
 static void *runner_main(void *arg)
 {
 	runner_arg *ra = arg;
@@ -1172,9 +1203,12 @@ static void *runner_main(void *arg)
 				lat_add(&R->lat_rest, (t1 - t0) * 1000);
 		} else {
 			lat_add(&R->lat_err, (t1 - t0) * 1000);
-			if (atomic_fetch_add(&R->errors, 1) < 3)
-				fprintf(stderr, "loadgen: request failed: HTTP %d %.300s\n",
-				        rc ? -1 : r.status, R->pouch && r.body && strstr((char *)r.body, "\"error\"") ? strstr((char *)r.body, "\"error\"") - 80 : "");
+			if (atomic_fetch_add(&R->errors, 1) < 3) {
+				char why[320];
+				fail_text(a, R->pouch, rc ? NULL : &r, why, sizeof(why));
+				fprintf(stderr, "loadgen: request failed: HTTP %d %s\n",
+				        rc ? -1 : r.status, why);
+			}
 		}
 	}
 	free(r.body);

@@ -142,7 +142,10 @@ def serve_flags():
                 ("--rate-address-burst", "1000000"),
                 ("--rate-device-per-s", "1000000"),
                 ("--rate-device-burst", "1000000"),
-                ("--lockout-address-after", "0")]
+                ("--lockout-address-after", "0"),
+                # the load comes from one address: 50 ingest clients (64 in
+                # the burst) would pass the 32-connection cap per address
+                ("--max-connections-per-address", "0")]
     for f, v in generous:
         if f in h:
             flags += [f, v]
