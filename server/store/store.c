@@ -43,10 +43,8 @@ int store_open(store **out, const char *where, const store_opts *o)
 		o->err[0] = 0;
 	if (!where || !*where)
 		return FS_E_BAD_REQUEST;
-	if (store_is_url(where)) {
-		store_open_err(o, "this build has no PostgreSQL backend");
-		return FS_E_BAD_REQUEST;
-	}
+	if (store_is_url(where))
+		return store_pg_open(out, where, o);
 	return store_lmdb_open(out, where, o);
 }
 
