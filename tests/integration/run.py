@@ -27,6 +27,8 @@ another limit).  A test fails when it raises, when it runs out of time, or
 when a server's log shows an AddressSanitizer/UBSan/LeakSanitizer report.
 A test that raises harness.Skip("reason") is skipped: `SKIP name: reason`,
 counted apart (a skip never counts as a pass).
+FS_TEST_STORE=pg runs every server on PostgreSQL (harness.py); the line
+before the last says which store backend ran (`store backend: ...`).
 The last line is `N passed, N failed, N skipped`; the exit status is 1
 when a test failed or none passed.
 """
@@ -109,6 +111,10 @@ class Ctx:
 
     def remove_files(self):
         for s in self.servers:
+            try:
+                s.drop_store()
+            except Exception:
+                traceback.print_exc()
             if s.own_data:
                 shutil.rmtree(s.data, ignore_errors=True)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -255,9 +261,10 @@ def run_one(name, fn, args):
         print(_indent(why or "failed"), flush=True)
         for s in ctx.servers:
             tail = s.log_tail(60 if s in bad else 25)
-            print("    --- %s (exit %s), data %s, log tail:"
+            print("    --- %s (exit %s), data %s%s, log tail:"
                   % (args.originals.get(s.binary, s.binary), s.returncode,
-                     s.data))
+                     s.data, ", store %s" % s.store_url if s.store_url
+                     else ""))
             print(_indent(tail or "(empty)", "    | "), flush=True)
     return PASS if ok else FAIL
 
@@ -331,9 +338,20 @@ def run_tests(args):
               "function(s) in %s%s, %d skipped)"
               % (len(tests), args.dir,
                  " matched -k" if args.pattern else "", skipped))
+    print("store backend: %s" % backend_line(), flush=True)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped),
           flush=True)
     return 1 if failed or passed == 0 else 0
+
+
+def backend_line():
+    """Which store the servers ran on (FS_TEST_STORE; harness.py)."""
+    if harness.STORE != "pg":
+        return "LMDB (--data DIR)"
+    c = harness._cluster
+    return "PostgreSQL (FS_TEST_STORE=pg, --store URL; %s)" % (
+        "cluster %s, port %d" % (c.root, c.port) if c is not None
+        else "no server started")
 
 
 if __name__ == "__main__":
