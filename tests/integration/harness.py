@@ -32,6 +32,9 @@ Servers
                            the other commands (backup, check, demo, ...)
     lmdb_only(why)         raises Skip under pg: for a test about LMDB
                            itself (its file, map, fsyncs); say why
+                           (SHIM_FSYNC, SHIM_FAILING_DISK: the shim's)
+    fresh_store_url()      pg: a new empty database's URL; LMDB: None
+    store_dump(srv)        the store's bytes on disk (data.mdb, pg_dump)
     pg_cluster()           the process's cluster (pg only)
     Server(..., store_url=URL)  serve that existing database instead of a
                            fresh one (pg only; several nodes on one store)
@@ -108,7 +111,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 import pgcluster  # noqa: E402  (tests/pgcluster.py)
 
 __all__ = [
-    "STORE", "lmdb_only", "pg_cluster",
+    "STORE", "lmdb_only", "pg_cluster", "SHIM_FSYNC", "SHIM_FAILING_DISK",
+    "fresh_store_url", "store_dump",
     "Server", "Resp", "SyncCall", "HarnessError", "Skip",
     "req", "sync", "check",
     "now_ms", "now_hlc", "hlc_of", "batch_id", "op", "batch",
@@ -178,6 +182,42 @@ def lmdb_only(why):
     (why says what), which the PostgreSQL backend does not have."""
     if STORE == "pg":
         raise Skip("LMDB only: %s" % why)
+
+
+# Why the shim's tests skip on PostgreSQL (lmdb_only(SHIM_FSYNC) etc.).
+SHIM_FSYNC = ("the shim counts fieldsyncd's own fsyncs of data.mdb; on "
+              "PostgreSQL a commit is flushed by the database server "
+              "(fsync and synchronous_commit on, tests/pgcluster.py), a "
+              "process the shim is not loaded into")
+SHIM_FAILING_DISK = ("the failing disk is injected into fieldsyncd's own "
+                     "fsyncs (the shim); on PostgreSQL the store's disk is "
+                     "the database server's, and a store that fails there "
+                     "is PostgreSQL being down (test_multinode.py)")
+
+
+def fresh_store_url():
+    """pg: the URL of a new, empty database on the cluster (for restore
+    and the like); LMDB: None."""
+    return pg_cluster().new_database() if STORE == "pg" else None
+
+
+def store_dump(srv):
+    """The store's bytes as they lie on disk, for 'not stored in clear'
+    checks: LMDB: data.mdb; pg: pg_dump of the database, with every bytea
+    value (\\x...) also decoded to its raw bytes."""
+    if srv.store_url is None:
+        with open(os.path.join(srv.data, "data.mdb"), "rb") as f:
+            return f.read()
+    p = subprocess.run([os.path.join(pgcluster.PG_BIN, "pg_dump"),
+                        "--data-only", "-d", srv.store_url],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise HarnessError("pg_dump exited %d: %s" % (
+            p.returncode, p.stderr.decode("utf-8", "replace")))
+    raw = [bytes.fromhex(h.decode()) for h in
+           re.findall(rb"\\x((?:[0-9a-f]{2})+)", p.stdout)]
+    return p.stdout + b"\0".join(raw)
 
 
 # ---------------------------------------------------------------- msgpack --
