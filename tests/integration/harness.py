@@ -34,6 +34,8 @@ Servers
                            itself (its file, map, fsyncs); say why
                            (SHIM_FSYNC, SHIM_FAILING_DISK: the shim's)
     fresh_store_url()      pg: a new empty database's URL; LMDB: None
+    store_opts(data, url)  ["--store", url, "--data", data] (url None:
+                           ["--data", data]), for a store a test makes
     store_dump(srv)        the store's bytes on disk (data.mdb, pg_dump)
     pg_cluster()           the process's cluster (pg only)
     Server(..., store_url=URL)  serve that existing database instead of a
@@ -112,7 +114,7 @@ import pgcluster  # noqa: E402  (tests/pgcluster.py)
 
 __all__ = [
     "STORE", "lmdb_only", "pg_cluster", "SHIM_FSYNC", "SHIM_FAILING_DISK",
-    "fresh_store_url", "store_dump",
+    "fresh_store_url", "store_dump", "store_opts",
     "Server", "Resp", "SyncCall", "HarnessError", "Skip",
     "req", "sync", "check",
     "now_ms", "now_hlc", "hlc_of", "batch_id", "op", "batch",
@@ -193,6 +195,12 @@ SHIM_FAILING_DISK = ("the failing disk is injected into fieldsyncd's own "
                      "fsyncs (the shim); on PostgreSQL the store's disk is "
                      "the database server's, and a store that fails there "
                      "is PostgreSQL being down (test_multinode.py)")
+
+
+def store_opts(data, store_url=None):
+    """The options naming a store: --data DATA, with --store URL before
+    it when there is one (pg)."""
+    return (["--store", store_url] if store_url else []) + ["--data", data]
 
 
 def fresh_store_url():
@@ -865,9 +873,7 @@ class Server:
 
     def store_args(self):
         """The options naming this server's store, for every command."""
-        if self.store_url:
-            return ["--store", self.store_url, "--data", self.data]
-        return ["--data", self.data]
+        return store_opts(self.data, self.store_url)
 
     def drop_store(self):
         """pg: drop the database this Server made (after the test)."""

@@ -356,7 +356,7 @@ def _demo(ctx, key):
     import subprocess
     srv = ctx.server(env={"FIELDSYNC_TAG_KEY": key})
     srv.stop()
-    r = subprocess.run([ctx.binary, "demo", "--data", srv.data], env=srv._environ(),
+    r = subprocess.run([ctx.binary, "demo"] + srv.store_args(), env=srv._environ(),
                        capture_output=True, timeout=120)
     assert r.returncode == 0, "fieldsyncd demo: %r" % r.stderr[-500:]
     loaded = H.now_ms()
