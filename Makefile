@@ -6,6 +6,7 @@
 #   make test-asan  the same suite built with AddressSanitizer + UBSan into
 #                   build-asan/
 #   make unit / make integration   one half of the suite
+#   make test-pg    the integration suite on the PostgreSQL store
 #   make layers     the include rule alone (also run by make test)
 #   make clean      remove build outputs (keeps the fetched CivetWeb source);
 #   make distclean  remove build/, build-asan/ and var/ entirely
@@ -327,11 +328,35 @@ integration: all
 layers:
 	@$(PY) tests/layers.py
 
-test: all js
+test: all js pg-deps
 	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
+	  --part pg plain "$(MAKE) --no-print-directory test-pg-part" \
 	  --part js node "$(MAKE) --no-print-directory test-js-run" \
 	  --part web node "$(MAKE) --no-print-directory test-web-run" $(UNIT_BIN)
+
+# ---- the PostgreSQL store ---------------------------------------------------
+# The integration suite with every fieldsyncd on PostgreSQL (--store URL): a
+# throwaway PostgreSQL 15 cluster per run (tests/pgcluster.py: run as the
+# user postgres from a temp dir, 127.0.0.1 on a free port) and a database
+# per server (FS_TEST_STORE=pg, tests/integration/harness.py).  Tests about
+# LMDB itself are skipped there, each saying why.
+#   make test-pg       every integration file on PostgreSQL
+#   test-pg-part       the files in PG_PART: make test's pg part (a subset
+#                      that covers the backend in about two minutes)
+PG_PART := test_sync_merge.py test_pull_v2.py test_paging.py test_auth.py \
+           test_permissions.py test_order_lattice.py test_tasks_generation.py \
+           test_durability.py
+PG_RUN  := FS_TEST_STORE=pg $(PY) tests/integration/run.py \
+           --server $(B)/fieldsyncd --shim $(SHIM)
+.PHONY: pg-deps test-pg test-pg-part
+pg-deps:
+	@$(MAKE) --no-print-directory deps \
+	  DEB_NEEDS="/usr/lib/postgresql/15/bin/initdb:postgresql-15"
+test-pg: all pg-deps
+	@$(PG_RUN)
+test-pg-part:
+	@$(PG_RUN) $(PG_PART)
 
 # ---- the web app ------------------------------------------------------------
 # clients/web/ (the handheld and the console, one PWA) on the TypeScript
