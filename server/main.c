@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,6 +272,9 @@ typedef struct {
 	char blob_dir[4200];
 	alerts *alerts;
 	webhook *webhooks;
+	/* other nodes' commits (store_watch) go to the engine while on */
+	pthread_mutex_t watch_mu;
+	int watch_on;
 } app;
 
 static int open_all(app *a, int create)
@@ -321,6 +325,11 @@ static int open_all(app *a, int create)
 
 static void close_all(app *a)
 {
+	/* first: the store's watch thread runs until store_close() and must
+	 * not reach the live listeners or the engine once they go */
+	pthread_mutex_lock(&a->watch_mu);
+	a->watch_on = 0;
+	pthread_mutex_unlock(&a->watch_mu);
 	http_stop(a->http);
 	tls_close(a->tls);
 	webhook_stop(a->webhooks);
@@ -332,6 +341,17 @@ static void close_all(app *a)
 	store_close(a->st);
 	tz_db_close(a->tz);
 	dirlock_release(a->lock_fd);
+}
+
+/* Buckets another node committed to (store_watch, PostgreSQL): the same
+ * pokes as this node's own commits, so /v1/live works across nodes. */
+static void remote_changes(void *ctx, char **buckets, unsigned n)
+{
+	app *a = ctx;
+	pthread_mutex_lock(&a->watch_mu);
+	if (a->watch_on)
+		engine_remote_changes(a->e, buckets, n);
+	pthread_mutex_unlock(&a->watch_mu);
 }
 
 /* After each maintenance pass: photos no record names, past their grace
@@ -442,6 +462,12 @@ static int cmd_serve(app *a)
 	}
 	if (open_all(a, 0))
 		return 1;
+	a->watch_on = 1;
+	if (store_watch(a->st, remote_changes, a)) {
+		fprintf(stderr, "fieldsyncd: cannot watch the store for other "
+		                "nodes' commits\n");
+		return 1;
+	}
 	if (!a->o.insecure &&
 	    tls_open(&a->tls, a->o.cert, a->o.key, err, sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: TLS: %s\n", err);
@@ -725,6 +751,7 @@ int main(int argc, char **argv)
 	app a;
 	memset(&a, 0, sizeof(a));
 	a.lock_fd = -1;
+	pthread_mutex_init(&a.watch_mu, NULL);
 	fs_limits_default(&a.o.ecfg.lim);
 	a.o.pbkdf2 = PBKDF2_DEFAULT;
 	a.o.threads = 64;
