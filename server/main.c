@@ -78,7 +78,7 @@ typedef struct {
 static const option opts[] = {
 	{"--data", O_STR, OFF(data), "DIR   the store's directory (LMDB; with --store: admin.token, blobs)"},
 	{"--store", O_STR, OFF(store), "URL   a PostgreSQL store (postgresql://...): init, serve; no --data needed"},
-	{"--blobs", O_STR, OFF(blobs), "DIR   serve: the photos' directory, shared by every node (DATA/blobs)"},
+	{"--blobs", O_STR, OFF(blobs), "DIR   serve, backup, restore: the photos' directory, shared by every node (DATA/blobs)"},
 	{"--listen", O_STR, OFF(listen), "HOST:PORT  address to serve on (127.0.0.1:8443)"},
 	{"--cert", O_STR, OFF(cert), "PEM   TLS certificate (chain)"},
 	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
@@ -105,9 +105,9 @@ static const option opts[] = {
 	{"--head-timeout-ms", O_UINT, OFF(head_timeout_ms), "N  a request's whole head (request line and headers) must come within (10000)"},
 	{"--max-connections-per-address", O_UINT, OFF(conn_per_addr), "N  connections one client address may hold open at once (32; 0: no cap; trusted proxies exempt)"},
 	{"--body-min-rate", O_UINT, OFF(body_min_rate), "BYTES  a body must average this many bytes/s after --request-timeout-ms (1024; 0: off)"},
-	{"--rate-device-per-s", O_UINT, OFF(rate_dev.per_s), "N  requests a second per device (20; 0: off)"},
+	{"--rate-device-per-s", O_UINT, OFF(rate_dev.per_s), "N  requests a second per device (20; 0: off; per node: behind a balancer over N nodes a client may get N times this)"},
 	{"--rate-device-burst", O_UINT, OFF(rate_dev.burst), "N  requests a device may send at once (300)"},
-	{"--rate-address-per-s", O_UINT, OFF(rate_addr.per_s), "N  requests a second per client address (1000; 0: off)"},
+	{"--rate-address-per-s", O_UINT, OFF(rate_addr.per_s), "N  requests a second per client address (1000; 0: off; per node, as above)"},
 	{"--rate-address-burst", O_UINT, OFF(rate_addr.burst), "N  requests an address may send at once (20000)"},
 	{"--trusted-proxy", O_LIST, OFF(trusted), "ADDR[/BITS][,...]  believe its X-Forwarded-For (repeatable)"},
 	{"--lockout-after", O_UINT, OFF(lock.after), "N  wrong PINs in a row lock a staff member (5; 0: off)"},
@@ -153,8 +153,13 @@ static void usage(FILE *f)
 	        "                     K from the file name when not given); a bad row refuses it all\n"
 	        "  export --data DIR --site S --kind K [--out FILE]   the same CSV back\n"
 	        "  backup --data DIR --out FILE   archive the store and photos (server may run)\n"
+	        "  backup --store URL --blobs DIR | --data DIR --out FILE   the same archive\n"
+	        "                     of a PostgreSQL store (restores into either backend)\n"
 	        "  restore --from FILE --data NEWDIR   check an archive, restore it, new store id\n"
-	        "  check --data DIR   integrity walk of the store; exit 0 ok, 1 damaged\n"
+	        "  restore --from FILE --store URL --blobs NEWDIR | --data DIR   into an empty\n"
+	        "                     PostgreSQL database (new, or only init'ed), photos in\n"
+	        "                     NEWDIR (DIR/blobs), new store id\n"
+	        "  check --data DIR | --store URL   integrity walk of the store; exit 0 ok, 1 damaged\n"
 	        "  help               this text\n\noptions:\n");
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		fprintf(f, "  %-22s %s\n", opts[i].name, opts[i].help);
@@ -380,6 +385,12 @@ static int has_admin(app *a)
 static const char *where(const app *a)
 {
 	return a->o.store ? "PostgreSQL" : a->o.data;
+}
+
+/* What store_open() takes: the URL, or the directory. */
+static const char *where_store(const app *a)
+{
+	return a->o.store ? a->o.store : a->o.data;
 }
 
 static int cmd_init(app *a)
@@ -686,7 +697,19 @@ static int cmd_export(app *a)
 	return bad;
 }
 
-/* backup, restore, check: backup.h; they open the store themselves */
+/* backup, restore, check: backup.h; they open the store themselves.  The
+ * photos' directory: --blobs DIR, else DATA/blobs (with --store one of
+ * them is needed, as for serve). */
+static const char *photos(app *a)
+{
+	if (a->o.blobs || !a->o.store)
+		return a->o.blobs;
+	if (!a->o.data)
+		return NULL;
+	snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
+	return a->blob_dir;
+}
+
 static int cmd_backup(app *a)
 {
 	backup_info bi;
@@ -695,7 +718,13 @@ static int cmd_backup(app *a)
 		fprintf(stderr, "fieldsyncd: backup needs --out FILE\n");
 		return 2;
 	}
-	if (backup_make(a->o.data, a->o.out, &bi, err, sizeof(err))) {
+	if (a->o.store && !photos(a)) {
+		fprintf(stderr, "fieldsyncd: backup --store needs --blobs DIR (or "
+		                "--data DIR for DATA/blobs): the photos' directory\n");
+		return 2;
+	}
+	if (backup_make(where_store(a), photos(a), a->o.out, &bi, err,
+	                sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: backup failed: %s\n", err);
 		return 1;
 	}
@@ -715,16 +744,24 @@ static int cmd_restore(app *a)
 		fprintf(stderr, "fieldsyncd: restore needs --from FILE\n");
 		return 2;
 	}
-	if (backup_restore(a->o.from, a->o.data, &bi, err, sizeof(err))) {
+	if (a->o.store && a->o.data && !a->o.blobs && mkdir(a->o.data, 0700) &&
+	    errno != EEXIST) {
+		fprintf(stderr, "fieldsyncd: cannot create %s: %s\n", a->o.data,
+		        strerror(errno));
+		return 1;
+	}
+	if (backup_restore(a->o.from, where_store(a), photos(a), &bi, err,
+	                   sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: restore failed: %s\n", err);
 		return 1;
 	}
 	printf("fieldsyncd: restored store %s from %s into %s as store %s: %llu "
-	       "records, %llu blobs; integrity walk passed.  Devices will re-pull "
-	       "and resend what the backup lacks.  Tokens made before the backup "
-	       "(admin.token too) still work.\n", bi.store, a->o.from, a->o.data,
-	       bi.new_store, (unsigned long long)bi.records,
-	       (unsigned long long)bi.blobs);
+	       "records, %llu blobs%s%s; integrity walk passed.  Devices will "
+	       "re-pull and resend what the backup lacks.  Tokens made before "
+	       "the backup (admin.token too) still work.\n", bi.store,
+	       a->o.from, where(a), bi.new_store, (unsigned long long)bi.records,
+	       (unsigned long long)bi.blobs, a->o.store ? " in " : "",
+	       a->o.store ? photos(a) : "");
 	return 0;
 }
 
@@ -732,12 +769,13 @@ static int cmd_check(app *a)
 {
 	backup_info bi;
 	char err[512];
-	if (backup_check(a->o.data, &bi, err, sizeof(err))) {
-		fprintf(stderr, "fieldsyncd: check of %s FAILED: %s\n", a->o.data, err);
+	if (backup_check(where_store(a), &bi, err, sizeof(err))) {
+		fprintf(stderr, "fieldsyncd: check of %s FAILED: %s\n", where(a),
+		        err);
 		return 1;
 	}
 	printf("fieldsyncd: store %s in %s: ok (%llu records, integrity walk "
-	       "passed)\n", bi.store, a->o.data, (unsigned long long)bi.records);
+	       "passed)\n", bi.store, where(a), (unsigned long long)bi.records);
 	return 0;
 }
 
@@ -787,12 +825,6 @@ int main(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, &a.o))
 		return 2;
-	if (a.o.store &&
-	    (fn == cmd_backup || fn == cmd_restore || fn == cmd_check)) {
-		fprintf(stderr, "fieldsyncd: %s works on an LMDB store (--data DIR) "
-		                "only in this version, not on --store\n", cmd);
-		return 2;
-	}
 	if (a.o.pins.min_len && (a.o.pins.min_len < PIN_MIN_DEFAULT ||
 	                         a.o.pins.min_len > PIN_MAX)) {
 		fprintf(stderr, "fieldsyncd: --pin-min-length must be 4-64\n");
