@@ -5,7 +5,8 @@
  * commits reaching the engine's listeners (store_watch ->
  * engine_remote_changes, /v1/live's path), and generated pushes
  * (genpush.h) that two nodes make from the same stale plan writing once.
- * Runs when FS_TEST_PG_URL names a throwaway database (make unit-pg);
+ * Runs when FS_TEST_PG_URL names a throwaway database (tests/pgcluster.py
+ * start DIR prints one);
  * skipped otherwise, since LMDB has one process per store. */
 #include <setjmp.h>
 #include <stdarg.h>
