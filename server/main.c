@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 
 typedef struct {
 	const char *data, *listen, *cert, *key;
+	const char *store, *blobs; /* --store URL (PostgreSQL), --blobs DIR */
 	int insecure;
 	unsigned threads, pbkdf2, timeout_ms;
 	size_t map_mb, max_mb;
@@ -74,7 +76,9 @@ typedef struct {
 
 #define OFF(f) offsetof(options, f)
 static const option opts[] = {
-	{"--data", O_STR, OFF(data), "DIR   the store's directory"},
+	{"--data", O_STR, OFF(data), "DIR   the store's directory (LMDB; with --store: admin.token, blobs)"},
+	{"--store", O_STR, OFF(store), "URL   a PostgreSQL store (postgresql://...): init, serve; no --data needed"},
+	{"--blobs", O_STR, OFF(blobs), "DIR   serve, backup, restore: the photos' directory, shared by every node (DATA/blobs)"},
 	{"--listen", O_STR, OFF(listen), "HOST:PORT  address to serve on (127.0.0.1:8443)"},
 	{"--cert", O_STR, OFF(cert), "PEM   TLS certificate (chain)"},
 	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
@@ -101,9 +105,9 @@ static const option opts[] = {
 	{"--head-timeout-ms", O_UINT, OFF(head_timeout_ms), "N  a request's whole head (request line and headers) must come within (10000)"},
 	{"--max-connections-per-address", O_UINT, OFF(conn_per_addr), "N  connections one client address may hold open at once (32; 0: no cap; trusted proxies exempt)"},
 	{"--body-min-rate", O_UINT, OFF(body_min_rate), "BYTES  a body must average this many bytes/s after --request-timeout-ms (1024; 0: off)"},
-	{"--rate-device-per-s", O_UINT, OFF(rate_dev.per_s), "N  requests a second per device (20; 0: off)"},
+	{"--rate-device-per-s", O_UINT, OFF(rate_dev.per_s), "N  requests a second per device (20; 0: off; per node: behind a balancer over N nodes a client may get N times this)"},
 	{"--rate-device-burst", O_UINT, OFF(rate_dev.burst), "N  requests a device may send at once (300)"},
-	{"--rate-address-per-s", O_UINT, OFF(rate_addr.per_s), "N  requests a second per client address (1000; 0: off)"},
+	{"--rate-address-per-s", O_UINT, OFF(rate_addr.per_s), "N  requests a second per client address (1000; 0: off; per node, as above)"},
 	{"--rate-address-burst", O_UINT, OFF(rate_addr.burst), "N  requests an address may send at once (20000)"},
 	{"--trusted-proxy", O_LIST, OFF(trusted), "ADDR[/BITS][,...]  believe its X-Forwarded-For (repeatable)"},
 	{"--lockout-after", O_UINT, OFF(lock.after), "N  wrong PINs in a row lock a staff member (5; 0: off)"},
@@ -135,8 +139,12 @@ static void usage(FILE *f)
 	        "usage: fieldsyncd COMMAND [options]\n\n"
 	        "commands:\n"
 	        "  init  --data DIR   create the store, write DIR/admin.token (0600)\n"
+	        "  init  --store URL [--data DIR]   create the PostgreSQL schema (or migrate\n"
+	        "                     it), write DIR/admin.token (./admin.token without --data)\n"
 	        "  serve --data DIR --listen HOST:PORT [--cert PEM --key PEM | --insecure-http]\n"
 	        "                     serve until SIGTERM\n"
+	        "  serve --store URL --data DIR | --blobs DIR --listen ...   serve a PostgreSQL\n"
+	        "                     store (any number of nodes; no directory lock)\n"
 	        "  demo  --data DIR   load the demo property (staff PIN 1234)\n"
 	        "  catalogue --data DIR --site S   install the default service standards\n"
 	        "                     (schema/CATALOGUE.md) into site S; again: no change\n"
@@ -145,8 +153,13 @@ static void usage(FILE *f)
 	        "                     K from the file name when not given); a bad row refuses it all\n"
 	        "  export --data DIR --site S --kind K [--out FILE]   the same CSV back\n"
 	        "  backup --data DIR --out FILE   archive the store and photos (server may run)\n"
+	        "  backup --store URL --blobs DIR | --data DIR --out FILE   the same archive\n"
+	        "                     of a PostgreSQL store (restores into either backend)\n"
 	        "  restore --from FILE --data NEWDIR   check an archive, restore it, new store id\n"
-	        "  check --data DIR   integrity walk of the store; exit 0 ok, 1 damaged\n"
+	        "  restore --from FILE --store URL --blobs NEWDIR | --data DIR   into an empty\n"
+	        "                     PostgreSQL database (new, or only init'ed), photos in\n"
+	        "                     NEWDIR (DIR/blobs), new store id\n"
+	        "  check --data DIR | --store URL   integrity walk of the store; exit 0 ok, 1 damaged\n"
 	        "  help               this text\n\noptions:\n");
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		fprintf(f, "  %-22s %s\n", opts[i].name, opts[i].help);
@@ -237,7 +250,12 @@ static int parse_args(int argc, char **argv, options *o)
 		fprintf(stderr, "fieldsyncd: %s: bad value '%s'\n", op->name, v);
 		return -1;
 	}
-	if (!o->data) {
+	if (o->store && !store_is_url(o->store)) {
+		fprintf(stderr, "fieldsyncd: --store: '%s' is not a postgresql:// or "
+		                "postgres:// URL\n", o->store);
+		return -1;
+	}
+	if (!o->data && !o->store) {
 		fprintf(stderr, "fieldsyncd: --data DIR is required\n");
 		return -1;
 	}
@@ -259,13 +277,16 @@ typedef struct {
 	char blob_dir[4200];
 	alerts *alerts;
 	webhook *webhooks;
+	/* other nodes' commits (store_watch) go to the engine while on */
+	pthread_mutex_t watch_mu;
+	int watch_on;
 } app;
 
 static int open_all(app *a, int create)
 {
 	struct stat s;
-	if (stat(a->o.data, &s) != 0) {
-		if (!create) {
+	if (a->o.data && stat(a->o.data, &s) != 0) {
+		if (!create && !a->o.store) {
 			fprintf(stderr, "fieldsyncd: %s: no store here (run init)\n", a->o.data);
 			return -1;
 		}
@@ -280,11 +301,20 @@ static int open_all(app *a, int create)
 	so.map_mb = a->o.map_mb;
 	so.max_mb = a->o.max_mb;
 	so.readers = 512;
-	if (store_open(&a->st, a->o.data, &so) || !a->st) {
-		fprintf(stderr, "fieldsyncd: cannot open the store in %s\n", a->o.data);
+	char err[400];
+	so.create = create;
+	so.err = err;
+	so.errn = sizeof(err);
+	if (store_open(&a->st, a->o.store ? a->o.store : a->o.data, &so) ||
+	    !a->st) {
+		if (a->o.store)
+			fprintf(stderr, "fieldsyncd: cannot open the PostgreSQL store: "
+			                "%s\n", err[0] ? err : "unavailable");
+		else
+			fprintf(stderr, "fieldsyncd: cannot open the store in %s\n",
+			        a->o.data);
 		return -1;
 	}
-	char err[300];
 	int k = tags_load_key(a->o.tag_key_file, a->o.tag_key, err, sizeof(err));
 	a->o.ecfg.tag_key = k == 1 ? a->o.tag_key : NULL;
 	if (k < 0 || tags_check_store(a->st, a->o.ecfg.tag_key, err, sizeof(err))) {
@@ -300,6 +330,11 @@ static int open_all(app *a, int create)
 
 static void close_all(app *a)
 {
+	/* first: the store's watch thread runs until store_close() and must
+	 * not reach the live listeners or the engine once they go */
+	pthread_mutex_lock(&a->watch_mu);
+	a->watch_on = 0;
+	pthread_mutex_unlock(&a->watch_mu);
 	http_stop(a->http);
 	tls_close(a->tls);
 	webhook_stop(a->webhooks);
@@ -311,6 +346,17 @@ static void close_all(app *a)
 	store_close(a->st);
 	tz_db_close(a->tz);
 	dirlock_release(a->lock_fd);
+}
+
+/* Buckets another node committed to (store_watch, PostgreSQL): the same
+ * pokes as this node's own commits, so /v1/live works across nodes. */
+static void remote_changes(void *ctx, char **buckets, unsigned n)
+{
+	app *a = ctx;
+	pthread_mutex_lock(&a->watch_mu);
+	if (a->watch_on)
+		engine_remote_changes(a->e, buckets, n);
+	pthread_mutex_unlock(&a->watch_mu);
 }
 
 /* After each maintenance pass: photos no record names, past their grace
@@ -335,24 +381,37 @@ static int has_admin(app *a)
 	return yes;
 }
 
+/* Where the store is, for messages (a URL may hold a password: not shown). */
+static const char *where(const app *a)
+{
+	return a->o.store ? "PostgreSQL" : a->o.data;
+}
+
+/* What store_open() takes: the URL, or the directory. */
+static const char *where_store(const app *a)
+{
+	return a->o.store ? a->o.store : a->o.data;
+}
+
 static int cmd_init(app *a)
 {
 	if (open_all(a, 1))
 		return 1;
 	if (has_admin(a)) {
 		printf("fieldsyncd: a store already exists in %s (store %s); nothing changed\n",
-		       a->o.data, store_id(a->st));
+		       where(a), store_id(a->st));
 		return 0;
 	}
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/admin.token", a->o.data);
+	snprintf(path, sizeof(path), "%s/admin.token",
+	         a->o.data ? a->o.data : ".");
 	int rc = auth_init_admin(a->e, path);
 	if (rc) {
 		fprintf(stderr, "fieldsyncd: init failed: %s\n", fs_err_name(rc));
 		return 1;
 	}
 	printf("fieldsyncd: new store %s in %s\nadmin token: %s (mode 0600)\n",
-	       store_id(a->st), a->o.data, path);
+	       store_id(a->st), where(a), path);
 	return 0;
 }
 
@@ -400,13 +459,26 @@ static int cmd_serve(app *a)
 	signal(SIGPIPE, SIG_IGN);
 	char err[PATH_MAX + 200];
 	struct stat ds;
-	if (stat(a->o.data, &ds) == 0 &&
+	if (a->o.store && !a->o.data && !a->o.blobs) {
+		fprintf(stderr, "fieldsyncd: serve --store needs --blobs DIR (or "
+		                "--data DIR for DATA/blobs): the photos' directory, "
+		                "shared by every node\n");
+		return 1;
+	}
+	/* several nodes share a PostgreSQL store: no directory lock then */
+	if (!a->o.store && stat(a->o.data, &ds) == 0 &&
 	    dirlock_take(a->o.data, &a->lock_fd, err, sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: %s\n", err);
 		return 1;
 	}
 	if (open_all(a, 0))
 		return 1;
+	a->watch_on = 1;
+	if (store_watch(a->st, remote_changes, a)) {
+		fprintf(stderr, "fieldsyncd: cannot watch the store for other "
+		                "nodes' commits\n");
+		return 1;
+	}
 	if (!a->o.insecure &&
 	    tls_open(&a->tls, a->o.cert, a->o.key, err, sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: TLS: %s\n", err);
@@ -418,7 +490,11 @@ static int cmd_serve(app *a)
 	memset(&hc, 0, sizeof(hc));
 	hc.tz = a->tz;
 	hc.listen = a->o.listen;
-	hc.data_dir = a->o.data;
+	if (a->o.blobs)
+		snprintf(a->blob_dir, sizeof(a->blob_dir), "%s", a->o.blobs);
+	else
+		snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
+	hc.blob_dir = a->blob_dir;
 	hc.tls = a->tls;
 	hc.threads = a->o.threads;
 	hc.connection_queue = a->o.queue;
@@ -438,7 +514,6 @@ static int cmd_serve(app *a)
 	a->blobq.site_bytes = a->o.blob_site_mb << 20;
 	a->blobq.orphan_grace_ms = a->o.blob_grace_ms;
 	hc.blobq = a->blobq;
-	snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
 	if (http_start(&a->http, a->e, &hc))
 		return 1;
 	if (tasks_gen_start(&a->tasks, a->e, a->tz, a->o.tasks_ms))
@@ -622,7 +697,19 @@ static int cmd_export(app *a)
 	return bad;
 }
 
-/* backup, restore, check: backup.h; they open the store themselves */
+/* backup, restore, check: backup.h; they open the store themselves.  The
+ * photos' directory: --blobs DIR, else DATA/blobs (with --store one of
+ * them is needed, as for serve). */
+static const char *photos(app *a)
+{
+	if (a->o.blobs || !a->o.store)
+		return a->o.blobs;
+	if (!a->o.data)
+		return NULL;
+	snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
+	return a->blob_dir;
+}
+
 static int cmd_backup(app *a)
 {
 	backup_info bi;
@@ -631,7 +718,13 @@ static int cmd_backup(app *a)
 		fprintf(stderr, "fieldsyncd: backup needs --out FILE\n");
 		return 2;
 	}
-	if (backup_make(a->o.data, a->o.out, &bi, err, sizeof(err))) {
+	if (a->o.store && !photos(a)) {
+		fprintf(stderr, "fieldsyncd: backup --store needs --blobs DIR (or "
+		                "--data DIR for DATA/blobs): the photos' directory\n");
+		return 2;
+	}
+	if (backup_make(where_store(a), photos(a), a->o.out, &bi, err,
+	                sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: backup failed: %s\n", err);
 		return 1;
 	}
@@ -651,16 +744,24 @@ static int cmd_restore(app *a)
 		fprintf(stderr, "fieldsyncd: restore needs --from FILE\n");
 		return 2;
 	}
-	if (backup_restore(a->o.from, a->o.data, &bi, err, sizeof(err))) {
+	if (a->o.store && a->o.data && !a->o.blobs && mkdir(a->o.data, 0700) &&
+	    errno != EEXIST) {
+		fprintf(stderr, "fieldsyncd: cannot create %s: %s\n", a->o.data,
+		        strerror(errno));
+		return 1;
+	}
+	if (backup_restore(a->o.from, where_store(a), photos(a), &bi, err,
+	                   sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: restore failed: %s\n", err);
 		return 1;
 	}
 	printf("fieldsyncd: restored store %s from %s into %s as store %s: %llu "
-	       "records, %llu blobs; integrity walk passed.  Devices will re-pull "
-	       "and resend what the backup lacks.  Tokens made before the backup "
-	       "(admin.token too) still work.\n", bi.store, a->o.from, a->o.data,
-	       bi.new_store, (unsigned long long)bi.records,
-	       (unsigned long long)bi.blobs);
+	       "records, %llu blobs%s%s; integrity walk passed.  Devices will "
+	       "re-pull and resend what the backup lacks.  Tokens made before "
+	       "the backup (admin.token too) still work.\n", bi.store,
+	       a->o.from, where(a), bi.new_store, (unsigned long long)bi.records,
+	       (unsigned long long)bi.blobs, a->o.store ? " in " : "",
+	       a->o.store ? photos(a) : "");
 	return 0;
 }
 
@@ -668,12 +769,13 @@ static int cmd_check(app *a)
 {
 	backup_info bi;
 	char err[512];
-	if (backup_check(a->o.data, &bi, err, sizeof(err))) {
-		fprintf(stderr, "fieldsyncd: check of %s FAILED: %s\n", a->o.data, err);
+	if (backup_check(where_store(a), &bi, err, sizeof(err))) {
+		fprintf(stderr, "fieldsyncd: check of %s FAILED: %s\n", where(a),
+		        err);
 		return 1;
 	}
 	printf("fieldsyncd: store %s in %s: ok (%llu records, integrity walk "
-	       "passed)\n", bi.store, a->o.data, (unsigned long long)bi.records);
+	       "passed)\n", bi.store, where(a), (unsigned long long)bi.records);
 	return 0;
 }
 
@@ -687,6 +789,7 @@ int main(int argc, char **argv)
 	app a;
 	memset(&a, 0, sizeof(a));
 	a.lock_fd = -1;
+	pthread_mutex_init(&a.watch_mu, NULL);
 	fs_limits_default(&a.o.ecfg.lim);
 	a.o.pbkdf2 = PBKDF2_DEFAULT;
 	a.o.threads = 64;

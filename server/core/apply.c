@@ -109,6 +109,26 @@ static int same_evidence(const scollection *col, const record *old,
 	return 1;
 }
 
+/* A field of r written by another origin than the server's own. */
+static int touched(const record *r)
+{
+	size_t n = strlen(ENGINE_ORIGIN);
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->f[i].st.origin_n != n ||
+		    memcmp(r->f[i].st.origin, ENGINE_ORIGIN, n))
+			return 1;
+	return 0;
+}
+
+/* The op's value is what r holds already (absent: nil or false). */
+static int same_value(const record *r, const wval *k, const wval *v)
+{
+	const rfield *f = rec_getn(r, k->s.p, k->s.n);
+	if (!f)
+		return v->t == WV_NIL || (v->t == WV_BOOL && !v->b);
+	return wv_equal(&f->val, v);
+}
+
 opresult rej(int code, const char *msg, const record *cur)
 {
 	opresult r = {code, msg, cur};
@@ -161,8 +181,18 @@ opresult apply_op(actx *x, const wval *op)
 		nw.n = nw.cap = old->n;
 	}
 	stamp st = {s, x->j->p->device, (uint32_t)strlen(x->j->p->device)};
+	/* the server's own op (genpush.h), planned from a read that another
+	 * node's or a person's commit may have overtaken: decided now, in the
+	 * write transaction, stamped after the store's clock */
+	int own = !strcmp(x->j->p->device, ENGINE_ORIGIN);
+	if (own && exists && x->j->untouched_only && touched(old))
+		return rej(FS_OK, NULL, NULL); /* theirs: kept */
+	if (own)
+		st.hlc = engine_hlc_now(x->e);
 	int changed = 0;
 	for (uint32_t i = 0; i < f->m.n; i++) {
+		if (own && exists && same_value(old, &f->m.k[i], &f->m.v[i]))
+			continue;
 		int m = rec_merge(x->a, &nw, f->m.k[i].s.p, f->m.k[i].s.n,
 		                  &f->m.v[i], &st);
 		if (m < 0)

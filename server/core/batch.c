@@ -312,7 +312,10 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 	if (rc)
 		return rc;
 	unsigned mark = changed->n;
-	for (job *j = only ? only : list; j; j = only ? NULL : j->next) {
+	/* after the store's write lock: no node commits between this and
+	 * the commit, so no stamp made here falls below a committed one */
+	rc = engine_clock_observe(e, t);
+	for (job *j = only ? only : list; j && !rc; j = only ? NULL : j->next) {
 		actx x;
 		memset(&x, 0, sizeof(x));
 		x.e = e;
@@ -341,6 +344,8 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 		if (rc)
 			break;
 	}
+	if (!rc)
+		rc = engine_clock_note(e, t);
 	if (rc) {
 		store_abort(t);
 		changed->n = mark;

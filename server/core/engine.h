@@ -64,7 +64,11 @@ const uint8_t *engine_tag_key(const engine *e);
 uint64_t engine_now(const engine *e);
 /* A fresh server HLC stamp, and the clock's current value. */
 uint64_t engine_hlc_now(engine *e);
-/* The server's own origin for derived fields: "server". */
+/* The server's own origin for derived fields: "server".  Ops pushed as
+ * the principal of device "server" (genpush.h) are stamped in the write
+ * transaction, after the store's clock was observed, and their fields
+ * equal to the stored ones are not written: the same op pushed by two
+ * nodes writes once. */
 #define ENGINE_ORIGIN "server"
 
 /* POST /v1/sync.  `req` is the decoded body, `t_ms` the time its headers
@@ -94,6 +98,10 @@ void engine_set_notify(engine *e, engine_notify_fn fn, void *ctx);
 #define ENGINE_LISTENERS_MAX 4
 int engine_add_notify(engine *e, engine_notify_fn fn, void *ctx);
 void engine_remove_notify(engine *e, engine_notify_fn fn, void *ctx);
+/* Buckets another node committed to (store_watch's callback, on the
+ * store's thread): handed to the same listeners as the engine's own
+ * commits.  Listeners are called under one lock, never two at once. */
+void engine_remote_changes(engine *e, char **buckets, unsigned n);
 
 /* ---- write hooks ----------------------------------------------------------
  * Called by the writer inside its transaction, in the order registered:
@@ -158,6 +166,11 @@ typedef struct {
 	size_t push_n;
 	const uint8_t *dev;    /* a sync's `dev` map, or NULL */
 	size_t dev_n;
+	/* The server's generated records (tasks, shifts: genpush.h): an op
+	 * on a record someone other than the server wrote to is skipped,
+	 * decided in the write transaction (another node's plan, or a
+	 * person's edit since the plan was read, wins). */
+	int untouched_only;
 } engine_push_req;
 
 /* Apply a push as r->p, through the same checks and writer as POST

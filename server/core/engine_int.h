@@ -30,6 +30,7 @@ struct job {
 	opcheck **checks;      /* [batch][op]: static checks */
 	uint64_t t;            /* request time (headers read) */
 	int has_dev, has_boot, has_mono, has_wall, has_pending;
+	int untouched_only;    /* engine_push_req's */
 	const char *boot;
 	uint64_t mono, wall, pending;
 	uint64_t unavail_ops;  /* ops of batches acked UNAVAILABLE (kept queued) */
@@ -104,6 +105,12 @@ typedef struct {
 
 /* writer.c */
 uint64_t engine_hlc_recv(engine *e, uint64_t remote);
+/* In a transaction (a write one right after store_begin): the clock takes
+ * the store's shared clock (other nodes' committed stamps). */
+int engine_clock_observe(engine *e, store_txn *t);
+/* In a write transaction, before its commit: the store's shared clock
+ * takes this node's. */
+int engine_clock_note(engine *e, store_txn *t);
 int engine_enqueue(engine *e, job *j);
 void engine_wait_done(engine *e, job *j);
 int engine_submit(engine *e, job *j);

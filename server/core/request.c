@@ -131,7 +131,11 @@ static int sync_answer(engine *e, const principal *p, job *j, const wval *pull,
 	uint64_t now = engine_now(e);
 	char **scope;
 	unsigned nscope;
-	rc = engine_scope(e, t, p, now, a, &scope, &nscope);
+	/* the hlc handed out is above every stamp committed so far on any
+	 * node, so the device's next ops win over them */
+	rc = engine_clock_observe(e, t);
+	if (!rc)
+		rc = engine_scope(e, t, p, now, a, &scope, &nscope);
 	if (rc) {
 		store_abort(t);
 		free_acks(j);
@@ -309,6 +313,7 @@ int engine_push(engine *e, const engine_push_req *r, arena *a,
 	j.p = r->p;
 	j.t = r->t_ms ? r->t_ms : engine_now(e);
 	j.a = a;
+	j.untouched_only = r->untouched_only;
 	int rc;
 	if ((rc = parse_dev(dev, &j, msg)) || (rc = parse_push(e, push, &j, msg)))
 		return rc;

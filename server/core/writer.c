@@ -46,14 +46,65 @@ uint64_t engine_hlc_recv(engine *e, uint64_t remote)
 	return h;
 }
 
+/* The store's clock: the highest stamp any node committed on a shared
+ * store (store_clock; 0 on LMDB).  Taken as it is, without the max-skew
+ * guard a device's stamp gets: the other node guarded its stamps when it
+ * made them, and a node that ignored a committed stamp would stamp below
+ * it, so its later write would lose to an earlier one. */
+int engine_clock_observe(engine *e, store_txn *t)
+{
+	uint64_t h = 0;
+	int rc = store_clock(t, &h);
+	if (rc || !h)
+		return rc;
+	uint64_t now = engine_now(e);
+	pthread_mutex_lock(&e->clock_mu);
+	if (h > e->hlc.last)
+		hlc_recv(&e->hlc, now, h);
+	pthread_mutex_unlock(&e->clock_mu);
+	return FS_OK;
+}
+
+/* Before a commit: every stamp this node handed out or took so far goes
+ * into the store's clock, for the other nodes' writers to observe. */
+int engine_clock_note(engine *e, store_txn *t)
+{
+	pthread_mutex_lock(&e->clock_mu);
+	uint64_t h = e->hlc.last;
+	pthread_mutex_unlock(&e->clock_mu);
+	return store_clock_note(t, h);
+}
+
 store *engine_store(engine *e) { return e->st; }
 const fs_limits *engine_limits(const engine *e) { return &e->cfg.lim; }
 const uint8_t *engine_tag_key(const engine *e) { return e->cfg.tag_key; }
 
 void engine_set_notify(engine *e, engine_notify_fn fn, void *ctx)
 {
+	pthread_mutex_lock(&e->notify_mu);
 	e->notify = fn;
 	e->notify_ctx = ctx;
+	pthread_mutex_unlock(&e->notify_mu);
+}
+
+/* Every listener, under the lock: the writer and the store's watch thread
+ * both call here, so a listener never runs twice at once, nor after its
+ * removal. */
+static void notify_all(engine *e, char **buckets, unsigned n)
+{
+	pthread_mutex_lock(&e->notify_mu);
+	if (e->notify)
+		e->notify(e->notify_ctx, buckets, n);
+	for (int i = 0; i < ENGINE_LISTENERS_MAX; i++)
+		if (e->more_fn[i])
+			e->more_fn[i](e->more_ctx[i], buckets, n);
+	pthread_mutex_unlock(&e->notify_mu);
+}
+
+void engine_remote_changes(engine *e, char **buckets, unsigned n)
+{
+	if (n)
+		notify_all(e, buckets, n);
 }
 
 int engine_add_notify(engine *e, engine_notify_fn fn, void *ctx)
@@ -141,16 +192,8 @@ static void run_group(engine *e, job *list)
 	}
 	pthread_mutex_unlock(&e->write_mu);
 	engine_count(e, &e->stats.groups, 1);
-	if (changed.n && e->notify)
-		e->notify(e->notify_ctx, changed.v, changed.n);
-	if (changed.n) {
-		/* under the lock, so a listener is never called after removal */
-		pthread_mutex_lock(&e->notify_mu);
-		for (int i = 0; i < ENGINE_LISTENERS_MAX; i++)
-			if (e->more_fn[i])
-				e->more_fn[i](e->more_ctx[i], changed.v, changed.n);
-		pthread_mutex_unlock(&e->notify_mu);
-	}
+	if (changed.n)
+		notify_all(e, changed.v, changed.n);
 	arena_free(ga);
 }
 
@@ -219,7 +262,11 @@ int engine_write(engine *e, int (*fn)(void *ctx, store_txn *t), void *ctx)
 		store_txn *t;
 		if ((rc = store_begin(e->st, 1, &t)))
 			break;
-		rc = fn(ctx, t);
+		rc = engine_clock_observe(e, t);
+		if (!rc)
+			rc = fn(ctx, t);
+		if (!rc)
+			rc = engine_clock_note(e, t);
 		if (rc) {
 			store_abort(t);
 		} else {

@@ -1,7 +1,9 @@
 /*
  * ratelimit.c — see ratelimit.h.  Token buckets in a fixed table of
  * slots, split in shards with a lock each; client addresses behind
- * trusted proxies.
+ * trusted proxies.  The buckets are this process's memory: with several
+ * nodes on one store (PostgreSQL), a client that HAProxy spreads over N
+ * nodes meets N nodes' limits, up to N times the rate of one.
  */
 #include "server/http/ratelimit.h"
 

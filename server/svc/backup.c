@@ -305,15 +305,12 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The blob names in DIR/blobs, sorted; *n of them (0 when no folder). */
-static int list_blobs(const char *data, char ***out, size_t *n, char *err,
+/* The blob names in dir, sorted; *n of them (0 when no folder). */
+static int list_blobs(const char *dir, char ***out, size_t *n, char *err,
                       size_t errn)
 {
-	char dir[PATH_MAX];
 	*out = NULL;
 	*n = 0;
-	if (join(dir, sizeof(dir), data, "blobs"))
-		return fail(err, errn, FS_E_BAD_REQUEST, "path too long");
 	DIR *d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? FS_OK
@@ -356,12 +353,25 @@ static void free_names(char **v, size_t n)
 	free(v);
 }
 
-/* Open a store directory that must already hold one. */
+/* Open a store that must already be there: a directory that holds one,
+ * or a PostgreSQL database whose schema is this binary's. */
 static int open_existing(const char *dir, store **st, char *err, size_t errn)
 {
 	char p[PATH_MAX];
 	struct stat sb;
 	*st = NULL;
+	if (store_is_url(dir)) {
+		char why[400];
+		store_opts po;
+		memset(&po, 0, sizeof(po));
+		po.err = why;
+		po.errn = sizeof(why);
+		if (store_open(st, dir, &po) || !*st)
+			return fail(err, errn, FS_E_UNAVAILABLE, "the PostgreSQL "
+			            "store does not open: %s",
+			            why[0] ? why : "unavailable");
+		return FS_OK;
+	}
 	if (join(p, sizeof(p), dir, "data.mdb"))
 		return fail(err, errn, FS_E_BAD_REQUEST, "path too long");
 	if (stat(p, &sb) || !S_ISREG(sb.st_mode))
@@ -401,10 +411,21 @@ static int check_open(store *st, backup_info *info, char *err, size_t errn)
 	return FS_OK;
 }
 
-int backup_make(const char *data, const char *out, backup_info *info,
-                char *err, size_t errn)
+/* The photos' directory: blobs, or DATA/blobs.  -1 when too long. */
+static int blob_dir(char *out, size_t cap, const char *data, const char *blobs)
+{
+	if (blobs)
+		return snprintf(out, cap, "%s", blobs) >= (int)cap ? -1 : 0;
+	if (!data || store_is_url(data))
+		return -1;
+	return join(out, cap, data, "blobs");
+}
+
+int backup_make(const char *data, const char *blobdir, const char *out,
+                backup_info *info, char *err, size_t errn)
 {
 	char part[PATH_MAX], scratch[PATH_MAX], copy[PATH_MAX], path[PATH_MAX];
+	char bdir[PATH_MAX];
 	char hex[65];
 	writer w;
 	store *st = NULL;
@@ -418,8 +439,10 @@ int backup_make(const char *data, const char *out, backup_info *info,
 	if (snprintf(part, sizeof(part), "%s.partial", out) >= (int)sizeof(part) ||
 	    snprintf(scratch, sizeof(scratch), "%s.partial.d", out) >=
 	            (int)sizeof(scratch) ||
-	    join(copy, sizeof(copy), scratch, "data.mdb"))
-		return fail(err, errn, FS_E_BAD_REQUEST, "path too long");
+	    join(copy, sizeof(copy), scratch, "data.mdb") ||
+	    blob_dir(bdir, sizeof(bdir), data, blobdir))
+		return fail(err, errn, FS_E_BAD_REQUEST, "path too long, or no "
+		            "photos' directory");
 	if (!lstat(out, &sb))
 		return fail(err, errn, FS_E_BAD_REQUEST, "%s exists: not overwritten",
 		            out);
@@ -456,7 +479,7 @@ int backup_make(const char *data, const char *out, backup_info *info,
 		info->records = ci.records;
 	}
 	/* 2. the blobs there are now: a superset of those the snapshot names */
-	if ((rc = list_blobs(data, &blobs, &nblobs, err, errn)))
+	if ((rc = list_blobs(bdir, &blobs, &nblobs, err, errn)))
 		goto out;
 
 	/* 3. the archive */
@@ -487,9 +510,8 @@ int backup_make(const char *data, const char *out, backup_info *info,
 	close(fd);
 	fd = -1;
 	for (size_t i = 0; i < nblobs; i++) {
-		char rel[80], bdir[PATH_MAX];
-		if (join(bdir, sizeof(bdir), data, "blobs") ||
-		    join(path, sizeof(path), bdir, blobs[i])) {
+		char rel[80];
+		if (join(path, sizeof(path), bdir, blobs[i])) {
 			rc = fail(err, errn, FS_E_BAD_REQUEST, "path too long");
 			goto out;
 		}
@@ -705,8 +727,73 @@ static int absent_or_empty(const char *dir)
 	return empty;
 }
 
-int backup_restore(const char *from, const char *data, backup_info *info,
-                   char *err, size_t errn)
+/* Restore's end on PostgreSQL: the checked LMDB copy in `lm` goes into
+ * the database `url` (an empty one: store_copy refuses any other) with a
+ * new id, in one transaction, committed once the photos are in place in
+ * `bdir`, then the integrity walk again on the database. */
+static int restore_pg(store *lm, const char *url, const char *tmpblobs,
+                      const char *bdir, backup_info *info, char *err,
+                      size_t errn)
+{
+	char why[400];
+	store_opts po;
+	store *pg = NULL;
+	store_txn *r = NULL, *w = NULL;
+	int rc;
+
+	memset(&po, 0, sizeof(po));
+	po.create = 1; /* a database never initialised gets the schema */
+	po.err = why;
+	po.errn = sizeof(why);
+	if (store_open(&pg, url, &po) || !pg)
+		return fail(err, errn, FS_E_UNAVAILABLE, "the PostgreSQL store does "
+		            "not open: %s", why[0] ? why : "unavailable");
+	if (store_begin(lm, 0, &r) || store_begin(pg, 1, &w)) {
+		rc = fail(err, errn, FS_E_UNAVAILABLE, "cannot begin the copy");
+		goto out;
+	}
+	rc = store_copy(r, w);
+	if (rc == FS_E_BAD_REQUEST) {
+		rc = fail(err, errn, FS_E_BAD_REQUEST, "the PostgreSQL database "
+		          "already holds a store with data (records): restore "
+		          "needs an empty database (a new one, or one only "
+		          "`fieldsyncd init`ed); nothing was changed");
+		goto out;
+	}
+	if (rc || (rc = store_set_id(w))) {
+		rc = fail(err, errn, FS_E_UNAVAILABLE, "the copy into PostgreSQL "
+		          "failed (%s); nothing was changed", fs_err_name(rc));
+		goto out;
+	}
+	if (rename(tmpblobs, bdir)) {
+		rc = fail(err, errn, FS_E_UNAVAILABLE, "rename %s to %s: %s; "
+		          "nothing was changed", tmpblobs, bdir, strerror(errno));
+		goto out;
+	}
+	rc = store_commit(w);
+	w = NULL;
+	if (rc) {
+		rm_tree(bdir);
+		rc = fail(err, errn, FS_E_UNAVAILABLE, "the commit into PostgreSQL "
+		          "failed; nothing was changed (%s removed again)", bdir);
+		goto out;
+	}
+	snprintf(info->new_store, sizeof(info->new_store), "%s", store_id(pg));
+	{
+		backup_info ci;
+		memset(&ci, 0, sizeof(ci));
+		rc = check_open(pg, &ci, err, errn);
+		info->records = ci.records;
+	}
+out:
+	store_abort(w);
+	store_abort(r);
+	store_close(pg);
+	return rc;
+}
+
+int backup_restore(const char *from, const char *data, const char *blobs,
+                   backup_info *info, char *err, size_t errn)
 {
 	char parent[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX], blobdir[PATH_MAX];
 	char dst[PATH_MAX];
@@ -717,24 +804,36 @@ int backup_restore(const char *from, const char *data, backup_info *info,
 	size_t n = 0, cap = 0;
 	sbuf manifest = {0};
 	int have_manifest = 0, have_store = 0, made_tmp = 0, rc = FS_OK;
+	int pg = store_is_url(data);
 	store *st = NULL;
 
 	memset(info, 0, sizeof(*info));
-	if (snprintf(dst, sizeof(dst), "%s", data) >= (int)sizeof(dst))
+	if (!pg && blobs)
+		return fail(err, errn, FS_E_BAD_REQUEST, "restore --data DIR puts "
+		            "the photos in DIR/blobs: --blobs is for --store");
+	if (pg && !blobs)
+		return fail(err, errn, FS_E_BAD_REQUEST, "restore --store needs the "
+		            "photos' directory: --blobs DIR (or --data DIR for "
+		            "DIR/blobs)");
+	/* LMDB: DATA is the target; PostgreSQL: the photos' directory, the
+	 * database's emptiness is checked in its transaction */
+	if (snprintf(dst, sizeof(dst), "%s", pg ? blobs : data) >=
+	    (int)sizeof(dst))
 		return fail(err, errn, FS_E_BAD_REQUEST, "path too long");
 	for (size_t l = strlen(dst); l > 1 && dst[l - 1] == '/'; l--)
 		dst[l - 1] = 0; /* DATA/ names DATA */
-	data = dst;
-	if (!absent_or_empty(data))
+	if (!absent_or_empty(dst))
 		return fail(err, errn, FS_E_BAD_REQUEST,
 		            "%s exists and is not empty: restore into a new directory",
-		            data);
-	parent_of(data, parent, sizeof(parent));
-	base = strrchr(data, '/') ? strrchr(data, '/') + 1 : data;
+		            dst);
+	if (!pg)
+		data = dst;
+	parent_of(dst, parent, sizeof(parent));
+	base = strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst;
 	if (!*base ||
 	    snprintf(tmp, sizeof(tmp), "%s/.%s.restore-XXXXXX", parent, base) >=
 	            (int)sizeof(tmp))
-		return fail(err, errn, FS_E_BAD_REQUEST, "bad --data path %s", data);
+		return fail(err, errn, FS_E_BAD_REQUEST, "bad path %s", dst);
 	if (!(f = fopen(from, "rb")))
 		return fail(err, errn, FS_E_NOT_FOUND, "%s: %s", from, strerror(errno));
 	if (!mkdtemp(tmp)) {
@@ -876,6 +975,10 @@ int backup_restore(const char *from, const char *data, backup_info *info,
 	}
 	if ((rc = check_open(st, info, err, errn)))
 		goto out;
+	if (pg) {
+		rc = restore_pg(st, data, blobdir, dst, info, err, errn);
+		goto out;
+	}
 	{
 		store_txn *t;
 		if (store_begin(st, 1, &t) || store_set_id(t) || store_commit(t)) {

@@ -32,6 +32,18 @@
  * apply).  Everything happens in a scratch directory beside DATA that is
  * renamed to DATA at the end; DATA must not exist or be empty.
  *
+ * Between backends (DATA may be a PostgreSQL URL, store_is_url): the
+ * archive is the same, so a backup of either restores into either.  A
+ * backup of PostgreSQL copies one read transaction (one snapshot) into a
+ * scratch LMDB store (store_backup); its photos come from BLOBS.  A
+ * restore into PostgreSQL checks the archive and the store as above in a
+ * scratch directory beside BLOBS, then copies the store into the
+ * database in one transaction (store_copy, which refuses a database that
+ * holds records or has assigned a seq: only a new or only-initialised
+ * one), with a new id; the photos go to BLOBS (absent or empty) just
+ * before that transaction commits, and the integrity walk runs again on
+ * the database.
+ *
  * Functions return FS_OK or an error code with a sentence in err.
  */
 #ifndef FS_BACKUP_H
@@ -51,16 +63,20 @@ typedef struct {
 	                       name (corrupt on disk), left out and reported */
 } backup_info;
 
-/* fieldsyncd backup --data DATA --out OUT.  The server may be running on
- * DATA (or not).  OUT must not exist. */
-int backup_make(const char *data, const char *out, backup_info *info,
-                char *err, size_t errn);
+/* fieldsyncd backup --data DATA | --store URL --out OUT.  The server may
+ * be running on the store (or not).  blobs: the photos' directory (NULL:
+ * DATA/blobs; needed with a URL).  OUT must not exist. */
+int backup_make(const char *data, const char *blobs, const char *out,
+                backup_info *info, char *err, size_t errn);
 
-/* fieldsyncd restore --from FILE --data DATA. */
-int backup_restore(const char *from, const char *data, backup_info *info,
-                   char *err, size_t errn);
+/* fieldsyncd restore --from FILE --data DATA | --store URL --blobs BLOBS.
+ * blobs: NULL for a directory (DATA/blobs), the photos' directory for a
+ * URL. */
+int backup_restore(const char *from, const char *data, const char *blobs,
+                   backup_info *info, char *err, size_t errn);
 
-/* fieldsyncd check --data DATA: open the store and run the integrity walk
+/* fieldsyncd check --data DATA | --store URL: open the store and run the
+ * integrity walk
  * (every index entry points at a record that names it, every record is in
  * its bucket's index).  FS_OK, or FS_E_INTERNAL with what is wrong. */
 int backup_check(const char *data, backup_info *info, char *err,

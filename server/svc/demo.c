@@ -75,7 +75,7 @@ static int push(engine *e, const principal *p, demo_batch *b,
 	                 ? FS_E_UNAVAILABLE
 	                 : engine_push(e, &(engine_push_req){p, t, pushb.p, pushb.n,
 	                                                     dev ? devb.p : NULL,
-	                                                     devb.n},
+	                                                     devb.n, 0},
 	                               a, &acks, &n, &msg);
 	if (!rc && (n != 1 || acks[0].applied != b->ob.n)) {
 		fprintf(stderr, "fieldsyncd: demo: only %u of %u ops applied%s%s\n",

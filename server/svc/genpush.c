@@ -72,7 +72,8 @@ int gp_add(gp_out *o, const char *c, const char *id, const record *cur,
 	return b->ops.err ? FS_E_UNAVAILABLE : FS_OK;
 }
 
-int gp_push(engine *e, const principal *who_p, const opbatch *b, const char *who)
+static int push_batch(engine *e, const principal *who_p, const opbatch *b,
+                      const char *who, int untouched_only)
 {
 	principal srv;
 	if (!who_p) {
@@ -95,7 +96,8 @@ int gp_push(engine *e, const principal *who_p, const opbatch *b, const char *who
 	if (!rc)
 		rc = push.err || b->ops.err || !a ? FS_E_UNAVAILABLE
 		                    : engine_push(e, &(engine_push_req){who_p, 0, push.p,
-		                                                        push.n, NULL, 0},
+		                                                        push.n, NULL, 0,
+		                                                        untouched_only},
 		                                  a, &acks, &n, &msg);
 	if (!rc && (n != 1 || acks[0].applied != b->n)) {
 		rc = n == 1 && acks[0].err ? FS_E_UNAVAILABLE : FS_E_INTERNAL;
@@ -112,11 +114,16 @@ int gp_push(engine *e, const principal *who_p, const opbatch *b, const char *who
 	return rc;
 }
 
+int gp_push(engine *e, const principal *p, const opbatch *b, const char *who)
+{
+	return push_batch(e, p, b, who, 0);
+}
+
 int gp_push_all(gp_out *o, const principal *p, const char *who)
 {
 	int rc = FS_OK;
 	for (uint32_t i = 0; i < o->nparts && !rc; i++)
-		rc = gp_push(o->e, p, &o->parts[i], who);
+		rc = push_batch(o->e, p, &o->parts[i], who, o->untouched_only);
 	return rc;
 }
 

@@ -28,6 +28,10 @@ typedef struct {
 	engine *e;
 	arena *a;
 	uint32_t per_batch;
+	/* generated records (tasks, shifts): ops on records someone else
+	 * wrote to since the plan was read are skipped in the write
+	 * transaction (engine_push_req's untouched_only) */
+	int untouched_only;
 	opbatch *parts;
 	uint32_t nparts, capparts;
 	uint32_t ops;

@@ -20,7 +20,13 @@
  * The counts live in the store (ST_AUX, keys "lockout\0s\0<staff>" and
  * "lockout\0a\0<address>", written through engine_write), so a lock
  * survives a restart.  Entries idle for a day are pruned a few at a time
- * as new failures are written.
+ * as new failures are written.  With several nodes on one store
+ * (PostgreSQL) the counts hold across nodes: a failure is counted by a
+ * read and a write in one write transaction, after the store's write lock,
+ * so failures on two nodes add up and a lock made on one is seen by all.
+ * Only the one-check-at-a-time table is per node: a client that HAProxy
+ * sends to N nodes at once may have up to N PIN checks of one staff
+ * member in flight, each counted.
  */
 #ifndef FS_LOCKOUT_H
 #define FS_LOCKOUT_H

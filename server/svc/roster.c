@@ -4,7 +4,12 @@
  * A pass reads the site in one read transaction: its rosters, the slots
  * they give on the managed days, and the site's shifts over those days
  * (the shift index) to find generated shifts whose slot is gone.  Only
- * the differences are pushed, as the server (genpush.h).
+ * the differences are pushed, as the server (genpush.h).  The plan's
+ * read may be stale by the time it is written (another node generating
+ * the same site, a supervisor editing a shift): the engine decides each
+ * op again in its write transaction — a shift someone else wrote to is
+ * kept, a field already as wanted is not written — so two nodes make
+ * each deterministic id once, never twice (engine.h, untouched_only).
  */
 #include "server/svc/roster.h"
 
@@ -442,6 +447,7 @@ int roster_generate_site(engine *e, tz_db *tz, const char *site, uint64_t now,
 	gp_out o;
 	memset(&o, 0, sizeof(o));
 	o.e = e;
+	o.untouched_only = 1;
 	o.a = arena_new(0);
 	if (!o.a)
 		return FS_E_UNAVAILABLE;

@@ -6,6 +6,11 @@
  * "gen/<site>/<YYYYMMDD>/<task id>", written before the tasks so it never
  * misses one), and pushes only the differences through engine_sync as the
  * server.  It runs in its own thread: the engine's writer only pokes it.
+ * With several nodes on one store each generates; the engine decides
+ * each pushed op again in its write transaction (a task someone else
+ * wrote to is kept, fields already as wanted are not written: engine.h,
+ * untouched_only), so a task id is made once, and the index keys written
+ * twice are the same keys.
  */
 #include "server/svc/tasks.h"
 
@@ -549,6 +554,7 @@ int tasks_generate_site(engine *e, tz_db *tz, const char *site, uint64_t now,
 	o.w.e = e;
 	o.w.a = a;
 	o.w.per_batch = PUSH_OPS;
+	o.w.untouched_only = 1;
 	int rc = gen_plan(e, tz, site, now, a, &o, st);
 	if (!rc && o.nkeys)
 		rc = engine_write(e, keys_txn, &o);

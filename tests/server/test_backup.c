@@ -181,16 +181,16 @@ static void test_round_trip(void **st)
 	write_file(path, "rotted", 6);
 
 	snprintf(out, sizeof out, "%s/b.tar", f->dir);
-	assert_int_equal(backup_make(f->data, out, &bi, err, sizeof err), FS_OK);
+	assert_int_equal(backup_make(f->data, NULL, out, &bi, err, sizeof err), FS_OK);
 	assert_int_equal(bi.records, 300);
 	assert_int_equal(bi.blobs, 1);
 	assert_int_equal(bi.skipped, 1);
 	assert_string_equal(bi.store, store_id(f->s));
-	assert_int_not_equal(backup_make(f->data, out, &ri, err, sizeof err),
+	assert_int_not_equal(backup_make(f->data, NULL, out, &ri, err, sizeof err),
 	                     FS_OK);
 
 	snprintf(dst, sizeof dst, "%s/restored", f->dir);
-	assert_int_equal(backup_restore(out, dst, &ri, err, sizeof err), FS_OK);
+	assert_int_equal(backup_restore(out, dst, NULL, &ri, err, sizeof err), FS_OK);
 	assert_string_equal(ri.store, bi.store);
 	assert_string_not_equal(ri.new_store, ri.store);
 	assert_int_equal(ri.records, 300);
@@ -207,7 +207,7 @@ static void test_round_trip(void **st)
 	store_close(r);
 	assert_int_equal(backup_check(dst, &ri, err, sizeof err), FS_OK);
 	/* never into a store that exists */
-	assert_int_not_equal(backup_restore(out, dst, &ri, err, sizeof err),
+	assert_int_not_equal(backup_restore(out, dst, NULL, &ri, err, sizeof err),
 	                     FS_OK);
 }
 
@@ -219,7 +219,7 @@ static void test_refuses_tampered_manifest(void **st)
 
 	put_recs(f->s, "m", 0, 10);
 	snprintf(out, sizeof out, "%s/b.tar", f->dir);
-	assert_int_equal(backup_make(f->data, out, &bi, err, sizeof err), FS_OK);
+	assert_int_equal(backup_make(f->data, NULL, out, &bi, err, sizeof err), FS_OK);
 	/* tar(1) may extract and archive it again (folders, another order) */
 	snprintf(cmd, sizeof cmd,
 	         "cd '%s' && tar xf b.tar && tar -cf again.tar fieldsync-backup",
@@ -227,7 +227,7 @@ static void test_refuses_tampered_manifest(void **st)
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof cmd, "%s/again.tar", f->dir);
 	snprintf(dst, sizeof dst, "%s/again", f->dir);
-	assert_int_equal(backup_restore(cmd, dst, &bi, err, sizeof err), FS_OK);
+	assert_int_equal(backup_restore(cmd, dst, NULL, &bi, err, sizeof err), FS_OK);
 	/* rebuild the tar with a manifest that lies about the store's sum */
 	snprintf(cmd, sizeof cmd,
 	         "cd '%s' && tar xf b.tar && sed -i 's/^[0-9a-f]\\{64\\} "
@@ -237,7 +237,7 @@ static void test_refuses_tampered_manifest(void **st)
 	assert_int_equal(system(cmd), 0);
 	snprintf(out, sizeof out, "%s/t.tar", f->dir);
 	snprintf(dst, sizeof dst, "%s/r", f->dir);
-	assert_int_equal(backup_restore(out, dst, &bi, err, sizeof err),
+	assert_int_equal(backup_restore(out, dst, NULL, &bi, err, sizeof err),
 	                 FS_E_BAD_REQUEST);
 	if (!strstr(err, "differs from the manifest"))
 		fail_msg("restore said: %s", err);
@@ -263,7 +263,7 @@ static void test_check_finds_damage(void **st)
 	/* and a damaged store is not archived */
 	char out[128];
 	snprintf(out, sizeof out, "%s/b.tar", f->dir);
-	assert_int_equal(backup_make(f->data, out, &bi, err, sizeof err),
+	assert_int_equal(backup_make(f->data, NULL, out, &bi, err, sizeof err),
 	                 FS_E_INTERNAL);
 	assert_int_equal(access(out, F_OK), -1);
 }

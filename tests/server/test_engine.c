@@ -128,7 +128,7 @@ static engine_ack push_by(fixture *f, const principal *p, opbatch *o,
 	uint32_t n;
 	const char *msg = NULL;
 	assert_int_equal(engine_push(f->e, &(engine_push_req){p, 0, b.p, b.n, dev,
-	                                                      dev_n},
+	                                                      dev_n, 0},
 	                             a, &acks, &n, &msg), FS_OK);
 	assert_int_equal(n, 1);
 	engine_ack r = acks[0];
@@ -406,7 +406,7 @@ static void test_bad_push_refused_whole(void **st)
 	uint32_t n;
 	const char *msg = NULL;
 	assert_int_equal(engine_push(f->e, &(engine_push_req){&f->admin, 0, junk,
-	                                                      sizeof(junk), NULL, 0},
+	                                                      sizeof(junk), NULL, 0, 0},
 	                             a, &acks, &n, &msg), FS_E_BAD_REQUEST);
 	assert_non_null(msg);
 	arena_free(a);

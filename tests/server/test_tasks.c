@@ -394,7 +394,7 @@ static void push_as(engine *e, const char *device, opbatch *o)
 	uint32_t n;
 	const char *msg = NULL;
 	assert_int_equal(engine_push(e, &(engine_push_req){&p, 0, push.p, push.n,
-	                                                   NULL, 0},
+	                                                   NULL, 0, 0},
 	                             a, &acks, &n, &msg), FS_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(acks[0].applied, o->n);
