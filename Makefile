@@ -80,8 +80,10 @@ all: deps $(B)/fieldsyncd $(UNIT_BIN) $(SHIM) $(B)/bench/loadgen
 # ---- dependencies ----------------------------------------------------------
 # Checked on every make (a handful of stat calls); apt-get runs only when a
 # file is missing.
-deps:
-	@missing=""; for pair in $(DEB_NEEDS); do f=$${pair%%:*}; p=$${pair##*:}; \
+# $(call deb_install,FILE:PACKAGE ...): install the packages whose file is
+# missing.
+define deb_install
+	@missing=""; for pair in $(1); do f=$${pair%%:*}; p=$${pair##*:}; \
 	  [ -e "$$f" ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
@@ -92,6 +94,23 @@ deps:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call deb_install,$(DEB_NEEDS))
+
+# HAProxy for the two-node tests (tests/integration/test_multinode.py, so
+# make integration, test, test-asan) and make demo-pg; Patroni and etcd
+# only for make test-ha.
+HAPROXY_NEEDS := /usr/sbin/haproxy:haproxy
+HA_NEEDS      := $(HAPROXY_NEEDS) /usr/bin/patroni:patroni \
+                 /usr/bin/etcd:etcd-server /usr/bin/etcdctl:etcd-client
+.PHONY: haproxy-deps ha-deps
+haproxy-deps: deps
+	$(call deb_install,$(HAPROXY_NEEDS))
+
+ha-deps: deps
+	$(call deb_install,$(HA_NEEDS))
 
 $(CW_DIR)/src/civetweb.c: | deps
 	sh deploy/fetch-civetweb.sh $(TP)
@@ -294,7 +313,7 @@ run: all
 unit: all
 	@$(PY) tests/run_unit.py $(UNIT_BIN)
 
-integration: all
+integration: all haproxy-deps
 	@$(PY) tests/integration/run.py --server $(B)/fieldsyncd --shim $(SHIM)
 
 # The include rule (tests/layers.py): includes only point down the
@@ -302,7 +321,7 @@ integration: all
 layers:
 	@$(PY) tests/layers.py
 
-test: all js
+test: all js haproxy-deps
 	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
 	  --part js node "$(MAKE) --no-print-directory test-js-run" \
@@ -376,7 +395,7 @@ asan-build: deps
 	$(MAKE) --no-print-directory B=$(ASAN_B) SAN="$(ASAN_SAN)" \
 	  CW_SAN="-fsanitize=address -fno-omit-frame-pointer" all
 
-test-asan: asan-build
+test-asan: asan-build haproxy-deps
 	@$(PY) tests/layers.py
 	@$(ASAN_ENV) $(PY) tests/run_all.py --server $(ASAN_B)/fieldsyncd \
 	  --shim $(ASAN_B)/tests/syncshim.so $(UNIT_BIN:$(B)/%=$(ASAN_B)/%)
