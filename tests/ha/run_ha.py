@@ -28,13 +28,11 @@ The last line is `test-ha: PASS ...` or `test-ha: FAIL ...`; exit 0/1.
 import argparse
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -48,7 +46,6 @@ PATRONI_DIR = os.path.join(D.DEPLOY, "patroni")
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SITE = "ha"
 DEVICES = 8
-OPS_PER_BATCH = 5
 
 
 def log(msg):
@@ -269,64 +266,6 @@ def wait_roles(members, timeout, want_sync=True):
     return None, None
 
 
-# ------------------------------------------------------------------ load --
-
-class Handheld(threading.Thread):
-    """A device that pushes a batch of new records and pulls, over and
-    over, until told to stop; an unacked batch is resent (same batch id)
-    until a node acks it.  Records every ack."""
-
-    def __init__(self, k, dev, stop_at, stats):
-        super().__init__(daemon=True)
-        self.k, self.dev, self.stop_at, self.stats = k, dev, stop_at, stats
-        self.outbox = []          # batches not acked yet
-        self.acked = {}           # batch id -> (ops ids, dup?)
-        self.n = 0
-        self.cursor = {}
-        self.events = []          # (t, "ok" | status)
-
-    def new_batch(self):
-        ops = []
-        for _ in range(OPS_PER_BATCH):
-            self.n += 1
-            rid = "h%d-%d" % (self.k, self.n)
-            ops.append(H.op("zone", rid, {"site": SITE, "name": rid,
-                                          "kind": "ha"}))
-        return H.batch(ops)
-
-    def once(self):
-        if not self.outbox:
-            self.outbox.append(self.new_batch())
-        push = self.outbox[:2]
-        try:
-            r = self.dev.sync(push=push, pull=self.cursor, limit=200)
-        except (OSError, Exception) as e:  # a node or HAProxy cut us off
-            self.events.append((time.monotonic(), type(e).__name__))
-            return
-        self.events.append((time.monotonic(), r.status))
-        if r.status != 200 or not isinstance(r.body, dict):
-            return
-        for b, ack in zip(push, r.body.get("acks") or []):
-            if ack.get("err"):
-                continue                      # UNAVAILABLE: resend later
-            if ack.get("rej"):
-                raise AssertionError("ops rejected: %r" % ack)
-            self.acked[bytes(b["batch"])] = (
-                [o["id"] for o in b["ops"]], bool(ack.get("dup")))
-            self.outbox.remove(b)
-        for name, bk in (r.body.get("buckets") or {}).items():
-            self.cursor[name] = bk["cursor"]
-
-    def run(self):
-        rng = random.Random(self.k)
-        try:
-            while time.monotonic() < self.stop_at:
-                self.once()
-                time.sleep(rng.uniform(0.05, 0.2))
-        except AssertionError as e:
-            self.stats["errors"].append(str(e))
-
-
 # ------------------------------------------------------------------ main --
 
 def main():
@@ -410,14 +349,14 @@ def main():
         staff = [("g%d" % k, "supervisor") for k in range(DEVICES)]
         H.setup_site(front, SITE, staff=staff)
         devs = [H.device_for(front, SITE, s, r) for s, r in staff]
-        stats = {"errors": []}
         start = time.monotonic()
-        hands = [Handheld(k, d, start + a.load_s, stats)
+        hands = [D.Handheld("h%d" % k, d.token, [front], SITE,
+                            start + a.load_s, pause=(0.05, 0.2))
                  for k, d in enumerate(devs)]
         for h in hands:
             h.start()
-        log("load: %d devices, %d ops a batch, %.0f s" % (
-            DEVICES, OPS_PER_BATCH, a.load_s))
+        log("load: %d devices, a batch of 5 new records and a pull each, "
+            "%.0f s" % (DEVICES, a.load_s))
         time.sleep(a.kill_at)
         acked_before = sum(len(h.acked) for h in hands)
         killed = prim
@@ -435,52 +374,37 @@ def main():
             survivor.name, t_promoted - t_kill))
         for h in hands:
             h.join(a.load_s + 60)
-        # drain: resend what is still unacked, bounded
-        for _ in range(50):
-            left = [h for h in hands if h.outbox]
-            if not left:
-                break
-            for h in left:
-                h.once()
-            time.sleep(0.2)
+        for h in hands:
+            h.drain()
 
-        # first ack after the kill, requests refused meanwhile
-        first_ok = min((t for h in hands for t, s in h.events
-                        if t > t_kill and s == 200), default=None)
+        def acked_all(ev):
+            return ev[2] == 200 and not any(
+                x.get("err") for x in (ev[3] or {}).get("acks") or [])
+
+        # first full ack after the kill; what was answered meanwhile
+        first_ok = min((ev[1] for h in hands for ev in h.events
+                        if ev[0] > t_kill and acked_all(ev)), default=None)
         refused = {}
         for h in hands:
-            for t, s in h.events:
-                if t_kill <= t and (first_ok is None or t < first_ok) \
-                        and s != 200:
-                    refused[s] = refused.get(s, 0) + 1
+            for ev in h.events:
+                if ev[0] >= t_kill and (first_ok is None or ev[0] < first_ok):
+                    key = str(ev[2]) if ev[2] != 200 else "200 UNAVAILABLE"
+                    refused[key] = refused.get(key, 0) + 1
         unacked = sum(len(h.outbox) for h in hands)
-
-        # the store: an admin pull of the site's bucket
-        got = {}
-        cur = {"site/" + SITE: 0}
-        for _ in range(2000):
-            r = H.sync(front.url, token, pull=cur, limit=1000)
-            if r.status != 200:
-                raise RuntimeError("admin pull answered %r" % r)
-            bk = r.body["buckets"]["site/" + SITE]
-            for rec in bk.get("recs") or []:
-                if rec["c"] == "zone":
-                    got[rec["id"]] = got.get(rec["id"], 0) + 1
-            cur["site/" + SITE] = bk["cursor"]
-            if not bk.get("more"):
-                break
+        got = D.admin_pull(front.url, token, SITE)
         acked_ids = [i for h in hands for ids, _ in h.acked.values()
                      for i in ids]
         n_batches = sum(len(h.acked) for h in hands)
         dups = sum(1 for h in hands for _, d in h.acked.values() if d)
         missing = [i for i in acked_ids if i not in got]
         twice = [i for i, n in got.items() if n != 1]
+        diverged = [h.prefix for h in hands if set(h.seen) != set(got)]
         log("acked batches %d (%d ops), dup acks %d, missing %d, "
-            "served twice %d, unacked at the end %d" % (
-                n_batches, len(acked_ids), dups, len(missing), len(twice),
-                unacked))
+            "served twice %d, unacked at the end %d, devices not converged "
+            "%d" % (n_batches, len(acked_ids), dups, len(missing),
+                    len(twice), unacked, len(diverged)))
         log("failover: promoted after %.1f s; first ack after the kill at "
-            "%s; refused meanwhile: %s" % (
+            "%s; answered meanwhile: %s" % (
                 t_promoted - t_kill,
                 "%.1f s" % (first_ok - t_kill) if first_ok else "never",
                 json.dumps(refused, sort_keys=True)))
@@ -494,8 +418,11 @@ def main():
             else "NOT the synchronous standby"))
 
         problems = []
-        if stats["errors"]:
-            problems.append("device errors: %s" % stats["errors"][:3])
+        errors = [e for h in hands for e in h.errors]
+        if errors:
+            problems.append("device errors: %s" % errors[:3])
+        if diverged:
+            problems.append("devices %s did not converge" % diverged[:5])
         if missing:
             problems.append("%d acked ops missing (%s...)" % (
                 len(missing), missing[:5]))
@@ -505,8 +432,8 @@ def main():
             problems.append("%d batches never acked" % unacked)
         if first_ok is None:
             problems.append("no ack after the failover")
-        if n_batches == 0 or sum(1 for h in hands for t, s in h.events
-                                 if t > t_promoted and s == 200) == 0:
+        if n_batches == 0 or not any(ev[0] > t_promoted and acked_all(ev)
+                                     for h in hands for ev in h.events):
             problems.append("no load after the failover")
         if back is not killed:
             problems.append("%s did not rejoin as synchronous standby"

@@ -17,15 +17,20 @@ word of a file is what an operator installs.
         .check() (haproxy -c)  .start()  .stop()  .states() (stats CSV)
     make_cert(dir) -> (cert, key, pem)       self-signed for 127.0.0.1
     free_port()
+    Handheld(prefix, token, targets, site, stop_at)   a device under load
+        (a thread: push new records, pull with its cursor; resend unacked)
+    admin_pull(target, token, site) -> {zone id: times served}
 """
 
 import http.client
 import os
+import random
 import re
 import shlex
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -311,3 +316,112 @@ def make_cert(d):
         f.write(open(cert).read() + open(key).read())
     os.chmod(pem, 0o600)
     return cert, key, pem
+
+
+# ------------------------------------------------------------------ load --
+
+class Handheld(threading.Thread):
+    """A handheld under load: pushes a batch of OPS new zone records of
+    `site` (ids PREFIX-n) and pulls the site's bucket with its own cursor,
+    over and over, against targets[0], targets[1], ... in turn, until
+    stop_at (time.monotonic()).  A batch not acked (no answer, a non-200,
+    an ack with err) stays in the outbox and is resent with the same batch
+    id.  Kept:
+        acked   {batch id: ([record ids], dup?)}
+        seen    {record id: times a pull delivered it}
+        events  [(t_sent, t_answered, status or exception name, body)]
+        errors  what broke the protocol (a rejected op, a reset bucket)"""
+
+    def __init__(self, prefix, token, targets, site, stop_at, ops=5,
+                 pause=(0.05, 0.15), limit=100):
+        super().__init__(daemon=True)
+        self.prefix, self.token, self.targets = prefix, token, list(targets)
+        self.site, self.stop_at, self.ops = site, stop_at, ops
+        self.pause, self.limit = pause, limit
+        self.bucket = "site/" + site
+        self.outbox, self.acked, self.seen = [], {}, {}
+        self.cursor = {self.bucket: 0}
+        self.events, self.errors = [], []
+        self.n = self.turn = 0
+        self.rng = random.Random(prefix)
+
+    def new_batch(self):
+        ops = []
+        for _ in range(self.ops):
+            self.n += 1
+            rid = "%s-%d" % (self.prefix, self.n)
+            ops.append(H.op("zone", rid, {"site": self.site, "name": rid,
+                                          "kind": "load"}))
+        return H.batch(ops)
+
+    def once(self, push=True):
+        if push and not self.outbox:
+            self.outbox.append(self.new_batch())
+        batches = self.outbox[:2] if push else []
+        target = self.targets[self.turn % len(self.targets)]
+        self.turn += 1
+        t0 = time.monotonic()
+        try:
+            r = H.sync(target, self.token, push=batches, pull=self.cursor,
+                       limit=self.limit, timeout=15)
+        except (OSError, http.client.HTTPException) as e:
+            self.events.append((t0, time.monotonic(), type(e).__name__,
+                                None))
+            return None
+        self.events.append((t0, time.monotonic(), r.status, r.body))
+        if r.status != 200 or not isinstance(r.body, dict):
+            return r
+        for b, ack in zip(batches, r.body.get("acks") or []):
+            if ack.get("err"):
+                continue
+            if ack.get("rej"):
+                self.errors.append("ops rejected: %r" % ack)
+            self.acked[bytes(b["batch"])] = ([o["id"] for o in b["ops"]],
+                                             bool(ack.get("dup")))
+            self.outbox.remove(b)
+        bk = (r.body.get("buckets") or {}).get(self.bucket)
+        if bk is not None:
+            if bk.get("reset"):
+                self.errors.append("bucket reset at cursor %r"
+                                   % self.cursor[self.bucket])
+            for rec in bk.get("recs") or []:
+                if rec["c"] == "zone":
+                    self.seen[rec["id"]] = self.seen.get(rec["id"], 0) + 1
+            self.cursor[self.bucket] = bk["cursor"]
+        return r
+
+    def run(self):
+        while time.monotonic() < self.stop_at:
+            self.once()
+            time.sleep(self.rng.uniform(*self.pause))
+
+    def drain(self, rounds=60):
+        """Resend what is unacked, then pull until nothing is left."""
+        for _ in range(rounds):
+            if not self.outbox:
+                break
+            self.once()
+            time.sleep(0.1)
+        for _ in range(rounds * 10):
+            r = self.once(push=False)
+            if r is not None and r.status == 200 and not \
+                    r.body["buckets"][self.bucket].get("more"):
+                return
+        self.errors.append("pull never finished")
+
+
+def admin_pull(target, token, site):
+    """{zone id: times served} of a pull of site/SITE from cursor 0."""
+    got, cur, bucket = {}, {"site/" + site: 0}, "site/" + site
+    for _ in range(5000):
+        r = H.sync(target, token, pull=cur, limit=1000, timeout=30)
+        if r.status != 200:
+            raise AssertionError("admin pull answered %r" % r)
+        bk = r.body["buckets"][bucket]
+        for rec in bk.get("recs") or []:
+            if rec["c"] == "zone":
+                got[rec["id"]] = got.get(rec["id"], 0) + 1
+        cur[bucket] = bk["cursor"]
+        if not bk.get("more"):
+            return got
+    raise AssertionError("admin pull: still more after 5000 pages")
