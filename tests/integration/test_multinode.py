@@ -93,7 +93,8 @@ def test_two_nodes_interleaved_writes_and_pulls(ctx):
     """Writers on node A and node B at once while a reader pulls from node
     B with small pages: the reader's entries are the store's, each once;
     every acked op is stored exactly once."""
-    p = Pair(ctx).start()
+    # as fast as they can: no per-device rate limit here
+    p = Pair(ctx, extra=("--rate-device-per-s", "0")).start()
     try:
         a, b = p.nodes
         devs = _devices(a, 3, "i")
