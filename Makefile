@@ -7,6 +7,8 @@
 #                   build-asan/
 #   make unit / make integration   one half of the suite
 #   make test-pg    the integration suite on the PostgreSQL store
+#   make test-ha    a Patroni failover under load (not in make test)
+#   make demo-pg    two nodes on PostgreSQL behind HAProxy, locally
 #   make layers     the include rule alone (also run by make test)
 #   make clean      remove build outputs (keeps the fetched CivetWeb source);
 #   make distclean  remove build/, build-asan/ and var/ entirely
@@ -102,6 +104,18 @@ deps:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $$missing; \
 	fi
+
+# HAProxy for the two-node tests (tests/integration/test_multinode.py, so
+# make integration, test, test-asan) and make demo-pg; Patroni and etcd
+# only for make test-ha.
+HAPROXY_NEEDS := /usr/sbin/haproxy:haproxy
+HA_NEEDS      := $(HAPROXY_NEEDS) /usr/bin/patroni:patroni \
+                 /usr/bin/etcd:etcd-server /usr/bin/etcdctl:etcd-client
+.PHONY: haproxy-deps ha-deps
+haproxy-deps:
+	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(HAPROXY_NEEDS)"
+ha-deps:
+	@$(MAKE) --no-print-directory deps DEB_NEEDS="$(HA_NEEDS)"
 
 $(CW_DIR)/src/civetweb.c: | deps
 	sh deploy/fetch-civetweb.sh $(TP)
@@ -320,7 +334,7 @@ run: all
 unit: all
 	@$(PY) tests/run_unit.py $(UNIT_BIN)
 
-integration: all
+integration: all haproxy-deps
 	@$(PY) tests/integration/run.py --server $(B)/fieldsyncd --shim $(SHIM)
 
 # The include rule (tests/layers.py): includes only point down the
@@ -328,7 +342,7 @@ integration: all
 layers:
 	@$(PY) tests/layers.py
 
-test: all js pg-deps
+test: all js pg-deps haproxy-deps
 	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
 	  --part pg plain "$(MAKE) --no-print-directory test-pg-part" \
@@ -353,10 +367,24 @@ PG_RUN  := FS_TEST_STORE=pg $(PY) tests/integration/run.py \
 pg-deps:
 	@$(MAKE) --no-print-directory deps \
 	  DEB_NEEDS="/usr/lib/postgresql/15/bin/initdb:postgresql-15"
-test-pg: all pg-deps
+test-pg: all pg-deps haproxy-deps
 	@$(PG_RUN)
 test-pg-part:
 	@$(PG_RUN) $(PG_PART)
+
+# ---- more than one machine -------------------------------------------------
+#   make test-ha   etcd + two Patroni-managed PostgreSQL 15 (a synchronous
+#                  standby) + two fieldsyncd nodes + HAProxy, all from deploy/,
+#                  the primary killed under load (tests/ha/run_ha.py, about
+#                  3 min); not part of make test
+#   make demo-pg   the two-node example on this machine: a throwaway
+#                  PostgreSQL, two nodes, HAProxy with TLS (deploy/demo-pg.sh)
+.PHONY: test-ha demo-pg
+test-ha: all pg-deps ha-deps
+	$(PY) tests/ha/run_ha.py --server $(B)/fieldsyncd
+
+demo-pg: all pg-deps haproxy-deps
+	sh deploy/demo-pg.sh $(B)/fieldsyncd var/demo-pg
 
 # ---- the web app ------------------------------------------------------------
 # clients/web/ (the handheld and the console, one PWA) on the TypeScript
@@ -426,7 +454,7 @@ asan-build: deps
 	$(MAKE) --no-print-directory B=$(ASAN_B) SAN="$(ASAN_SAN)" \
 	  CW_SAN="-fsanitize=address -fno-omit-frame-pointer" all
 
-test-asan: asan-build
+test-asan: asan-build haproxy-deps
 	@$(PY) tests/layers.py
 	@$(ASAN_ENV) $(PY) tests/run_all.py --server $(ASAN_B)/fieldsyncd \
 	  --shim $(ASAN_B)/tests/syncshim.so $(UNIT_BIN:$(B)/%=$(ASAN_B)/%)
