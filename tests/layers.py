@@ -8,6 +8,7 @@ Every file's includes must point down (or sideways, within its own layer):
 
 and each outside library is included by one file (or the two named) only:
 lmdb.h by the LMDB backends (the server's store, the handheld's lstore.c),
+libpq-fe.h by the PostgreSQL backend (store_pg.c),
 CivetWeb by the HTTP glue (http.c; live.c for WebSocket frames, web.c for
 the web app's files), OpenSSL by crypto and TLS (sha256.c on the
 handheld), msgpack-c by the wire codec, zlib by the body codec, libcurl by
@@ -28,6 +29,7 @@ LAYERS = ["protocol", "schema", "server/lib", "server/store", "server/model",
 # library include prefix -> the files allowed to include it
 LIBS = {
     "lmdb.h": {"server/store/store_lmdb.c", "clients/lstore.c"},
+    "libpq-fe.h": {"server/store/store_pg.c"},
     "civetweb.h": {"server/http/http.c", "server/http/live.c",
                    "server/http/web.c"},
     "openssl/": {"server/lib/crypto.c", "server/http/tls.c",

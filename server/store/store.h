@@ -1,7 +1,8 @@
 /*
  * store.h — the server's store: a narrow interface of our own with no
- * LMDB type in it, so a second backend (replicated PostgreSQL) can stand
- * behind it later.  store_lmdb.c is the first backend.
+ * backend type in it.  store.c dispatches each call to the backend the
+ * store was opened with: store_lmdb.c (a directory) or store_pg.c (a
+ * PostgreSQL URL, several processes on one database).
  *
  * Model
  *   records      (collection, id) -> opaque bytes (record.h's stored
@@ -61,6 +62,13 @@ typedef struct {
 	 * fails as a disk error would (FS_E_UNAVAILABLE), nothing applied. */
 	int (*fail_commit)(void *ctx);
 	void *fail_ctx;
+	/* PostgreSQL: 1 creates the schema or applies newer migrations (init,
+	 * restore); 0 refuses a database whose schema is missing, older or
+	 * newer than this binary's (serve).  LMDB always creates. */
+	int create;
+	/* When non-NULL, store_open() writes why it failed here (errn bytes). */
+	char *err;
+	size_t errn;
 } store_opts;
 
 enum store_table {
@@ -79,9 +87,14 @@ enum store_table {
 	ST__COUNT
 };
 
-/* Open (creating if needed) the store in directory `dir`.  *out is NULL
- * on failure.  A new store gets a random store id (ST_META "store_id"). */
-int store_open(store **out, const char *dir, const store_opts *o);
+/* Open the store at `where`: a directory (LMDB, created if needed) or a
+ * postgresql:// / postgres:// URL (store_is_url()).  *out is NULL on
+ * failure.  A new store gets a random store id (ST_META "store_id"). */
+int store_open(store **out, const char *where, const store_opts *o);
+/* 1 when `where` names a PostgreSQL database rather than a directory. */
+int store_is_url(const char *where);
+/* "lmdb" or "postgresql". */
+const char *store_backend(const store *s);
 /* Close; safe on NULL.  No transaction may be open. */
 void store_close(store *s);
 
@@ -215,5 +228,37 @@ int store_debug_unindex(store_txn *t, const char *c, const char *id);
  * every table, record, index entry, gone entry and bucket head, as in a
  * new store; the store id stays.  Write txn.  Never called by the server. */
 int store_debug_clear(store_txn *t);
+
+/* ---- several processes on one store (PostgreSQL) ---------------------------
+ * LMDB has one writing process: these calls are no-ops there.
+ */
+
+/* Shared clock.  Write txn: *hlc = the highest HLC stamp any node noted
+ * (LMDB: 0).  store_clock_note() raises it (LMDB: no-op).  The writer
+ * reads it right after beginning and notes its own before committing, so
+ * no node stamps below a stamp another node committed. */
+int store_clock(store_txn *t, uint64_t *hlc);
+int store_clock_note(store_txn *t, uint64_t hlc);
+
+/* Changes committed by other processes: fn runs on a store thread with the
+ * buckets another process's commit put records in (PostgreSQL:
+ * LISTEN/NOTIFY, sent inside the committing transaction so it arrives only
+ * on commit; a process ignores its own).  At most one watcher per store.
+ * LMDB: FS_OK, fn never called.  The thread ends in store_close(). */
+int store_watch(store *s, void (*fn)(void *ctx, char **buckets, unsigned n),
+                void *ctx);
+
+/* A hint before a group of ops: the records (c[i], id[i]) will be read.
+ * PostgreSQL loads them in one query into the transaction's cache; LMDB
+ * does nothing.  FS_OK or the txn's error. */
+int store_prefetch(store_txn *t, const char *const *c, const char *const *id,
+                   unsigned n);
+
+/* Copy a whole store: records with their bucket and seq, gone entries,
+ * bucket heads and floors, the seq counter, the clock and every table
+ * (the store id too) from `from` (any txn) into `to`, a write txn of an
+ * empty store (seq 0, no records: FS_E_BAD_REQUEST otherwise), whose tables
+ * are emptied first.  Backup and restore between backends. */
+int store_copy(store_txn *from, store_txn *to);
 
 #endif

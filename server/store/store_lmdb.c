@@ -22,7 +22,7 @@
  * MDB_NOTLS a read transaction may end on another thread than the one
  * that began it, and a rwlock must be unlocked by its owner.
  */
-#include "server/store/store.h"
+#include "server/store/store_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,12 +57,18 @@ static const char *const table_names[ST__COUNT] = {
 
 /* Store ids ever made while open: store_id() hands out a pointer that
  * stays valid until close, so replaced ids are kept, not freed. */
+typedef struct lm_store lm_store;
+typedef struct lm_txn lm_txn;
+
+static const struct store_ops lm_ops;
+
 struct store_idbuf {
 	struct store_idbuf *next;
 	char hex[33];
 };
 
-struct store {
+struct lm_store {
+	struct store base; /* ops first: store.c dispatches on it */
 	MDB_env *env;
 	MDB_dbi recs, idx, gone, binfo, meta;
 	MDB_dbi tables[ST__COUNT];
@@ -79,8 +85,9 @@ struct store {
 	_Atomic uint64_t commits;
 };
 
-struct store_txn {
-	store *s;
+struct lm_txn {
+	struct store_txn base;
+	lm_store *s;
 	MDB_txn *txn;
 	int write;
 	int dead;   /* a write failed: every call returns this code */
@@ -88,13 +95,6 @@ struct store_txn {
 };
 
 /* ---- small helpers ------------------------------------------------------- */
-
-sv sv_cstr(const char *s)
-{
-	sv v = {s, s ? strlen(s) : 0};
-	return v;
-}
-
 
 
 static MDB_val mval(const void *p, size_t n)
@@ -105,7 +105,7 @@ static MDB_val mval(const void *p, size_t n)
 
 /* Map an LMDB code.  In a write transaction any failure of a write
  * leaves LMDB's txn unusable, so the txn is marked dead with the code. */
-static int map_rc(store_txn *t, int rc)
+static int map_rc(lm_txn *t, int rc)
 {
 	int code;
 
@@ -129,14 +129,14 @@ static int map_rc(store_txn *t, int rc)
 }
 
 /* A write through t: refuses read transactions and dead ones. */
-static int writable(store_txn *t)
+static int writable(lm_txn *t)
 {
 	if (!t || !t->write)
 		return FS_E_INTERNAL;
 	return t->dead;
 }
 
-static int put(store_txn *t, MDB_dbi dbi, const void *k, size_t kn,
+static int put(lm_txn *t, MDB_dbi dbi, const void *k, size_t kn,
                const void *v, size_t vn)
 {
 	MDB_val key = mval(k, kn), val = mval(v, vn);
@@ -144,7 +144,7 @@ static int put(store_txn *t, MDB_dbi dbi, const void *k, size_t kn,
 	return map_rc(t, mdb_put(t->txn, dbi, &key, &val, 0));
 }
 
-static int del(store_txn *t, MDB_dbi dbi, const void *k, size_t kn)
+static int del(lm_txn *t, MDB_dbi dbi, const void *k, size_t kn)
 {
 	MDB_val key = mval(k, kn);
 	int rc = mdb_del(t->txn, dbi, &key, NULL);
@@ -152,7 +152,7 @@ static int del(store_txn *t, MDB_dbi dbi, const void *k, size_t kn)
 	return rc == MDB_NOTFOUND ? FS_E_NOT_FOUND : map_rc(t, rc);
 }
 
-static int get(store_txn *t, MDB_dbi dbi, const void *k, size_t kn,
+static int get(lm_txn *t, MDB_dbi dbi, const void *k, size_t kn,
                MDB_val *val)
 {
 	MDB_val key = mval(k, kn);
@@ -169,7 +169,7 @@ typedef struct {
 } keybuf;
 
 /* Builds c\0id\0 (recs key, idx value tail). */
-static int key_rec(const store *s, keybuf *k, const char *c, const char *id)
+static int key_rec(const lm_store *s, keybuf *k, const char *c, const char *id)
 {
 	size_t cl, il;
 
@@ -187,7 +187,7 @@ static int key_rec(const store *s, keybuf *k, const char *c, const char *id)
 }
 
 /* bucket \0 seq(8) */
-static int key_idx(const store *s, keybuf *k, const char *bucket, size_t bl,
+static int key_idx(const lm_store *s, keybuf *k, const char *bucket, size_t bl,
                    uint64_t seq)
 {
 	if (bl == 0 || bl + 9 > s->keymax)
@@ -200,7 +200,7 @@ static int key_idx(const store *s, keybuf *k, const char *bucket, size_t bl,
 }
 
 /* bucket \0 c \0 id \0, from the recs key rk */
-static int key_gone(const store *s, keybuf *k, const char *bucket, size_t bl,
+static int key_gone(const lm_store *s, keybuf *k, const char *bucket, size_t bl,
                     const keybuf *rk)
 {
 	if (bl == 0 || bl + 1 + rk->n > s->keymax)
@@ -258,7 +258,7 @@ typedef struct {
 	uint64_t head, floor;
 } binfo;
 
-static int binfo_get(store_txn *t, const char *bucket, size_t bl, binfo *bi)
+static int binfo_get(lm_txn *t, const char *bucket, size_t bl, binfo *bi)
 {
 	MDB_val v;
 	int rc;
@@ -277,7 +277,7 @@ static int binfo_get(store_txn *t, const char *bucket, size_t bl, binfo *bi)
 }
 
 /* Raise head and/or floor of a bucket (neither ever goes down). */
-static int binfo_raise(store_txn *t, const char *bucket, size_t bl,
+static int binfo_raise(lm_txn *t, const char *bucket, size_t bl,
                        uint64_t head, uint64_t floor)
 {
 	unsigned char b[16];
@@ -293,7 +293,7 @@ static int binfo_raise(store_txn *t, const char *bucket, size_t bl,
 	return put(t, t->s->binfo, bucket, bl, b, sizeof b);
 }
 
-static int seq_get(store_txn *t, uint64_t *seq)
+static int seq_get(lm_txn *t, uint64_t *seq)
 {
 	MDB_val v;
 	int rc = get(t, t->s->meta, "seq", 3, &v);
@@ -311,7 +311,7 @@ static int seq_get(store_txn *t, uint64_t *seq)
 
 /* ---- the gate ------------------------------------------------------------ */
 
-static void gate_enter(store *s)
+static void gate_enter(lm_store *s)
 {
 	pthread_mutex_lock(&s->gate_mu);
 	while (s->growing)
@@ -320,7 +320,7 @@ static void gate_enter(store *s)
 	pthread_mutex_unlock(&s->gate_mu);
 }
 
-static void gate_leave(store *s)
+static void gate_leave(lm_store *s)
 {
 	pthread_mutex_lock(&s->gate_mu);
 	if (--s->open_txns == 0)
@@ -329,6 +329,8 @@ static void gate_leave(store *s)
 }
 
 /* ---- open / close -------------------------------------------------------- */
+
+static void lm_close(store *st);
 
 static int new_id(char hex[33])
 {
@@ -342,7 +344,7 @@ static int new_id(char hex[33])
 }
 
 /* Remember an id for store_id(); it stays allocated until close. */
-static int id_publish(store *s, const char *hex, size_t n)
+static int id_publish(lm_store *s, const char *hex, size_t n)
 {
 	struct store_idbuf *b;
 
@@ -362,9 +364,9 @@ static int id_publish(store *s, const char *hex, size_t n)
 }
 
 /* Creates the databases and the store id in one write transaction. */
-static int open_dbis(store *s)
+static int open_dbis(lm_store *s)
 {
-	struct store_txn t = {.s = s, .write = 1};
+	lm_txn t = {.s = s, .write = 1};
 	MDB_val k = mval("store_id", 8), v;
 	char hex[33];
 	int rc, i;
@@ -403,9 +405,9 @@ out_fs:
 	return rc;
 }
 
-int store_open(store **out, const char *dir, const store_opts *o)
+int store_lmdb_open(store **out, const char *dir, const store_opts *o)
 {
-	store *s;
+	lm_store *s;
 	unsigned readers;
 	int rc;
 
@@ -413,6 +415,7 @@ int store_open(store **out, const char *dir, const store_opts *o)
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return FS_E_INTERNAL;
+	s->base.ops = &lm_ops;
 	if (o)
 		s->opts = *o;
 	s->map_mb = s->opts.map_mb ? s->opts.map_mb : 256;
@@ -482,14 +485,15 @@ int store_open(store **out, const char *dir, const store_opts *o)
 	rc = open_dbis(s);
 out:
 	if (rc)
-		store_close(s);
+		lm_close(&s->base);
 	else
-		*out = s;
+		*out = &s->base;
 	return rc;
 }
 
-void store_close(store *s)
+static void lm_close(store *st)
 {
+	lm_store *s = (lm_store *)st;
 	struct store_idbuf *b, *next;
 
 	if (!s)
@@ -509,15 +513,17 @@ void store_close(store *s)
 
 /* ---- transactions -------------------------------------------------------- */
 
-int store_begin(store *s, int write, store_txn **out)
+static int lm_begin(store *st, int write, store_txn **out)
 {
-	store_txn *t;
+	lm_store *s = (lm_store *)st;
+	lm_txn *t;
 	int rc;
 
 	*out = NULL;
 	t = calloc(1, sizeof *t);
 	if (!t)
 		return FS_E_INTERNAL;
+	t->base.ops = &lm_ops;
 	t->s = s;
 	t->write = write ? 1 : 0;
 	gate_enter(s);
@@ -527,21 +533,22 @@ int store_begin(store *s, int write, store_txn **out)
 		free(t);
 		return rc == MDB_MAP_FULL ? STORE_FULL : FS_E_UNAVAILABLE;
 	}
-	*out = t;
+	*out = &t->base;
 	return FS_OK;
 }
 
-static void txn_free(store_txn *t)
+static void txn_free(lm_txn *t)
 {
-	store *s = t->s;
+	lm_store *s = t->s;
 
 	free(t);
 	gate_leave(s);
 }
 
-int store_commit(store_txn *t)
+static int lm_commit(store_txn *tx)
 {
-	store *s;
+	lm_txn *t = (lm_txn *)tx;
+	lm_store *s;
 	int rc;
 
 	if (!t)
@@ -579,16 +586,18 @@ out:
 	return rc;
 }
 
-void store_abort(store_txn *t)
+static void lm_abort(store_txn *tx)
 {
+	lm_txn *t = (lm_txn *)tx;
 	if (!t)
 		return;
 	mdb_txn_abort(t->txn);
 	txn_free(t);
 }
 
-int store_grow(store *s)
+static int lm_grow(store *st)
 {
+	lm_store *s = (lm_store *)st;
 	size_t next;
 	int rc = FS_OK;
 
@@ -617,9 +626,10 @@ out:
 
 /* ---- records ------------------------------------------------------------- */
 
-int store_rec_get(store_txn *t, const char *c, const char *id, sv *val,
+static int lm_rec_get(store_txn *tx, const char *c, const char *id, sv *val,
                   const char **bucket, uint64_t *seq)
 {
+	lm_txn *t = (lm_txn *)tx;
 	keybuf rk;
 	MDB_val v;
 	recval r;
@@ -644,7 +654,7 @@ int store_rec_get(store_txn *t, const char *c, const char *id, sv *val,
 
 /* Puts the gone entry of record rk in bucket (bl bytes) at seq,
  * replacing an earlier one. */
-static int gone_set(store_txn *t, const char *bucket, size_t bl,
+static int gone_set(lm_txn *t, const char *bucket, size_t bl,
                     const keybuf *rk, uint64_t seq)
 {
 	keybuf gk, ik;
@@ -679,7 +689,7 @@ static int gone_set(store_txn *t, const char *bucket, size_t bl,
 }
 
 /* Removes the gone entry of record rk in bucket, if any. */
-static int gone_clear(store_txn *t, const char *bucket, size_t bl,
+static int gone_clear(lm_txn *t, const char *bucket, size_t bl,
                       const keybuf *rk)
 {
 	keybuf gk, ik;
@@ -707,9 +717,10 @@ static int gone_clear(store_txn *t, const char *bucket, size_t bl,
 /* The record's stored form is built in a buffer of our own before the
  * first write: val may point into the store (a store_rec_get() of this
  * txn), where the writes below may move it. */
-int store_rec_put(store_txn *t, const char *c, const char *id,
+static int lm_rec_put(store_txn *tx, const char *c, const char *id,
                   const char *bucket, sv val, uint64_t *seq_out)
 {
+	lm_txn *t = (lm_txn *)tx;
 	keybuf rk, ik, gk;
 	char old[KEY_MAX + 1];
 	size_t bl, oldl = 0, n;
@@ -792,8 +803,9 @@ out:
 	return rc;
 }
 
-int store_rec_purge(store_txn *t, const char *c, const char *id)
+static int lm_rec_purge(store_txn *tx, const char *c, const char *id)
 {
+	lm_txn *t = (lm_txn *)tx;
 	keybuf rk, ik;
 	char old[KEY_MAX + 1];
 	size_t oldl;
@@ -825,8 +837,9 @@ int store_rec_purge(store_txn *t, const char *c, const char *id)
 	return binfo_raise(t, old, oldl, 0, oldseq);
 }
 
-int store_gone_purge(store_txn *t, const char *bucket, uint64_t before)
+static int lm_gone_purge(store_txn *tx, const char *bucket, uint64_t before)
 {
+	lm_txn *t = (lm_txn *)tx;
 	keybuf ik, gk, rk;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
@@ -885,9 +898,11 @@ out:
 	return rc;
 }
 
-int store_bucket_scan(store_txn *t, const char *bucket, uint64_t after,
-                      int (*cb)(void *ctx, const store_entry *e), void *ctx)
+static int lm_bucket_scan(store_txn *tx, const char *bucket, uint64_t after,
+                          int (*cb)(void *ctx, const store_entry *e),
+                          void *ctx)
 {
+	lm_txn *t = (lm_txn *)tx;
 	keybuf ik;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v, rv;
@@ -950,9 +965,10 @@ int store_bucket_scan(store_txn *t, const char *bucket, uint64_t after,
 	return rc;
 }
 
-int store_bucket_info(store_txn *t, const char *bucket, uint64_t *head,
+static int lm_bucket_info(store_txn *tx, const char *bucket, uint64_t *head,
                       uint64_t *floor)
 {
+	lm_txn *t = (lm_txn *)tx;
 	binfo bi = {0, 0};
 	size_t bl;
 	int rc = FS_OK;
@@ -971,18 +987,18 @@ int store_bucket_info(store_txn *t, const char *bucket, uint64_t *head,
 	return rc;
 }
 
-int store_seq(store_txn *t, uint64_t *seq)
+static int lm_seq(store_txn *tx, uint64_t *seq)
 {
+	lm_txn *t = (lm_txn *)tx;
 	if (t->dead)
 		return t->dead;
 	return seq_get(t, seq);
 }
 
-int store_rec_scan(store_txn *t, const char *c,
-                   int (*cb)(void *ctx, const char *c, const char *id,
-                             const char *bucket, uint64_t seq, sv val),
-                   void *ctx)
+static int lm_rec_scan(store_txn *tx, const char *c, store_rec_cb cb,
+                       void *ctx)
 {
+	lm_txn *t = (lm_txn *)tx;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	const char *kc, *kid;
@@ -1033,7 +1049,7 @@ int store_rec_scan(store_txn *t, const char *c,
 	} while (0)
 
 /* idx -> recs / gone: every index entry is backed. */
-static int check_idx(store_txn *t, uint64_t top, char *err, size_t errn)
+static int check_idx(lm_txn *t, uint64_t top, char *err, size_t errn)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v, rv;
@@ -1132,7 +1148,7 @@ out:
 }
 
 /* recs -> idx: every record is in its bucket's index. */
-static int check_recs(store_txn *t, char *err, size_t errn)
+static int check_recs(lm_txn *t, char *err, size_t errn)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v, iv;
@@ -1170,7 +1186,7 @@ out:
 }
 
 /* gone -> idx: every gone lookup entry has its index entry. */
-static int check_gone(store_txn *t, char *err, size_t errn)
+static int check_gone(lm_txn *t, char *err, size_t errn)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v, iv;
@@ -1209,8 +1225,9 @@ out:
 	return rc;
 }
 
-int store_check(store_txn *t, char *err, size_t errn)
+static int lm_check(store_txn *tx, char *err, size_t errn)
 {
+	lm_txn *t = (lm_txn *)tx;
 	uint64_t top;
 	int rc;
 
@@ -1226,7 +1243,7 @@ int store_check(store_txn *t, char *err, size_t errn)
 
 /* ---- tables -------------------------------------------------------------- */
 
-static int table_ok(const store_txn *t, enum store_table tb, sv key)
+static int table_ok(const lm_txn *t, enum store_table tb, sv key)
 {
 	if ((unsigned)tb >= ST__COUNT)
 		return FS_E_INTERNAL;
@@ -1235,8 +1252,9 @@ static int table_ok(const store_txn *t, enum store_table tb, sv key)
 	return FS_OK;
 }
 
-int store_get(store_txn *t, enum store_table tb, sv key, sv *val)
+static int lm_get(store_txn *tx, enum store_table tb, sv key, sv *val)
 {
+	lm_txn *t = (lm_txn *)tx;
 	MDB_val v;
 	int rc;
 
@@ -1253,8 +1271,9 @@ int store_get(store_txn *t, enum store_table tb, sv key, sv *val)
 	return FS_OK;
 }
 
-int store_put(store_txn *t, enum store_table tb, sv key, sv val)
+static int lm_put(store_txn *tx, enum store_table tb, sv key, sv val)
 {
+	lm_txn *t = (lm_txn *)tx;
 	void *copy;
 	int rc;
 
@@ -1273,8 +1292,9 @@ int store_put(store_txn *t, enum store_table tb, sv key, sv val)
 	return rc;
 }
 
-int store_del(store_txn *t, enum store_table tb, sv key)
+static int lm_del(store_txn *tx, enum store_table tb, sv key)
 {
+	lm_txn *t = (lm_txn *)tx;
 	int rc;
 
 	if ((rc = writable(t)))
@@ -1296,9 +1316,10 @@ static int sv_cmp(sv a, sv b)
 	return a.n < b.n ? -1 : a.n > b.n;
 }
 
-int store_scan(store_txn *t, enum store_table tb, sv prefix, sv start,
-               int (*cb)(void *ctx, sv key, sv val), void *ctx)
+static int lm_scan(store_txn *tx, enum store_table tb, sv prefix, sv start,
+                   int (*cb)(void *ctx, sv key, sv val), void *ctx)
 {
+	lm_txn *t = (lm_txn *)tx;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	sv from;
@@ -1337,15 +1358,17 @@ int store_scan(store_txn *t, enum store_table tb, sv prefix, sv start,
 
 /* ---- facts --------------------------------------------------------------- */
 
-const char *store_id(const store *s)
+static const char *lm_id(const store *st)
 {
-	struct store_idbuf *b = atomic_load(&((store *)s)->id);
+	lm_store *s = (lm_store *)st; /* the atomic load takes no const */
+	struct store_idbuf *b = atomic_load(&s->id);
 
 	return b ? b->hex : "";
 }
 
-int store_set_id(store_txn *t)
+static int lm_set_id(store_txn *tx)
 {
+	lm_txn *t = (lm_txn *)tx;
 	sv key = sv_cstr("store_id");
 	char hex[33];
 	int rc;
@@ -1360,32 +1383,35 @@ int store_set_id(store_txn *t)
 	return FS_OK;
 }
 
-void store_size(store *s, uint64_t *used, uint64_t *mapsize)
+static void lm_size(store *st, uint64_t *used, uint64_t *mapsize)
 {
+	lm_store *s = (lm_store *)st;
 	MDB_envinfo ei;
-	MDB_stat st;
+	MDB_stat ms;
 
 	if (used)
 		*used = 0;
 	if (mapsize)
 		*mapsize = 0;
-	if (mdb_env_info(s->env, &ei) || mdb_env_stat(s->env, &st))
+	if (mdb_env_info(s->env, &ei) || mdb_env_stat(s->env, &ms))
 		return;
 	if (used)
-		*used = ((uint64_t)ei.me_last_pgno + 1) * st.ms_psize;
+		*used = ((uint64_t)ei.me_last_pgno + 1) * ms.ms_psize;
 	if (mapsize)
 		*mapsize = ei.me_mapsize;
 }
 
-uint64_t store_commits(const store *s)
+static uint64_t lm_commits(const store *st)
 {
-	return atomic_load(&((store *)s)->commits);
+	lm_store *s = (lm_store *)st;
+
+	return atomic_load(&s->commits);
 }
 
 /* Another process (the server, when this one is `fieldsyncd backup`)
  * grew the map past ours: adopt the size in the meta page.  Like
  * store_grow(), waits until no transaction is open here. */
-static int adopt_mapsize(store *s)
+static int adopt_mapsize(lm_store *s)
 {
 	MDB_envinfo ei;
 	int rc = FS_OK;
@@ -1409,8 +1435,9 @@ static int adopt_mapsize(store *s)
 	return rc;
 }
 
-int store_backup(store *s, const char *path)
+static int lm_backup(store *st, const char *path)
 {
+	lm_store *s = (lm_store *)st;
 	int fd, rc = FS_OK, mrc = MDB_SUCCESS, attempt;
 
 	if (!s || !path)
@@ -1441,8 +1468,9 @@ int store_backup(store *s, const char *path)
 	return rc;
 }
 
-int store_debug_unindex(store_txn *t, const char *c, const char *id)
+static int lm_debug_unindex(store_txn *tx, const char *c, const char *id)
 {
+	lm_txn *t = (lm_txn *)tx;
 	keybuf rk, ik;
 	MDB_val v;
 	recval r;
@@ -1457,8 +1485,9 @@ int store_debug_unindex(store_txn *t, const char *c, const char *id)
 	return del(t, t->s->idx, ik.b, ik.n);
 }
 
-int store_debug_clear(store_txn *t)
+static int lm_debug_clear(store_txn *tx)
 {
+	lm_txn *t = (lm_txn *)tx;
 	MDB_dbi own[5];
 	const char *id;
 	int rc, i;
@@ -1476,6 +1505,233 @@ int store_debug_clear(store_txn *t)
 	for (i = 0; i < ST__COUNT; i++)
 		if ((rc = map_rc(t, mdb_drop(t->txn, t->s->tables[i], 0))))
 			return rc;
-	id = store_id(t->s);
+	id = lm_id(&t->s->base);
 	return put(t, t->s->tables[ST_META], "store_id", 8, id, strlen(id));
 }
+
+/* ---- one process, one writer: nothing to share --------------------------- */
+
+static int lm_clock(store_txn *tx, uint64_t *hlc)
+{
+	*hlc = 0;
+	return ((lm_txn *)tx)->dead;
+}
+
+static int lm_clock_note(store_txn *tx, uint64_t hlc)
+{
+	return writable((lm_txn *)tx);
+}
+
+static int lm_watch(store *st, void (*fn)(void *ctx, char **buckets,
+                                          unsigned n), void *ctx)
+{
+	return FS_OK;
+}
+
+static int lm_prefetch(store_txn *tx, const char *const *c,
+                       const char *const *id, unsigned n)
+{
+	return ((lm_txn *)tx)->dead;
+}
+
+/* ---- raw entries (store_copy) --------------------------------------------- */
+
+static int lm_raw_rec(store_txn *tx, const char *c, const char *id,
+                      const char *bucket, uint64_t seq, sv val)
+{
+	lm_txn *t = (lm_txn *)tx;
+	keybuf rk, ik;
+	size_t bl, n;
+	unsigned char iv[KEY_MAX + 2], *buf;
+	int rc;
+
+	if ((rc = writable(t)))
+		return rc;
+	if (!bucket || key_rec(t->s, &rk, c, id))
+		return FS_E_BAD_REQUEST;
+	bl = strlen(bucket);
+	if (bl > 0xffff || key_idx(t->s, &ik, bucket, bl, seq) ||
+	    (val.n > 0 && !val.p) || val.n > SIZE_MAX - REC_HDR - bl - 1)
+		return FS_E_BAD_REQUEST;
+	n = REC_HDR + bl + 1 + val.n;
+	if (!(buf = malloc(n)))
+		return FS_E_INTERNAL;
+	buf[0] = REC_VERSION;
+	be64_put(buf + 1, seq);
+	buf[9] = (unsigned char)(bl >> 8);
+	buf[10] = (unsigned char)bl;
+	memcpy(buf + REC_HDR, bucket, bl + 1);
+	if (val.n)
+		memcpy(buf + REC_HDR + bl + 1, val.p, val.n);
+	rc = put(t, t->s->recs, rk.b, rk.n, buf, n);
+	free(buf);
+	if (rc)
+		return rc;
+	iv[0] = KIND_REC;
+	memcpy(iv + 1, rk.b, rk.n);
+	return put(t, t->s->idx, ik.b, ik.n, iv, rk.n + 1);
+}
+
+static int lm_raw_gone(store_txn *tx, const char *bucket, uint64_t seq,
+                       const char *c, const char *id)
+{
+	lm_txn *t = (lm_txn *)tx;
+	keybuf rk, ik, gk;
+	unsigned char sb[8], iv[KEY_MAX + 2];
+	size_t bl;
+	int rc;
+
+	if ((rc = writable(t)))
+		return rc;
+	if (!bucket || key_rec(t->s, &rk, c, id))
+		return FS_E_BAD_REQUEST;
+	bl = strlen(bucket);
+	if (key_idx(t->s, &ik, bucket, bl, seq) ||
+	    key_gone(t->s, &gk, bucket, bl, &rk))
+		return FS_E_BAD_REQUEST;
+	iv[0] = KIND_GONE;
+	memcpy(iv + 1, rk.b, rk.n);
+	if ((rc = put(t, t->s->idx, ik.b, ik.n, iv, rk.n + 1)))
+		return rc;
+	be64_put(sb, seq);
+	return put(t, t->s->gone, gk.b, gk.n, sb, 8);
+}
+
+static int lm_raw_binfo(store_txn *tx, const char *bucket, uint64_t head,
+                        uint64_t floor)
+{
+	lm_txn *t = (lm_txn *)tx;
+	unsigned char b[16];
+	size_t bl;
+	int rc;
+
+	if ((rc = writable(t)))
+		return rc;
+	if (!bucket || !(bl = strlen(bucket)) || bl > t->s->keymax)
+		return FS_E_BAD_REQUEST;
+	be64_put(b, head);
+	be64_put(b + 8, floor);
+	return put(t, t->s->binfo, bucket, bl, b, sizeof b);
+}
+
+static int lm_raw_seq(store_txn *tx, uint64_t seq)
+{
+	lm_txn *t = (lm_txn *)tx;
+	unsigned char sb[8];
+	int rc;
+
+	if ((rc = writable(t)))
+		return rc;
+	be64_put(sb, seq);
+	return put(t, t->s->meta, "seq", 3, sb, 8);
+}
+
+/* Every gone entry, from the gone lookup (bucket \0 c \0 id \0 -> seq). */
+static int lm_gone_scan(store_txn *tx, store_gone_cb cb, void *ctx)
+{
+	lm_txn *t = (lm_txn *)tx;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	const char *z, *c, *id;
+	int rc, op;
+
+	if (t->dead)
+		return t->dead;
+	if ((rc = map_rc(t, mdb_cursor_open(t->txn, t->s->gone, &cur))))
+		return rc;
+	for (op = MDB_FIRST;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(cur, &k, &v, op);
+		if (rc == MDB_NOTFOUND) {
+			rc = FS_OK;
+			break;
+		}
+		if ((rc = map_rc(t, rc)))
+			break;
+		z = memchr(k.mv_data, 0, k.mv_size);
+		if (!z || z == k.mv_data || v.mv_size != 8 ||
+		    !split_rec(z + 1, k.mv_size - (size_t)(z + 1 -
+		               (const char *)k.mv_data), &c, &id)) {
+			rc = FS_E_INTERNAL;
+			break;
+		}
+		if ((rc = cb(ctx, k.mv_data, be64_get(v.mv_data), c, id)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Every bucket's head and floor.  binfo keys are not NUL-terminated in
+ * the map, so each name is copied out. */
+static int lm_binfo_scan(store_txn *tx, store_binfo_cb cb, void *ctx)
+{
+	lm_txn *t = (lm_txn *)tx;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	char name[KEY_MAX + 1];
+	int rc, op;
+
+	if (t->dead)
+		return t->dead;
+	if ((rc = map_rc(t, mdb_cursor_open(t->txn, t->s->binfo, &cur))))
+		return rc;
+	for (op = MDB_FIRST;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(cur, &k, &v, op);
+		if (rc == MDB_NOTFOUND) {
+			rc = FS_OK;
+			break;
+		}
+		if ((rc = map_rc(t, rc)))
+			break;
+		if (k.mv_size == 0 || k.mv_size > KEY_MAX || v.mv_size != 16) {
+			rc = FS_E_INTERNAL;
+			break;
+		}
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = 0;
+		if ((rc = cb(ctx, name, be64_get(v.mv_data),
+		             be64_get((const unsigned char *)v.mv_data + 8))))
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+static const struct store_ops lm_ops = {
+	.name = "lmdb",
+	.close = lm_close,
+	.begin = lm_begin,
+	.commit = lm_commit,
+	.abort = lm_abort,
+	.grow = lm_grow,
+	.rec_get = lm_rec_get,
+	.rec_put = lm_rec_put,
+	.rec_purge = lm_rec_purge,
+	.gone_purge = lm_gone_purge,
+	.bucket_scan = lm_bucket_scan,
+	.bucket_info = lm_bucket_info,
+	.seq = lm_seq,
+	.rec_scan = lm_rec_scan,
+	.check = lm_check,
+	.get = lm_get,
+	.put = lm_put,
+	.del = lm_del,
+	.scan = lm_scan,
+	.id = lm_id,
+	.size = lm_size,
+	.commits = lm_commits,
+	.set_id = lm_set_id,
+	.backup = lm_backup,
+	.debug_unindex = lm_debug_unindex,
+	.debug_clear = lm_debug_clear,
+	.clock = lm_clock,
+	.clock_note = lm_clock_note,
+	.watch = lm_watch,
+	.prefetch = lm_prefetch,
+	.raw_rec = lm_raw_rec,
+	.raw_gone = lm_raw_gone,
+	.raw_binfo = lm_raw_binfo,
+	.raw_seq = lm_raw_seq,
+	.gone_scan = lm_gone_scan,
+	.binfo_scan = lm_binfo_scan,
+};

@@ -20,6 +20,26 @@ Servers
     srv.url srv.port srv.data srv.admin_token srv.pid srv.returncode
     srv.stop() srv.kill9() srv.restart() srv.alive() srv.log()
     with Server(...) as srv: ...
+  The store: LMDB in DATA, unless the environment has FS_TEST_STORE=pg:
+  then one throwaway PostgreSQL cluster per test process
+  (tests/pgcluster.py, started at the first Server, stopped at exit) and a
+  fresh database per Server (its URL kept in DATA/store.url, so another
+  Server on the same DATA opens the same store); init and serve get
+  `--store URL --data DATA` (DATA still holds admin.token and the blobs).
+    STORE                  "lmdb" or "pg" (FS_TEST_STORE)
+    srv.store_url          the database's URL (None on LMDB)
+    srv.store_args()       the options that name this server's store, for
+                           the other commands (backup, check, demo, ...)
+    lmdb_only(why)         raises Skip under pg: for a test about LMDB
+                           itself (its file, map, fsyncs); say why
+                           (SHIM_FSYNC, SHIM_FAILING_DISK: the shim's)
+    fresh_store_url()      pg: a new empty database's URL; LMDB: None
+    store_opts(data, url)  ["--store", url, "--data", data] (url None:
+                           ["--data", data]), for a store a test makes
+    store_dump(srv)        the store's bytes on disk (data.mdb, pg_dump)
+    pg_cluster()           the process's cluster (pg only)
+    Server(..., store_url=URL)  serve that existing database instead of a
+                           fresh one (pg only; several nodes on one store)
   With a shim preloaded, FS_SHIM_COUNT=DATA/shim.count and
   FS_SHIM_FAIL=DATA/shim.fail are set (unless env sets them) and
     srv.syncs()            -> list of SyncCall (fn, fd, ok, t0, t1) so far
@@ -65,6 +85,7 @@ Setting up a site
     set_pin enroll_code enroll login device_for
 """
 
+import atexit
 import base64
 import gzip
 import hashlib
@@ -78,6 +99,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -86,7 +108,13 @@ import zlib
 
 import msgpack
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+import pgcluster  # noqa: E402  (tests/pgcluster.py)
+
 __all__ = [
+    "STORE", "lmdb_only", "pg_cluster", "SHIM_FSYNC", "SHIM_FAILING_DISK",
+    "fresh_store_url", "store_dump", "store_opts",
     "Server", "Resp", "SyncCall", "HarnessError", "Skip",
     "req", "sync", "check",
     "now_ms", "now_hlc", "hlc_of", "batch_id", "op", "batch",
@@ -109,6 +137,95 @@ class Skip(Exception):
     """Raised by a test that cannot check what it is for here (say why):
     tests/integration/run.py prints `SKIP name: reason` and counts it as
     skipped, neither passed nor failed."""
+
+
+# ----------------------------------------------------------------- store ---
+
+STORE = os.environ.get("FS_TEST_STORE") or "lmdb"
+if STORE not in ("lmdb", "pg"):
+    raise HarnessError("FS_TEST_STORE=%r: lmdb or pg" % STORE)
+STORE_BACKEND = {"lmdb": "LMDB", "pg": "PostgreSQL"}[STORE]
+
+_cluster = None
+_cluster_lock = threading.Lock()
+
+
+def pg_cluster():
+    """The test process's PostgreSQL cluster, started at the first call and
+    removed at exit (FS_TEST_PG_KEEP=1 keeps it: stopped, its directory
+    left for a look)."""
+    global _cluster
+    with _cluster_lock:
+        if _cluster is None:
+            c = pgcluster.Cluster()
+            try:
+                c.start()
+            except pgcluster.ClusterError:
+                c.remove()
+                raise
+            _cluster = c
+            atexit.register(_cluster_gone)
+        elif not _cluster.alive():
+            _cluster.start()    # a test stopped it and did not restart it
+        return _cluster
+
+
+def _cluster_gone():
+    if os.environ.get("FS_TEST_PG_KEEP"):
+        _cluster.stop()
+        print("harness: PostgreSQL cluster kept in %s" % _cluster.root,
+              file=sys.stderr)
+    else:
+        _cluster.remove()
+
+
+def lmdb_only(why):
+    """Skip the calling test under FS_TEST_STORE=pg: it checks LMDB itself
+    (why says what), which the PostgreSQL backend does not have."""
+    if STORE == "pg":
+        raise Skip("LMDB only: %s" % why)
+
+
+# Why the shim's tests skip on PostgreSQL (lmdb_only(SHIM_FSYNC) etc.).
+SHIM_FSYNC = ("the shim counts fieldsyncd's own fsyncs of data.mdb; on "
+              "PostgreSQL a commit is flushed by the database server "
+              "(fsync and synchronous_commit on, tests/pgcluster.py), a "
+              "process the shim is not loaded into")
+SHIM_FAILING_DISK = ("the failing disk is injected into fieldsyncd's own "
+                     "fsyncs (the shim); on PostgreSQL the store's disk is "
+                     "the database server's, and a store that fails there "
+                     "is PostgreSQL being down (test_multinode.py)")
+
+
+def store_opts(data, store_url=None):
+    """The options naming a store: --data DATA, with --store URL before
+    it when there is one (pg)."""
+    return (["--store", store_url] if store_url else []) + ["--data", data]
+
+
+def fresh_store_url():
+    """pg: the URL of a new, empty database on the cluster (for restore
+    and the like); LMDB: None."""
+    return pg_cluster().new_database() if STORE == "pg" else None
+
+
+def store_dump(srv):
+    """The store's bytes as they lie on disk, for 'not stored in clear'
+    checks: LMDB: data.mdb; pg: pg_dump of the database, with every bytea
+    value (\\x...) also decoded to its raw bytes."""
+    if srv.store_url is None:
+        with open(os.path.join(srv.data, "data.mdb"), "rb") as f:
+            return f.read()
+    p = subprocess.run([os.path.join(pgcluster.PG_BIN, "pg_dump"),
+                        "--data-only", "-d", srv.store_url],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise HarnessError("pg_dump exited %d: %s" % (
+            p.returncode, p.stderr.decode("utf-8", "replace")))
+    raw = [bytes.fromhex(h.decode()) for h in
+           re.findall(rb"\\x((?:[0-9a-f]{2})+)", p.stdout)]
+    return p.stdout + b"\0".join(raw)
 
 
 # ---------------------------------------------------------------- msgpack --
@@ -666,10 +783,12 @@ class Server:
     init_args  extra arguments for `init`
     tls        (cert, key) PEM paths: serve HTTPS with them; True: with a
                self-signed certificate made at the first start
+    store_url  (FS_TEST_STORE=pg only) serve this database, initialised
+               by the caller or by this Server's init, instead of a new one
     """
 
     def __init__(self, binary, shim=None, args=(), env=None, data=None,
-                 preload=None, init_args=(), tls=None):
+                 preload=None, init_args=(), tls=None, store_url=None):
         self.binary = os.path.abspath(binary)
         self.shim = os.path.abspath(shim) if shim else None
         self.args = [str(a) for a in args]
@@ -693,6 +812,12 @@ class Server:
         self.proc = None
         self.returncode = None
         self._log = None
+        if store_url is not None and STORE != "pg":
+            raise HarnessError("store_url= needs FS_TEST_STORE=pg")
+        self.store_url = store_url
+        self.own_store = False  # made the database: drop_store() drops it
+        if STORE == "pg" and store_url is None:
+            self.store_url = self._stored_url()
 
     # -- properties
     @property
@@ -725,6 +850,37 @@ class Server:
         return self.env.get("FS_SHIM_FAIL") or \
             os.path.join(self.data, "shim.fail")
 
+    # -- the store
+    @property
+    def store_url_path(self):
+        return os.path.join(self.data, "store.url")
+
+    def _stored_url(self):
+        try:
+            with open(self.store_url_path) as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _new_database(self):
+        """pg: a fresh database for this server, its URL in DATA/store.url
+        (before init, so a failed init still leaves it findable)."""
+        self.store_url = pg_cluster().new_database()
+        self.own_store = True
+        os.makedirs(self.data, exist_ok=True)
+        with open(self.store_url_path, "w") as f:
+            f.write(self.store_url + "\n")
+
+    def store_args(self):
+        """The options naming this server's store, for every command."""
+        return store_opts(self.data, self.store_url)
+
+    def drop_store(self):
+        """pg: drop the database this Server made (after the test)."""
+        if self.own_store and _cluster is not None and _cluster.alive():
+            _cluster.drop_database(self.store_url)
+            self.own_store = False
+
     # -- life cycle
     def _environ(self):
         env = dict(os.environ)
@@ -749,7 +905,9 @@ class Server:
 
     def _init(self):
         os.makedirs(self.data, exist_ok=True)
-        cmd = [self.binary, "init", "--data", self.data] + self.init_args
+        if STORE == "pg" and self.store_url is None:
+            self._new_database()
+        cmd = [self.binary, "init"] + self.store_args() + self.init_args
         try:
             p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE,
@@ -787,7 +945,7 @@ class Server:
                 p.stdout.decode("utf-8", "replace")))
 
     def _spawn(self):
-        cmd = [self.binary, "serve", "--data", self.data,
+        cmd = [self.binary, "serve"] + self.store_args() + [
                "--listen", "127.0.0.1:%d" % self.port] + \
             (["--cert", self.tls[0], "--key", self.tls[1]] if self.tls
              else ["--insecure-http"]) + \
@@ -823,6 +981,12 @@ class Server:
         self once GET /healthz answers 200."""
         if self.alive():
             return self
+        if STORE == "pg" and self.store_url is None and \
+                _has_store(self.data):
+            raise HarnessError(
+                "FS_TEST_STORE=pg, but %s holds an LMDB store and no "
+                "store.url: the test made it with --data (use "
+                "srv.store_args())" % self.data)
         if not _has_store(self.data):
             self._init()
         if self.make_cert:
@@ -957,8 +1121,9 @@ class Server:
                 pass
 
     def __repr__(self):
-        return "<Server pid=%s port=%s data=%s>" % (self.pid, self.port,
-                                                    self.data)
+        return "<Server pid=%s port=%s data=%s%s>" % (
+            self.pid, self.port, self.data,
+            " store=%s" % self.store_url if self.store_url else "")
 
 
 # ------------------------------------------------------------ site setup ---

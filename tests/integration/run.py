@@ -3,10 +3,11 @@
 tests/integration/test_*.py, each against real fieldsyncd processes.
 
     run.py --server build/fieldsyncd --shim build/tests/syncshim.so [-k SUB]
-           [-x] [--keep] [--dir DIR]
+           [-x] [--keep] [--dir DIR] [FILE...]
 
 --dir runs the test_*.py files of another folder (default: this one; the
-runner's own tests in tests/runner/ use it).
+runner's own tests in tests/runner/ use it).  FILEs (test_x.py, or a path
+to one in that folder) run only those files.
 
 A test function takes no argument or one, `ctx`:
     ctx.binary  ctx.shim   paths given on the command line
@@ -27,6 +28,8 @@ another limit).  A test fails when it raises, when it runs out of time, or
 when a server's log shows an AddressSanitizer/UBSan/LeakSanitizer report.
 A test that raises harness.Skip("reason") is skipped: `SKIP name: reason`,
 counted apart (a skip never counts as a pass).
+FS_TEST_STORE=pg runs every server on PostgreSQL (harness.py); the line
+before the last says which store backend ran (`store backend: ...`).
 The last line is `N passed, N failed, N skipped`; the exit status is 1
 when a test failed or none passed.
 """
@@ -109,6 +112,10 @@ class Ctx:
 
     def remove_files(self):
         for s in self.servers:
+            try:
+                s.drop_store()
+            except Exception:
+                traceback.print_exc()
             if s.own_data:
                 shutil.rmtree(s.data, ignore_errors=True)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -163,14 +170,16 @@ def snapshot_binaries(server, shim, into):
     return new_server, new_shim, originals
 
 
-def discover(pattern, folder=HERE):
-    """[(name, fn)] for every test, and [(name, traceback)] for files that
-    would not import."""
+def discover(pattern, folder=HERE, only=None):
+    """[(name, fn)] for every test (of the files named in `only` when it is
+    given), and [(name, traceback)] for files that would not import."""
     tests, broken = [], []
     if folder != HERE:
         sys.path.insert(0, folder)
     for fname in sorted(os.listdir(folder)):
         if not (fname.startswith("test_") and fname.endswith(".py")):
+            continue
+        if only is not None and fname not in only:
             continue
         modname = fname[:-3]
         try:
@@ -255,9 +264,10 @@ def run_one(name, fn, args):
         print(_indent(why or "failed"), flush=True)
         for s in ctx.servers:
             tail = s.log_tail(60 if s in bad else 25)
-            print("    --- %s (exit %s), data %s, log tail:"
+            print("    --- %s (exit %s), data %s%s, log tail:"
                   % (args.originals.get(s.binary, s.binary), s.returncode,
-                     s.data))
+                     s.data, ", store %s" % s.store_url if s.store_url
+                     else ""))
             print(_indent(tail or "(empty)", "    | "), flush=True)
     return PASS if ok else FAIL
 
@@ -278,8 +288,22 @@ def main():
                     help="keep the data dirs of passing tests too")
     ap.add_argument("--dir", default=HERE,
                     help="folder of the test_*.py files (default: this one)")
+    ap.add_argument("files", nargs="*", metavar="FILE",
+                    help="run only these test_*.py files of the folder")
     args = ap.parse_args()
     args.dir = os.path.abspath(args.dir)
+    args.only = None
+    if args.files:
+        args.only = set()
+        for f in args.files:
+            name = os.path.basename(f)
+            if os.path.dirname(f) and \
+                    os.path.abspath(os.path.dirname(f)) != args.dir:
+                ap.error("%s is not in %s (use --dir)" % (f, args.dir))
+            if not (name.startswith("test_") and name.endswith(".py")) or \
+                    not os.path.isfile(os.path.join(args.dir, name)):
+                ap.error("no test file %s in %s" % (name, args.dir))
+            args.only.add(name)
     # Every test talks to loopback servers it started: a proxy set for
     # this machine (CI's) must not carry the handheld's requests
     # (libfieldsync follows these variables through libcurl).  The proxy
@@ -311,7 +335,7 @@ def run_tests(args):
         print("run.py: no folder %s" % args.dir)
         tests, broken = [], []
     else:
-        tests, broken = discover(args.pattern, args.dir)
+        tests, broken = discover(args.pattern, args.dir, args.only)
     for name, tb in broken:
         print("FAIL %s" % name)
         print(_indent(tb), flush=True)
@@ -331,9 +355,20 @@ def run_tests(args):
               "function(s) in %s%s, %d skipped)"
               % (len(tests), args.dir,
                  " matched -k" if args.pattern else "", skipped))
+    print("store backend: %s" % backend_line(), flush=True)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped),
           flush=True)
     return 1 if failed or passed == 0 else 0
+
+
+def backend_line():
+    """Which store the servers ran on (FS_TEST_STORE; harness.py)."""
+    if harness.STORE != "pg":
+        return "LMDB (--data DIR)"
+    c = harness._cluster
+    return "PostgreSQL (FS_TEST_STORE=pg, --store URL; %s)" % (
+        "cluster %s, port %d" % (c.root, c.port) if c is not None
+        else "no server started")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def test_bad_trusted_proxy_refused_at_start(ctx):
     srv = ctx.server()
     srv.stop()  # one server per store: the store is free again
     import subprocess
-    p = subprocess.run([srv.binary, "serve", "--data", srv.data, "--listen",
+    p = subprocess.run([srv.binary, "serve"] + srv.store_args() + ["--listen",
                         "127.0.0.1:1", "--insecure-http", "--trusted-proxy",
                         "proxy.example"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=20)

@@ -517,12 +517,14 @@ def test_sample_receiver_rejects_a_bad_signature(ctx):
 
 def test_demo_night_raises_what_its_story_deserves(ctx):
     data = os.path.join(ctx.tmpdir, "demo")
+    url = fresh_store_url()
     for cmd in ("init", "demo"):
-        p = subprocess.run([ctx.binary, cmd, "--data", data],
+        p = subprocess.run([ctx.binary, cmd] + store_opts(data, url),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=60)
         assert p.returncode == 0, p.stdout
-    srv = ctx.server(data=data, args=["--alert-poll-ms", "200"])
+    srv = ctx.server(data=data, store_url=url,
+                     args=["--alert-poll-ms", "200"])
     al = wait_for(lambda: (lambda a: "al:urgent_order:wo-lift-1" in a and
                            any(k.startswith("al:patrol_missed") for k in a)
                            and a)(alerts_of(srv, "harbour")), timeout=10)

@@ -11,7 +11,8 @@ import io
 import tarfile
 import time
 
-from harness import batch, check, device_for, op, req, setup_site, sync
+from harness import (batch, check, device_for, fresh_store_url, op, req,
+                     setup_site, store_opts, sync)
 from loadgen import OutboxClient, pull_all
 
 
@@ -36,13 +37,14 @@ def _photo(srv, token, data):
 
 def _restore_and_serve(ctx, archive, src):
     dst = os.path.join(ctx.tmpdir, "restored")
-    _, out = _run(ctx, "restore", "--from", archive, "--data", dst)
+    url = fresh_store_url()
+    _, out = _run(ctx, "restore", "--from", archive, *store_opts(dst, url))
     assert "integrity walk passed" in out, out
     # admin.token is a secret: it is not in the archive; the store keeps
     # its hash, so the old token still works (deploy/OPERATIONS.md)
     shutil.copy(os.path.join(src.data, "admin.token"),
                 os.path.join(dst, "admin.token"))
-    return ctx.server(data=dst)
+    return ctx.server(data=dst, store_url=url)
 
 
 def test_backup_under_load_restore_and_devices_resend(ctx):
@@ -67,7 +69,7 @@ def test_backup_under_load_restore_and_devices_resend(ctx):
     time.sleep(0.8)
     archive = os.path.join(ctx.tmpdir, "backup.tar")
     t_start = time.monotonic()
-    _, out = _run(ctx, "backup", "--data", srv.data, "--out", archive)
+    _, out = _run(ctx, "backup", *srv.store_args(), "--out", archive)
     t_end = time.monotonic()
     time.sleep(0.6)   # more acks after the backup: these it cannot have
     for c in clients:
@@ -145,7 +147,7 @@ def test_backup_under_load_restore_and_devices_resend(ctx):
             if ("zone", o["id"]) not in recs2]
     assert not gone, "after the resend every record is back: %r" % gone[:10]
     # and the restored store passes the integrity walk while it serves
-    _, out = _run(ctx, "check", "--data", rsrv.data)
+    _, out = _run(ctx, "check", *rsrv.store_args())
     assert "integrity walk passed" in out and new_store in out, out
 
 
@@ -159,7 +161,7 @@ def test_device_sees_store_change_and_resets(ctx):
     r = check(dev.sync(pull={}), 200)
     cursor = r["buckets"]["site/s1"]["cursor"]
     archive = os.path.join(ctx.tmpdir, "b.tar")
-    _run(ctx, "backup", "--data", srv.data, "--out", archive)
+    _run(ctx, "backup", *srv.store_args(), "--out", archive)
     # written after the backup: the device's cursor runs ahead of it
     c = OutboxClient(srv, dev.token, "late", max_batches=3, pace=0)
     c.run()
@@ -190,8 +192,8 @@ def test_restore_refuses_damaged_archives(ctx):
     srv = ctx.server()
     setup_site(srv, "s1", staff=[("sup", "supervisor")])
     archive = os.path.join(ctx.tmpdir, "b.tar")
-    _run(ctx, "backup", "--data", srv.data, "--out", archive)
-    rc, out = _run(ctx, "backup", "--data", srv.data, "--out", archive,
+    _run(ctx, "backup", *srv.store_args(), "--out", archive)
+    rc, out = _run(ctx, "backup", *srv.store_args(), "--out", archive,
                    ok=False)
     assert rc != 0 and "exists" in out, "never overwrites: %s" % out
     data = open(archive, "rb").read()
@@ -208,7 +210,8 @@ def test_restore_refuses_damaged_archives(ctx):
         with open(p, "wb") as f:
             f.write(blob)
         dst = os.path.join(ctx.tmpdir, "r-" + what.replace(" ", "-"))
-        rc, out = _run(ctx, "restore", "--from", p, "--data", dst, ok=False)
+        rc, out = _run(ctx, "restore", "--from", p,
+                       *store_opts(dst, fresh_store_url()), ok=False)
         assert rc == 1 and "restore failed" in out, "%s: %s" % (what, out)
         assert not os.path.exists(dst), "%s: nothing put in place" % what
         left = [n for n in os.listdir(ctx.tmpdir) if ".restore-" in n]
@@ -219,21 +222,25 @@ def test_restore_refuses_damaged_archives(ctx):
         ti = tarfile.TarInfo("fieldsync-backup/../../etc/x")
         ti.size = 1
         tf.addfile(ti, io.BytesIO(b"x"))
-    rc, out = _run(ctx, "restore", "--from", evil, "--data",
-                   os.path.join(ctx.tmpdir, "r-evil"), ok=False)
+    rc, out = _run(ctx, "restore", "--from", evil,
+                   *store_opts(os.path.join(ctx.tmpdir, "r-evil"),
+                               fresh_store_url()), ok=False)
     assert rc == 1 and "unexpected member" in out, out
-    # a non-empty target is refused
+    # a non-empty target is refused (on PostgreSQL: a database that holds
+    # a store with records, the one backed up)
     full = os.path.join(ctx.tmpdir, "full")
     os.makedirs(full)
     open(os.path.join(full, "x"), "w").close()
-    rc, out = _run(ctx, "restore", "--from", archive, "--data", full,
-                   ok=False)
+    target = store_opts(full, srv.store_url) if srv.store_url else \
+        ["--data", full]
+    rc, out = _run(ctx, "restore", "--from", archive, *target, ok=False)
     assert rc == 1 and "not empty" in out, out
     # the good archive still restores, into an empty existing directory
     empty = os.path.join(ctx.tmpdir, "empty")
     os.makedirs(empty)
-    _run(ctx, "restore", "--from", archive, "--data", empty)
-    _run(ctx, "check", "--data", empty)
+    into = store_opts(empty, fresh_store_url())
+    _run(ctx, "restore", "--from", archive, *into)
+    _run(ctx, "check", *into)
 
 
 def test_check_finds_no_store(ctx):

@@ -355,6 +355,7 @@ def test_cli_shift_change_drop_waits_for_outbox(ctx):
     """At shift change the old shift's bucket leaves the scope; the device
     keeps it while its outbox still holds a checkin for it (the server could
     not store it: UNAVAILABLE), and drops it once that checkin is acked."""
+    H.lmdb_only(H.SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     now = H.now_ms()
     round_site(srv, 3, shifts=[{"id": "shA", "role": "guard",

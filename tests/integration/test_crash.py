@@ -18,8 +18,8 @@ CLIENTS = 20
 ROUNDS = 50
 
 
-def _check_store(ctx, data, what):
-    p = subprocess.run([ctx.binary, "check", "--data", data],
+def _check_store(ctx, srv, what):
+    p = subprocess.run([ctx.binary, "check"] + srv.store_args(),
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=60)
     out = p.stdout.decode("utf-8", "replace")
@@ -50,7 +50,7 @@ def test_sigkill_under_load_50_rounds(ctx):
             time.sleep(rng.uniform(0.05, 0.45))
             srv.kill9()
             progress.append(acked())
-            _check_store(ctx, srv.data, "after crash %d %s" % (rnd, why))
+            _check_store(ctx, srv, "after crash %d %s" % (rnd, why))
             srv.start()
     finally:
         for c in clients:
@@ -117,7 +117,7 @@ def test_sigkill_under_load_50_rounds(ctx):
             "zone/%s: expected one audit entry (created once), got %r %s" % (
                 rid, r, why)
     srv.stop()
-    _check_store(ctx, srv.data, "at the end %s" % why)
+    _check_store(ctx, srv, "at the end %s" % why)
     batches = sum(len(c.order) for c in clients)
     print("    crash test: %d rounds, %d clients, %d batches (%d ops) acked, "
           "%d acks lost in crashes and answered dup on resend, %d requests; "

@@ -32,7 +32,7 @@ def _live_shifts(buckets, site="harbour"):
 def test_demo_alive_a_week_after_loading(ctx):
     srv = ctx.server()
     srv.stop()
-    p = subprocess.run([srv.binary, "demo", "--data", srv.data,
+    p = subprocess.run([srv.binary, "demo"] + srv.store_args() + [
                         "--pbkdf2-iter", "1000"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=120)
     assert p.returncode == 0, p.stdout.decode()

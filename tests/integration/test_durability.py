@@ -3,6 +3,7 @@
 import os
 import time
 
+from harness import SHIM_FAILING_DISK, SHIM_FSYNC, lmdb_only
 from synclib import (admin_ok, check_err, enroll_ok, enroll_raw, healthy,
                      login_ok, mk_site, mk_staff, mkbatch, mkop, new_code,
                      push1, sync_raw)
@@ -80,6 +81,7 @@ def _push_timed(srv, ops, bid=None):
 
 
 def test_ack_only_after_fdatasync(ctx):
+    lmdb_only(SHIM_FSYNC)
     srv = ctx.server(shim=True)
     mk_site(srv, "s1")
     for i in range(8):
@@ -96,6 +98,7 @@ def test_ack_only_after_fdatasync(ctx):
 
 
 def test_ack_after_sync_many_batches_one_request(ctx):
+    lmdb_only(SHIM_FSYNC)
     srv = ctx.server(shim=True)
     mk_site(srv, "s1")
     before = len(srv.syncs())
@@ -111,6 +114,7 @@ def test_ack_after_sync_many_batches_one_request(ctx):
 
 
 def test_failing_disk_gives_unavailable_then_resend_applies(ctx):
+    lmdb_only(SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     mk_site(srv, "s1")
     ack = push1(srv, srv.admin_token, [_zone("keep", "acked before")],
@@ -170,6 +174,7 @@ def test_failing_disk_gives_unavailable_then_resend_applies(ctx):
 
 
 def test_pull_only_sync_served_while_disk_fails(ctx):
+    lmdb_only(SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     mk_site(srv, "s1")
     admin_ok(srv, [_zone("z1", "one")])
@@ -191,6 +196,7 @@ def test_pull_only_sync_served_while_disk_fails(ctx):
 def test_concurrent_pushes_each_ack_after_its_sync(ctx):
     """Group commit: many requests at once, each ack still only after a
     sync that started after the request was sent."""
+    lmdb_only(SHIM_FSYNC)
     import threading as th
     srv = ctx.server(shim=True)
     mk_site(srv, "s1")
@@ -286,6 +292,7 @@ test_kill9_mid_stream_acked_survive_batches_atomic.timeout = 120
 
 
 def test_enroll_while_disk_fails_is_503_and_code_kept(ctx):
+    lmdb_only(SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     mk_site(srv, "s1")
     mk_staff(srv, "s1", "g1", "guard")

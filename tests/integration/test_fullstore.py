@@ -9,7 +9,8 @@ import os
 import subprocess
 import time
 
-from harness import batch, check, device_for, op, req, setup_site, sync
+from harness import (SHIM_FAILING_DISK, batch, check, device_for, lmdb_only,
+                     op, req, setup_site, sync)
 from loadgen import OutboxClient, pull_all
 
 SMALL = ["--map-mb", "1", "--max-store-mb", "2"]
@@ -54,7 +55,12 @@ def _fill(srv, prefix, size=30000, max_ops=300):
     return acked, refused
 
 
+MAP = "LMDB's map (--map-mb, --max-store-mb, its growth and its cap); " \
+    "a PostgreSQL store has no map: its disk is the database server's"
+
+
 def test_full_store_refuses_batches_serves_pulls_and_recovers(ctx):
+    lmdb_only(MAP)
     srv = ctx.server(args=SMALL, init_args=SMALL)
     setup_site(srv, "s1")
     assert _metric(srv, "fieldsync_store_map_bytes") == 1 << 20
@@ -132,6 +138,7 @@ def test_full_store_refuses_batches_serves_pulls_and_recovers(ctx):
 def test_max_store_mb_reaches_the_store(ctx):
     # --map-mb and --max-store-mb given to serve set the map: 1 MiB to
     # start, grown in steps to exactly the cap
+    lmdb_only(MAP)
     srv = ctx.server(args=["--map-mb", "1", "--max-store-mb", "3"],
                      init_args=["--map-mb", "1"])
     setup_site(srv, "s1")
@@ -145,6 +152,7 @@ def test_disk_errors_under_load_lose_no_ack(ctx):
     # (test_durability.py covers one request: fdatasync fails -> the batch
     # is UNAVAILABLE, invisible, not recorded.)  Here 6 devices push while
     # the disk fails on and off; whatever was acked survives kill -9.
+    lmdb_only(SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     staff = [("sup%d" % i, "supervisor") for i in range(6)]
     setup_site(srv, "s1", staff=staff)

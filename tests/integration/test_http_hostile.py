@@ -30,6 +30,7 @@ def _site_and_device(srv):
 
 
 def test_login_lockout_fails_closed_when_it_cannot_record(ctx):
+    lmdb_only(SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     device, dtok = _site_and_device(srv)
     srv.fail_syncs(True)

@@ -22,7 +22,7 @@ ORDER = ["zone", "checkpoint", "route", "staff", "roster", "standard"]
 
 
 def _cli(srv, *args):
-    p = subprocess.run([srv.binary] + list(args) + ["--data", srv.data],
+    p = subprocess.run([srv.binary] + list(args) + srv.store_args(),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=60)
     return p.returncode, p.stdout.decode(), p.stderr.decode()

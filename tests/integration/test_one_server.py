@@ -20,6 +20,9 @@ def test_second_server_on_same_store_refused(ctx):
     non-zero at once, naming the directory and the first server's pid;
     the first keeps serving; backup and check beside it still work; after
     the first stops, a new one starts."""
+    lmdb_only("the directory lock (server/lib/dirlock.h); with --store no "
+              "lock is taken, by design: several nodes serve one "
+              "PostgreSQL store")
     srv = ctx.server()
     p = subprocess.run([srv.binary, "serve", "--data", srv.data,
                         "--listen", "127.0.0.1:%d" % _free_port(),

@@ -3,8 +3,6 @@ schema/EVIDENCE.md): secure NFC tags (NTAG 424 DNA SUN, verified by the
 server), boots that cannot overlap, positions against the checkpoint, and
 one verdict with its reasons in the shift report."""
 
-import os
-
 import harness as H
 from sunlib import Tag
 from synclib import (HOUR, MIN, SEC, _admin, _device, _get, _op, _push_ok,
@@ -166,7 +164,7 @@ def test_tag_admin_rules_and_key_at_rest(ctx):
     for secret in (tag.meta_key.hex(), tag.file_key.hex()):
         assert secret not in allrecs.lower(), "a tag key reached a pull"
     srv.stop()
-    blob = open(os.path.join(srv.data, "data.mdb"), "rb").read()
+    blob = H.store_dump(srv)
     for secret in (tag.meta_key, tag.file_key):
         assert secret not in blob, "a tag key is stored in clear"
     # the server refuses to start without the key, or with another one
@@ -358,7 +356,7 @@ def _demo(ctx, key):
     import subprocess
     srv = ctx.server(env={"FIELDSYNC_TAG_KEY": key})
     srv.stop()
-    r = subprocess.run([ctx.binary, "demo", "--data", srv.data], env=srv._environ(),
+    r = subprocess.run([ctx.binary, "demo"] + srv.store_args(), env=srv._environ(),
                        capture_output=True, timeout=120)
     assert r.returncode == 0, "fieldsyncd demo: %r" % r.stderr[-500:]
     loaded = H.now_ms()

@@ -134,8 +134,8 @@ def _cleaner_shift(clk, sid, date, site="s1"):
 
 
 def _catalogue(srv, *extra):
-    p = subprocess.run([srv.binary, "catalogue", "--data", srv.data,
-                        "--site", "s1"] + list(extra),
+    p = subprocess.run([srv.binary, "catalogue"] + srv.store_args() +
+                       ["--site", "s1"] + list(extra),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=60)
     return p.returncode, p.stdout.decode()

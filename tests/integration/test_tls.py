@@ -134,8 +134,8 @@ def test_serve_without_cert_refuses_to_start(ctx):
     """HTTPS is the default: serve without --cert/--key and without
     --insecure-http exits with an error instead of serving plain HTTP."""
     srv = ctx.server()   # makes a store; then try a second serve on it
-    p = _run([srv.binary, "serve", "--data", srv.data, "--listen",
-              "127.0.0.1:1"], timeout=20)
+    p = _run([srv.binary, "serve"] + srv.store_args() + [
+              "--listen", "127.0.0.1:1"], timeout=20)
     assert p.returncode != 0 and b"--cert" in p.stdout, \
         "serve without --cert/--key must refuse: rc %d %r" % (
             p.returncode, p.stdout[-300:])
@@ -275,8 +275,8 @@ def test_bind_error_names_the_address_tried(ctx):
     port = holder.getsockname()[1]
     try:
         p = subprocess.run(
-            [ctx.binary, "serve", "--data", srv.data, "--listen",
-             "127.0.0.1:%d" % port, "--cert", srv.tls[0], "--key", srv.tls[1]],
+            [ctx.binary, "serve"] + srv.store_args() + [
+             "--listen", "127.0.0.1:%d" % port, "--cert", srv.tls[0], "--key", srv.tls[1]],
             stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     finally:
         holder.close()

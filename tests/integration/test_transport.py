@@ -11,7 +11,8 @@ import zlib
 
 import msgpack
 
-from harness import Skip, hlc_of, now_ms, pack, raw_http
+from harness import (Skip, fresh_store_url, hlc_of, now_ms, pack, raw_http,
+                     store_opts)
 from synclib import (admin_ok, check_err, enroll_raw, healthy, login_raw,
                      mk_device, mk_site, mkbatch, mkop, new_code, post,
                      sync_raw)
@@ -496,7 +497,8 @@ def test_https_port_does_not_speak_plain_http(ctx):
 
 def test_serve_without_tls_or_insecure_flag_refuses(ctx):
     data = os.path.join(ctx.tmpdir, "notls")
-    p = subprocess.run([ctx.binary, "init", "--data", data],
+    store = store_opts(data, fresh_store_url())
+    p = subprocess.run([ctx.binary, "init"] + store,
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=60)
     assert p.returncode == 0, "init failed: %s" % p.stdout
@@ -504,8 +506,8 @@ def test_serve_without_tls_or_insecure_flag_refuses(ctx):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     try:
-        p = subprocess.run([ctx.binary, "serve", "--data", data, "--listen",
-                            "127.0.0.1:%d" % port], stdin=subprocess.DEVNULL,
+        p = subprocess.run([ctx.binary, "serve"] + store + [
+                            "--listen", "127.0.0.1:%d" % port], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=5)
         assert p.returncode != 0, "serve with neither --cert/--key nor " \

@@ -120,7 +120,7 @@ def test_demo_site_has_a_control_room_phone(ctx):
     from harness import sync
     srv = ctx.server()
     srv.stop()
-    p = subprocess.run([srv.binary, "demo", "--data", srv.data],
+    p = subprocess.run([srv.binary, "demo"] + srv.store_args(),
                        capture_output=True, timeout=120)
     assert p.returncode == 0, p.stderr[-500:]
     srv.start()
