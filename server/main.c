@@ -37,6 +37,7 @@
 
 typedef struct {
 	const char *data, *listen, *cert, *key;
+	const char *store, *blobs; /* --store URL (PostgreSQL), --blobs DIR */
 	int insecure;
 	unsigned threads, pbkdf2, timeout_ms;
 	size_t map_mb, max_mb;
@@ -74,7 +75,9 @@ typedef struct {
 
 #define OFF(f) offsetof(options, f)
 static const option opts[] = {
-	{"--data", O_STR, OFF(data), "DIR   the store's directory"},
+	{"--data", O_STR, OFF(data), "DIR   the store's directory (LMDB; with --store: admin.token, blobs)"},
+	{"--store", O_STR, OFF(store), "URL   a PostgreSQL store (postgresql://...): init, serve; no --data needed"},
+	{"--blobs", O_STR, OFF(blobs), "DIR   serve: the photos' directory, shared by every node (DATA/blobs)"},
 	{"--listen", O_STR, OFF(listen), "HOST:PORT  address to serve on (127.0.0.1:8443)"},
 	{"--cert", O_STR, OFF(cert), "PEM   TLS certificate (chain)"},
 	{"--key", O_STR, OFF(key), "PEM   TLS private key"},
@@ -135,8 +138,12 @@ static void usage(FILE *f)
 	        "usage: fieldsyncd COMMAND [options]\n\n"
 	        "commands:\n"
 	        "  init  --data DIR   create the store, write DIR/admin.token (0600)\n"
+	        "  init  --store URL [--data DIR]   create the PostgreSQL schema (or migrate\n"
+	        "                     it), write DIR/admin.token (./admin.token without --data)\n"
 	        "  serve --data DIR --listen HOST:PORT [--cert PEM --key PEM | --insecure-http]\n"
 	        "                     serve until SIGTERM\n"
+	        "  serve --store URL --data DIR | --blobs DIR --listen ...   serve a PostgreSQL\n"
+	        "                     store (any number of nodes; no directory lock)\n"
 	        "  demo  --data DIR   load the demo property (staff PIN 1234)\n"
 	        "  catalogue --data DIR --site S   install the default service standards\n"
 	        "                     (schema/CATALOGUE.md) into site S; again: no change\n"
@@ -237,7 +244,12 @@ static int parse_args(int argc, char **argv, options *o)
 		fprintf(stderr, "fieldsyncd: %s: bad value '%s'\n", op->name, v);
 		return -1;
 	}
-	if (!o->data) {
+	if (o->store && !store_is_url(o->store)) {
+		fprintf(stderr, "fieldsyncd: --store: '%s' is not a postgresql:// or "
+		                "postgres:// URL\n", o->store);
+		return -1;
+	}
+	if (!o->data && !o->store) {
 		fprintf(stderr, "fieldsyncd: --data DIR is required\n");
 		return -1;
 	}
@@ -264,8 +276,8 @@ typedef struct {
 static int open_all(app *a, int create)
 {
 	struct stat s;
-	if (stat(a->o.data, &s) != 0) {
-		if (!create) {
+	if (a->o.data && stat(a->o.data, &s) != 0) {
+		if (!create && !a->o.store) {
 			fprintf(stderr, "fieldsyncd: %s: no store here (run init)\n", a->o.data);
 			return -1;
 		}
@@ -280,11 +292,20 @@ static int open_all(app *a, int create)
 	so.map_mb = a->o.map_mb;
 	so.max_mb = a->o.max_mb;
 	so.readers = 512;
-	if (store_open(&a->st, a->o.data, &so) || !a->st) {
-		fprintf(stderr, "fieldsyncd: cannot open the store in %s\n", a->o.data);
+	char err[400];
+	so.create = create;
+	so.err = err;
+	so.errn = sizeof(err);
+	if (store_open(&a->st, a->o.store ? a->o.store : a->o.data, &so) ||
+	    !a->st) {
+		if (a->o.store)
+			fprintf(stderr, "fieldsyncd: cannot open the PostgreSQL store: "
+			                "%s\n", err[0] ? err : "unavailable");
+		else
+			fprintf(stderr, "fieldsyncd: cannot open the store in %s\n",
+			        a->o.data);
 		return -1;
 	}
-	char err[300];
 	int k = tags_load_key(a->o.tag_key_file, a->o.tag_key, err, sizeof(err));
 	a->o.ecfg.tag_key = k == 1 ? a->o.tag_key : NULL;
 	if (k < 0 || tags_check_store(a->st, a->o.ecfg.tag_key, err, sizeof(err))) {
@@ -335,24 +356,31 @@ static int has_admin(app *a)
 	return yes;
 }
 
+/* Where the store is, for messages (a URL may hold a password: not shown). */
+static const char *where(const app *a)
+{
+	return a->o.store ? "PostgreSQL" : a->o.data;
+}
+
 static int cmd_init(app *a)
 {
 	if (open_all(a, 1))
 		return 1;
 	if (has_admin(a)) {
 		printf("fieldsyncd: a store already exists in %s (store %s); nothing changed\n",
-		       a->o.data, store_id(a->st));
+		       where(a), store_id(a->st));
 		return 0;
 	}
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/admin.token", a->o.data);
+	snprintf(path, sizeof(path), "%s/admin.token",
+	         a->o.data ? a->o.data : ".");
 	int rc = auth_init_admin(a->e, path);
 	if (rc) {
 		fprintf(stderr, "fieldsyncd: init failed: %s\n", fs_err_name(rc));
 		return 1;
 	}
 	printf("fieldsyncd: new store %s in %s\nadmin token: %s (mode 0600)\n",
-	       store_id(a->st), a->o.data, path);
+	       store_id(a->st), where(a), path);
 	return 0;
 }
 
@@ -400,7 +428,14 @@ static int cmd_serve(app *a)
 	signal(SIGPIPE, SIG_IGN);
 	char err[PATH_MAX + 200];
 	struct stat ds;
-	if (stat(a->o.data, &ds) == 0 &&
+	if (a->o.store && !a->o.data && !a->o.blobs) {
+		fprintf(stderr, "fieldsyncd: serve --store needs --blobs DIR (or "
+		                "--data DIR for DATA/blobs): the photos' directory, "
+		                "shared by every node\n");
+		return 1;
+	}
+	/* several nodes share a PostgreSQL store: no directory lock then */
+	if (!a->o.store && stat(a->o.data, &ds) == 0 &&
 	    dirlock_take(a->o.data, &a->lock_fd, err, sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: %s\n", err);
 		return 1;
@@ -418,7 +453,11 @@ static int cmd_serve(app *a)
 	memset(&hc, 0, sizeof(hc));
 	hc.tz = a->tz;
 	hc.listen = a->o.listen;
-	hc.data_dir = a->o.data;
+	if (a->o.blobs)
+		snprintf(a->blob_dir, sizeof(a->blob_dir), "%s", a->o.blobs);
+	else
+		snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
+	hc.blob_dir = a->blob_dir;
 	hc.tls = a->tls;
 	hc.threads = a->o.threads;
 	hc.connection_queue = a->o.queue;
@@ -438,7 +477,6 @@ static int cmd_serve(app *a)
 	a->blobq.site_bytes = a->o.blob_site_mb << 20;
 	a->blobq.orphan_grace_ms = a->o.blob_grace_ms;
 	hc.blobq = a->blobq;
-	snprintf(a->blob_dir, sizeof(a->blob_dir), "%s/blobs", a->o.data);
 	if (http_start(&a->http, a->e, &hc))
 		return 1;
 	if (tasks_gen_start(&a->tasks, a->e, a->tz, a->o.tasks_ms))
@@ -722,6 +760,12 @@ int main(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, &a.o))
 		return 2;
+	if (a.o.store &&
+	    (fn == cmd_backup || fn == cmd_restore || fn == cmd_check)) {
+		fprintf(stderr, "fieldsyncd: %s works on an LMDB store (--data DIR) "
+		                "only in this version, not on --store\n", cmd);
+		return 2;
+	}
 	if (a.o.pins.min_len && (a.o.pins.min_len < PIN_MIN_DEFAULT ||
 	                         a.o.pins.min_len > PIN_MAX)) {
 		fprintf(stderr, "fieldsyncd: --pin-min-length must be 4-64\n");

@@ -1303,7 +1303,7 @@ int http_start(http_server **out, engine *e, const http_cfg *cfg)
 		return FS_E_INTERNAL;
 	h->e = e;
 	h->cfg = *cfg;
-	snprintf(h->blob_dir, sizeof(h->blob_dir), "%s/blobs", cfg->data_dir);
+	snprintf(h->blob_dir, sizeof(h->blob_dir), "%s", cfg->blob_dir);
 	mkdir(h->blob_dir, 0700);
 
 	char err[200];

@@ -17,7 +17,7 @@
 
 typedef struct {
 	const char *listen;      /* HOST:PORT */
-	const char *data_dir;    /* blobs live in DATA/blobs */
+	const char *blob_dir;    /* the photos (DATA/blobs, or --blobs) */
 	tls_keys *tls;           /* certificate and settings; NULL: plain HTTP */
 	/* CivetWeb serves each connection (keep-alive and /v1/live ones
 	 * too) on its own worker: `threads` is the cap on connections served

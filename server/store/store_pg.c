@@ -205,7 +205,7 @@ typedef struct cent {
 	sv v;
 	/* b: head/floor as known (known: read from the database), the raises
 	 * to write at commit, and whether entries were added (NOTIFY) */
-	int known;
+	int known, touched;
 	uint64_t head, floor, rhead, rfloor;
 } cent;
 
@@ -416,6 +416,7 @@ static int res_ok(const PGresult *r)
 /* A failure in t: from now on every call returns FS_E_UNAVAILABLE. */
 static int fail(pg_txn *t)
 {
+	if (getenv("PGDEBUG")) fprintf(stderr, "PGFAIL: %s\n", PQerrorMessage(t->c));
 	if (!t->dead)
 		t->dead = FS_E_UNAVAILABLE;
 	return t->dead;
@@ -556,7 +557,7 @@ static PGconn *pg_connect(const pg_store *s, int prepare, char *err,
 		"3", "fieldsyncd", "1", "10", "5", "3",
 		"-c statement_timeout=10000 -c lock_timeout=10000 "
 		"-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
-		"-c tcp_keepalives_count=3",
+		"-c tcp_keepalives_count=3 -c client_min_messages=warning",
 		s->url, NULL};
 	PGconn *c = PQconnectdbParams(kw, vals, 1);
 	PGresult *r;
@@ -1055,17 +1056,16 @@ static size_t notify_name(char *p, const char *name)
 	return n;
 }
 
-/* Before COMMIT: bucket heads and floors, the counter and the NOTIFYs. */
-static int commit_writes(pg_txn *t)
+/* Writes the bucket heads and floors raised so far. */
+static int binfo_flush(pg_txn *t)
 {
-	char *buf = NULL, name[3 * KEY_MAX + 1];
-	size_t bn = 0, i, nl;
+	size_t i;
 	cent *e;
 	qp p;
-	int rc = FS_OK;
+	int rc;
 
-	for (i = 0; i < t->ntab && !rc; i++)
-		for (e = t->tab[i]; e && !rc; e = e->next) {
+	for (i = 0; i < t->ntab; i++)
+		for (e = t->tab[i]; e; e = e->next) {
 			if (e->kind != 'b' || (!e->rhead && !e->rfloor))
 				continue;
 			p.n = 0;
@@ -1073,8 +1073,26 @@ static int commit_writes(pg_txn *t)
 			p_u64(&p, e->rhead);
 			p_u64(&p, e->rfloor);
 			if ((rc = q_send(t, Q_BINFO_RAISE, &p)))
-				break;
-			if (!e->rhead)
+				return rc;
+			e->rhead = e->rfloor = 0;
+		}
+	return FS_OK;
+}
+
+/* Before COMMIT: bucket heads and floors, the counter and the NOTIFYs. */
+static int commit_writes(pg_txn *t)
+{
+	char *buf = NULL, name[3 * KEY_MAX + 1];
+	size_t bn = 0, i, nl;
+	cent *e;
+	qp p;
+	int rc;
+
+	if ((rc = binfo_flush(t)))
+		return rc;
+	for (i = 0; i < t->ntab && !rc; i++)
+		for (e = t->tab[i]; e && !rc; e = e->next) {
+			if (e->kind != 'b' || !e->touched)
 				continue;
 			/* this bucket got entries: tell the other nodes */
 			if (!buf) {
@@ -1275,6 +1293,8 @@ static int binfo_raise(pg_txn *t, const char *bucket, uint64_t head,
 
 	if (!e)
 		return fail(t);
+	if (head)
+		e->touched = 1;
 	if (head > e->rhead)
 		e->rhead = head;
 	if (floor > e->rfloor)
@@ -1594,7 +1614,9 @@ static int pg_check(store_txn *tx, char *err, size_t errn)
 		err[0] = 0;
 	if (t->dead)
 		return t->dead;
-	if ((rc = counter_read(t, &top, &hlc)))
+	/* a writer's raised heads are in memory: the queries need them */
+	if ((rc = counter_read(t, &top, &hlc)) ||
+	    (t->write && (rc = binfo_flush(t))))
 		return rc;
 	snprintf(tops, sizeof tops, "%llu", (unsigned long long)top);
 	for (i = 0; i < sizeof checks / sizeof *checks; i++) {

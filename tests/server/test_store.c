@@ -1,7 +1,10 @@
 /* test_store.c — store.h over LMDB: records and the bucket index (moves,
  * gone entries, heads and floors), tables, the store id, durability,
  * the integrity walk, a full map and its growth, the failed-commit hook,
- * and readers running while the writer commits. */
+ * and readers running while the writer commits.  When FS_TEST_PG_URL names
+ * a (throwaway) PostgreSQL database, the same cases run on store_pg.c too
+ * (the store is emptied before each), with what only several processes
+ * on one database have: see the "PostgreSQL" part below. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,10 +26,15 @@ typedef struct {
 	store *s;
 } fixture;
 
+/* FS_TEST_PG_URL while the PostgreSQL group runs, else NULL */
+static const char *pg_url;
+
 static void rm_store_dir(const char *dir)
 {
 	char p[128];
 
+	if (pg_url)
+		return;
 	snprintf(p, sizeof p, "%s/data.mdb", dir);
 	unlink(p);
 	snprintf(p, sizeof p, "%s/lock.mdb", dir);
@@ -34,10 +42,20 @@ static void rm_store_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* dir: LMDB's directory; in the PostgreSQL group, the database instead. */
 static store *open_dir(const char *dir, const store_opts *o)
 {
+	store_opts po = {0};
 	store *s = NULL;
 
+	if (pg_url) {
+		if (o)
+			po = *o;
+		po.create = 1;
+		assert_int_equal(store_open(&s, pg_url, &po), FS_OK);
+		assert_non_null(s);
+		return s;
+	}
 	assert_int_equal(store_open(&s, dir, o), FS_OK);
 	assert_non_null(s);
 	return s;
@@ -49,7 +67,19 @@ static int setup(void **st)
 
 	assert_non_null(f);
 	strcpy(f->dir, "/tmp/fs_store_XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	if (pg_url) {
+		store_txn *t = NULL;
+
+		/* one database for every case: empty it, then open anew so
+		 * store_commits() starts at 0 */
+		f->s = open_dir(f->dir, NULL);
+		assert_int_equal(store_begin(f->s, 1, &t), FS_OK);
+		assert_int_equal(store_debug_clear(t), FS_OK);
+		assert_int_equal(store_commit(t), FS_OK);
+		store_close(f->s);
+	} else {
+		assert_non_null(mkdtemp(f->dir));
+	}
 	f->s = open_dir(f->dir, NULL);
 	*st = f;
 	return 0;
@@ -874,8 +904,9 @@ static void test_concurrent_readers(void **st)
 		}
 		assert_int_equal(store_commit(t), FS_OK);
 	}
-	/* a grow with readers about: waits for them, then goes on */
-	assert_int_equal(store_grow(f->s), FS_OK);
+	/* a grow with readers about: waits for them, then goes on
+	 * (PostgreSQL has no map to grow) */
+	assert_int_equal(store_grow(f->s), pg_url ? FS_E_UNAVAILABLE : FS_OK);
 	/* on a loaded machine a reader may not have run yet: give each a
 	 * bounded chance to read at least once, so the check below is about
 	 * the store, not the scheduler */
@@ -896,8 +927,138 @@ static void test_concurrent_readers(void **st)
 	assert_int_equal(store_commits(f->s), 100);
 }
 
+/* ---- store_copy (both groups: LMDB <-> the group's backend) --------------- */
+
+typedef struct {
+	char buf[8192];
+	size_t n;
+} dump;
+
+static int dump_entry(void *ctx, const store_entry *e)
+{
+	dump *d = ctx;
+
+	d->n += (size_t)snprintf(d->buf + d->n, sizeof d->buf - d->n,
+	                         "%llu%s %s/%s=%.*s;", (unsigned long long)e->seq,
+	                         e->gone ? "g" : "", e->c, e->id, (int)e->val.n,
+	                         (const char *)e->val.p);
+	return SCAN_NEXT;
+}
+
+static int dump_kv(void *ctx, sv key, sv val)
+{
+	dump *d = ctx;
+
+	d->n += (size_t)snprintf(d->buf + d->n, sizeof d->buf - d->n,
+	                         "%.*s=%.*s;", (int)key.n, (const char *)key.p,
+	                         (int)val.n, (const char *)val.p);
+	return SCAN_NEXT;
+}
+
+/* Everything store.h shows of a store, as text. */
+static void dump_store(store *s, dump *d)
+{
+	static const char *const buckets[] = {"A", "B", "C"};
+	uint64_t head, floor, seq;
+	store_txn *t = rbegin(s);
+	size_t i;
+
+	d->n = 0;
+	assert_int_equal(store_seq(t, &seq), FS_OK);
+	d->n += (size_t)snprintf(d->buf, sizeof d->buf, "seq %llu;",
+	                         (unsigned long long)seq);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(store_bucket_info(t, buckets[i], &head, &floor),
+		                 FS_OK);
+		d->n += (size_t)snprintf(d->buf + d->n, sizeof d->buf - d->n,
+		                         "%s %llu %llu:", buckets[i],
+		                         (unsigned long long)head,
+		                         (unsigned long long)floor);
+		assert_int_equal(store_bucket_scan(t, buckets[i], 0, dump_entry, d),
+		                 FS_OK);
+	}
+	assert_int_equal(store_scan(t, ST_AUX, sv_of(NULL, 0), sv_of(NULL, 0),
+	                            dump_kv, d), FS_OK);
+	check_ok(t);
+	store_abort(t);
+}
+
+static void test_copy_both_ways(void **st)
+{
+	fixture *f = *st;
+	char dir[] = "/tmp/fs_store_XXXXXX", path[128];
+	const char *saved = pg_url;
+	dump a, b;
+	store *l, *back;
+	store_txn *r, *w;
+
+	/* moves, a way back, a purge, gone purges, tables */
+	w = wbegin(f->s);
+	putrec(w, "task", "a", "A", "1");
+	putrec(w, "task", "b", "A", "2");
+	putrec(w, "task", "a", "B", "3");
+	putrec(w, "task", "c", "C", "4");
+	putrec(w, "task", "c", "A", "5");
+	putrec(w, "task", "b", "B", "6");
+	assert_int_equal(store_rec_purge(w, "task", "a"), FS_OK);
+	assert_int_equal(store_gone_purge(w, "C", 6), FS_OK);
+	assert_int_equal(store_put(w, ST_AUX, sv_cstr("k1"), sv_cstr("v1")),
+	                 FS_OK);
+	assert_int_equal(store_put(w, ST_AUX, sv_cstr("k2"), sv_cstr("")),
+	                 FS_OK);
+	assert_int_equal(store_commit(w), FS_OK);
+	dump_store(f->s, &a);
+
+	/* into a new LMDB store */
+	assert_non_null(mkdtemp(dir));
+	pg_url = NULL;
+	l = open_dir(dir, NULL);
+	pg_url = saved;
+	r = rbegin(f->s);
+	w = wbegin(l);
+	assert_int_equal(store_copy(r, w), FS_OK);
+	store_abort(r);
+	assert_int_equal(store_commit(w), FS_OK);
+	dump_store(l, &b);
+	assert_string_equal(a.buf, b.buf);
+	/* a store with records is no copy's target */
+	r = rbegin(f->s);
+	w = wbegin(l);
+	assert_int_equal(store_copy(r, w), FS_E_BAD_REQUEST);
+	store_abort(w);
+	store_abort(r);
+
+	/* and back into the emptied original */
+	w = wbegin(f->s);
+	assert_int_equal(store_debug_clear(w), FS_OK);
+	r = rbegin(l);
+	assert_int_equal(store_copy(r, w), FS_OK);
+	store_abort(r);
+	assert_int_equal(store_commit(w), FS_OK);
+	dump_store(f->s, &b);
+	assert_string_equal(a.buf, b.buf);
+
+	/* a backup of either opens as an LMDB store with the same content */
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	store_close(l);
+	unlink(path);
+	assert_int_equal(store_backup(f->s, path), FS_OK);
+	assert_int_equal(store_backup(f->s, path), FS_E_UNAVAILABLE);
+	pg_url = NULL;
+	back = open_dir(dir, NULL);
+	pg_url = saved;
+	assert_string_equal(store_id(back), store_id(f->s));
+	dump_store(back, &b);
+	assert_string_equal(a.buf, b.buf);
+	store_close(back);
+	pg_url = NULL;
+	rm_store_dir(dir);
+	pg_url = saved;
+}
+
 int main(void)
 {
+	int failed;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_order_paging, setup,
@@ -922,6 +1083,38 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_readers, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_copy_both_ways, setup,
+		                                teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* the same cases on PostgreSQL, less the two about LMDB's
+	 * directories and map */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_order_paging, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_move_and_back, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_one_entry_per_record, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_purge_floor, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_id_durable, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_check_corrupt, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_fail_commit, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_readers, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_copy_both_ways, setup,
+		                                teardown),
+	};
+	failed = cmocka_run_group_tests_name("lmdb", tests, NULL, NULL);
+	pg_url = getenv("FS_TEST_PG_URL");
+	if (pg_url && *pg_url)
+		failed += cmocka_run_group_tests_name("postgresql", pg_tests,
+		                                      NULL, NULL);
+	return failed;
 }
