@@ -37,6 +37,8 @@ Servers
     store_opts(data, url)  ["--store", url, "--data", data] (url None:
                            ["--data", data]), for a store a test makes
     store_dump(srv)        the store's bytes on disk (data.mdb, pg_dump)
+    with store_failing(srv): the store cannot commit (LMDB: failing
+                           fsyncs; pg: PostgreSQL stopped)
     pg_cluster()           the process's cluster (pg only)
     Server(..., store_url=URL)  serve that existing database instead of a
                            fresh one (pg only; several nodes on one store)
@@ -87,6 +89,7 @@ Setting up a site
 
 import atexit
 import base64
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -114,7 +117,7 @@ import pgcluster  # noqa: E402  (tests/pgcluster.py)
 
 __all__ = [
     "STORE", "lmdb_only", "pg_cluster", "SHIM_FSYNC", "SHIM_FAILING_DISK",
-    "fresh_store_url", "store_dump", "store_opts",
+    "fresh_store_url", "store_dump", "store_opts", "store_failing",
     "Server", "Resp", "SyncCall", "HarnessError", "Skip",
     "req", "sync", "check",
     "now_ms", "now_hlc", "hlc_of", "batch_id", "op", "batch",
@@ -201,6 +204,24 @@ def store_opts(data, store_url=None):
     """The options naming a store: --data DATA, with --store URL before
     it when there is one (pg)."""
     return (["--store", store_url] if store_url else []) + ["--data", data]
+
+
+@contextlib.contextmanager
+def store_failing(srv):
+    """Inside the block srv's store cannot commit.  LMDB: every fsync fails
+    (the shim: srv started with shim=True); reads still work.  pg: the
+    database server is stopped (pgcluster's outage: started again on the
+    same port at the end), so reads fail too: use it where only what a
+    failed write answers is checked."""
+    if srv.store_url is not None:
+        with pg_cluster().outage():
+            yield
+        return
+    srv.fail_syncs(True)
+    try:
+        yield
+    finally:
+        srv.fail_syncs(False)
 
 
 def fresh_store_url():

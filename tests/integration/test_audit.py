@@ -8,8 +8,8 @@ of the audit trail is logged (GET /v1/audit/_reads, admins); entries are
 purged after --audit-ttl-ms (default 400 days)."""
 import time
 
-from harness import (SHIM_FAILING_DISK, batch, check, device_for, lmdb_only,
-                     now_ms, op, req, set_pin, setup_site, sync)
+from harness import (batch, check, device_for, now_ms, op, req, set_pin,
+                     setup_site, store_failing, sync)
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -230,21 +230,17 @@ def test_reads_of_reports_and_audit_are_logged(ctx):
 
 
 def test_lookup_not_served_when_it_cannot_be_logged(ctx):
-    lmdb_only(SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     _site(srv)
     _ack(sync(srv, srv.admin_token,
               push=[batch([op("zone", "zl", {"site": "s1", "name": "l"})])]),
          1)
-    srv.fail_syncs(True)
-    try:
+    with store_failing(srv):
         r = req(srv, "GET", "/v1/audit/zone/zl", token=srv.admin_token)
         assert r.status == 503, "a lookup that cannot be logged durably is " \
             "refused: %r" % r
         r = req(srv, "GET", "/v1/reports/devices/s1", token=srv.admin_token)
         assert r.status == 503, r
-    finally:
-        srv.fail_syncs(False)
     h = _history(srv, srv.admin_token, "zone", "zl")
     assert len(h["entries"]) == 1
     reads = _reads(srv, srv.admin_token)["reads"]

@@ -3,7 +3,7 @@
 import os
 import time
 
-from harness import SHIM_FAILING_DISK, SHIM_FSYNC, lmdb_only
+from harness import SHIM_FAILING_DISK, SHIM_FSYNC, lmdb_only, store_failing
 from synclib import (admin_ok, check_err, enroll_ok, enroll_raw, healthy,
                      login_ok, mk_site, mk_staff, mkbatch, mkop, new_code,
                      push1, sync_raw)
@@ -292,18 +292,14 @@ test_kill9_mid_stream_acked_survive_batches_atomic.timeout = 120
 
 
 def test_enroll_while_disk_fails_is_503_and_code_kept(ctx):
-    lmdb_only(SHIM_FAILING_DISK)
     srv = ctx.server(shim=True)
     mk_site(srv, "s1")
     mk_staff(srv, "s1", "g1", "guard")
     code = new_code(srv, "s1")
-    srv.fail_syncs(True)
-    try:
+    with store_failing(srv):
         r = enroll_raw(srv, code, "while failing")
         check_err(r, 503, "UNAVAILABLE", "enroll while the disk fails")
         assert "token" not in r.body, "no token may be issued when it " \
             "could not be stored: %r" % r
-    finally:
-        srv.fail_syncs(False)
     device, dtok = enroll_ok(srv, code, "after recovery")
     login_ok(srv, dtok, "g1")
