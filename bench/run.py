@@ -15,11 +15,12 @@ the same task records for both), runs build/bench/lmdb_ceiling, and prints
 a table.  For ingest and pull it also starts a PostgreSQL 15 cluster
 (tests/pgcluster.py: fsync and synchronous_commit on, run as the user
 postgres) and measures fieldsyncd on it, one node and two nodes on one
-database (systems fieldsync_pg and fieldsync_pg2).  Within each run both systems are measured back to back and every
-ratio is taken within the run; a published ratio is the median of the
-per-run ratios (each run's and the worst are in the JSON too).  Other
-figures are the median of the runs, except errors: their sum over every
-run, and any error fails the run (exit status 1).  Standard library only.
+database (systems fieldsync_pg and fieldsync_pg2).  Within each run all
+systems are measured back to back and every ratio is taken within the
+run; a published ratio is the median of the per-run ratios (each run's and
+the worst are in the JSON too).  Other figures are the median of the runs,
+except errors: their sum over every run, and any error fails the run (exit
+status 1).  Standard library only.
 """
 
 import argparse
