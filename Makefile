@@ -564,7 +564,8 @@ distclean: fuzz-clean
 #                   bench/results/latest.json, explained in BENCHMARKS.md
 # make bench-quick  the same at small sizes (under 2 min): quick.json
 # PouchDB Server is installed from the npm registry into bench/node_modules
-# (ignored), as pinned by bench/package-lock.json.
+# (ignored), as pinned by bench/package-lock.json; fieldsync on PostgreSQL
+# runs in the same run on a throwaway cluster (tests/pgcluster.py, pg-deps).
 BENCH_B     := $(B)/bench
 BENCH_NEEDS := /usr/bin/node:nodejs /usr/bin/npm:npm
 .PHONY: bench bench-quick bench-build bench-deps
@@ -591,8 +592,8 @@ $(BENCH_B)/lmdb_ceiling: bench/lmdb_ceiling.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(FS_CFLAGS) -O2 -g -o $@ $< -llmdb
 
-bench: bench-deps bench-build
+bench: bench-deps pg-deps bench-build
 	$(PY) bench/run.py
 
-bench-quick: bench-deps bench-build
+bench-quick: bench-deps pg-deps bench-build
 	$(PY) bench/run.py --quick

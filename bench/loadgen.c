@@ -192,11 +192,19 @@ static double lat_pct(lat *l, double p)
 
 /* ---- HTTP/1.1 client ------------------------------------------------------------- */
 
-static char g_host[64] = "127.0.0.1";
-static int g_port;
+/* The servers: --url, or for fs-ingest and fs-load a comma-separated
+ * list of nodes serving one store, client i talking to node i % n. */
+#define TARGETS_MAX 8
+typedef struct {
+	char host[64];
+	int port;
+} target;
+static target g_to[TARGETS_MAX];
+static int g_nto;
 
 typedef struct {
 	int fd;
+	const target *to;
 	uint8_t buf[65536];
 	size_t have, off; /* buffered bytes: buf[off..have) */
 } hconn;
@@ -210,26 +218,59 @@ typedef struct {
 	int close;
 } hresp;
 
+static void parse_one(const char *url, size_t len, target *t)
+{
+	const char *p = url, *end = url + len;
+	for (const char *q = url; q + 3 <= end; q++)
+		if (!memcmp(q, "://", 3)) {
+			p = q + 3;
+			break;
+		}
+	const char *colon = NULL;
+	for (const char *q = p; q < end; q++)
+		if (*q == ':')
+			colon = q;
+	if (!colon)
+		die("url needs a port: %.*s", (int)len, url);
+	size_t hn = (size_t)(colon - p);
+	if (hn == 0 || hn >= sizeof(t->host))
+		die("bad url %.*s", (int)len, url);
+	memcpy(t->host, p, hn);
+	t->host[hn] = 0;
+	char *pe;
+	long port = strtol(colon + 1, &pe, 10);
+	if (pe != end || port <= 0 || port > 65535)
+		die("bad url %.*s", (int)len, url);
+	t->port = (int)port;
+}
+
+/* One URL, or (list: 1) a comma-separated list of them. */
+static void parse_urls(const char *urls, int list)
+{
+	g_nto = 0;
+	for (const char *p = urls;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (g_nto == TARGETS_MAX)
+			die("--url: at most %d servers", TARGETS_MAX);
+		parse_one(p, len, &g_to[g_nto++]);
+		if (!comma)
+			break;
+		if (!list)
+			die("--url: one server only for this command");
+		p = comma + 1;
+	}
+}
+
 static void parse_url(const char *url)
 {
-	const char *p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	const char *colon = strrchr(p, ':');
-	if (!colon)
-		die("url needs a port: %s", url);
-	size_t hn = (size_t)(colon - p);
-	if (hn == 0 || hn >= sizeof(g_host))
-		die("bad url %s", url);
-	memcpy(g_host, p, hn);
-	g_host[hn] = 0;
-	g_port = atoi(colon + 1);
-	if (g_port <= 0)
-		die("bad url %s", url);
+	parse_urls(url, 0);
 }
 
 static void hc_init(hconn *c)
 {
 	c->fd = -1;
+	c->to = &g_to[0];
 	c->have = c->off = 0;
 }
 
@@ -250,8 +291,8 @@ static int hc_connect(hconn *c)
 	struct sockaddr_in sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)g_port);
-	if (inet_pton(AF_INET, g_host, &sa.sin_addr) != 1) {
+	sa.sin_port = htons((uint16_t)c->to->port);
+	if (inet_pton(AF_INET, c->to->host, &sa.sin_addr) != 1) {
 		close(fd);
 		return -1;
 	}
@@ -425,7 +466,8 @@ static int hc_do(hconn *c, const char *method, const char *path,
 	char head[4096];
 	int hn = snprintf(head, sizeof(head),
 	                  "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sContent-Length: %zu\r\n\r\n",
-	                  method, path, g_host, g_port, headers ? headers : "", n);
+	                  method, path, c->to->host, c->to->port,
+	                  headers ? headers : "", n);
 	if (hn < 0 || (size_t)hn >= sizeof(head))
 		die("request head too long");
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -1158,8 +1200,9 @@ static void *runner_main(void *arg)
 	runner *R = ra->R;
 	hconn *c = xmalloc(sizeof(hconn));
 	hc_init(c);
+	c->to = &g_to[ra->id % g_nto];
 	if (hc_connect(c))
-		die("cannot connect to %s:%d", g_host, g_port);
+		die("cannot connect to %s:%d", c->to->host, c->to->port);
 	hresp r = {0};
 	arena *a = arena_new(1 << 20);
 	/* one untimed request on the connection first, so neither server's
@@ -1274,7 +1317,10 @@ static void print_phase(const char *name, runner *R, double secs, long records,
  * pushes records [i*batches*per, (i+1)*batches*per) as `batches`
  * requests of one batch of `per` ops, with a supervisor's session.  Then
  * the updates: record k*(N/updates) for k < updates, in batches of
- * upd-per, spread over upd-clients.
+ * upd-per, spread over upd-clients.  --url URL1,URL2,...: nodes serving
+ * one store (PostgreSQL), client i on node i % n; the figures are of the
+ * whole phase (records / seconds from the start barrier to the last
+ * answer of any client), not a sum of per-node rates.
  */
 static void fs_build_updates(runner *U, char **sups, int nsup, const char *prefix,
                              long total, long nupd, int uclients, int uper)
@@ -1313,7 +1359,7 @@ static void fs_build_updates(runner *U, char **sups, int nsup, const char *prefi
 
 static int cmd_fs_ingest(void)
 {
-	parse_url(arg_req("--url"));
+	parse_urls(arg_req("--url"), 1);
 	int nsup;
 	char **sups = read_tokens(arg_req("--tokens"), "sup", &nsup);
 	int clients = (int)arg_i("--clients", 50), batches = (int)arg_i("--batches", 20);
@@ -1375,7 +1421,7 @@ static int cmd_fs_ingest(void)
 		U.warm_n = warm.n;
 		usecs = runner_go(&U);
 	}
-	printf("{");
+	printf("{\"servers\":%d,", g_nto);
 	print_phase("ingest", &R, secs, total, nupd > 0);
 	if (nupd)
 		print_phase("update", &U, usecs, nupd, 0);
@@ -1386,7 +1432,8 @@ static int cmd_fs_ingest(void)
 /*
  * fs-load: seed a store fast.  --url --tokens FILE --count N --conns 4
  *          --per 5000 --nb 2 --prefix P
- * Same records as fs-ingest, pushed in requests of nb batches of per ops.
+ * Same records as fs-ingest, pushed in requests of nb batches of per ops
+ * (--url URL1,URL2,...: connection i on node i % n).
  */
 typedef struct {
 	int id, conns, per, nb;
@@ -1401,6 +1448,7 @@ static void *load_main(void *arg)
 	load_arg *la = arg;
 	hconn *c = xmalloc(sizeof(hconn));
 	hc_init(c);
+	c->to = &g_to[la->id % g_nto];
 	hresp r = {0};
 	arena *a = arena_new(1 << 20);
 	long chunk = (long)la->per * la->nb;
@@ -1453,7 +1501,7 @@ static void *load_main(void *arg)
 
 static int cmd_fs_load(void)
 {
-	parse_url(arg_req("--url"));
+	parse_urls(arg_req("--url"), 1);
 	int nsup;
 	char **sups = read_tokens(arg_req("--tokens"), "sup", &nsup);
 	int conns = (int)arg_i("--conns", 4);
@@ -1474,8 +1522,9 @@ static int cmd_fs_load(void)
 	for (int i = 0; i < conns; i++)
 		pthread_join(th[i], NULL);
 	double secs = now_s() - t0;
-	printf("{\"records\":%ld,\"seconds\":%.3f,\"records_per_s\":%.1f,\"errors\":%ld}\n",
-	       count, secs, (double)count / secs, (long)errors);
+	printf("{\"records\":%ld,\"seconds\":%.3f,\"records_per_s\":%.1f,\"errors\":%ld,"
+	       "\"servers\":%d}\n",
+	       count, secs, (double)count / secs, (long)errors, g_nto);
 	return errors ? 3 : 0;
 }
 
@@ -1859,7 +1908,7 @@ static int cmd_pd_ingest(void)
 		U.warm_n = 0;
 		usecs = runner_go(&U);
 	}
-	printf("{");
+	printf("{\"servers\":%d,", g_nto);
 	print_phase("ingest", &R, secs, total, nupd > 0);
 	if (nupd)
 		print_phase("update", &U, usecs, nupd, 0);

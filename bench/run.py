@@ -12,11 +12,15 @@ It starts fieldsyncd (plain HTTP on 127.0.0.1, durable LMDB store in a temp
 dir) and PouchDB Server 4.2.0 (bench/node_modules, LevelDB in a temp dir) on
 free loopback ports, drives both with build/bench/loadgen (one C client,
 the same task records for both), runs build/bench/lmdb_ceiling, and prints
-a table.  Within each run both systems are measured back to back and every
-ratio is taken within the run; a published ratio is the median of the
-per-run ratios (each run's and the worst are in the JSON too).  Other
-figures are the median of the runs, except errors: their sum over every
-run, and any error fails the run (exit status 1).  Standard library only.
+a table.  For ingest and pull it also starts a PostgreSQL 15 cluster
+(tests/pgcluster.py: fsync and synchronous_commit on, run as the user
+postgres) and measures fieldsyncd on it, one node and two nodes on one
+database (systems fieldsync_pg and fieldsync_pg2).  Within each run all
+systems are measured back to back and every ratio is taken within the
+run; a published ratio is the median of the per-run ratios (each run's and
+the worst are in the JSON too).  Other figures are the median of the runs,
+except errors: their sum over every run, and any error fails the run (exit
+status 1).  Standard library only.
 """
 
 import argparse
@@ -36,6 +40,9 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import pgcluster  # noqa: E402  (tests/pgcluster.py)
+
 BUILD = os.path.join(ROOT, "build")
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 CEILING = os.path.join(BUILD, "bench", "lmdb_ceiling")
@@ -47,10 +54,12 @@ SIZES = {
     # ingest: clients x batches x per; pull stores; burst: sites x shifts x staff
     "full": dict(clients=50, batches=20, per=100, updates=10000, upd_clients=10,
                  fs_big=1_000_000, fs_small=10_000,
+                 pg_big=1_000_000, pg_small=10_000,
                  burst_sites=20, burst_shifts=10, burst_staff=10, burst_secs=60,
                  runs=3, burst_runs=3),
     "quick": dict(clients=10, batches=10, per=100, updates=1000, upd_clients=10,
                   fs_big=100_000, fs_small=10_000,
+                  pg_big=100_000, pg_small=10_000,
                   burst_sites=2, burst_shifts=5, burst_staff=10, burst_secs=10,
                   runs=3, burst_runs=1),
 }
@@ -58,7 +67,9 @@ SIZES = {
 DURABILITY = ("PouchDB Server 4.2.0 (LevelDB through leveldown) does not fsync "
               "its writes: an acknowledged _bulk_docs can be lost in a power "
               "failure.  fieldsync acknowledges a batch only after the LMDB "
-              "transaction holding it is on disk (fdatasync).")
+              "transaction holding it is on disk (fdatasync); on PostgreSQL "
+              "only after COMMIT returned, with fsync and synchronous_commit "
+              "on.")
 
 
 def log(msg):
@@ -153,21 +164,37 @@ def serve_flags():
 
 
 class Fieldsync:
-    def __init__(self, tmp, name):
+    """One fieldsyncd.  store=None: LMDB in its own directory, initialised
+    here; store=URL: that PostgreSQL database, initialised here unless
+    `first` is given, the node already serving it (this one then shares
+    its photos directory, admin token and device tokens)."""
+
+    def __init__(self, tmp, name, store=None, first=None):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, exist_ok=True)
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        subprocess.run([FSD, "init", "--data", self.data], check=True,
-                       stdout=subprocess.DEVNULL)
-        self.admin = os.path.join(self.data, "admin.token")
-        self.tokens = os.path.join(self.dir, "tokens")
-        cmd = [FSD, "serve", "--data", self.data, "--listen",
-               "127.0.0.1:%d" % self.port, "--insecure-http"] + serve_flags()
+        where = ["--store", store] if store else []
+        if first:
+            self.admin, self.tokens = first.admin, first.tokens
+            where += ["--blobs", os.path.join(first.data, "blobs")]
+        else:
+            subprocess.run([FSD, "init"] + where + ["--data", self.data],
+                           check=True, stdout=subprocess.DEVNULL)
+            self.admin = os.path.join(self.data, "admin.token")
+            self.tokens = os.path.join(self.dir, "tokens")
+            where += ["--data", self.data]
+        cmd = [FSD, "serve"] + where + [
+            "--listen", "127.0.0.1:%d" % self.port,
+            "--insecure-http"] + serve_flags()
         self.proc = Proc("fieldsyncd", cmd, self.dir,
                          os.path.join(self.dir, "server.log"))
-        wait_http(self.url + "/healthz")
+        try:
+            wait_http(self.url + "/healthz")
+        except Exception:
+            self.proc.stop()
+            raise
 
     def setup(self, shifts, sups):
         return loadgen("fs-setup", "--url", self.url, "--admin", self.admin,
@@ -182,6 +209,67 @@ class Fieldsync:
 
     def stop(self):
         self.proc.stop()
+
+
+# ----------------------------------------------------------- PostgreSQL ----
+
+# What the figures depend on, printed with them.
+PG_SETTINGS = ("server_version", "fsync", "synchronous_commit",
+               "full_page_writes", "wal_sync_method", "shared_buffers",
+               "wal_buffers", "max_wal_size", "checkpoint_timeout",
+               "commit_delay", "max_connections")
+
+
+class Postgres:
+    """The cluster of tests/pgcluster.py (initdb, postgres run as the user
+    postgres on a free loopback port, fsync and synchronous_commit on), a
+    fresh database per fieldsync store."""
+
+    def __init__(self):
+        # its own temporary directory (pgcluster's), which the user
+        # postgres can reach; bench's temp dir is root's, mode 0700
+        self.c = pgcluster.Cluster()
+        try:
+            self.c.start()
+        except Exception:
+            self.c.remove()
+            raise
+        log("PostgreSQL cluster in %s on port %d" % (self.c.root, self.c.port))
+
+    def settings(self):
+        rows = self.c.psql("SELECT name, current_setting(name) FROM "
+                           "pg_settings WHERE name IN (%s)"
+                           % ", ".join("'%s'" % n for n in PG_SETTINGS))
+        got = dict(line.split("|", 1) for line in rows.splitlines() if line)
+        return {n: got.get(n) for n in PG_SETTINGS}
+
+    def nodes(self, tmp, name, n):
+        """n fieldsyncd nodes on a new database: the first initialises
+        it."""
+        url = self.c.new_database()
+        first = Fieldsync(tmp, name, store=url)
+        nodes = [first]
+        try:
+            for i in range(1, n):
+                nodes.append(Fieldsync(tmp, "%s-%d" % (name, i + 1),
+                                       store=url, first=first))
+        except Exception:
+            for f in nodes:
+                f.stop()
+            raise
+        return nodes, url
+
+    def drop(self, nodes, url):
+        """Stop the nodes and drop their database (its disk space back)."""
+        for f in nodes:
+            f.stop()
+        self.c.drop_database(url)
+
+    def stop(self, keep=False):
+        if keep:
+            self.c.stop()
+        else:
+            self.c.remove()
 
 
 # -------------------------------------------------------------- PouchDB ----
@@ -289,10 +377,32 @@ def ingest_phases(S, R, run, system, *command):
             R.add("%s.%s.%s" % (ph, system, m), r[ph][m], run)
 
 
-def w_ingest(S, tmp, R, pd):
+def pg_ingest(S, tmp, R, pg, run, prefix):
+    """fieldsync on PostgreSQL, ingest + update: one node, and two nodes on
+    one database (the clients handed round-robin to the two nodes' URLs
+    by one loadgen, so records/s is of the whole phase), each on a fresh
+    database; which goes first alternates from run to run."""
+    order = (("fieldsync_pg", 1), ("fieldsync_pg2", 2))
+    for system, n in order if run % 2 == 0 else reversed(order):
+        log("ingest run %d: fieldsync on PostgreSQL, %d node%s"
+            % (run + 1, n, "s" if n > 1 else ""))
+        nodes, url = pg.nodes(tmp, "fs-pg%d-ingest-%d" % (n, run), n)
+        try:
+            nodes[0].setup(S["clients"] * S["batches"] * S["per"] // 1000,
+                           S["clients"])
+            ingest_phases(S, R, run, system, "fs-ingest", "--url",
+                          ",".join(f.url for f in nodes), "--tokens",
+                          nodes[0].tokens, "--prefix", prefix)
+        finally:
+            pg.drop(nodes, url)
+
+
+def w_ingest(S, tmp, R, pd, pg):
     """Per run, back to back: fieldsync (ingest + update on a fresh store,
     bytes, then LMDB's ceiling for records of the size it stored), then
-    PouchDB (ingest + update into a fresh database, bytes)."""
+    PouchDB (ingest + update into a fresh database, bytes), then fieldsync
+    on PostgreSQL (pg_ingest; skipped when the cluster did not start,
+    which fails the run)."""
     for run in range(S["runs"]):
         prefix = "r%d" % run
         log("ingest run %d: fieldsync" % (run + 1))
@@ -343,22 +453,68 @@ def w_ingest(S, tmp, R, pd):
             R.add("bytes.pouchdb.full_changes_%s_bytes" % tag, f["wire_bytes"],
                   run)
             R.add("bytes.pouchdb.full_records", f["records"], run)
+        if pg:
+            pg_ingest(S, tmp, R, pg, run, prefix)
     return "ingest%d" % (S["runs"] - 1)
 
 
-def w_pull(S, tmp, R, pd, db):
+# Bounds the seeding of a PostgreSQL store (its time is reported).
+PG_SEED_TIMEOUT = 1800
+
+
+def pg_seed(S, tmp, R, pg, stores):
+    """Two PostgreSQL databases (pg_big and pg_small records) seeded
+    through one node with fs-load, each then served by two nodes: into
+    stores[key] = (nodes, url)."""
+    for size, key in ((S["pg_big"], "big"), (S["pg_small"], "small")):
+        log("seeding a PostgreSQL store of %d records (fs-load, one node)"
+            % size)
+        nodes, url = pg.nodes(tmp, "fs-pg-pull-%s" % key, 2)
+        stores[key] = (nodes, url)
+        nodes[0].setup(size // 1000, 4)
+        ld = loadgen("fs-load", "--url", nodes[0].url, "--tokens",
+                     nodes[0].tokens, "--count", size, "--conns", 4,
+                     "--per", 5000, "--nb", 2, "--prefix", "p",
+                     timeout=PG_SEED_TIMEOUT)
+        log("seeded %d records in %.0f s" % (size, ld["seconds"]))
+        R.add("seed.fieldsync_pg.%s_records_per_s" % key,
+              ld["records_per_s"])
+        R.add("seed.fieldsync_pg.%s_seconds" % key, ld["seconds"])
+        R.add("seed.fieldsync_pg.%s.errors" % key, ld["errors"])
+        R.add("scale.fieldsync_pg.%s_records" % key, size)
+
+
+def pg_pulls(R, stores, run):
+    """The cold shift pull from each PostgreSQL store, through the node
+    that seeded it (fieldsync_pg) and through the second node
+    (fieldsync_pg2), which goes first alternating from run to run (the
+    one after pulls a shift the database just read)."""
+    for key, (nodes, _) in sorted(stores.items()):
+        pair = (("fieldsync_pg", nodes[0]), ("fieldsync_pg2", nodes[1]))
+        for system, f in pair if run % 2 == 0 else reversed(pair):
+            p = loadgen("fs-pull", "--url", f.url, "--token",
+                        f.token("cl", run), "--limit", 1000,
+                        "--expect", 1000)
+            R.add("scale.%s.%s_ms" % (system, key), p["ms"], run)
+            if key == "big":
+                R.add("shift_pull.%s.ms" % system, p["ms"], run)
+
+
+def w_pull(S, tmp, R, pd, db, pg):
     """shift_pull, scale and one-shift bytes.  fieldsync: two seeded stores
-    (big and small), both serving; PouchDB: database db (the last ingest's)
-    with an index on shift.  Per run, back to back: fieldsync's cold pull
-    of a shift from the big store and from the small one, then PouchDB's
-    _changes?filter=_selector and _find for a shift of the same size."""
+    (big and small), both serving, and two on PostgreSQL (pg_seed);
+    PouchDB: database db (the last ingest's) with an index on shift.  Per
+    run, back to back: fieldsync's cold pull of a shift from the big store
+    and from the small one, the same on PostgreSQL (pg_pulls), then
+    PouchDB's _changes?filter=_selector and _find for a shift of the same
+    size."""
     if db is None:
         db = "pullsrc"
         log("shift_pull: pouchdb data set (ingest was not run)")
         loadgen("pd-ingest", "--url", pd.url, "--db", db,
                 "--clients", S["clients"], "--batches", S["batches"],
                 "--per", S["per"], "--updates", 0, "--prefix", "r0")
-    stores = {}
+    stores, pg_stores = {}, {}
     try:
         for size, key in ((S["fs_big"], "big"), (S["fs_small"], "small")):
             log("seeding a fieldsync store of %d records" % size)
@@ -371,6 +527,8 @@ def w_pull(S, tmp, R, pd, db):
                   ld["records_per_s"])
             R.add("seed.fieldsync.%s.errors" % key, ld["errors"])
             R.add("scale.fieldsync.%s_records" % key, size)
+        if pg:
+            pg_seed(S, tmp, R, pg, pg_stores)
         log("shift_pull: pouchdb index on shift (build)")
         i = loadgen("pd-index", "--url", pd.url, "--db", db, "--warm",
                     "sh-00009")
@@ -388,6 +546,7 @@ def w_pull(S, tmp, R, pd, db):
                                 fs.token("cl", run), "--limit", 1000,
                                 "--expect", 1000, "--wire", "v2")
                     R.add("shift_pull.fieldsync.v2_ms", p["ms"], run)
+            pg_pulls(R, pg_stores, run)
             shift = "sh-%05d" % (run + 1)
             c = loadgen("pd-changes", "--url", pd.url, "--db", db,
                         "--shift", shift, "--expect", 1000)
@@ -409,6 +568,8 @@ def w_pull(S, tmp, R, pd, db):
     finally:
         for fs in stores.values():
             fs.stop()
+        for nodes, url in pg_stores.values():
+            pg.drop(nodes, url)
 
 
 BURST_FIGURES = ("p50_ms", "p99_ms", "max_ms", "errors", "error_requests",
@@ -515,11 +676,34 @@ def ratios(m):
     r["ratio.burst"] = div("burst.pouchdb.p99_ms", "burst.fieldsync.p99_ms")
     r["ratio.limit"] = div("ingest.fieldsync.records_per_s",
                            "limit.lmdb.records_per_s")
+    # fieldsync on PostgreSQL: one node (fieldsync_pg), two (fieldsync_pg2)
+    r["ratio.pg_ingest"] = div("ingest.fieldsync_pg.records_per_s",
+                               "ingest.pouchdb.records_per_s")
+    r["ratio.pg2_ingest"] = div("ingest.fieldsync_pg2.records_per_s",
+                                "ingest.pouchdb.records_per_s")
+    r["ratio.pg_ingest_p99"] = div("ingest.pouchdb.p99_ms",
+                                   "ingest.fieldsync_pg.p99_ms")
+    r["ratio.pg_update"] = div("update.fieldsync_pg.records_per_s",
+                               "update.pouchdb.records_per_s")
+    r["ratio.pg_shift_pull"] = div("shift_pull.pouchdb.changes_ms",
+                                   "shift_pull.fieldsync_pg.ms")
+    r["ratio.pg_shift_pull_find"] = div("shift_pull.pouchdb.find_ms",
+                                        "shift_pull.fieldsync_pg.ms")
+    r["ratio.pg_scale"] = div("scale.fieldsync_pg.big_ms",
+                              "scale.fieldsync_pg.small_ms")
+    r["ratio.pg2_scale"] = div("scale.fieldsync_pg2.big_ms",
+                               "scale.fieldsync_pg2.small_ms")
+    r["pg.two_vs_one"] = div("ingest.fieldsync_pg2.records_per_s",
+                             "ingest.fieldsync_pg.records_per_s")
+    r["pg.two_vs_one_update"] = div("update.fieldsync_pg2.records_per_s",
+                                    "update.fieldsync_pg.records_per_s")
+    r["pg.vs_lmdb_ingest"] = div("ingest.fieldsync_pg.records_per_s",
+                                 "ingest.fieldsync.records_per_s")
     return {k: v for k, v in r.items() if v is not None}
 
 
 # Ratios where smaller is better (the others: larger is better).
-LOWER_IS_BETTER = {"ratio.scale"}
+LOWER_IS_BETTER = {"ratio.scale", "ratio.pg_scale", "ratio.pg2_scale"}
 
 TARGETS = [
     # (ratio or metric, test, text)
@@ -540,6 +724,12 @@ TARGETS = [
      "0 (every error of every run, both systems)"),
     ("burst.fieldsync.rss_anon_peak_kb", lambda v: v < 64 * 1024, "< 65536 kB"),
     ("ratio.limit", lambda v: v >= 0.25, ">= 0.25 (of LMDB's one-txn rate)"),
+    ("ratio.pg_ingest", lambda v: v >= 3,
+     ">= 3 (records/s, PostgreSQL one node vs PouchDB)"),
+    ("ratio.pg_scale", lambda v: v <= 1.3,
+     "<= 1.3 (PostgreSQL, big vs small store; sizes in scale.fieldsync_pg.*_records)"),
+    ("ratio.pg2_scale", lambda v: v <= 1.3,
+     "<= 1.3 (the same through the second node)"),
 ]
 
 
@@ -553,6 +743,56 @@ def fmt(v):
             return "%.1f" % v
         return "%.2f" % v
     return "{:,}".format(v)
+
+
+PG_ROWS = [
+    # (workload, metric, key of fieldsync_pg, fieldsync_pg2, LMDB, PouchDB)
+    ("ingest", "records/s", "ingest.%s.records_per_s", "ingest.fieldsync.records_per_s", "ingest.pouchdb.records_per_s"),
+    ("ingest", "batch p50 ms", "ingest.%s.p50_ms", "ingest.fieldsync.p50_ms", "ingest.pouchdb.p50_ms"),
+    ("ingest", "batch p99 ms", "ingest.%s.p99_ms", "ingest.fieldsync.p99_ms", "ingest.pouchdb.p99_ms"),
+    ("update", "records/s", "update.%s.records_per_s", "update.fieldsync.records_per_s", "update.pouchdb.records_per_s"),
+    ("update", "batch p99 ms", "update.%s.p99_ms", "update.fieldsync.p99_ms", "update.pouchdb.p99_ms"),
+    ("shift_pull", "ms, big store (pd: _changes _selector)", "shift_pull.%s.ms", "shift_pull.fieldsync.ms", "shift_pull.pouchdb.changes_ms"),
+    ("scale", "pull ms, small store", "scale.%s.small_ms", "scale.fieldsync.small_ms", None),
+    ("scale", "pull ms, big store", "scale.%s.big_ms", "scale.fieldsync.big_ms", None),
+]
+
+# Reported with the PostgreSQL figures, no target.
+PG_REPORTED = ["pg.two_vs_one", "pg.two_vs_one_update", "pg.vs_lmdb_ingest",
+               "ratio.pg2_ingest", "ratio.pg_ingest_p99", "ratio.pg_update",
+               "ratio.pg_shift_pull", "ratio.pg_shift_pull_find"]
+
+
+def pg_table(m, worst, settings):
+    """fieldsync on PostgreSQL (one node, two nodes) beside LMDB and
+    PouchDB, the seeding of its stores and its cluster's settings."""
+    out = ["| workload | metric | PostgreSQL, 1 node | PostgreSQL, 2 nodes "
+           "| LMDB | PouchDB Server |", "|---|---|---:|---:|---:|---:|"]
+    for w, metric, pgk, lk, pdk in PG_ROWS:
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            w, metric, fmt(m.get(pgk % "fieldsync_pg")),
+            fmt(m.get(pgk % "fieldsync_pg2")), fmt(m.get(lk)),
+            fmt(m.get(pdk)) if pdk else ""))
+    for key in ("big", "small"):
+        out.append("| seed | %s store: records, records/s, s | %s, %s, %s "
+                   "| (same store) | %s, %s | |" % (
+                       key, fmt(m.get("scale.fieldsync_pg.%s_records" % key)),
+                       fmt(m.get("seed.fieldsync_pg.%s_records_per_s" % key)),
+                       fmt(m.get("seed.fieldsync_pg.%s_seconds" % key)),
+                       fmt(m.get("scale.fieldsync.%s_records" % key)),
+                       fmt(m.get("seed.fieldsync.%s_records_per_s" % key))))
+    out.append("")
+    out.append("| reported (no target) | measured | worst run |")
+    out.append("|---|---:|---:|")
+    for key in PG_REPORTED:
+        out.append("| %s | %s | %s |" % (key, fmt(m.get(key)),
+                                         fmt(worst.get(key))))
+    if settings:
+        out.append("")
+        out.append("PostgreSQL (tests/pgcluster.py, one cluster for the run, "
+                   "a fresh database per store): " + ", ".join(
+                       "%s=%s" % kv for kv in settings.items()))
+    return "\n".join(out)
 
 
 def table(m, worst=None):
@@ -681,18 +921,27 @@ def main():
             failed[name] = str(e)[-2000:]
             return None
 
-    pd = None
+    pd = pg = None
+    pg_settings = None
     try:
         if not only or only & {"ingest", "pull"}:
+            try:
+                pg = Postgres()
+                pg_settings = pg.settings()
+            except Exception as e:  # noqa: BLE001 - fails the run, said why
+                log("PostgreSQL FAILED to start: %s" % e)
+                failed["postgresql"] = str(e)[-2000:]
             pd = Pouch(tmp)
-            db = step("ingest", w_ingest, S, tmp, R, pd)
-            step("pull", w_pull, S, tmp, R, pd, db)
+            db = step("ingest", w_ingest, S, tmp, R, pd, pg)
+            step("pull", w_pull, S, tmp, R, pd, db, pg)
             pd.stop()
             pd = None
         step("burst", w_burst, S, tmp, R, a.fault)
     finally:
         if pd:
             pd.stop()
+        if pg:
+            pg.stop(keep=a.keep)
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     m, per_run, worst = summarize(R)
@@ -713,6 +962,7 @@ def main():
         "method": "per-run ratios: both systems back to back in each run; "
                   "ratio.* is the median of the per-run ratios; errors are "
                   "summed over the runs",
+        "postgresql": pg_settings,
         "runs": R.runs,
         "ratio_runs": per_run,
         "ratio_worst": worst,
@@ -735,6 +985,9 @@ def main():
     print("Measured commit %s%s." % (measured["commit"], " with uncommitted "
                                      "changes" if measured["dirty"] else ""))
     print(table(m, worst))
+    if pg_settings:
+        print()
+        print(pg_table(m, worst, pg_settings))
     if a.quick:
         print("\n(quick sizes: the ratios above do not stand for issue 6's "
               "targets, which are set on the full sizes)")
