@@ -176,7 +176,8 @@ struct pg_store {
 	pthread_cond_t cv;
 	PGconn *idle[POOL_MAX];
 	unsigned nidle, nopen;
-	uint64_t down_until; /* ms: PostgreSQL unreachable, fail fast */
+	int down;            /* the last connect failed: PostgreSQL unreachable */
+	int probing;         /* while down, one connect in flight; others fail fast */
 	_Atomic(struct store_idbuf *) id;
 	struct store_idbuf *ids;
 	_Atomic uint64_t commits;
@@ -233,14 +234,6 @@ struct pg_txn {
 };
 
 /* ---- small helpers --------------------------------------------------------- */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Memory that lives until the transaction ends. */
 static void *tmem(pg_txn *t, size_t n)
@@ -629,6 +622,7 @@ static int pool_get(pg_store *s, PGconn **out, int *fresh)
 {
 	struct timespec until;
 	PGconn *c;
+	int probe;
 
 	*out = NULL;
 	*fresh = 0;
@@ -645,23 +639,29 @@ static int pool_get(pg_store *s, PGconn **out, int *fresh)
 		pthread_mutex_unlock(&s->mu);
 		return FS_OK;
 	}
-	/* after a failed connect, fail fast for a second rather than make
-	 * every request wait out connect_timeout */
-	if (now_ms() < s->down_until) {
+	/* after a failed connect, one request at a time tries again (the
+	 * first after PostgreSQL returns gets through at once); the others
+	 * fail fast rather than each wait out connect_timeout */
+	if (s->down && s->probing) {
 		pthread_mutex_unlock(&s->mu);
 		return FS_E_UNAVAILABLE;
 	}
+	probe = s->down;
+	s->probing |= probe;
 	s->nopen++;
 	pthread_mutex_unlock(&s->mu);
 	c = pg_connect(s, 1, NULL, 0);
+	pthread_mutex_lock(&s->mu);
+	if (probe)
+		s->probing = 0;
+	s->down = c == NULL;
 	if (!c) {
-		pthread_mutex_lock(&s->mu);
 		s->nopen--;
-		s->down_until = now_ms() + 1000;
 		pthread_cond_signal(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 		return FS_E_UNAVAILABLE;
 	}
+	pthread_mutex_unlock(&s->mu);
 	*out = c;
 	*fresh = 1;
 	return FS_OK;
