@@ -6,8 +6,10 @@
  *   "wh/q/" be64(due) alert \0 hook  -> "" : a delivery due then
  *   "wh/s/" alert \0 hook            -> the delivery's state (st_* below)
  * The hook writes a new (alert, webhook) pair's state and queue entry in
- * the alert's own transaction; from then on only the delivery thread
- * changes them, so a delivery is never queued twice.
+ * the alert's own transaction; from then on only the delivery threads
+ * change them, so a delivery is never queued twice, and a delivery thread
+ * claims an entry before it posts (claim_txn), so with several nodes on
+ * one store a delivery is posted by one of them.
  */
 #include "server/svc/webhook.h"
 
@@ -37,6 +39,7 @@
 #define TAKE_MAX 16
 #define ERR_MAX 160
 #define REPLY_MAX 4096
+#define LEASE_SLACK_MS 30000 /* a claimed delivery's lease past the POST's timeout */
 
 enum { DS_PENDING, DS_DELIVERED, DS_FAILED, DS_REFUSED, DS_DROPPED };
 static const char *const ds_names[] = {"pending", "delivered", "failed",
@@ -614,9 +617,46 @@ static uint64_t backoff(const webhook_cfg *cfg, uint32_t attempts)
 	return d < HOUR_MS ? d : HOUR_MS > cfg->backoff_ms ? HOUR_MS : cfg->backoff_ms;
 }
 
+/* Claiming a delivery: its queue entry, still there, moves to now + the
+ * lease in one write transaction.  On PostgreSQL every write transaction
+ * locks the counter row first, so of several nodes that read the same due
+ * entry one moves it and the others find it gone and skip it: a delivery
+ * is posted by one node.  A node that dies mid-post leaves the entry due
+ * when the lease ends, and another node posts it again (at least once;
+ * the receiver dedups by X-Fieldsync-Delivery). */
+typedef struct {
+	job *j;
+	arena *a;
+	uint64_t until;
+} claim_ctx;
+
+static int claim_txn(void *ctx, store_txn *t)
+{
+	claim_ctx *c = ctx;
+	job *j = c->j;
+	char k[KEY_MAX];
+	sv v;
+	int rc = store_get(t, ST_AUX, sv_of(j->qkey, j->qn), &v);
+	if (rc)
+		return rc; /* FS_E_NOT_FOUND: another node took it */
+	size_t kn = queue_key(k, sizeof(k), c->until, j->alert, j->hook);
+	char *nk = kn ? arena_dup(c->a, k, kn) : NULL;
+	if (!nk)
+		return FS_E_UNAVAILABLE;
+	if ((rc = store_del(t, ST_AUX, sv_of(j->qkey, j->qn))) ||
+	    (rc = store_put(t, ST_AUX, sv_of(nk, kn), sv_of("", 0))))
+		return rc;
+	j->qkey = nk;
+	j->qn = kn;
+	return FS_OK;
+}
+
 static void deliver(webhook *w, job *j, arena *a)
 {
 	uint64_t now = engine_now(w->e);
+	claim_ctx c = {j, a, now + w->cfg.timeout_ms + LEASE_SLACK_MS};
+	if (engine_write(w->e, claim_txn, &c) != FS_OK)
+		return; /* taken by another node, or the store is down: next pass */
 	/* the kinds were matched when it was queued */
 	char *url = j->have_alert && j->have_hook && usable(a, &j->wh)
 	                    ? rec_str(a, &j->wh, "url")

@@ -9,10 +9,12 @@ The store is a database on the test process's throwaway PostgreSQL cluster
 these tests are about PostgreSQL, so they run, the same, in both passes of
 the suite.  Loops are bounded in time; the file takes about 3 minutes."""
 
+import json
 import os
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 import harness as H
@@ -311,6 +313,71 @@ def test_live_poke_across_nodes(ctx):
 
 
 test_live_poke_across_nodes.timeout = 60
+
+
+# ------------------------------------------------ webhooks, two nodes ---
+
+RECEIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "..", "deploy", "webhook-receiver.py")
+WH_SECRET = "two-nodes-one-post"
+
+
+def test_webhook_posted_once_by_two_nodes(ctx):
+    """Both nodes run the delivery thread over the one store: each of 8
+    entrapment alerts (raised through either node) is posted once, never
+    by both (server/svc/webhook.c's claim_txn)."""
+    fast = ("--webhook-allow-private", "--webhook-backoff-ms", "200",
+            "--alert-poll-ms", "200")
+    p = Pair(ctx, extra=fast).start()
+    port = D.free_port()
+    log = os.path.join(ctx.tmpdir, "receiver.log")
+    rx = subprocess.Popen(
+        [sys.executable, RECEIVER, "--port", str(port), "--secret",
+         WH_SECRET, "--log", log], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        rx.stderr.readline()  # "listening on ..."
+        a, b = p.nodes
+        H.setup_site(a, SITE, staff=[("g1", "guard"), ("g2", "guard")])
+        H.admin_push(a, [H.op("webhook", "wh1", {
+            "site": SITE, "url": "http://127.0.0.1:%d/hook" % port,
+            "secret": WH_SECRET, "format": "json"})])
+        devs = [H.device_for(a, SITE, "g1", "guard"),
+                H.device_for(b, SITE, "g2", "guard")]
+        n = 8
+        for i in range(n):
+            node, dev = (a, devs[0]) if i % 2 == 0 else (b, devs[1])
+            r = H.sync(node, dev.token, push=[H.batch([H.op(
+                "order", "lift-%d" % i, {
+                    "site": SITE, "category": "elevator_entrapment",
+                    "title": "people in lift %d" % i, "reporter": dev.staff,
+                    "status": "reported", "reported_at": H.now_ms()})])])
+            assert H.check(r)["acks"][0].get("applied") == 1, r
+
+        def entries():
+            if not os.path.exists(log):
+                return []
+            with open(log) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        end = time.monotonic() + 20
+        while len(entries()) < n and time.monotonic() < end:
+            time.sleep(0.1)
+        time.sleep(3)  # long enough for a second POST of any of them
+        got = entries()
+        keys = [e["key"] for e in got]
+        assert len(set(keys)) == n, "%d distinct deliveries, want %d: %r" % (
+            len(set(keys)), n, got)
+        assert len(keys) == n, "posted more than once: %r" % sorted(
+            k for k in keys if keys.count(k) > 1)
+        assert all(e["valid"] and not e["dup"] for e in got), got
+    finally:
+        rx.kill()
+        rx.wait()
+        rx.stderr.close()
+        p.close()
+
+
+test_webhook_posted_once_by_two_nodes.timeout = 90
 
 
 # ----------------------------------------------- TLS on both hops, units ---
