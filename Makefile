@@ -345,6 +345,7 @@ layers:
 test: all js pg-deps haproxy-deps
 	@$(PY) tests/layers.py
 	@$(PY) tests/run_all.py --server $(B)/fieldsyncd --shim $(SHIM) \
+	  --part pg-unit plain "$(MAKE) --no-print-directory test-pg-unit" \
 	  --part pg plain "$(MAKE) --no-print-directory test-pg-part" \
 	  --part js node "$(MAKE) --no-print-directory test-js-run" \
 	  --part web node "$(MAKE) --no-print-directory test-web-run" $(UNIT_BIN)
@@ -367,10 +368,19 @@ PG_RUN  := FS_TEST_STORE=pg $(PY) tests/integration/run.py \
 pg-deps:
 	@$(MAKE) --no-print-directory deps \
 	  DEB_NEEDS="/usr/lib/postgresql/15/bin/initdb:postgresql-15"
-test-pg: all pg-deps haproxy-deps
+test-pg: all pg-deps haproxy-deps test-pg-unit
 	@$(PG_RUN)
 test-pg-part:
 	@$(PG_RUN) $(PG_PART)
+# The store's unit tests on PostgreSQL (test_store's every case; test_nodes,
+# two engines on one database), on a throwaway cluster of their own.
+PG_UNIT := $(B)/tests/test_store $(B)/tests/test_nodes
+.PHONY: test-pg-unit
+test-pg-unit:
+	@d=$$(mktemp -d /tmp/fieldsync-pgunit-XXXXXX) && chmod 755 $$d && \
+	  trap '$(PY) tests/pgcluster.py stop '"$$d"'/c >/dev/null; rm -rf '"$$d" EXIT && \
+	  url=$$($(PY) tests/pgcluster.py start $$d/c) && \
+	  FS_TEST_PG_URL=$$url $(PY) tests/run_unit.py $(PG_UNIT)
 
 # ---- more than one machine -------------------------------------------------
 #   make test-ha   etcd + two Patroni-managed PostgreSQL 15 (a synchronous
