@@ -7,6 +7,7 @@
  * device's sync report.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/be64.h"
@@ -304,6 +305,55 @@ void unavailable_ack(job *j, uint32_t bi)
 	wb_cstr(ack, "UNAVAILABLE");
 }
 
+/* Tell the store which records the group's ops will read (PostgreSQL
+ * loads them in one query instead of one a op; LMDB ignores it).  Only a
+ * hint: ops it cannot name are left for apply_op() to judge. */
+static int prefetch_ops(store_txn *t, job *list, job *only, uint32_t only_bi)
+{
+	size_t n = 0, cap = 0;
+	const char **c = NULL, **id = NULL;
+	int rc = FS_OK;
+	for (job *j = only ? only : list; j && !rc; j = only ? NULL : j->next) {
+		uint32_t nb = j->batches ? j->batches->a.n : 0;
+		for (uint32_t bi = 0; bi < nb && !rc; bi++) {
+			const wval *ops = wv_get(&j->batches->a.v[bi], "ops");
+			if ((only && bi != only_bi) || !ops || ops->t != WV_ARR)
+				continue;
+			for (uint32_t i = 0; i < ops->a.n; i++) {
+				const wval *cv = wv_get(&ops->a.v[i], "c"),
+				           *iv = wv_get(&ops->a.v[i], "id");
+				const scollection *col;
+				if (!cv || !iv || cv->t != WV_STR || iv->t != WV_STR ||
+				    !(col = schema_collection(cv->s.p, cv->s.n)))
+					continue;
+				if (n == cap) {
+					cap = cap ? cap * 2 : 256;
+					const char **nc = realloc(c, cap * sizeof(*c)),
+					           **ni = nc ? realloc(id, cap * sizeof(*id)) : NULL;
+					if (nc)
+						c = nc;
+					if (!ni) {
+						rc = FS_E_UNAVAILABLE;
+						break;
+					}
+					id = ni;
+				}
+				c[n] = col->name;
+				if (!(id[n] = wv_strdup(j->a, iv))) {
+					rc = FS_E_UNAVAILABLE;
+					break;
+				}
+				n++;
+			}
+		}
+	}
+	if (!rc && n)
+		rc = store_prefetch(t, c, id, (unsigned)n);
+	free(c);
+	free(id);
+	return rc;
+}
+
 int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
                    namelist *changed)
 {
@@ -311,6 +361,10 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 	int rc = store_begin(e->st, 1, &t);
 	if (rc)
 		return rc;
+	if ((rc = prefetch_ops(t, list, only, only_bi))) {
+		store_abort(t);
+		return rc;
+	}
 	unsigned mark = changed->n;
 	/* after the store's write lock: no node commits between this and
 	 * the commit, so no stamp made here falls below a committed one */

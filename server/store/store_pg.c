@@ -409,7 +409,6 @@ static int res_ok(const PGresult *r)
 /* A failure in t: from now on every call returns FS_E_UNAVAILABLE. */
 static int fail(pg_txn *t)
 {
-	if (getenv("PGDEBUG")) fprintf(stderr, "PGFAIL: %s\n", PQerrorMessage(t->c));
 	if (!t->dead)
 		t->dead = FS_E_UNAVAILABLE;
 	return t->dead;
