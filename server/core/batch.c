@@ -305,19 +305,39 @@ void unavailable_ack(job *j, uint32_t bi)
 	wb_cstr(ack, "UNAVAILABLE");
 }
 
-/* Tell the store which records the group's ops will read (PostgreSQL
- * loads them in one query instead of one a op; LMDB ignores it).  Only a
- * hint: ops it cannot name are left for apply_op() to judge. */
+/* Tell the store which records the group's ops will read, and which
+ * batch acks its dedup will look up (PostgreSQL loads each set in one
+ * query instead of one an op or a batch; LMDB ignores it).  Only a hint:
+ * ops it cannot name are left for apply_op() to judge. */
 static int prefetch_ops(store_txn *t, job *list, job *only, uint32_t only_bi)
 {
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, nk = 0, kcap = 0;
 	const char **c = NULL, **id = NULL;
+	sv *acks = NULL;
 	int rc = FS_OK;
 	for (job *j = only ? only : list; j && !rc; j = only ? NULL : j->next) {
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
 		for (uint32_t bi = 0; bi < nb && !rc; bi++) {
-			const wval *ops = wv_get(&j->batches->a.v[bi], "ops");
-			if ((only && bi != only_bi) || !ops || ops->t != WV_ARR)
+			const wval *b = &j->batches->a.v[bi];
+			const wval *ops = wv_get(b, "ops"), *bid = wv_get(b, "batch");
+			if (only && bi != only_bi)
+				continue;
+			if (bid && bid->t == WV_BIN && bid->s.n == 16) {
+				uint8_t *k = arena_alloc(j->a, FS_ID_MAX + 20);
+				sv *na = nk < kcap ? acks
+				         : realloc(acks, (kcap = kcap ? kcap * 2 : 64) *
+				                             sizeof(*acks));
+				if (!k || !na) {
+					rc = FS_E_UNAVAILABLE;
+					break;
+				}
+				acks = na;
+				size_t kn = key_ack(k, FS_ID_MAX + 20, j->p->device,
+				                    (const uint8_t *)bid->s.p);
+				if (kn)
+					acks[nk++] = sv_of(k, kn);
+			}
+			if (!ops || ops->t != WV_ARR)
 				continue;
 			for (uint32_t i = 0; i < ops->a.n; i++) {
 				const wval *cv = wv_get(&ops->a.v[i], "c"),
@@ -347,8 +367,11 @@ static int prefetch_ops(store_txn *t, job *list, job *only, uint32_t only_bi)
 			}
 		}
 	}
+	if (!rc && nk)
+		rc = store_prefetch_keys(t, ST_ACKS, acks, (unsigned)nk);
 	if (!rc && n)
 		rc = store_prefetch(t, c, id, (unsigned)n);
+	free(acks);
 	free(c);
 	free(id);
 	return rc;

@@ -204,6 +204,12 @@ int store_prefetch(store_txn *t, const char *const *c, const char *const *id,
 	return t->ops->prefetch(t, c, id, n);
 }
 
+int store_prefetch_keys(store_txn *t, enum store_table tb, const sv *keys,
+                        unsigned n)
+{
+	return t->ops->prefetch_keys(t, tb, keys, n);
+}
+
 /* ---- store_copy ----------------------------------------------------------- */
 
 static int copy_rec(void *ctx, const char *c, const char *id,

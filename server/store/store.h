@@ -254,6 +254,13 @@ int store_watch(store *s, void (*fn)(void *ctx, char **buckets, unsigned n),
 int store_prefetch(store_txn *t, const char *const *c, const char *const *id,
                    unsigned n);
 
+/* The same hint for table entries: keys[0..n) of table tb will be read
+ * with store_get() (a group's batch acks, looked up for dedup).
+ * PostgreSQL loads them in one query; LMDB does nothing.  FS_OK or the
+ * txn's error. */
+int store_prefetch_keys(store_txn *t, enum store_table tb, const sv *keys,
+                        unsigned n);
+
 /* Copy a whole store: records with their bucket and seq, gone entries,
  * bucket heads and floors, the seq counter, the clock and every table
  * (the store id too) from `from` (any txn) into `to`, a write txn of an

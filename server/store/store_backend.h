@@ -58,6 +58,8 @@ struct store_ops {
 	                                  unsigned n), void *ctx);
 	int (*prefetch)(store_txn *t, const char *const *c,
 	                const char *const *id, unsigned n);
+	int (*prefetch_keys)(store_txn *t, enum store_table tb,
+	                     const sv *keys, unsigned n);
 
 	/* Raw entries, for store_copy (write txn of an empty store; no
 	 * head/floor or counter side effects: those are set explicitly). */

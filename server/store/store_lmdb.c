@@ -1534,6 +1534,12 @@ static int lm_prefetch(store_txn *tx, const char *const *c,
 	return ((lm_txn *)tx)->dead;
 }
 
+static int lm_prefetch_keys(store_txn *tx, enum store_table tb,
+                            const sv *keys, unsigned n)
+{
+	return ((lm_txn *)tx)->dead;
+}
+
 /* ---- raw entries (store_copy) --------------------------------------------- */
 
 static int lm_raw_rec(store_txn *tx, const char *c, const char *id,
@@ -1728,6 +1734,7 @@ static const struct store_ops lm_ops = {
 	.clock_note = lm_clock_note,
 	.watch = lm_watch,
 	.prefetch = lm_prefetch,
+	.prefetch_keys = lm_prefetch_keys,
 	.raw_rec = lm_raw_rec,
 	.raw_gone = lm_raw_gone,
 	.raw_binfo = lm_raw_binfo,

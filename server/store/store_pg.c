@@ -71,7 +71,7 @@ enum {
 	Q_GONE_SET, Q_GONE_DEL, Q_GONE_PURGE,
 	Q_BINFO_GET, Q_BINFO_RAISE,
 	Q_BSCAN, Q_RSCAN_ALL, Q_RSCAN_C,
-	Q_KV_GET, Q_KV_PUT, Q_KV_DEL, Q_KV_SCAN, Q_KV_SCAN_TO,
+	Q_KV_GET, Q_KV_PREFETCH, Q_KV_PUT, Q_KV_DEL, Q_KV_SCAN, Q_KV_SCAN_TO,
 	Q_NOTIFY,
 	Q_RAW_REC, Q_RAW_GONE, Q_RAW_BINFO,
 	Q_GSCAN, Q_BISCAN,
@@ -131,6 +131,9 @@ static const struct {
 		"SELECT c, id, bucket, seq, val FROM fs_records "
 		"WHERE c = $1 AND id > $2 ORDER BY id LIMIT $3"},
 	[Q_KV_GET] = {"kv_get", "SELECT v FROM fs_kv WHERE tb = $1 AND k = $2"},
+	/* $2: a text array of hex bytea keys */
+	[Q_KV_PREFETCH] = {"kv_prefetch",
+		"SELECT k, v FROM fs_kv WHERE tb = $1 AND k = ANY($2::bytea[])"},
 	[Q_KV_PUT] = {"kv_put",
 		"INSERT INTO fs_kv (tb, k, v) VALUES ($1, $2, $3) "
 		"ON CONFLICT (tb, k) DO UPDATE SET v = EXCLUDED.v"},
@@ -2002,21 +2005,26 @@ static int pg_watch(store *st, void (*fn)(void *ctx, char **buckets,
 /* ---- prefetch ----------------------------------------------------------------------- */
 
 /* Appends "\\x<hex>" as an array element (text format). */
-static char *arr_add(char *p, const char *s, int first)
+static char *arr_addn(char *p, const void *s, size_t n, int first)
 {
 	static const char hx[] = "0123456789abcdef";
-	const unsigned char *q;
+	const unsigned char *q = s;
 
 	if (!first)
 		*p++ = ',';
 	memcpy(p, "\"\\\\x", 4);
 	p += 4;
-	for (q = (const unsigned char *)s; *q; q++) {
+	for (; n; n--, q++) {
 		*p++ = hx[*q >> 4];
 		*p++ = hx[*q & 15];
 	}
 	*p++ = '"';
 	return p;
+}
+
+static char *arr_add(char *p, const char *s, int first)
+{
+	return arr_addn(p, s, strlen(s), first);
 }
 
 static int pg_prefetch(store_txn *tx, const char *const *c,
@@ -2081,6 +2089,60 @@ static int pg_prefetch(store_txn *tx, const char *const *c,
 }
 
 /* ---- raw entries (store_copy) and test hooks ------------------------------------------- */
+
+static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
+                            const sv *keys, unsigned n)
+{
+	pg_txn *t = (pg_txn *)tx;
+	unsigned char k[KEY_MAX + 1];
+	char *arr, *ap;
+	size_t need = 3;
+	unsigned i, want = 0;
+	PGresult *r;
+	cent *e;
+	qp p;
+	int row;
+
+	if (!t->write || t->dead || !n)
+		return t->dead;
+	for (i = 0; i < n; i++)
+		if (table_ok(tb, keys[i]) == FS_OK)
+			need += 2 * keys[i].n + 8;
+	if (!(arr = tmem(t, need)))
+		return fail(t);
+	ap = arr;
+	*ap++ = '{';
+	for (i = 0; i < n; i++) {
+		if (table_ok(tb, keys[i]) != FS_OK)
+			continue;
+		if (!(e = cache_get(t, 't', k, kv_ckey(k, tb, keys[i]))))
+			return fail(t);
+		if (e->known)
+			continue;
+		ap = arr_addn(ap, keys[i].p, keys[i].n, !want);
+		/* not there unless the query finds it */
+		e->known = 1;
+		e->present = 0;
+		want++;
+	}
+	if (!want)
+		return FS_OK;
+	*ap++ = '}';
+	*ap = 0;
+	p.n = 0;
+	p_i16(&p, tb);
+	p_bytes(&p, arr, (size_t)(ap - arr));
+	p.f[1] = 0; /* text: an array literal */
+	if (!(r = q_read(t, Q_KV_PREFETCH, &p)))
+		return t->dead;
+	for (row = 0; row < PQntuples(r); row++) {
+		if (!(e = cache_get(t, 't', k, kv_ckey(k, tb, r_sv(r, row, 0)))))
+			return fail(t);
+		e->present = 1;
+		e->v = r_sv(r, row, 1);
+	}
+	return FS_OK;
+}
 
 static int pg_raw_rec(store_txn *tx, const char *c, const char *id,
                       const char *bucket, uint64_t seq, sv val)
@@ -2299,6 +2361,7 @@ static const struct store_ops pg_ops = {
 	.clock_note = pg_clock_note,
 	.watch = pg_watch,
 	.prefetch = pg_prefetch,
+	.prefetch_keys = pg_prefetch_keys,
 	.raw_rec = pg_raw_rec,
 	.raw_gone = pg_raw_gone,
 	.raw_binfo = pg_raw_binfo,
