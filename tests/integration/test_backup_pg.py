@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -155,3 +156,41 @@ def test_lmdb_to_postgresql_and_back(ctx):
     _same(lrecs, recs, "LMDB after the way back, against the first store")
     r = req(lsrv, "GET", "/v1/blobs/" + photo, token=lsrv.admin_token)
     assert r.status == 200 and r.raw == PHOTO, "the photo: %r" % r
+
+
+def test_schema_missing_and_newer_refused(ctx):
+    """serve --store on a database nobody init'ed says to run init; init
+    twice is the same store; a schema newer than this fieldsyncd's
+    (server/store/pg/) stops both serve and init with the version named,
+    and nothing is changed by them."""
+    url = pg_cluster().new_database()
+    db = url.rsplit("/", 1)[1]
+    data = os.path.join(ctx.tmpdir, "d")
+    os.makedirs(data)
+    port = "127.0.0.1:%d" % _free_port()
+    rc, out = _run(ctx, "serve", "--store", url, "--data", data, "--listen",
+                   port, "--insecure-http", ok=False)
+    assert rc != 0 and "no fieldsync schema" in out and \
+        "fieldsyncd init --store" in out, (rc, out)
+    _run(ctx, "init", "--store", url, "--data", data)
+    rows = pg_cluster().psql("SELECT count(*) FROM fs_schema", db=db).strip()
+    assert rows == "1", rows
+    have = int(pg_cluster().psql("SELECT version FROM fs_schema",
+                                 db=db).strip())
+    _run(ctx, "init", "--store", url, "--data", os.path.join(ctx.tmpdir, "e"))
+    pg_cluster().psql("UPDATE fs_schema SET version = %d" % (have + 1), db=db)
+    for args in (["serve", "--store", url, "--data", data, "--listen", port,
+                  "--insecure-http"],
+                 ["init", "--store", url, "--data", data]):
+        rc, out = _run(ctx, *args, ok=False)
+        assert rc != 0, out
+        assert "newer than this fieldsyncd's" in out and \
+            "version %d" % (have + 1) in out, out
+    assert pg_cluster().psql("SELECT version FROM fs_schema",
+                             db=db).strip() == str(have + 1)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
