@@ -744,15 +744,23 @@ static int cmd_restore(app *a)
 		fprintf(stderr, "fieldsyncd: restore needs --from FILE\n");
 		return 2;
 	}
-	if (a->o.store && a->o.data && !a->o.blobs && mkdir(a->o.data, 0700) &&
-	    errno != EEXIST) {
-		fprintf(stderr, "fieldsyncd: cannot create %s: %s\n", a->o.data,
-		        strerror(errno));
-		return 1;
+	/* --store URL --data DIR: DIR holds the photos (DIR/blobs); made
+	 * here, and removed again when the restore fails */
+	int made = 0;
+	if (a->o.store && a->o.data && !a->o.blobs) {
+		if (!mkdir(a->o.data, 0700))
+			made = 1;
+		else if (errno != EEXIST) {
+			fprintf(stderr, "fieldsyncd: cannot create %s: %s\n",
+			        a->o.data, strerror(errno));
+			return 1;
+		}
 	}
 	if (backup_restore(a->o.from, where_store(a), photos(a), &bi, err,
 	                   sizeof(err))) {
 		fprintf(stderr, "fieldsyncd: restore failed: %s\n", err);
+		if (made)
+			rmdir(a->o.data); /* empty unless the restore left something */
 		return 1;
 	}
 	printf("fieldsyncd: restored store %s from %s into %s as store %s: %llu "

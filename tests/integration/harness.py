@@ -896,6 +896,18 @@ class Server:
         """The options naming this server's store, for every command."""
         return store_opts(self.data, self.store_url)
 
+    def wipe(self):
+        """Replace the (stopped) server's store by none at all: the next
+        start() inits an empty one, as a server reset or replaced at the
+        same address.  LMDB: DATA removed; pg: DATA removed and the
+        database dropped, a new one made at the next start."""
+        if self.alive():
+            raise HarnessError("wipe() needs the server stopped")
+        self.drop_store()
+        if STORE == "pg":
+            self.store_url = None
+        shutil.rmtree(self.data)
+
     def drop_store(self):
         """pg: drop the database this Server made (after the test)."""
         if self.own_store and _cluster is not None and _cluster.alive():

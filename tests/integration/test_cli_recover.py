@@ -37,7 +37,7 @@ def test_cli_reset_server_keeps_urgent_report(ctx):
                   "lift 2 stuck between floors")
     assert rep["state"] == "queued (offline)" and rep["urgent"], rep
     # the server is replaced by an empty one at the same address
-    shutil.rmtree(srv.data)
+    srv.wipe()
     srv.start()
     round_site(srv, 3)
     b = dev.run("sync", ok=False)
@@ -95,7 +95,7 @@ def test_cli_revoked_device_is_not_called_a_reset_server(ctx):
     assert "this device was revoked" in b["error"] and b.get("code") == "REVOKED", b
     # and a wiped server at the same address is still a reset
     srv.stop()
-    shutil.rmtree(srv.data)
+    srv.wipe()
     srv.start()
     round_site(srv, 3)
     b = dev.run("login", "--staff", "g1", "--pin", "1234", ok=False)
