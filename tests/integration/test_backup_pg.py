@@ -11,12 +11,12 @@ import datetime
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 
 from harness import (Server, admin_push, check, lmdb_only, now_hlc,
                      now_ms, op, pg_cluster, req, sync)
+from deploylib import free_port
 from loadgen import pull_all
 
 TZ8 = datetime.timezone(datetime.timedelta(hours=8))
@@ -167,7 +167,7 @@ def test_schema_missing_and_newer_refused(ctx):
     db = url.rsplit("/", 1)[1]
     data = os.path.join(ctx.tmpdir, "d")
     os.makedirs(data)
-    port = "127.0.0.1:%d" % _free_port()
+    port = "127.0.0.1:%d" % free_port()
     rc, out = _run(ctx, "serve", "--store", url, "--data", data, "--listen",
                    port, "--insecure-http", ok=False)
     assert rc != 0 and "no fieldsync schema" in out and \
@@ -188,9 +188,3 @@ def test_schema_missing_and_newer_refused(ctx):
             "version %d" % (have + 1) in out, out
     assert pg_cluster().psql("SELECT version FROM fs_schema",
                              db=db).strip() == str(have + 1)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
