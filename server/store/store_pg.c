@@ -138,13 +138,15 @@ static const struct {
 		"INSERT INTO fs_kv (tb, k, v) VALUES ($1, $2, $3) "
 		"ON CONFLICT (tb, k) DO UPDATE SET v = EXCLUDED.v"},
 	[Q_KV_DEL] = {"kv_del", "DELETE FROM fs_kv WHERE tb = $1 AND k = $2"},
-	/* $3: 1 for k >= $2 (the first page), 0 for k > $2 */
+	/* $3: 1 for k >= $2 (the first page), 0 for k > $2.  The bare
+	 * k >= $2 is what bounds the index scan from below: with only the
+	 * OR, the planner starts at the table's first key and filters. */
 	[Q_KV_SCAN] = {"kv_scan",
-		"SELECT k, v FROM fs_kv WHERE tb = $1 AND (k > $2 OR ($3 AND k = $2)) "
-		"ORDER BY k LIMIT $4"},
+		"SELECT k, v FROM fs_kv WHERE tb = $1 AND k >= $2 "
+		"AND (k > $2 OR $3) ORDER BY k LIMIT $4"},
 	[Q_KV_SCAN_TO] = {"kv_scan_to",
-		"SELECT k, v FROM fs_kv WHERE tb = $1 AND (k > $2 OR ($3 AND k = $2)) "
-		"AND k < $5 ORDER BY k LIMIT $4"},
+		"SELECT k, v FROM fs_kv WHERE tb = $1 AND k >= $2 "
+		"AND (k > $2 OR $3) AND k < $5 ORDER BY k LIMIT $4"},
 	[Q_NOTIFY] = {"notify", "SELECT pg_notify('" CHANNEL "', $1)"},
 	[Q_RAW_REC] = {"raw_rec",
 		"INSERT INTO fs_records (c, id, bucket, seq, val) "
