@@ -108,7 +108,9 @@ int pull_bucket(store_txn *t, arena *a, const char *bucket, uint64_t cursor,
 		wb_cstr(out, "recs");
 		at = wb_arr_later(out);
 	}
-	rc = store_bucket_scan(t, bucket, cursor, pull_cb, &p);
+	/* pull_cb reads one entry past its budget, to know there are more */
+	rc = store_bucket_scan_upto(t, bucket, cursor, *budget + 1, pull_cb,
+	                            &p);
 	if (rc == SCAN_STOP || rc == FS_E_NOT_FOUND)
 		rc = FS_OK;
 	if (!rc)

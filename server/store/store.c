@@ -107,7 +107,15 @@ int store_gone_purge(store_txn *t, const char *bucket, uint64_t before)
 int store_bucket_scan(store_txn *t, const char *bucket, uint64_t after,
                       int (*cb)(void *ctx, const store_entry *e), void *ctx)
 {
-	return t->ops->bucket_scan(t, bucket, after, cb, ctx);
+	return t->ops->bucket_scan(t, bucket, after, 0, cb, ctx);
+}
+
+int store_bucket_scan_upto(store_txn *t, const char *bucket, uint64_t after,
+                           uint32_t want,
+                           int (*cb)(void *ctx, const store_entry *e),
+                           void *ctx)
+{
+	return t->ops->bucket_scan(t, bucket, after, want, cb, ctx);
 }
 
 int store_bucket_info(store_txn *t, const char *bucket, uint64_t *head,

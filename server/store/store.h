@@ -147,6 +147,13 @@ typedef struct {
  * to go on, anything else to stop (that value is returned).  */
 int store_bucket_scan(store_txn *t, const char *bucket, uint64_t after,
                       int (*cb)(void *ctx, const store_entry *e), void *ctx);
+/* The same, told that cb will most likely stop after `want` entries (0:
+ * no idea), so a backend that fetches entries a page at a time can make
+ * its first page that small.  cb is still called past it if it goes on. */
+int store_bucket_scan_upto(store_txn *t, const char *bucket, uint64_t after,
+                           uint32_t want,
+                           int (*cb)(void *ctx, const store_entry *e),
+                           void *ctx);
 /* head: highest seq ever assigned in the bucket (0 if none);
  * floor: highest seq purged from it (0 if none). */
 int store_bucket_info(store_txn *t, const char *bucket, uint64_t *head,

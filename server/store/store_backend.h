@@ -28,7 +28,9 @@ struct store_ops {
 	               const char *bucket, sv val, uint64_t *seq_out);
 	int (*rec_purge)(store_txn *t, const char *c, const char *id);
 	int (*gone_purge)(store_txn *t, const char *bucket, uint64_t before);
+	/* want: store_bucket_scan_upto()'s hint (0: none) */
 	int (*bucket_scan)(store_txn *t, const char *bucket, uint64_t after,
+	                   uint32_t want,
 	                   int (*cb)(void *ctx, const store_entry *e),
 	                   void *ctx);
 	int (*bucket_info)(store_txn *t, const char *bucket, uint64_t *head,

@@ -898,7 +898,9 @@ out:
 	return rc;
 }
 
+/* want: no use here, a cursor reads no entry it is not asked for */
 static int lm_bucket_scan(store_txn *tx, const char *bucket, uint64_t after,
+                          uint32_t want,
                           int (*cb)(void *ctx, const store_entry *e),
                           void *ctx)
 {

@@ -13,8 +13,10 @@
  *          UPDATE: the row lock serialises the writers of every node, so
  *          seq order is commit order and each statement sees every earlier
  *          commit.  The connection is in pipeline mode: writes are sent
- *          without waiting; a read first collects the results before it;
- *          COMMIT collects the rest, so a failed write fails the commit.
+ *          without waiting, rows DIRTY_MAX at a time, as one statement a
+ *          table and kind (dirty_flush); a read first collects the
+ *          results before it; COMMIT collects the rest, so a failed write
+ *          fails the commit.
  *          Records and table rows read or written are kept in a
  *          per-transaction cache (safe: the counter lock excludes every
  *          other writer for the transaction's life); bucket heads and
@@ -51,6 +53,7 @@
 #define PAGE 512       /* rows a scan fetches a query */
 #define PIPE_MAX 256   /* results left unread before collecting them */
 #define NOTIFY_MAX 7900 /* a NOTIFY payload stays under 8000 bytes */
+#define DIRTY_MAX 64    /* rows a write txn holds back before sending them */
 #define CHANNEL "fieldsync"
 
 /* The migrations, embedded by the Makefile from server/store/pg/ into
@@ -67,12 +70,13 @@ static const struct store_ops pg_ops;
 
 enum {
 	Q_COUNTER_LOCK, Q_COUNTER_GET, Q_COUNTER_SET,
-	Q_REC_GET, Q_REC_PUT, Q_REC_DEL, Q_REC_PREFETCH,
-	Q_GONE_SET, Q_GONE_DEL, Q_GONE_PURGE,
+	Q_REC_GET, Q_REC_PREFETCH, Q_GONE_PURGE,
 	Q_BINFO_GET, Q_BINFO_RAISE,
 	Q_BSCAN, Q_RSCAN_ALL, Q_RSCAN_C,
-	Q_KV_GET, Q_KV_PREFETCH, Q_KV_PUT, Q_KV_DEL, Q_KV_SCAN, Q_KV_SCAN_TO,
+	Q_KV_GET, Q_KV_PREFETCH, Q_KV_SCAN, Q_KV_SCAN_TO,
 	Q_NOTIFY,
+	Q_KV_PUT, Q_KV_DEL, Q_REC_PUT, Q_REC_DEL, Q_GONE_SET,
+	Q_GONE_DEL,
 	Q_RAW_REC, Q_RAW_GONE, Q_RAW_BINFO,
 	Q_GSCAN, Q_BISCAN,
 	Q__COUNT
@@ -90,22 +94,11 @@ static const struct {
 		"WHERE one"},
 	[Q_REC_GET] = {"rec_get",
 		"SELECT bucket, seq, val FROM fs_records WHERE c = $1 AND id = $2"},
-	[Q_REC_PUT] = {"rec_put",
-		"INSERT INTO fs_records (c, id, bucket, seq, val) "
-		"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (c, id) DO UPDATE SET "
-		"bucket = EXCLUDED.bucket, seq = EXCLUDED.seq, val = EXCLUDED.val"},
-	[Q_REC_DEL] = {"rec_del",
-		"DELETE FROM fs_records WHERE c = $1 AND id = $2"},
 	/* $1, $2: text arrays of hex bytea, one (c, id) pair per element */
 	[Q_REC_PREFETCH] = {"rec_prefetch",
 		"SELECT r.c, r.id, r.bucket, r.seq, r.val FROM fs_records r "
 		"JOIN unnest($1::bytea[], $2::bytea[]) AS k (c, id) "
 		"ON r.c = k.c AND r.id = k.id"},
-	[Q_GONE_SET] = {"gone_set",
-		"INSERT INTO fs_gone (bucket, c, id, seq) VALUES ($1, $2, $3, $4) "
-		"ON CONFLICT (bucket, c, id) DO UPDATE SET seq = EXCLUDED.seq"},
-	[Q_GONE_DEL] = {"gone_del",
-		"DELETE FROM fs_gone WHERE bucket = $1 AND c = $2 AND id = $3"},
 	[Q_GONE_PURGE] = {"gone_purge",
 		"WITH d AS (DELETE FROM fs_gone WHERE bucket = $1 AND seq < $2 "
 		"RETURNING seq) SELECT coalesce(max(seq), 0)::bigint FROM d"},
@@ -134,10 +127,6 @@ static const struct {
 	/* $2: a text array of hex bytea keys */
 	[Q_KV_PREFETCH] = {"kv_prefetch",
 		"SELECT k, v FROM fs_kv WHERE tb = $1 AND k = ANY($2::bytea[])"},
-	[Q_KV_PUT] = {"kv_put",
-		"INSERT INTO fs_kv (tb, k, v) VALUES ($1, $2, $3) "
-		"ON CONFLICT (tb, k) DO UPDATE SET v = EXCLUDED.v"},
-	[Q_KV_DEL] = {"kv_del", "DELETE FROM fs_kv WHERE tb = $1 AND k = $2"},
 	/* $3: 1 for k >= $2 (the first page), 0 for k > $2.  The bare
 	 * k >= $2 is what bounds the index scan from below: with only the
 	 * OR, the planner starts at the table's first key and filters. */
@@ -148,6 +137,34 @@ static const struct {
 		"SELECT k, v FROM fs_kv WHERE tb = $1 AND k >= $2 "
 		"AND (k > $2 OR $3) AND k < $5 ORDER BY k LIMIT $4"},
 	[Q_NOTIFY] = {"notify", "SELECT pg_notify('" CHANNEL "', $1)"},
+	/* A write transaction's rows, many a statement (dirty_flush): each
+	 * parameter an array literal, one element a row, a key at most once
+	 * in a statement (ON CONFLICT may not touch a row twice). */
+	[Q_KV_PUT] = {"kv_put",
+		"INSERT INTO fs_kv (tb, k, v) "
+		"SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) "
+		"ON CONFLICT (tb, k) DO UPDATE SET v = EXCLUDED.v"},
+	[Q_KV_DEL] = {"kv_del",
+		"DELETE FROM fs_kv f USING unnest($1::int2[], $2::bytea[]) "
+		"AS d (tb, k) WHERE f.tb = d.tb AND f.k = d.k"},
+	[Q_REC_PUT] = {"rec_put",
+		"INSERT INTO fs_records (c, id, bucket, seq, val) "
+		"SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], "
+		"$4::int8[], $5::bytea[]) "
+		"ON CONFLICT (c, id) DO UPDATE SET bucket = EXCLUDED.bucket, "
+		"seq = EXCLUDED.seq, val = EXCLUDED.val"},
+	[Q_REC_DEL] = {"rec_del",
+		"DELETE FROM fs_records r USING unnest($1::bytea[], $2::bytea[]) "
+		"AS d (c, id) WHERE r.c = d.c AND r.id = d.id"},
+	[Q_GONE_SET] = {"gone_set",
+		"INSERT INTO fs_gone (bucket, c, id, seq) "
+		"SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], "
+		"$4::int8[]) "
+		"ON CONFLICT (bucket, c, id) DO UPDATE SET seq = EXCLUDED.seq"},
+	[Q_GONE_DEL] = {"gone_del",
+		"DELETE FROM fs_gone g USING unnest($1::bytea[], $2::bytea[], "
+		"$3::bytea[]) AS d (bucket, c, id) "
+		"WHERE g.bucket = d.bucket AND g.c = d.c AND g.id = d.id"},
 	[Q_RAW_REC] = {"raw_rec",
 		"INSERT INTO fs_records (c, id, bucket, seq, val) "
 		"VALUES ($1, $2, $3, $4, $5)"},
@@ -196,7 +213,15 @@ struct pg_store {
 
 /* ---- the per-transaction cache --------------------------------------------
  * One hash of entries, each a record ('r', key c\0id), a table row ('t',
- * key tb byte + key) or a bucket ('b', key the name). */
+ * key tb byte + key), a bucket ('b', key the name) or a removal entry
+ * ('g', key bucket\0c\0id\0, only ever written).
+ *
+ * A write transaction's rows are not sent as they are written: an entry
+ * written goes on the dirty list with its newest state, and dirty_flush()
+ * sends each table's puts and deletes as one statement apiece.  It runs
+ * before anything that reads a table from the database rather than from
+ * the cache (a scan), when DIRTY_MAX rows wait, and at commit.  A point
+ * read needs no flush: a row written is in the cache, which answers it. */
 
 typedef struct cent {
 	struct cent *next;
@@ -213,6 +238,9 @@ typedef struct cent {
 	 * to write at commit, and whether entries were added (NOTIFY) */
 	int known, touched;
 	uint64_t head, floor, rhead, rfloor;
+	/* r, t, g: written and not yet sent (on the txn's dirty list) */
+	int dirty;
+	struct cent *dnext;
 } cent;
 
 struct memblk {
@@ -234,6 +262,8 @@ struct pg_txn {
 	struct memblk *mem;
 	cent **tab;
 	size_t ntab, nent;
+	cent *dirty;       /* entries written and not sent, newest first */
+	size_t ndirty;
 	uint64_t seq, seq0, hlc, hlc0;
 	char new_id[33];
 };
@@ -535,6 +565,212 @@ static PGresult *q_readx(pg_txn *t, int q, const char *sql, const qp *p)
 static PGresult *q_read(pg_txn *t, int q, const qp *p)
 {
 	return q_readx(t, q, NULL, p);
+}
+
+/* Appends "\\x<hex>" as an array element (text format). */
+static char *arr_addn(char *p, const void *s, size_t n, int first)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *q = s;
+
+	if (!first)
+		*p++ = ',';
+	memcpy(p, "\"\\\\x", 4);
+	p += 4;
+	for (; n; n--, q++) {
+		*p++ = hx[*q >> 4];
+		*p++ = hx[*q & 15];
+	}
+	*p++ = '"';
+	return p;
+}
+
+static char *arr_add(char *p, const char *s, int first)
+{
+	return arr_addn(p, s, strlen(s), first);
+}
+
+/* ---- held-back writes (see the cache's comment) ----------------------------- */
+
+/* An array literal under construction: its text, where it ends, how many
+ * elements it has. */
+typedef struct {
+	char *p, *at;
+	unsigned n;
+} tarr;
+
+static void tarr_bytes(tarr *a, const void *s, size_t n)
+{
+	a->at = arr_addn(a->at, s, n, !a->n++);
+}
+
+static void tarr_u64(tarr *a, uint64_t x)
+{
+	if (a->n++)
+		*a->at++ = ',';
+	a->at += sprintf(a->at, "%llu", (unsigned long long)x);
+}
+
+/* The key of a record ('r') or removal entry ('g') entry split at its
+ * NULs: part i of the key. */
+static const char *ckey_part(const cent *e, int i)
+{
+	const char *k = (const char *)e->k;
+
+	while (i--)
+		k += strlen(k) + 1;
+	return k;
+}
+
+/* Sends a statement whose parameters are the n array literals a[] (text
+ * format); the arrays' memory is freed. */
+static int send_arrays(pg_txn *t, int q, tarr *a, int n)
+{
+	qp p;
+	int i, rc;
+
+	p.n = 0;
+	for (i = 0; i < n; i++) {
+		*a[i].at++ = '}';
+		*a[i].at = 0;
+		p_bytes(&p, a[i].p, (size_t)(a[i].at - a[i].p));
+		p.f[i] = 0;
+	}
+	rc = q_send(t, q, &p);
+	for (i = 0; i < n; i++)
+		free(a[i].p);
+	return rc;
+}
+
+/* One kind's held-back rows (of table tb only, tb >= 0): puts (present)
+ * in one statement, deletes in another.  The entries leave the dirty
+ * list. */
+static int flush_kind(pg_txn *t, char kind, int tb)
+{
+	/* per statement: parameters, and for each the bytes a row takes */
+	size_t room[2][5], need;
+	tarr a[2][5];
+	unsigned nput = 0, ndel = 0, i, j, np[2];
+	int qs[2], rc = FS_OK;
+	cent *e, **pp;
+	tarr *x;
+
+	memset(room, 0, sizeof room);
+	memset(a, 0, sizeof a);
+	for (e = t->dirty; e; e = e->dnext) {
+		if (e->kind != kind || (tb >= 0 && e->k[0] != tb))
+			continue;
+		j = e->present ? 0 : 1;
+		j ? ndel++ : nput++;
+		/* an element: quotes, \\x and hex, or up to 20 digits, and a
+		 * comma; the key bounds each of its parts */
+		need = 2 * e->kn + 26;
+		for (i = 0; i < 5; i++)
+			room[j][i] += need;
+		if (j == 0 && kind == 't')
+			room[0][2] += 2 * e->v.n;
+		if (j == 0 && kind == 'r') {
+			room[0][2] += 2 * strlen(e->bucket);
+			room[0][4] += 2 * e->v.n;
+		}
+	}
+	if (!nput && !ndel)
+		return FS_OK;
+	switch (kind) {
+	case 't':
+		qs[0] = Q_KV_PUT, np[0] = 3;
+		qs[1] = Q_KV_DEL, np[1] = 2;
+		break;
+	case 'r':
+		qs[0] = Q_REC_PUT, np[0] = 5;
+		qs[1] = Q_REC_DEL, np[1] = 2;
+		break;
+	default:
+		qs[0] = Q_GONE_SET, np[0] = 4;
+		qs[1] = Q_GONE_DEL, np[1] = 3;
+		break;
+	}
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < np[j]; i++) {
+			if (!(j ? ndel : nput))
+				break;
+			if (!(a[j][i].p = malloc(3 + room[j][i]))) {
+				rc = fail(t);
+				break;
+			}
+			a[j][i].p[0] = '{';
+			a[j][i].at = a[j][i].p + 1;
+		}
+	for (pp = &t->dirty; !rc && (e = *pp);) {
+		if (e->kind != kind || (tb >= 0 && e->k[0] != tb)) {
+			pp = &e->dnext;
+			continue;
+		}
+		j = e->present ? 0 : 1;
+		x = a[j];
+		switch (kind) {
+		case 't':
+			tarr_u64(&x[0], e->k[0]);
+			tarr_bytes(&x[1], e->k + 1, e->kn - 1);
+			if (!j)
+				tarr_bytes(&x[2], e->v.p, e->v.n);
+			break;
+		case 'r':
+			tarr_bytes(&x[0], ckey_part(e, 0), strlen(ckey_part(e, 0)));
+			tarr_bytes(&x[1], ckey_part(e, 1), strlen(ckey_part(e, 1)));
+			if (!j) {
+				tarr_bytes(&x[2], e->bucket, strlen(e->bucket));
+				tarr_u64(&x[3], e->seq);
+				tarr_bytes(&x[4], e->v.p, e->v.n);
+			}
+			break;
+		default:
+			for (i = 0; i < 3; i++)
+				tarr_bytes(&x[i], ckey_part(e, (int)i),
+				           strlen(ckey_part(e, (int)i)));
+			if (!j)
+				tarr_u64(&x[3], e->seq);
+			break;
+		}
+		e->dirty = 0;
+		*pp = e->dnext;
+		e->dnext = NULL;
+		t->ndirty--;
+	}
+	for (j = 0; j < 2; j++) {
+		if (!rc && (j ? ndel : nput))
+			rc = send_arrays(t, qs[j], a[j], (int)np[j]);
+		else
+			for (i = 0; i < 5; i++)
+				free(a[j][i].p);
+	}
+	return rc;
+}
+
+/* Sends the held-back rows of the kinds named ("t", "rg", "trg"). */
+static int dirty_flush(pg_txn *t, const char *kinds)
+{
+	int rc;
+
+	if (t->dead)
+		return t->dead;
+	for (; *kinds && t->ndirty; kinds++)
+		if ((rc = flush_kind(t, *kinds, -1)))
+			return rc;
+	return FS_OK;
+}
+
+/* Marks e written (its cache fields hold the state to store); a full
+ * dirty list goes out, so the database works on it while we go on. */
+static int dirty_add(pg_txn *t, cent *e)
+{
+	if (!e->dirty) {
+		e->dirty = 1;
+		e->dnext = t->dirty;
+		t->dirty = e;
+		t->ndirty++;
+	}
+	return t->ndirty >= DIRTY_MAX ? dirty_flush(t, "trg") : FS_OK;
 }
 
 /* ---- connections ------------------------------------------------------------ */
@@ -1092,7 +1328,7 @@ static int commit_writes(pg_txn *t)
 	qp p;
 	int rc;
 
-	if ((rc = binfo_flush(t)))
+	if ((rc = dirty_flush(t, "trg")) || (rc = binfo_flush(t)))
 		return rc;
 	for (i = 0; i < t->ntab && !rc; i++)
 		for (e = t->tab[i]; e && !rc; e = e->next) {
@@ -1310,6 +1546,25 @@ static int binfo_raise(pg_txn *t, const char *bucket, uint64_t head,
 	return FS_OK;
 }
 
+/* The removal entry of (c, id) in bucket: set at seq, or (seq 0) none. */
+static int gone_mark(pg_txn *t, const char *bucket, const char *c,
+                     const char *id, uint64_t seq)
+{
+	unsigned char k[3 * KEY_MAX + 3];
+	size_t bl = strlen(bucket), cl = strlen(c), il = strlen(id);
+	cent *e;
+
+	memcpy(k, bucket, bl + 1);
+	memcpy(k + bl + 1, c, cl + 1);
+	memcpy(k + bl + cl + 2, id, il + 1);
+	if (!(e = cache_get(t, 'g', k, bl + cl + il + 3)))
+		return fail(t);
+	e->known = 1;
+	e->present = seq != 0;
+	e->seq = seq;
+	return dirty_add(t, e);
+}
+
 static int pg_rec_put(store_txn *tx, const char *c, const char *id,
                       const char *bucket, sv val, uint64_t *seq_out)
 {
@@ -1319,7 +1574,6 @@ static int pg_rec_put(store_txn *tx, const char *c, const char *id,
 	size_t rkn, bl;
 	uint64_t seq;
 	cent *e;
-	qp p;
 	int rc;
 
 	if ((rc = writable(t)))
@@ -1336,29 +1590,12 @@ static int pg_rec_put(store_txn *tx, const char *c, const char *id,
 	if (t->seq == UINT64_MAX)
 		return FS_E_INTERNAL;
 	seq = ++t->seq;
-	if (ri.present && strcmp(ri.bucket, bucket)) {
-		p.n = 0;
-		p_str(&p, ri.bucket);
-		p_str(&p, c);
-		p_str(&p, id);
-		p_u64(&p, seq);
-		if ((rc = q_send(t, Q_GONE_SET, &p)) ||
-		    (rc = binfo_raise(t, ri.bucket, seq, 0)))
-			return rc;
-	}
-	p.n = 0;
-	p_str(&p, bucket);
-	p_str(&p, c);
-	p_str(&p, id);
-	if ((rc = q_send(t, Q_GONE_DEL, &p)))
+	/* leaving its bucket: a removal entry there; in its bucket: none */
+	if (ri.present && strcmp(ri.bucket, bucket) &&
+	    ((rc = gone_mark(t, ri.bucket, c, id, seq)) ||
+	     (rc = binfo_raise(t, ri.bucket, seq, 0))))
 		return rc;
-	p.n = 0;
-	p_str(&p, c);
-	p_str(&p, id);
-	p_str(&p, bucket);
-	p_u64(&p, seq);
-	p_bytes(&p, val.p, val.n);
-	if ((rc = q_send(t, Q_REC_PUT, &p)) ||
+	if ((rc = gone_mark(t, bucket, c, id, 0)) ||
 	    (rc = binfo_raise(t, bucket, seq, 0)))
 		return rc;
 	if (!(e = cache_get(t, 'r', k, rec_ckey(k, c, id))) ||
@@ -1370,7 +1607,7 @@ static int pg_rec_put(store_txn *tx, const char *c, const char *id,
 	e->v.n = val.n;
 	if (seq_out)
 		*seq_out = seq;
-	return FS_OK;
+	return dirty_add(t, e);
 }
 
 static int pg_rec_purge(store_txn *tx, const char *c, const char *id)
@@ -1380,7 +1617,6 @@ static int pg_rec_purge(store_txn *tx, const char *c, const char *id)
 	recinfo ri;
 	size_t rkn;
 	cent *e;
-	qp p;
 	int rc;
 
 	if ((rc = writable(t)))
@@ -1391,16 +1627,12 @@ static int pg_rec_purge(store_txn *tx, const char *c, const char *id)
 		return rc;
 	if (!ri.present)
 		return FS_E_NOT_FOUND;
-	p.n = 0;
-	p_str(&p, c);
-	p_str(&p, id);
-	if ((rc = q_send(t, Q_REC_DEL, &p)) ||
-	    (rc = binfo_raise(t, ri.bucket, 0, ri.seq)))
+	if ((rc = binfo_raise(t, ri.bucket, 0, ri.seq)))
 		return rc;
 	if (!(e = cache_get(t, 'r', k, rec_ckey(k, c, id))))
 		return fail(t);
 	e->present = 0;
-	return FS_OK;
+	return dirty_add(t, e);
 }
 
 static int pg_gone_purge(store_txn *tx, const char *bucket, uint64_t before)
@@ -1417,6 +1649,8 @@ static int pg_gone_purge(store_txn *tx, const char *bucket, uint64_t before)
 		return FS_E_BAD_REQUEST;
 	if (before <= 1)
 		return FS_OK;
+	if ((rc = dirty_flush(t, "g")))
+		return rc;
 	p.n = 0;
 	p_str(&p, bucket);
 	p_u64(&p, before > INT64_MAX ? INT64_MAX : before);
@@ -1426,11 +1660,15 @@ static int pg_gone_purge(store_txn *tx, const char *bucket, uint64_t before)
 	return top ? binfo_raise(t, bucket, 0, top) : FS_OK;
 }
 
+/* want: the first page is that many entries (a pull's budget: one
+ * that wants 0 entries reads 1, not a full page of values). */
 static int pg_bucket_scan(store_txn *tx, const char *bucket, uint64_t after,
+                          uint32_t want,
                           int (*cb)(void *ctx, const store_entry *e),
                           void *ctx)
 {
 	pg_txn *t = (pg_txn *)tx;
+	uint64_t page = want && want < PAGE ? want : PAGE;
 	store_entry e;
 	PGresult *r;
 	int i, n, rc;
@@ -1440,13 +1678,15 @@ static int pg_bucket_scan(store_txn *tx, const char *bucket, uint64_t after,
 		return t->dead;
 	if (!bucket)
 		return FS_E_BAD_REQUEST;
+	if ((rc = dirty_flush(t, "rg")))
+		return rc;
 	if (after >= INT64_MAX || !bucket_ok(bucket))
 		return FS_OK; /* no such entry can exist */
 	for (;;) {
 		p.n = 0;
 		p_str(&p, bucket);
 		p_u64(&p, after);
-		p_u64(&p, PAGE);
+		p_u64(&p, page);
 		if (!(r = q_read(t, Q_BSCAN, &p)))
 			return t->dead;
 		n = PQntuples(r);
@@ -1461,8 +1701,9 @@ static int pg_bucket_scan(store_txn *tx, const char *bucket, uint64_t after,
 				return rc;
 			after = e.seq;
 		}
-		if (n < PAGE)
+		if ((uint64_t)n < page)
 			return FS_OK;
+		page = PAGE;
 	}
 }
 
@@ -1548,8 +1789,8 @@ static int pg_rec_scan(store_txn *tx, const char *c, store_rec_cb cb,
 	int i, n, rc;
 	qp p;
 
-	if (t->dead)
-		return t->dead;
+	if ((rc = dirty_flush(t, "r")))
+		return rc;
 	if (c && (!*c || strlen(c) + 1 > KEY_MAX))
 		return FS_OK;
 	for (;;) {
@@ -1616,8 +1857,8 @@ static int pg_check(store_txn *tx, char *err, size_t errn)
 
 	if (err && errn)
 		err[0] = 0;
-	if (t->dead)
-		return t->dead;
+	if ((rc = dirty_flush(t, "trg")))
+		return rc;
 	/* a writer's raised heads are in memory: the queries need them */
 	if ((rc = counter_read(t, &top, &hlc)) ||
 	    (t->write && (rc = binfo_flush(t))))
@@ -1708,25 +1949,18 @@ static int pg_put(store_txn *tx, enum store_table tb, sv key, sv val)
 	pg_txn *t = (pg_txn *)tx;
 	unsigned char k[KEY_MAX + 1];
 	cent *e;
-	qp p;
 	int rc;
 
 	if ((rc = writable(t)) || (rc = table_ok(tb, key)))
 		return rc;
 	if ((val.n > 0 && !val.p) || val.n > INT32_MAX)
 		return FS_E_BAD_REQUEST;
-	p.n = 0;
-	p_i16(&p, tb);
-	p_bytes(&p, key.p, key.n);
-	p_bytes(&p, val.p, val.n);
-	if ((rc = q_send(t, Q_KV_PUT, &p)))
-		return rc;
 	if (!(e = cache_get(t, 't', k, kv_ckey(k, tb, key))) ||
 	    !(e->v.p = tdup(t, val.p, val.n)))
 		return fail(t);
 	e->v.n = val.n;
 	e->known = e->present = 1;
-	return FS_OK;
+	return dirty_add(t, e);
 }
 
 static int pg_del(store_txn *tx, enum store_table tb, sv key)
@@ -1734,23 +1968,17 @@ static int pg_del(store_txn *tx, enum store_table tb, sv key)
 	pg_txn *t = (pg_txn *)tx;
 	unsigned char k[KEY_MAX + 1];
 	cent *e;
-	qp p;
 	int rc;
 
 	if ((rc = writable(t)))
 		return rc;
 	if ((rc = table_ok(tb, key)))
 		return rc == FS_E_BAD_REQUEST ? FS_OK : rc;
-	p.n = 0;
-	p_i16(&p, tb);
-	p_bytes(&p, key.p, key.n);
-	if ((rc = q_send(t, Q_KV_DEL, &p)))
-		return rc;
 	if (!(e = cache_get(t, 't', k, kv_ckey(k, tb, key))))
 		return fail(t);
 	e->known = 1;
 	e->present = 0;
-	return FS_OK;
+	return dirty_add(t, e);
 }
 
 /* Bytewise order, as LMDB's default comparison. */
@@ -1779,6 +2007,8 @@ static int pg_scan(store_txn *tx, enum store_table tb, sv prefix, sv start,
 		return t->dead;
 	if ((unsigned)tb >= ST__COUNT)
 		return FS_E_INTERNAL;
+	if ((rc = flush_kind(t, 't', (int)tb)))
+		return rc;
 	if ((prefix.n && !prefix.p) || (start.n && !start.p))
 		return FS_E_BAD_REQUEST;
 	from = sv_cmp(prefix, start) >= 0 ? prefix : start;
@@ -2006,28 +2236,6 @@ static int pg_watch(store *st, void (*fn)(void *ctx, char **buckets,
 
 /* ---- prefetch ----------------------------------------------------------------------- */
 
-/* Appends "\\x<hex>" as an array element (text format). */
-static char *arr_addn(char *p, const void *s, size_t n, int first)
-{
-	static const char hx[] = "0123456789abcdef";
-	const unsigned char *q = s;
-
-	if (!first)
-		*p++ = ',';
-	memcpy(p, "\"\\\\x", 4);
-	p += 4;
-	for (; n; n--, q++) {
-		*p++ = hx[*q >> 4];
-		*p++ = hx[*q & 15];
-	}
-	*p++ = '"';
-	return p;
-}
-
-static char *arr_add(char *p, const char *s, int first)
-{
-	return arr_addn(p, s, strlen(s), first);
-}
 
 static int pg_prefetch(store_txn *tx, const char *const *c,
                        const char *const *id, unsigned n)
@@ -2154,7 +2362,7 @@ static int pg_raw_rec(store_txn *tx, const char *c, const char *id,
 	qp p;
 	int rc;
 
-	if ((rc = writable(t)))
+	if ((rc = writable(t)) || (rc = dirty_flush(t, "trg")))
 		return rc;
 	if (!rec_key_ok(c, id, &rkn) || !bucket_ok(bucket) || seq > INT64_MAX ||
 	    (val.n && !val.p) || val.n > INT32_MAX)
@@ -2176,7 +2384,7 @@ static int pg_raw_gone(store_txn *tx, const char *bucket, uint64_t seq,
 	qp p;
 	int rc;
 
-	if ((rc = writable(t)))
+	if ((rc = writable(t)) || (rc = dirty_flush(t, "trg")))
 		return rc;
 	if (!rec_key_ok(c, id, &rkn) || !bucket_ok(bucket) || seq > INT64_MAX)
 		return FS_E_BAD_REQUEST;
@@ -2195,7 +2403,7 @@ static int pg_raw_binfo(store_txn *tx, const char *bucket, uint64_t head,
 	qp p;
 	int rc;
 
-	if ((rc = writable(t)))
+	if ((rc = writable(t)) || (rc = dirty_flush(t, "trg")))
 		return rc;
 	if (!bucket || !*bucket || strlen(bucket) > KEY_MAX ||
 	    head > INT64_MAX || floor > INT64_MAX)
@@ -2228,8 +2436,8 @@ static int pg_gone_scan(store_txn *tx, store_gone_cb cb, void *ctx)
 	int i, n, rc;
 	qp p;
 
-	if (t->dead)
-		return t->dead;
+	if ((rc = dirty_flush(t, "g")))
+		return rc;
 	for (;;) {
 		p.n = 0;
 		p_bytes(&p, lb.p, lb.n);
@@ -2288,7 +2496,7 @@ static int pg_debug_unindex(store_txn *tx, const char *c, const char *id)
 	qp p;
 	int rc;
 
-	if ((rc = writable(t)))
+	if ((rc = writable(t)) || (rc = dirty_flush(t, "trg")))
 		return rc;
 	if (!rec_key_ok(c, id, &rkn))
 		return FS_E_BAD_REQUEST;
@@ -2311,7 +2519,7 @@ static int pg_debug_clear(store_txn *tx)
 	cent *e;
 	int rc;
 
-	if ((rc = writable(t)) ||
+	if ((rc = writable(t)) || (rc = dirty_flush(t, "trg")) ||
 	    (rc = q_sendx(t, -1, "DELETE FROM fs_records", NULL)) ||
 	    (rc = q_sendx(t, -1, "DELETE FROM fs_gone", NULL)) ||
 	    (rc = q_sendx(t, -1, "DELETE FROM fs_buckets", NULL)) ||

@@ -276,6 +276,29 @@ static void test_scan_order_paging(void **st)
 	o.stop_at = 3;
 	assert_int_equal(store_bucket_scan(t, "site/a", 0, scan_cb, &o), 7);
 	assert_int_equal(o.n, 3);
+	/* a hint of how many entries are wanted changes nothing seen: the
+	 * scan goes on past it (a backend's small first page, then more) */
+	for (i = 0; i < 4; i++) {
+		static const uint32_t wants[4] = {1, 3, 10, 11};
+
+		memset(&o, 0, sizeof o);
+		assert_int_equal(store_bucket_scan_upto(t, "site/a", 0, wants[i],
+		                                        scan_cb, &o), FS_OK);
+		assert_int_equal(o.n, 10);
+		assert_int_equal(o.seq[0], seqs[0]);
+		assert_int_equal(o.seq[9], seqs[9]);
+		memset(&o, 0, sizeof o);
+		assert_int_equal(store_bucket_scan_upto(t, "site/a", seqs[7],
+		                                        wants[i], scan_cb, &o),
+		                 FS_OK);
+		assert_int_equal(o.n, 2);
+		assert_int_equal(o.seq[0], seqs[8]);
+	}
+	memset(&o, 0, sizeof o);
+	o.stop_at = 2;
+	assert_int_equal(store_bucket_scan_upto(t, "site/a", 0, 1, scan_cb, &o),
+	                 7);
+	assert_int_equal(o.n, 2);
 
 	assert_int_equal(store_bucket_info(t, "site/a", &head, &floor), FS_OK);
 	assert_int_equal(head, seqs[9]);
