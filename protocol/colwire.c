@@ -912,21 +912,27 @@ static int build_records(builder *x, rd *r, const ghead *g, const col *cols,
 	const char *prev = NULL;
 	uint32_t prevn = 0;
 	uint64_t keep;
+	size_t total = 0;
+	wval *blk;
 
 	memset(fill, 0, g->nrec * sizeof(*fill));
 	for (uint64_t j = 0; j < g->nf; j++)
 		for (uint64_t i = 0; i < g->nrec; i++)
 			fill[i] += !cols[j].pres || bit(cols[j].pres, i);
+	/* every record's nodes in one block: one allocation, not one per
+	 * record (check_page bounded the fields, so this cannot overflow) */
+	for (uint64_t i = 0; i < g->nrec; i++)
+		total += 8 + (size_t)VALUES_PER_FIELD * fill[i];
+	if (!(blk = arena_calloc(x->a, total ? total : 1, sizeof(wval))))
+		return FS_E_UNAVAILABLE;
 	r->o = g->ids;
 	for (uint64_t i = 0; i < g->nrec; i++) {
 		wval *m = &x->out[i];
 		const char *suf;
 		uint32_t sn, c = fill[i];
-		wval *blk = arena_calloc(x->a, 8 + (size_t)VALUES_PER_FIELD * c,
-		                         sizeof(wval));
 		char *id;
 
-		if (!blk || rd_uv(r, &keep) || keep > prevn ||
+		if (rd_uv(r, &keep) || keep > prevn ||
 		    rd_bytes(r, CW_NAME_MAX, &suf, &sn) ||
 		    !(id = arena_alloc(x->a, keep + sn + 1)))
 			return FS_E_UNAVAILABLE;
@@ -949,6 +955,7 @@ static int build_records(builder *x, rd *r, const ghead *g, const col *cols,
 		blk[6].m.v = blk + 8 + c;
 		blk[7].m.k = blk + 8 + 2 * c;  /* s: keys, [hlc, origin] arrays */
 		blk[7].m.v = blk + 8 + 3 * c;  /* and their 2 * c elements */
+		blk += 8 + (size_t)VALUES_PER_FIELD * c;
 		fill[i] = 0;
 	}
 	return FS_OK;
