@@ -482,6 +482,14 @@ def pg_seed(S, tmp, R, pg, stores):
         R.add("seed.fieldsync_pg.%s_seconds" % key, ld["seconds"])
         R.add("seed.fieldsync_pg.%s.errors" % key, ld["errors"])
         R.add("scale.fieldsync_pg.%s_records" % key, size)
+        # a node's first requests open its first PostgreSQL connections
+        # (connect, prepare, the new backend's catalog caches: the second
+        # node's first pull took 75 ms, then 25); one untimed pull through
+        # each node, by a supervisor, so no timed cold pull pays for that
+        # (the LMDB stores' nodes have served their seeding)
+        for f in nodes:
+            loadgen("fs-pull", "--url", f.url, "--token", f.token("sup"),
+                    "--limit", 1000)
 
 
 def pg_pulls(R, stores, run):
