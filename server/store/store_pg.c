@@ -567,13 +567,40 @@ static PGresult *q_read(pg_txn *t, int q, const qp *p)
 	return q_readx(t, q, NULL, p);
 }
 
-/* Appends "\\x<hex>" as an array element (text format). */
-static char *arr_addn(char *p, const void *s, size_t n, int first)
+/* ---- array literals: many rows in one parameter ---------------------------- */
+
+/* An array literal (text format) under construction in the caller's
+ * buffer: its text, where it ends, how many elements it has.  An element
+ * takes at most 2 * its bytes + 6 (integers: 21), the braces and NUL 3. */
+typedef struct {
+	char *p, *at;
+	unsigned n;
+} tarr;
+
+static void tarr_open(tarr *a, char *buf)
+{
+	a->p = buf;
+	a->p[0] = '{';
+	a->at = a->p + 1;
+	a->n = 0;
+}
+
+/* Ends the literal; its length. */
+static size_t tarr_close(tarr *a)
+{
+	*a->at++ = '}';
+	*a->at = 0;
+	return (size_t)(a->at - a->p);
+}
+
+/* A bytea element: "\\x<hex>". */
+static void tarr_bytes(tarr *a, const void *s, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
 	const unsigned char *q = s;
+	char *p = a->at;
 
-	if (!first)
+	if (a->n++)
 		*p++ = ',';
 	memcpy(p, "\"\\\\x", 4);
 	p += 4;
@@ -582,26 +609,12 @@ static char *arr_addn(char *p, const void *s, size_t n, int first)
 		*p++ = hx[*q & 15];
 	}
 	*p++ = '"';
-	return p;
+	a->at = p;
 }
 
-static char *arr_add(char *p, const char *s, int first)
+static void tarr_str(tarr *a, const char *s)
 {
-	return arr_addn(p, s, strlen(s), first);
-}
-
-/* ---- held-back writes (see the cache's comment) ----------------------------- */
-
-/* An array literal under construction: its text, where it ends, how many
- * elements it has. */
-typedef struct {
-	char *p, *at;
-	unsigned n;
-} tarr;
-
-static void tarr_bytes(tarr *a, const void *s, size_t n)
-{
-	a->at = arr_addn(a->at, s, n, !a->n++);
+	tarr_bytes(a, s, strlen(s));
 }
 
 static void tarr_u64(tarr *a, uint64_t x)
@@ -610,6 +623,8 @@ static void tarr_u64(tarr *a, uint64_t x)
 		*a->at++ = ',';
 	a->at += sprintf(a->at, "%llu", (unsigned long long)x);
 }
+
+/* ---- held-back writes (see the cache's comment) ----------------------------- */
 
 /* The key of a record ('r') or removal entry ('g') entry split at its
  * NULs: part i of the key. */
@@ -631,9 +646,7 @@ static int send_arrays(pg_txn *t, int q, tarr *a, int n)
 
 	p.n = 0;
 	for (i = 0; i < n; i++) {
-		*a[i].at++ = '}';
-		*a[i].at = 0;
-		p_bytes(&p, a[i].p, (size_t)(a[i].at - a[i].p));
+		p_bytes(&p, a[i].p, tarr_close(&a[i]));
 		p.f[i] = 0;
 	}
 	rc = q_send(t, q, &p);
@@ -694,12 +707,13 @@ static int flush_kind(pg_txn *t, char kind, int tb)
 		for (i = 0; i < np[j]; i++) {
 			if (!(j ? ndel : nput))
 				break;
-			if (!(a[j][i].p = malloc(3 + room[j][i]))) {
+			char *buf = malloc(3 + room[j][i]);
+
+			if (!buf) {
 				rc = fail(t);
 				break;
 			}
-			a[j][i].p[0] = '{';
-			a[j][i].at = a[j][i].p + 1;
+			tarr_open(&a[j][i], buf);
 		}
 	for (pp = &t->dirty; !rc && (e = *pp);) {
 		if (e->kind != kind || (tb >= 0 && e->k[0] != tb)) {
@@ -716,18 +730,17 @@ static int flush_kind(pg_txn *t, char kind, int tb)
 				tarr_bytes(&x[2], e->v.p, e->v.n);
 			break;
 		case 'r':
-			tarr_bytes(&x[0], ckey_part(e, 0), strlen(ckey_part(e, 0)));
-			tarr_bytes(&x[1], ckey_part(e, 1), strlen(ckey_part(e, 1)));
+			tarr_str(&x[0], ckey_part(e, 0));
+			tarr_str(&x[1], ckey_part(e, 1));
 			if (!j) {
-				tarr_bytes(&x[2], e->bucket, strlen(e->bucket));
+				tarr_str(&x[2], e->bucket);
 				tarr_u64(&x[3], e->seq);
 				tarr_bytes(&x[4], e->v.p, e->v.n);
 			}
 			break;
 		default:
 			for (i = 0; i < 3; i++)
-				tarr_bytes(&x[i], ckey_part(e, (int)i),
-				           strlen(ckey_part(e, (int)i)));
+				tarr_str(&x[i], ckey_part(e, (int)i));
 			if (!j)
 				tarr_u64(&x[3], e->seq);
 			break;
@@ -2236,15 +2249,15 @@ static int pg_watch(store *st, void (*fn)(void *ctx, char **buckets,
 
 /* ---- prefetch ----------------------------------------------------------------------- */
 
-
 static int pg_prefetch(store_txn *tx, const char *const *c,
                        const char *const *id, unsigned n)
 {
 	pg_txn *t = (pg_txn *)tx;
 	unsigned char k[KEY_MAX + 1];
-	char *ca, *ia, *cp, *ip;
+	char *cbuf, *ibuf;
 	size_t need = 3, rkn;
-	unsigned i, want = 0;
+	unsigned i;
+	tarr ca, ia;
 	PGresult *r;
 	cent *e;
 	qp p;
@@ -2255,12 +2268,10 @@ static int pg_prefetch(store_txn *tx, const char *const *c,
 	for (i = 0; i < n; i++)
 		if (rec_key_ok(c[i], id[i], &rkn))
 			need += 2 * rkn + 16;
-	if (!(ca = tmem(t, need)) || !(ia = tmem(t, need)))
+	if (!(cbuf = tmem(t, need)) || !(ibuf = tmem(t, need)))
 		return fail(t);
-	cp = ca;
-	ip = ia;
-	*cp++ = '{';
-	*ip++ = '{';
+	tarr_open(&ca, cbuf);
+	tarr_open(&ia, ibuf);
 	for (i = 0; i < n; i++) {
 		if (!rec_key_ok(c[i], id[i], &rkn))
 			continue;
@@ -2268,21 +2279,17 @@ static int pg_prefetch(store_txn *tx, const char *const *c,
 			return fail(t);
 		if (e->known)
 			continue;
-		cp = arr_add(cp, c[i], !want);
-		ip = arr_add(ip, id[i], !want);
+		tarr_str(&ca, c[i]);
+		tarr_str(&ia, id[i]);
 		/* not there unless the query finds it */
 		e->known = 1;
 		e->present = 0;
-		want++;
 	}
-	if (!want)
+	if (!ca.n)
 		return FS_OK;
-	*cp++ = '}';
-	*ip++ = '}';
-	*cp = *ip = 0;
 	p.n = 0;
-	p_bytes(&p, ca, (size_t)(cp - ca));
-	p_bytes(&p, ia, (size_t)(ip - ia));
+	p_bytes(&p, ca.p, tarr_close(&ca));
+	p_bytes(&p, ia.p, tarr_close(&ia));
 	p.f[0] = p.f[1] = 0; /* text: array literals */
 	if (!(r = q_read(t, Q_REC_PREFETCH, &p)))
 		return t->dead;
@@ -2305,9 +2312,10 @@ static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
 {
 	pg_txn *t = (pg_txn *)tx;
 	unsigned char k[KEY_MAX + 1];
-	char *arr, *ap;
+	char *buf;
 	size_t need = 3;
-	unsigned i, want = 0;
+	unsigned i;
+	tarr ka;
 	PGresult *r;
 	cent *e;
 	qp p;
@@ -2318,10 +2326,9 @@ static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
 	for (i = 0; i < n; i++)
 		if (table_ok(tb, keys[i]) == FS_OK)
 			need += 2 * keys[i].n + 8;
-	if (!(arr = tmem(t, need)))
+	if (!(buf = tmem(t, need)))
 		return fail(t);
-	ap = arr;
-	*ap++ = '{';
+	tarr_open(&ka, buf);
 	for (i = 0; i < n; i++) {
 		if (table_ok(tb, keys[i]) != FS_OK)
 			continue;
@@ -2329,19 +2336,16 @@ static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
 			return fail(t);
 		if (e->known)
 			continue;
-		ap = arr_addn(ap, keys[i].p, keys[i].n, !want);
+		tarr_bytes(&ka, keys[i].p, keys[i].n);
 		/* not there unless the query finds it */
 		e->known = 1;
 		e->present = 0;
-		want++;
 	}
-	if (!want)
+	if (!ka.n)
 		return FS_OK;
-	*ap++ = '}';
-	*ap = 0;
 	p.n = 0;
 	p_i16(&p, tb);
-	p_bytes(&p, arr, (size_t)(ap - arr));
+	p_bytes(&p, ka.p, tarr_close(&ka));
 	p.f[1] = 0; /* text: an array literal */
 	if (!(r = q_read(t, Q_KV_PREFETCH, &p)))
 		return t->dead;
