@@ -218,6 +218,12 @@ int store_prefetch_keys(store_txn *t, enum store_table tb, const sv *keys,
 	return t->ops->prefetch_keys(t, tb, keys, n);
 }
 
+int store_prefetch_prefixes(store_txn *t, enum store_table tb,
+                            const sv *prefixes, unsigned n)
+{
+	return t->ops->prefetch_prefixes(t, tb, prefixes, n);
+}
+
 /* ---- store_copy ----------------------------------------------------------- */
 
 static int copy_rec(void *ctx, const char *c, const char *id,

@@ -268,6 +268,15 @@ int store_prefetch(store_txn *t, const char *const *c, const char *const *id,
 int store_prefetch_keys(store_txn *t, enum store_table tb, const sv *keys,
                         unsigned n);
 
+/* The same hint for scans: table tb will be scanned under each of
+ * prefixes[0..n) (a device's sessions, its watches).  PostgreSQL loads
+ * every entry under them in one query, and answers a later store_scan()
+ * with exactly such a prefix, and a store_get() of a key under one, from
+ * the transaction's cache (a prefix with too many entries is left to the
+ * database); LMDB does nothing.  FS_OK or the txn's error. */
+int store_prefetch_prefixes(store_txn *t, enum store_table tb,
+                            const sv *prefixes, unsigned n);
+
 /* Copy a whole store: records with their bucket and seq, gone entries,
  * bucket heads and floors, the seq counter, the clock and every table
  * (the store id too) from `from` (any txn) into `to`, a write txn of an

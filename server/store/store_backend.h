@@ -62,6 +62,8 @@ struct store_ops {
 	                const char *const *id, unsigned n);
 	int (*prefetch_keys)(store_txn *t, enum store_table tb,
 	                     const sv *keys, unsigned n);
+	int (*prefetch_prefixes)(store_txn *t, enum store_table tb,
+	                         const sv *prefixes, unsigned n);
 
 	/* Raw entries, for store_copy (write txn of an empty store; no
 	 * head/floor or counter side effects: those are set explicitly). */

@@ -1542,6 +1542,12 @@ static int lm_prefetch_keys(store_txn *tx, enum store_table tb,
 	return ((lm_txn *)tx)->dead;
 }
 
+static int lm_prefetch_prefixes(store_txn *tx, enum store_table tb,
+                                const sv *prefixes, unsigned n)
+{
+	return ((lm_txn *)tx)->dead;
+}
+
 /* ---- raw entries (store_copy) --------------------------------------------- */
 
 static int lm_raw_rec(store_txn *tx, const char *c, const char *id,
@@ -1737,6 +1743,7 @@ static const struct store_ops lm_ops = {
 	.watch = lm_watch,
 	.prefetch = lm_prefetch,
 	.prefetch_keys = lm_prefetch_keys,
+	.prefetch_prefixes = lm_prefetch_prefixes,
 	.raw_rec = lm_raw_rec,
 	.raw_gone = lm_raw_gone,
 	.raw_binfo = lm_raw_binfo,

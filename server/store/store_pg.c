@@ -54,6 +54,7 @@
 #define PIPE_MAX 256   /* results left unread before collecting them */
 #define NOTIFY_MAX 7900 /* a NOTIFY payload stays under 8000 bytes */
 #define DIRTY_MAX 64    /* rows a write txn holds back before sending them */
+#define PREFIX_ROWS 64  /* entries a prefix may have to be answered from the cache */
 #define CHANNEL "fieldsync"
 
 /* The migrations, embedded by the Makefile from server/store/pg/ into
@@ -73,7 +74,7 @@ enum {
 	Q_REC_GET, Q_REC_PREFETCH, Q_GONE_PURGE,
 	Q_BINFO_GET, Q_BINFO_RAISE,
 	Q_BSCAN, Q_RSCAN_ALL, Q_RSCAN_C,
-	Q_KV_GET, Q_KV_PREFETCH, Q_KV_SCAN, Q_KV_SCAN_TO,
+	Q_KV_GET, Q_KV_PREFETCH, Q_KV_PREFIXES, Q_KV_SCAN, Q_KV_SCAN_TO,
 	Q_NOTIFY,
 	Q_KV_PUT, Q_KV_DEL, Q_REC_PUT, Q_REC_DEL, Q_GONE_SET,
 	Q_GONE_DEL,
@@ -94,11 +95,19 @@ static const struct {
 		"WHERE one"},
 	[Q_REC_GET] = {"rec_get",
 		"SELECT bucket, seq, val FROM fs_records WHERE c = $1 AND id = $2"},
-	/* $1, $2: text arrays of hex bytea, one (c, id) pair per element */
+	/* $1, $2: bytea arrays, one (c, id) pair per element.
+	 * The prefetches are LATERAL subqueries with a LIMIT (which keeps
+	 * the planner from flattening them into a join): one index probe a
+	 * key, whatever the table's statistics say.  A plain join was
+	 * planned as a hash join over a sequential scan of the whole table,
+	 * with statistics taken while it was small (in a 100,000-record
+	 * ingest the prefetches then read every row of fs_kv's tb 10 each
+	 * time, 1.6 s in all). */
 	[Q_REC_PREFETCH] = {"rec_prefetch",
-		"SELECT r.c, r.id, r.bucket, r.seq, r.val FROM fs_records r "
-		"JOIN unnest($1::bytea[], $2::bytea[]) AS k (c, id) "
-		"ON r.c = k.c AND r.id = k.id"},
+		"SELECT r.c, r.id, r.bucket, r.seq, r.val "
+		"FROM unnest($1::bytea[], $2::bytea[]) AS k (c, id) "
+		"CROSS JOIN LATERAL (SELECT c, id, bucket, seq, val FROM fs_records "
+		"WHERE c = k.c AND id = k.id LIMIT 1) r"},
 	[Q_GONE_PURGE] = {"gone_purge",
 		"WITH d AS (DELETE FROM fs_gone WHERE bucket = $1 AND seq < $2 "
 		"RETURNING seq) SELECT coalesce(max(seq), 0)::bigint FROM d"},
@@ -124,9 +133,18 @@ static const struct {
 		"SELECT c, id, bucket, seq, val FROM fs_records "
 		"WHERE c = $1 AND id > $2 ORDER BY id LIMIT $3"},
 	[Q_KV_GET] = {"kv_get", "SELECT v FROM fs_kv WHERE tb = $1 AND k = $2"},
-	/* $2: a text array of hex bytea keys */
+	/* $2: a bytea array of keys */
 	[Q_KV_PREFETCH] = {"kv_prefetch",
-		"SELECT k, v FROM fs_kv WHERE tb = $1 AND k = ANY($2::bytea[])"},
+		"SELECT f.k, f.v FROM unnest($2::bytea[]) AS p (k) "
+		"CROSS JOIN LATERAL (SELECT k, v FROM fs_kv "
+		"WHERE tb = $1 AND k = p.k LIMIT 1) f"},
+	/* $2, $3: bytea arrays, each prefix and the first key
+	 * past it; up to $4 rows a prefix, with its place in the arrays */
+	[Q_KV_PREFIXES] = {"kv_prefixes",
+		"SELECT p.i, f.k, f.v FROM unnest($2::bytea[], $3::bytea[]) "
+		"WITH ORDINALITY AS p (lo, hi, i) CROSS JOIN LATERAL "
+		"(SELECT k, v FROM fs_kv WHERE tb = $1 AND k >= p.lo AND k < p.hi "
+		"ORDER BY k LIMIT $4) f"},
 	/* $3: 1 for k >= $2 (the first page), 0 for k > $2.  The bare
 	 * k >= $2 is what bounds the index scan from below: with only the
 	 * OR, the planner starts at the table's first key and filters. */
@@ -138,7 +156,7 @@ static const struct {
 		"AND (k > $2 OR $3) AND k < $5 ORDER BY k LIMIT $4"},
 	[Q_NOTIFY] = {"notify", "SELECT pg_notify('" CHANNEL "', $1)"},
 	/* A write transaction's rows, many a statement (dirty_flush): each
-	 * parameter an array literal, one element a row, a key at most once
+	 * parameter an array (binary), one element a row, a key at most once
 	 * in a statement (ON CONFLICT may not touch a row twice). */
 	[Q_KV_PUT] = {"kv_put",
 		"INSERT INTO fs_kv (tb, k, v) "
@@ -213,8 +231,10 @@ struct pg_store {
 
 /* ---- the per-transaction cache --------------------------------------------
  * One hash of entries, each a record ('r', key c\0id), a table row ('t',
- * key tb byte + key), a bucket ('b', key the name) or a removal entry
- * ('g', key bucket\0c\0id\0, only ever written).
+ * key tb byte + key), a bucket ('b', key the name), a removal entry
+ * ('g', key bucket\0c\0id\0, only ever written) or a table prefix ('p',
+ * key as 't'; known: every row under it is in the cache, so a scan of
+ * it and a read of a key under it need no query).
  *
  * A write transaction's rows are not sent as they are written: an entry
  * written goes on the dirty list with its newest state, and dirty_flush()
@@ -238,7 +258,8 @@ typedef struct cent {
 	 * to write at commit, and whether entries were added (NOTIFY) */
 	int known, touched;
 	uint64_t head, floor, rhead, rfloor;
-	/* r, t, g: written and not yet sent (on the txn's dirty list) */
+	/* r, t, g: written and not yet sent (on the txn's dirty list);
+	 * p: dnext chains the txn's known prefixes */
 	int dirty;
 	struct cent *dnext;
 } cent;
@@ -264,6 +285,7 @@ struct pg_txn {
 	size_t ntab, nent;
 	cent *dirty;       /* entries written and not sent, newest first */
 	size_t ndirty;
+	cent *prefixes;    /* the known prefixes ('p'), by dnext */
 	uint64_t seq, seq0, hlc, hlc0;
 	char new_id[33];
 };
@@ -567,49 +589,68 @@ static PGresult *q_read(pg_txn *t, int q, const qp *p)
 	return q_readx(t, q, NULL, p);
 }
 
-/* ---- array literals: many rows in one parameter ---------------------------- */
+/* ---- arrays: many rows in one parameter ------------------------------------- */
 
-/* An array literal (text format) under construction in the caller's
- * buffer: its text, where it ends, how many elements it has.  An element
- * takes at most 2 * its bytes + 6 (integers: 21), the braces and NUL 3. */
+/* An array parameter in PostgreSQL's binary format (array_recv: the
+ * number of dimensions, a has-nulls flag, the element type's OID, the
+ * length and lower bound of the one dimension, then each element as its
+ * length and bytes), under construction in the caller's buffer, which
+ * needs ARR_HEAD bytes and, an element, its bytes + 4 (an integer: 12).
+ * Binary, not a text literal: PostgreSQL parsed the hex of the text form
+ * at about a tenth of its CPU time in an ingest. */
+#define ARR_HEAD 20
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_BYTEA 17
+
 typedef struct {
-	char *p, *at;
+	unsigned char *p, *at;
 	unsigned n;
+	uint32_t oid; /* the elements' type, set by the first */
 } tarr;
 
-static void tarr_open(tarr *a, char *buf)
+static void put32(unsigned char *p, uint32_t x)
 {
-	a->p = buf;
-	a->p[0] = '{';
-	a->at = a->p + 1;
-	a->n = 0;
+	p[0] = (unsigned char)(x >> 24);
+	p[1] = (unsigned char)(x >> 16);
+	p[2] = (unsigned char)(x >> 8);
+	p[3] = (unsigned char)x;
 }
 
-/* Ends the literal; its length. */
+static void tarr_open(tarr *a, void *buf)
+{
+	a->p = buf;
+	a->at = a->p + ARR_HEAD;
+	a->n = 0;
+	a->oid = OID_BYTEA;
+}
+
+/* Ends the array (its header written); its length. */
 static size_t tarr_close(tarr *a)
 {
-	*a->at++ = '}';
-	*a->at = 0;
+	put32(a->p, a->n ? 1 : 0);
+	put32(a->p + 4, 0);
+	put32(a->p + 8, a->oid);
+	if (!a->n)
+		return 12; /* an empty array has no dimension */
+	put32(a->p + 12, a->n);
+	put32(a->p + 16, 1);
 	return (size_t)(a->at - a->p);
 }
 
-/* A bytea element: "\\x<hex>". */
+static void tarr_elem(tarr *a, uint32_t oid, const void *s, size_t n)
+{
+	a->oid = oid;
+	a->n++;
+	put32(a->at, (uint32_t)n);
+	if (n)
+		memcpy(a->at + 4, s, n);
+	a->at += 4 + n;
+}
+
 static void tarr_bytes(tarr *a, const void *s, size_t n)
 {
-	static const char hx[] = "0123456789abcdef";
-	const unsigned char *q = s;
-	char *p = a->at;
-
-	if (a->n++)
-		*p++ = ',';
-	memcpy(p, "\"\\\\x", 4);
-	p += 4;
-	for (; n; n--, q++) {
-		*p++ = hx[*q >> 4];
-		*p++ = hx[*q & 15];
-	}
-	*p++ = '"';
-	a->at = p;
+	tarr_elem(a, OID_BYTEA, s, n);
 }
 
 static void tarr_str(tarr *a, const char *s)
@@ -617,11 +658,19 @@ static void tarr_str(tarr *a, const char *s)
 	tarr_bytes(a, s, strlen(s));
 }
 
-static void tarr_u64(tarr *a, uint64_t x)
+static void tarr_i64(tarr *a, uint64_t x)
 {
-	if (a->n++)
-		*a->at++ = ',';
-	a->at += sprintf(a->at, "%llu", (unsigned long long)x);
+	unsigned char b[8];
+
+	be64_put(b, x);
+	tarr_elem(a, OID_INT8, b, 8);
+}
+
+static void tarr_i16(tarr *a, unsigned x)
+{
+	unsigned char b[2] = {(unsigned char)(x >> 8), (unsigned char)x};
+
+	tarr_elem(a, OID_INT2, b, 2);
 }
 
 /* ---- held-back writes (see the cache's comment) ----------------------------- */
@@ -637,7 +686,7 @@ static const char *ckey_part(const cent *e, int i)
 	return k;
 }
 
-/* Sends a statement whose parameters are the n array literals a[] (text
+/* Sends a statement whose parameters are the n arrays a[] (binary
  * format); the arrays' memory is freed. */
 static int send_arrays(pg_txn *t, int q, tarr *a, int n)
 {
@@ -647,7 +696,6 @@ static int send_arrays(pg_txn *t, int q, tarr *a, int n)
 	p.n = 0;
 	for (i = 0; i < n; i++) {
 		p_bytes(&p, a[i].p, tarr_close(&a[i]));
-		p.f[i] = 0;
 	}
 	rc = q_send(t, q, &p);
 	for (i = 0; i < n; i++)
@@ -675,16 +723,16 @@ static int flush_kind(pg_txn *t, char kind, int tb)
 			continue;
 		j = e->present ? 0 : 1;
 		j ? ndel++ : nput++;
-		/* an element: quotes, \\x and hex, or up to 20 digits, and a
-		 * comma; the key bounds each of its parts */
-		need = 2 * e->kn + 26;
+		/* an element: its length and bytes, or an integer's 12; the
+		 * key bounds each of its parts */
+		need = e->kn + 12;
 		for (i = 0; i < 5; i++)
 			room[j][i] += need;
 		if (j == 0 && kind == 't')
-			room[0][2] += 2 * e->v.n;
+			room[0][2] += e->v.n;
 		if (j == 0 && kind == 'r') {
-			room[0][2] += 2 * strlen(e->bucket);
-			room[0][4] += 2 * e->v.n;
+			room[0][2] += strlen(e->bucket);
+			room[0][4] += e->v.n;
 		}
 	}
 	if (!nput && !ndel)
@@ -707,7 +755,7 @@ static int flush_kind(pg_txn *t, char kind, int tb)
 		for (i = 0; i < np[j]; i++) {
 			if (!(j ? ndel : nput))
 				break;
-			char *buf = malloc(3 + room[j][i]);
+			char *buf = malloc(ARR_HEAD + room[j][i]);
 
 			if (!buf) {
 				rc = fail(t);
@@ -724,7 +772,7 @@ static int flush_kind(pg_txn *t, char kind, int tb)
 		x = a[j];
 		switch (kind) {
 		case 't':
-			tarr_u64(&x[0], e->k[0]);
+			tarr_i16(&x[0], e->k[0]);
 			tarr_bytes(&x[1], e->k + 1, e->kn - 1);
 			if (!j)
 				tarr_bytes(&x[2], e->v.p, e->v.n);
@@ -734,7 +782,7 @@ static int flush_kind(pg_txn *t, char kind, int tb)
 			tarr_str(&x[1], ckey_part(e, 1));
 			if (!j) {
 				tarr_str(&x[2], e->bucket);
-				tarr_u64(&x[3], e->seq);
+				tarr_i64(&x[3], e->seq);
 				tarr_bytes(&x[4], e->v.p, e->v.n);
 			}
 			break;
@@ -742,7 +790,7 @@ static int flush_kind(pg_txn *t, char kind, int tb)
 			for (i = 0; i < 3; i++)
 				tarr_str(&x[i], ckey_part(e, (int)i));
 			if (!j)
-				tarr_u64(&x[3], e->seq);
+				tarr_i64(&x[3], e->seq);
 			break;
 		}
 		e->dirty = 0;
@@ -1915,6 +1963,18 @@ static size_t kv_ckey(unsigned char *k, enum store_table tb, sv key)
 	return key.n + 1;
 }
 
+/* The known prefix that k (a cache key: tb byte, then the key or a
+ * prefix) falls under, or NULL. */
+static cent *prefix_of(const pg_txn *t, const unsigned char *k, size_t kn)
+{
+	cent *p;
+
+	for (p = t->prefixes; p; p = p->dnext)
+		if (p->k[0] == k[0] && p->kn <= kn && !memcmp(p->k, k, p->kn))
+			return p;
+	return NULL;
+}
+
 static int pg_get(store_txn *tx, enum store_table tb, sv key, sv *val)
 {
 	pg_txn *t = (pg_txn *)tx;
@@ -1931,6 +1991,11 @@ static int pg_get(store_txn *tx, enum store_table tb, sv key, sv *val)
 		return rc == FS_E_BAD_REQUEST ? FS_E_NOT_FOUND : rc;
 	if (t->write && !(e = cache_get(t, 't', k, kv_ckey(k, tb, key))))
 		return fail(t);
+	if (e && !e->known && prefix_of(t, e->k, e->kn)) {
+		/* every row under the prefix is in the cache: not this one */
+		e->known = 1;
+		e->present = 0;
+	}
 	if (e && e->known) {
 		present = e->present;
 		v = e->v;
@@ -2005,6 +2070,64 @@ static int sv_cmp(sv a, sv b)
 	return a.n < b.n ? -1 : a.n > b.n;
 }
 
+/* The first key past every key under prefix (1 <= prefix.n <= KEY_MAX)
+ * into to: its length, 0 when there is none (the prefix all 0xff). */
+static size_t prefix_end(unsigned char *to, sv prefix)
+{
+	size_t ton = prefix.n;
+
+	memcpy(to, prefix.p, prefix.n);
+	while (ton && to[ton - 1] == 0xff)
+		ton--;
+	if (ton)
+		to[ton - 1]++;
+	return ton;
+}
+
+static int cmp_cent_key(const void *a, const void *b)
+{
+	const cent *x = *(const cent *const *)a, *y = *(const cent *const *)b;
+
+	return sv_cmp(sv_of(x->k, x->kn), sv_of(y->k, y->kn));
+}
+
+/* A scan of table tb under a prefix that falls under a known one, from
+ * the cache alone (pk: the prefix's cache key): the rows from `from` on,
+ * in key order. */
+static int scan_cached(pg_txn *t, enum store_table tb, sv pk, sv from,
+                       int (*cb)(void *ctx, sv key, sv val), void *ctx)
+{
+	unsigned char fk[KEY_MAX + 1];
+	sv fromk = sv_of(fk, kv_ckey(fk, tb, from));
+	cent **v = NULL, *e;
+	size_t n = 0, cap = 0, i;
+	int rc = FS_OK;
+
+	for (i = 0; i < t->ntab; i++)
+		for (e = t->tab[i]; e; e = e->next) {
+			if (e->kind != 't' || !e->known || !e->present ||
+			    e->kn < pk.n || memcmp(e->k, pk.p, pk.n) ||
+			    sv_cmp(sv_of(e->k, e->kn), fromk) < 0)
+				continue;
+			if (n == cap) {
+				cent **nv = realloc(v, (cap = cap ? 2 * cap : 16) *
+				                           sizeof *v);
+				if (!nv) {
+					free(v);
+					return fail(t);
+				}
+				v = nv;
+			}
+			v[n++] = e;
+		}
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_cent_key);
+	for (i = 0; i < n && !rc; i++)
+		rc = cb(ctx, sv_of(v[i]->k + 1, v[i]->kn - 1), v[i]->v);
+	free(v);
+	return rc;
+}
+
 static int pg_scan(store_txn *tx, enum store_table tb, sv prefix, sv start,
                    int (*cb)(void *ctx, sv key, sv val), void *ctx)
 {
@@ -2020,22 +2143,19 @@ static int pg_scan(store_txn *tx, enum store_table tb, sv prefix, sv start,
 		return t->dead;
 	if ((unsigned)tb >= ST__COUNT)
 		return FS_E_INTERNAL;
-	if ((rc = flush_kind(t, 't', (int)tb)))
-		return rc;
 	if ((prefix.n && !prefix.p) || (start.n && !start.p))
 		return FS_E_BAD_REQUEST;
 	from = sv_cmp(prefix, start) >= 0 ? prefix : start;
 	if (from.n > KEY_MAX)
 		return FS_OK; /* no key can be that long */
+	if (t->write && t->prefixes && prefix.n && prefix.n <= KEY_MAX &&
+	    prefix_of(t, to, kv_ckey(to, tb, prefix)))
+		return scan_cached(t, tb, sv_of(to, prefix.n + 1), from, cb, ctx);
+	if ((rc = flush_kind(t, 't', (int)tb)))
+		return rc;
 	/* the first key past the prefix bounds the query */
-	if (prefix.n && prefix.n <= KEY_MAX) {
-		memcpy(to, prefix.p, prefix.n);
-		ton = prefix.n;
-		while (ton && to[ton - 1] == 0xff)
-			ton--;
-		if (ton)
-			to[ton - 1]++;
-	}
+	if (prefix.n && prefix.n <= KEY_MAX)
+		ton = prefix_end(to, prefix);
 	for (;;) {
 		p.n = 0;
 		p_i16(&p, tb);
@@ -2255,7 +2375,7 @@ static int pg_prefetch(store_txn *tx, const char *const *c,
 	pg_txn *t = (pg_txn *)tx;
 	unsigned char k[KEY_MAX + 1];
 	char *cbuf, *ibuf;
-	size_t need = 3, rkn;
+	size_t need = ARR_HEAD, rkn;
 	unsigned i;
 	tarr ca, ia;
 	PGresult *r;
@@ -2267,7 +2387,7 @@ static int pg_prefetch(store_txn *tx, const char *const *c,
 		return t->dead;
 	for (i = 0; i < n; i++)
 		if (rec_key_ok(c[i], id[i], &rkn))
-			need += 2 * rkn + 16;
+			need += rkn + 4;
 	if (!(cbuf = tmem(t, need)) || !(ibuf = tmem(t, need)))
 		return fail(t);
 	tarr_open(&ca, cbuf);
@@ -2290,7 +2410,6 @@ static int pg_prefetch(store_txn *tx, const char *const *c,
 	p.n = 0;
 	p_bytes(&p, ca.p, tarr_close(&ca));
 	p_bytes(&p, ia.p, tarr_close(&ia));
-	p.f[0] = p.f[1] = 0; /* text: array literals */
 	if (!(r = q_read(t, Q_REC_PREFETCH, &p)))
 		return t->dead;
 	for (row = 0; row < PQntuples(r); row++) {
@@ -2313,7 +2432,7 @@ static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
 	pg_txn *t = (pg_txn *)tx;
 	unsigned char k[KEY_MAX + 1];
 	char *buf;
-	size_t need = 3;
+	size_t need = ARR_HEAD;
 	unsigned i;
 	tarr ka;
 	PGresult *r;
@@ -2325,7 +2444,7 @@ static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
 		return t->dead;
 	for (i = 0; i < n; i++)
 		if (table_ok(tb, keys[i]) == FS_OK)
-			need += 2 * keys[i].n + 8;
+			need += keys[i].n + 4;
 	if (!(buf = tmem(t, need)))
 		return fail(t);
 	tarr_open(&ka, buf);
@@ -2346,7 +2465,6 @@ static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
 	p.n = 0;
 	p_i16(&p, tb);
 	p_bytes(&p, ka.p, tarr_close(&ka));
-	p.f[1] = 0; /* text: an array literal */
 	if (!(r = q_read(t, Q_KV_PREFETCH, &p)))
 		return t->dead;
 	for (row = 0; row < PQntuples(r); row++) {
@@ -2355,6 +2473,79 @@ static int pg_prefetch_keys(store_txn *tx, enum store_table tb,
 		e->present = 1;
 		e->v = r_sv(r, row, 1);
 	}
+	return FS_OK;
+}
+
+static int pg_prefetch_prefixes(store_txn *tx, enum store_table tb,
+                                const sv *prefixes, unsigned n)
+{
+	pg_txn *t = (pg_txn *)tx;
+	unsigned char k[KEY_MAX + 1], to[KEY_MAX + 1];
+	char *lbuf, *hbuf;
+	size_t need = ARR_HEAD, ton;
+	unsigned i, j, m = 0, *rows;
+	cent **sent, *e;
+	tarr lo, hi;
+	PGresult *r;
+	qp p;
+	int row;
+	uint64_t at;
+
+	if (!t->write || t->dead || !n)
+		return t->dead;
+	if ((unsigned)tb >= ST__COUNT)
+		return FS_E_INTERNAL;
+	for (i = 0; i < n; i++)
+		if (table_ok(tb, prefixes[i]) == FS_OK)
+			need += 2 * prefixes[i].n + 8;
+	if (!(lbuf = tmem(t, need)) || !(hbuf = tmem(t, need)) ||
+	    !(sent = tmem(t, n * sizeof *sent)) ||
+	    !(rows = tmem(t, n * sizeof *rows)))
+		return fail(t);
+	tarr_open(&lo, lbuf);
+	tarr_open(&hi, hbuf);
+	for (i = 0; i < n; i++) {
+		if (table_ok(tb, prefixes[i]) != FS_OK ||
+		    !(ton = prefix_end(to, prefixes[i])))
+			continue;
+		if (!(e = cache_get(t, 'p', k, kv_ckey(k, tb, prefixes[i]))))
+			return fail(t);
+		for (j = 0; j < m && sent[j] != e; j++)
+			;
+		if (e->known || j < m)
+			continue; /* known, or named twice */
+		tarr_bytes(&lo, prefixes[i].p, prefixes[i].n);
+		tarr_bytes(&hi, to, ton);
+		rows[m] = 0;
+		sent[m++] = e;
+	}
+	if (!m)
+		return FS_OK;
+	p.n = 0;
+	p_i16(&p, tb);
+	p_bytes(&p, lo.p, tarr_close(&lo));
+	p_bytes(&p, hi.p, tarr_close(&hi));
+	p_u64(&p, PREFIX_ROWS + 1);
+	if (!(r = q_read(t, Q_KV_PREFIXES, &p)))
+		return t->dead;
+	for (row = 0; row < PQntuples(r); row++) {
+		at = r_u64(r, row, 0);
+		if (at < 1 || at > m)
+			return fail(t);
+		rows[at - 1]++;
+		if (!(e = cache_get(t, 't', k, kv_ckey(k, tb, r_sv(r, row, 1)))))
+			return fail(t);
+		if (e->known)
+			continue; /* read or written before: the cache is newer */
+		e->known = e->present = 1;
+		e->v = r_sv(r, row, 2);
+	}
+	for (i = 0; i < m; i++)
+		if (rows[i] <= PREFIX_ROWS) {
+			sent[i]->known = 1;
+			sent[i]->dnext = t->prefixes;
+			t->prefixes = sent[i];
+		}
 	return FS_OK;
 }
 
@@ -2576,6 +2767,7 @@ static const struct store_ops pg_ops = {
 	.watch = pg_watch,
 	.prefetch = pg_prefetch,
 	.prefetch_keys = pg_prefetch_keys,
+	.prefetch_prefixes = pg_prefetch_prefixes,
 	.raw_rec = pg_raw_rec,
 	.raw_gone = pg_raw_gone,
 	.raw_binfo = pg_raw_binfo,

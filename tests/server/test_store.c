@@ -619,6 +619,143 @@ static void test_tables(void **st)
 	assert_int_equal(store_commit(t), FS_OK);
 }
 
+/* Keys and values of a scan, in order, as "key=value" lines. */
+typedef struct {
+	int n;
+	char text[4096];
+} vscan;
+
+static int vscan_cb(void *ctx, sv key, sv val)
+{
+	vscan *o = ctx;
+	size_t at = strlen(o->text);
+
+	snprintf(o->text + at, sizeof o->text - at, "%.*s=%.*s\n",
+	         (int)key.n, (const char *)key.p, (int)val.n,
+	         (const char *)val.p);
+	o->n++;
+	return 0;
+}
+
+static const char *scan_text(store_txn *t, const char *prefix, size_t pn,
+                             const char *start, size_t sn, vscan *o)
+{
+	memset(o, 0, sizeof *o);
+	assert_int_equal(store_scan(t, ST_DEVSTAFF, sv_of(prefix, pn),
+	                            sv_of(start, sn), vscan_cb, o),
+	                 FS_OK);
+	return o->text;
+}
+
+/* The prefetch hints (PostgreSQL answers from its cache after them; LMDB
+ * ignores them) never change what a transaction reads: not its own
+ * writes before or after the hint, not a prefix with more entries than
+ * the cache takes, not one with none, not one with no key past it. */
+static void test_prefetch_hints(void **st)
+{
+	fixture *f = *st;
+	store_txn *t = wbegin(f->s);
+	char k[16];
+	vscan o;
+	sv v;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		static const char *const kv[4][2] = {
+			{"d1\0a", "1"}, {"d1\0b", "2"}, {"d1\0c", "3"}, {"d2\0a", "x"}};
+		assert_int_equal(store_put(t, ST_DEVSTAFF, sv_of(kv[i][0], 4),
+		                           sv_cstr(kv[i][1])),
+		                 FS_OK);
+	}
+	for (i = 0; i < 70; i++) { /* more than a prefix's cache takes */
+		snprintf(k, sizeof k, "d3%ck%02d", 0, i);
+		assert_int_equal(store_put(t, ST_DEVSTAFF, sv_of(k, 6),
+		                           sv_cstr("n")),
+		                 FS_OK);
+	}
+	assert_int_equal(store_put(t, ST_DEVSTAFF, sv_of("\xff\xff", 2),
+	                           sv_cstr("f")),
+	                 FS_OK);
+	assert_int_equal(store_put(t, ST_AUX, sv_cstr("k1"), sv_cstr("v1")),
+	                 FS_OK);
+	assert_int_equal(store_rec_put(t, "task", "t1", "site/s", sv_cstr("r1"),
+	                               NULL),
+	                 FS_OK);
+	assert_int_equal(store_commit(t), FS_OK);
+
+	t = wbegin(f->s);
+	/* written before the hint */
+	assert_int_equal(store_put(t, ST_DEVSTAFF, sv_of("d1\0d", 4),
+	                           sv_cstr("4")),
+	                 FS_OK);
+	assert_int_equal(store_del(t, ST_DEVSTAFF, sv_of("d1\0b", 4)), FS_OK);
+	{
+		sv pre[6] = {sv_of("d1\0", 3), sv_of("d2\0", 3), sv_of("d3\0", 3),
+		             sv_of("d9\0", 3), sv_of("\xff\xff", 2),
+		             sv_of("d1\0", 3)};
+		sv keys[3] = {sv_cstr("k1"), sv_cstr("k2"), sv_cstr("k1")};
+		const char *c[2] = {"task", "task"}, *id[2] = {"t1", "t2"};
+
+		assert_int_equal(store_prefetch_prefixes(t, ST_DEVSTAFF, pre, 6),
+		                 FS_OK);
+		assert_int_equal(store_prefetch_keys(t, ST_AUX, keys, 3), FS_OK);
+		assert_int_equal(store_prefetch(t, c, id, 2), FS_OK);
+	}
+	/* written after it */
+	assert_int_equal(store_put(t, ST_DEVSTAFF, sv_of("d1\0e", 4),
+	                           sv_cstr("5")),
+	                 FS_OK);
+	assert_int_equal(store_put(t, ST_DEVSTAFF, sv_of("d1\0a", 4),
+	                           sv_cstr("A")),
+	                 FS_OK);
+	assert_string_equal(scan_text(t, "d1", 3, NULL, 0, &o),
+	                    "d1=A\nd1=3\nd1=4\nd1=5\n");
+	assert_int_equal(o.n, 4);
+	/* the keys are d1\0a, c, d, e: %.*s stops at the NUL, so the
+	 * order shows in the values; from a start, and a longer prefix */
+	assert_string_equal(scan_text(t, "d1", 3, "d1\0c", 4, &o),
+	                    "d1=3\nd1=4\nd1=5\n");
+	assert_string_equal(scan_text(t, "d1\0d", 4, NULL, 0, &o), "d1=4\n");
+	assert_int_equal(store_get(t, ST_DEVSTAFF, sv_of("d1\0b", 4), &v),
+	                 FS_E_NOT_FOUND);
+	assert_int_equal(store_get(t, ST_DEVSTAFF, sv_of("d1\0zz", 5), &v),
+	                 FS_E_NOT_FOUND);
+	assert_int_equal(store_get(t, ST_DEVSTAFF, sv_of("d1\0c", 4), &v), FS_OK);
+	assert_int_equal(v.n, 1);
+	assert_memory_equal(v.p, "3", 1);
+	assert_int_equal(store_get(t, ST_DEVSTAFF, sv_of("d2\0a", 4), &v), FS_OK);
+	assert_memory_equal(v.p, "x", 1);
+	scan_text(t, "d3", 3, NULL, 0, &o);
+	assert_int_equal(o.n, 70);
+	assert_int_equal(store_get(t, ST_DEVSTAFF, sv_of("d3\0k69", 6), &v),
+	                 FS_OK);
+	assert_int_equal(store_get(t, ST_DEVSTAFF, sv_of("d3\0k70", 6), &v),
+	                 FS_E_NOT_FOUND);
+	scan_text(t, "d9", 3, NULL, 0, &o);
+	assert_int_equal(o.n, 0);
+	assert_int_equal(store_put(t, ST_DEVSTAFF, sv_of("d9\0q", 4),
+	                           sv_cstr("q")),
+	                 FS_OK);
+	assert_string_equal(scan_text(t, "d9", 3, NULL, 0, &o), "d9=q\n");
+	assert_string_equal(scan_text(t, "\xff\xff", 2, NULL, 0, &o),
+	                    "\xff\xff=f\n");
+	assert_int_equal(store_get(t, ST_AUX, sv_cstr("k1"), &v), FS_OK);
+	assert_memory_equal(v.p, "v1", 2);
+	assert_int_equal(store_get(t, ST_AUX, sv_cstr("k2"), &v),
+	                 FS_E_NOT_FOUND);
+	assert_int_equal(store_rec_get(t, "task", "t1", &v, NULL, NULL), FS_OK);
+	assert_memory_equal(v.p, "r1", 2);
+	assert_int_equal(store_rec_get(t, "task", "t2", &v, NULL, NULL),
+	                 FS_E_NOT_FOUND);
+	assert_int_equal(store_commit(t), FS_OK);
+
+	t = rbegin(f->s);
+	assert_string_equal(scan_text(t, "d1", 3, NULL, 0, &o),
+	                    "d1=A\nd1=3\nd1=4\nd1=5\n");
+	assert_string_equal(scan_text(t, "d9", 3, NULL, 0, &o), "d9=q\n");
+	store_abort(t);
+}
+
 static void test_long_keys(void **st)
 {
 	fixture *f = *st;
@@ -1093,6 +1230,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_floor, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefetch_hints, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_long_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_id_durable, setup,
 		                                teardown),
@@ -1122,6 +1261,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_floor, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefetch_hints, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_long_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_id_durable, setup,
 		                                teardown),
