@@ -14,6 +14,8 @@
 #include "protocol/errors.h"
 #include "server/core/engine_int.h"
 #include "server/model/device.h"
+#include "server/model/policy.h"
+#include "server/model/sitecheck.h"
 #include "server/store/keys.h"
 
 typedef struct {
@@ -305,75 +307,153 @@ void unavailable_ack(job *j, uint32_t bi)
 	wb_cstr(ack, "UNAVAILABLE");
 }
 
-/* Tell the store which records the group's ops will read, and which
- * batch acks its dedup will look up (PostgreSQL loads each set in one
- * query instead of one an op or a batch; LMDB ignores it).  Only a hint:
- * ops it cannot name are left for apply_op() to judge. */
-static int prefetch_ops(store_txn *t, job *list, job *only, uint32_t only_bi)
+/* ---- prefetch --------------------------------------------------------------- */
+
+/* What a group will read, gathered for the store's hints. */
+typedef struct {
+	const char *c, *id;
+} recname;
+
+typedef struct {
+	sv *v;
+	uint32_t n, cap;
+} svlist;
+
+typedef struct {
+	arena *a;
+	recname *rec;               /* records */
+	uint32_t nrec, caprec;
+	svlist acks, devices, aux;  /* ST_ACKS, ST_DEVICES, ST_AUX keys */
+	svlist sessions;            /* ST_DEVSTAFF prefixes */
+	const char **dev;           /* the devices, for the hooks */
+	uint32_t ndev, capdev;
+	int err;
+} wants;
+
+static void want_key(wants *w, svlist *l, const void *p, size_t n)
 {
-	size_t n = 0, cap = 0, nk = 0, kcap = 0;
-	const char **c = NULL, **id = NULL;
-	sv *acks = NULL;
-	int rc = FS_OK;
-	for (job *j = only ? only : list; j && !rc; j = only ? NULL : j->next) {
+	void *copy = n ? arena_dup(w->a, p, n) : NULL;
+	if (!n || !copy || arena_grow(w->a, (void **)&l->v, &l->cap, l->n,
+	                              l->n + 1, sizeof(sv), 64)) {
+		w->err |= n != 0;
+		return;
+	}
+	l->v[l->n++] = sv_of(copy, n);
+}
+
+static void want_rec(void *ctx, const char *c, const char *id, size_t idn)
+{
+	wants *w = ctx;
+	char *copy = arena_strndup(w->a, id, idn);
+	if (!copy || arena_grow(w->a, (void **)&w->rec, &w->caprec, w->nrec,
+	                        w->nrec + 1, sizeof(recname), 256)) {
+		w->err = 1;
+		return;
+	}
+	w->rec[w->nrec++] = (recname){c, copy};
+}
+
+/* A job's device: its report, its sessions (device_session_hold), and
+ * what the hooks' on_sync reads. */
+static void want_device(wants *w, const job *j)
+{
+	const char *d = j->p->device;
+	char k[KEY_MAX];
+	size_t kn;
+	for (uint32_t i = 0; i < w->ndev; i++)
+		if (!strcmp(w->dev[i], d))
+			return;
+	if (arena_grow(w->a, (void **)&w->dev, &w->capdev, w->ndev, w->ndev + 1,
+	               sizeof(char *), 32)) {
+		w->err = 1;
+		return;
+	}
+	w->dev[w->ndev++] = d;
+	want_key(w, &w->devices, d, strlen(d));
+	if ((kn = key_devstaff_dev(k, sizeof(k), d)))
+		want_key(w, &w->sessions, k, kn);
+}
+
+/* One op: its record, the records its fields name, its bucket's entry
+ * in the registry (apply.c's register_bucket). */
+static void want_op(wants *w, const wval *op)
+{
+	const wval *cv = wv_get(op, "c"), *iv = wv_get(op, "id"),
+	           *f = wv_get(op, "f");
+	const scollection *col;
+	char k[KEY_MAX];
+	if (!cv || !iv || cv->t != WV_STR || iv->t != WV_STR ||
+	    !(col = schema_collection(cv->s.p, cv->s.n)))
+		return;
+	want_rec(w, col->name, iv->s.p, iv->s.n);
+	if (!f || f->t != WV_MAP)
+		return;
+	sitecheck_names(col, f, want_rec, w);
+	char *id = wv_strdup(w->a, iv);
+	char *bucket = id ? policy_fields_bucket(w->a, col, id, f) : NULL;
+	size_t kn = bucket ? key_bucket(k, sizeof(k) - 1, bucket) : 0;
+	if (kn)
+		want_key(w, &w->aux, k, kn);
+}
+
+/* Tell the store what the group will read: the records of its ops and
+ * those they name, its batch acks (dedup), its devices' reports and
+ * sessions, and what the hooks read (PostgreSQL loads each set in one
+ * query instead of one a read; LMDB ignores it).  Only a hint: what it
+ * cannot name is left for the reads themselves. */
+static int prefetch_ops(engine *e, store_txn *t, job *list, job *only,
+                        uint32_t only_bi)
+{
+	wants w;
+	memset(&w, 0, sizeof(w));
+	if (!(w.a = arena_new(0)))
+		return FS_OK;
+	for (job *j = only ? only : list; j && !w.err; j = only ? NULL : j->next) {
 		uint32_t nb = j->batches ? j->batches->a.n : 0;
-		for (uint32_t bi = 0; bi < nb && !rc; bi++) {
+		want_device(&w, j);
+		for (uint32_t bi = 0; bi < nb && !w.err; bi++) {
 			const wval *b = &j->batches->a.v[bi];
-			const wval *ops = wv_get(b, "ops"), *bid = wv_get(b, "batch");
+			const wval *ops = wv_get(b, "ops"), *bid = wv_get(b, "batch"),
+			           *by = wv_get(b, "by");
 			if (only && bi != only_bi)
 				continue;
 			if (bid && bid->t == WV_BIN && bid->s.n == 16) {
-				uint8_t *k = arena_alloc(j->a, FS_ID_MAX + 20);
-				sv *na = nk < kcap ? acks
-				         : realloc(acks, (kcap = kcap ? kcap * 2 : 64) *
-				                             sizeof(*acks));
-				if (!k || !na) {
-					rc = FS_E_UNAVAILABLE;
-					break;
-				}
-				acks = na;
-				size_t kn = key_ack(k, FS_ID_MAX + 20, j->p->device,
+				uint8_t k[FS_ID_MAX + 20];
+				size_t kn = key_ack(k, sizeof(k), j->p->device,
 				                    (const uint8_t *)bid->s.p);
 				if (kn)
-					acks[nk++] = sv_of(k, kn);
+					want_key(&w, &w.acks, k, kn);
 			}
+			if (by && by->t == WV_STR)
+				want_rec(&w, "staff", by->s.p, by->s.n);
 			if (!ops || ops->t != WV_ARR)
 				continue;
-			for (uint32_t i = 0; i < ops->a.n; i++) {
-				const wval *cv = wv_get(&ops->a.v[i], "c"),
-				           *iv = wv_get(&ops->a.v[i], "id");
-				const scollection *col;
-				if (!cv || !iv || cv->t != WV_STR || iv->t != WV_STR ||
-				    !(col = schema_collection(cv->s.p, cv->s.n)))
-					continue;
-				if (n == cap) {
-					cap = cap ? cap * 2 : 256;
-					const char **nc = realloc(c, cap * sizeof(*c)),
-					           **ni = nc ? realloc(id, cap * sizeof(*id)) : NULL;
-					if (nc)
-						c = nc;
-					if (!ni) {
-						rc = FS_E_UNAVAILABLE;
-						break;
-					}
-					id = ni;
-				}
-				c[n] = col->name;
-				if (!(id[n] = wv_strdup(j->a, iv))) {
-					rc = FS_E_UNAVAILABLE;
-					break;
-				}
-				n++;
-			}
+			for (uint32_t i = 0; i < ops->a.n; i++)
+				want_op(&w, &ops->a.v[i]);
 		}
 	}
-	if (!rc && nk)
-		rc = store_prefetch_keys(t, ST_ACKS, acks, (unsigned)nk);
-	if (!rc && n)
-		rc = store_prefetch(t, c, id, (unsigned)n);
-	free(acks);
-	free(c);
-	free(id);
+	const char **c = w.nrec ? arena_calloc(w.a, w.nrec, sizeof(char *)) : NULL;
+	const char **id = w.nrec ? arena_calloc(w.a, w.nrec, sizeof(char *)) : NULL;
+	int rc = FS_OK;
+	for (uint32_t i = 0; c && id && i < w.nrec; i++) {
+		c[i] = w.rec[i].c;
+		id[i] = w.rec[i].id;
+	}
+	if (w.acks.n)
+		rc = store_prefetch_keys(t, ST_ACKS, w.acks.v, w.acks.n);
+	if (!rc && w.devices.n)
+		rc = store_prefetch_keys(t, ST_DEVICES, w.devices.v, w.devices.n);
+	if (!rc && w.aux.n)
+		rc = store_prefetch_keys(t, ST_AUX, w.aux.v, w.aux.n);
+	if (!rc && w.sessions.n)
+		rc = store_prefetch_prefixes(t, ST_DEVSTAFF, w.sessions.v,
+		                             w.sessions.n);
+	if (!rc && c && id)
+		rc = store_prefetch(t, c, id, w.nrec);
+	for (unsigned h = 0; h < e->nhooks && !rc && w.ndev; h++)
+		if (e->hooks[h].prefetch)
+			rc = e->hooks[h].prefetch(e->hooks[h].ctx, t, w.dev, w.ndev);
+	arena_free(w.a);
 	return rc;
 }
 
@@ -384,7 +464,7 @@ int run_txn(engine *e, job *list, job *only, uint32_t only_bi,
 	int rc = store_begin(e->st, 1, &t);
 	if (rc)
 		return rc;
-	if ((rc = prefetch_ops(t, list, only, only_bi))) {
+	if ((rc = prefetch_ops(e, t, list, only, only_bi))) {
 		store_abort(t);
 		return rc;
 	}

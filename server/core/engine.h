@@ -143,6 +143,11 @@ typedef struct {
 	int (*on_sync)(void *ctx, store_txn *t, const char *device,
 	               const device_info *before, const device_info *after,
 	               uint32_t pushed, uint32_t rejected);
+	/* before a group's ops, the devices whose syncs it holds: name
+	 * to the store (store_prefetch_keys, store_prefetch_prefixes)
+	 * what on_sync will read, a hint only; NULL: none */
+	int (*prefetch)(void *ctx, store_txn *t, const char *const *devices,
+	                unsigned n);
 } write_hook;
 
 #define ENGINE_HOOKS_MAX 16

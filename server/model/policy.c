@@ -31,8 +31,10 @@ char *policy_bucket_name(arena *a, const char *kind, const char *p, size_t n)
 }
 
 /* The bucket a record belongs to, NULL when its bucket field is unset. */
-char *policy_record_bucket(arena *a, const scollection *col, const char *id,
-                           const record *r)
+/* The bucket of a record of `col` whose bucket field holds v (NULL:
+ * unset). */
+static char *bucket_for(arena *a, const scollection *col, const char *id,
+                        const wval *v)
 {
 	switch (col->bucket) {
 	case BK_SITE_SELF:
@@ -42,18 +44,32 @@ char *policy_record_bucket(arena *a, const scollection *col, const char *id,
 	case BK_TO_SHIFT:
 	case BK_ORDERS:
 	case BK_ALERTS: {
-		const rfield *f = rec_get(r, col->bucket_field);
-		if (!f || f->val.t != WV_STR ||
-		    valid_id(f->val.s.p, f->val.s.n) != FS_OK)
+		if (!v || v->t != WV_STR || valid_id(v->s.p, v->s.n) != FS_OK)
 			return NULL;
 		const char *kind = col->bucket == BK_SITE    ? "site"
 		                   : col->bucket == BK_ORDERS ? "orders"
 		                   : col->bucket == BK_ALERTS ? "alerts"
 		                                              : "shift";
-		return policy_bucket_name(a, kind, f->val.s.p, f->val.s.n);
+		return policy_bucket_name(a, kind, v->s.p, v->s.n);
 	}
 	}
 	return NULL;
+}
+
+char *policy_record_bucket(arena *a, const scollection *col, const char *id,
+                           const record *r)
+{
+	const rfield *f = col->bucket == BK_SITE_SELF
+	                  ? NULL : rec_get(r, col->bucket_field);
+	return bucket_for(a, col, id, f ? &f->val : NULL);
+}
+
+char *policy_fields_bucket(arena *a, const scollection *col, const char *id,
+                           const wval *fields)
+{
+	const wval *v = col->bucket == BK_SITE_SELF || !col->bucket_field
+	                ? NULL : wv_get(fields, col->bucket_field);
+	return bucket_for(a, col, id, v);
 }
 
 

@@ -29,6 +29,10 @@ char *policy_bucket_name(arena *a, const char *kind, const char *p, size_t n);
  * when its bucket field is unset or not an id. */
 char *policy_record_bucket(arena *a, const scollection *col, const char *id,
                            const record *r);
+/* The same from an op's fields (a map of name -> value): NULL also when
+ * the op does not write the bucket field. */
+char *policy_fields_bucket(arena *a, const scollection *col, const char *id,
+                           const wval *fields);
 
 /* The buckets `p` may pull at `now`, sorted bytewise, in the arena: an
  * admin every bucket ever used; others their site, the shifts of their

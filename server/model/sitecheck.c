@@ -87,6 +87,29 @@ static int check_one(store_txn *t, const policy_writer *x, const ref *rf,
 	return FS_OK;
 }
 
+void sitecheck_names(const scollection *col, const wval *f,
+                     void (*fn)(void *ctx, const char *c, const char *id,
+                                size_t idn),
+                     void *ctx)
+{
+	const wval *v;
+	if ((col->bucket == BK_SHIFT || col->bucket == BK_TO_SHIFT) &&
+	    (v = wv_get(f, col->bucket_field)) && v->t == WV_STR)
+		fn(ctx, "shift", v->s.p, v->s.n);
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		const ref *rf = &refs[i];
+		if (strcmp(rf->col, col->name) || !(v = wv_get(f, rf->field)))
+			continue;
+		if (v->t == WV_STR)
+			fn(ctx, rf->names, v->s.p, v->s.n);
+		else if (v->t == WV_ARR)
+			for (uint32_t k = 0; k < v->a.n; k++)
+				if (v->a.v[k].t == WV_STR)
+					fn(ctx, rf->names, v->a.v[k].s.p,
+					   v->a.v[k].s.n);
+	}
+}
+
 int sitecheck_record(store_txn *t, const policy_writer *x,
                      const scollection *col, const record *nw,
                      const wval *f, const char **msg)

@@ -21,6 +21,15 @@
  * `site` or the bucket field.  A named record that does not exist (yet)
  * is not held against the op.  FS_OK, FS_E_BAD_REQUEST with *msg, or a
  * store error (msg NULL). */
+/* The records an op of `col` writing fields f (name -> value) makes
+ * sitecheck_record() read: the shift its bucket field names and each
+ * record a field of f names; fn(ctx, collection, id, id length) for each,
+ * repeats included (a hint for store_prefetch). */
+void sitecheck_names(const scollection *col, const wval *f,
+                     void (*fn)(void *ctx, const char *c, const char *id,
+                                size_t idn),
+                     void *ctx);
+
 int sitecheck_record(store_txn *t, const policy_writer *x,
                      const scollection *col, const record *nw,
                      const wval *f, const char **msg);

@@ -311,6 +311,35 @@ int alerts_on_sync(void *ctx, store_txn *t, const char *device,
 	return FS_OK;
 }
 
+int alerts_prefetch(void *ctx, store_txn *t, const char *const *devices,
+                    unsigned n)
+{
+	(void)ctx;
+	arena *a = arena_new(0);
+	sv *fails = a ? arena_calloc(a, n ? n : 1, sizeof(sv)) : NULL;
+	sv *watches = a ? arena_calloc(a, n ? n : 1, sizeof(sv)) : NULL;
+	unsigned nf = 0, nw = 0;
+	int rc = FS_OK;
+	if (!fails || !watches) {
+		arena_free(a);
+		return FS_OK; /* a hint: the reads will be made one by one */
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char *f = arena_printf(a, P_FAIL "%s", devices[i]);
+		char *w = arena_printf(a, P_WATCH "%s", devices[i]);
+		if (f && strlen(f) < KEY_MAX)
+			fails[nf++] = sv_cstr(f);
+		if (w && strlen(w) + 1 < KEY_MAX)
+			watches[nw++] = sv_of(w, strlen(w) + 1); /* with its NUL */
+	}
+	if (nf)
+		rc = store_prefetch_keys(t, ST_AUX, fails, nf);
+	if (!rc && nw)
+		rc = store_prefetch_prefixes(t, ST_AUX, watches, nw);
+	arena_free(a);
+	return rc;
+}
+
 /* ---- evaluation ----------------------------------------------------------------- */
 
 /* A site's switches and settings (schema.c's site fields). */
@@ -996,7 +1025,11 @@ typedef struct {
 static int finish_txn(void *ctx, store_txn *t)
 {
 	finish_ctx *f = ctx;
-	int rc = FS_OK;
+	sv keys[PASS_MAX];
+	for (uint32_t i = 0; i < f->c->nmarks; i++)
+		keys[i] = sv_of(f->c->marks[i].p, f->c->marks[i].n);
+	/* the marks in one read, not one each (PostgreSQL) */
+	int rc = store_prefetch_keys(t, ST_AUX, keys, f->c->nmarks);
 	for (uint32_t i = 0; i < f->c->nmarks && !rc; i++) {
 		sv v;
 		kbuf *k = &f->c->marks[i];

@@ -104,6 +104,9 @@ int alerts_on_record(void *ctx, const write_event *ev);
 int alerts_on_sync(void *ctx, store_txn *t, const char *device,
                    const device_info *before, const device_info *after,
                    uint32_t pushed, uint32_t rejected);
+/* What alerts_on_sync will read for these devices, named to the store. */
+int alerts_prefetch(void *ctx, store_txn *t, const char *const *devices,
+                    unsigned n);
 
 /* The evaluator thread: a pass at start (what was marked or came due
  * while the server was down), then after every commit that marked

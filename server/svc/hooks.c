@@ -89,17 +89,18 @@ static int ack_kept(void *ctx, store_txn *t, sv key, uint64_t t_ms)
 }
 
 static const write_hook table[] = {
-	{"shift index", shift_index, NULL, NULL, NULL},
-	{"blob references", blob_refs, NULL, NULL, NULL},
-	{"order receive time", order_received, NULL, NULL, NULL},
-	{"audit", audit_entry, NULL, NULL, NULL},
-	{"tombstones", tombstone, NULL, NULL, NULL},
-	{"session cut", session_cut, NULL, NULL, NULL},
-	{"acks", NULL, ack_kept, NULL, NULL},
+	{"shift index", shift_index, NULL, NULL, NULL, NULL},
+	{"blob references", blob_refs, NULL, NULL, NULL, NULL},
+	{"order receive time", order_received, NULL, NULL, NULL, NULL},
+	{"audit", audit_entry, NULL, NULL, NULL, NULL},
+	{"tombstones", tombstone, NULL, NULL, NULL, NULL},
+	{"session cut", session_cut, NULL, NULL, NULL, NULL},
+	{"acks", NULL, ack_kept, NULL, NULL, NULL},
 	/* marks what the alert rules must look at again; an alert's own
 	 * deliveries are queued with it (svc/alerts.h, svc/webhook.h) */
-	{"alerts", alerts_on_record, NULL, NULL, alerts_on_sync},
-	{"webhooks", webhook_on_record, NULL, NULL, NULL},
+	{"alerts", alerts_on_record, NULL, NULL, alerts_on_sync,
+	 alerts_prefetch},
+	{"webhooks", webhook_on_record, NULL, NULL, NULL, NULL},
 };
 
 int hooks_register(engine *e)

@@ -84,8 +84,8 @@ static int setup(void **st)
 	memset(&cfg, 0, sizeof(cfg));
 	fs_limits_default(&cfg.lim);
 	assert_int_equal(engine_open(&f->e, f->s, &cfg), FS_OK);
-	write_hook a = {"a", hook_a, NULL, NULL, NULL};
-	write_hook b = {"b", hook_b, hook_ack, NULL, NULL};
+	write_hook a = {"a", hook_a, NULL, NULL, NULL, NULL};
+	write_hook b = {"b", hook_b, hook_ack, NULL, NULL, NULL};
 	assert_int_equal(engine_add_hook(f->e, &a), FS_OK);
 	assert_int_equal(engine_add_hook(f->e, &b), FS_OK);
 	memset(&hl, 0, sizeof(hl));
