@@ -53,7 +53,7 @@
 #define PAGE 512       /* rows a scan fetches a query */
 #define PIPE_MAX 256   /* results left unread before collecting them */
 #define NOTIFY_MAX 7900 /* a NOTIFY payload stays under 8000 bytes */
-#define DIRTY_MAX 64    /* rows a write txn holds back before sending them */
+#define DIRTY_MAX 256   /* rows a write txn holds back before sending them */
 #define PREFIX_ROWS 64  /* entries a prefix may have to be answered from the cache */
 #define CHANNEL "fieldsync"
 
