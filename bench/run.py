@@ -368,7 +368,13 @@ def ceiling(S, tmp, value_bytes):
 
 
 def ingest_phases(S, R, run, system, *command):
-    """One system's ingest + update at the sizes S, into run `run`."""
+    """One system's ingest + update at the sizes S, into run `run`.  The
+    disk is settled first (sync), as before the pulls: PouchDB Server
+    does not fsync, and the writes it left in the page cache were written
+    back during the PostgreSQL ingest that followed it, whose fsyncs
+    waited for them (in the run of 0ecfce3 the first of those ingests
+    took 24,006 records/s, the two others 35,430 and 31,638)."""
+    os.sync()
     r = loadgen(*command, "--clients", S["clients"], "--batches", S["batches"],
                 "--per", S["per"], "--updates", S["updates"],
                 "--upd-clients", S["upd_clients"])
