@@ -125,6 +125,7 @@ __all__ = [
     "login", "device_for", "Device", "Ids",
     "pack", "unpack",
     "RawResp", "raw_http", "WebSocket", "metrics", "metric_total",
+    "demo_night",
 ]
 
 HEALTH_TIMEOUT = 10.0
@@ -483,6 +484,19 @@ class RawResp:
         b = self.body if self.body is not None else self.raw[:200]
         return "<HTTP %s %r%s>" % (self.status, b,
                                     " (%s)" % self.err if self.err else "")
+
+
+def demo_night(buckets):
+    """The night shift `fieldsyncd demo` loaded with its patrol scans
+    (server/svc/demo.c): the one its night handover, "ho-night", is from.
+    Not simply the last night that has ended: from 08:00 to 08:20 in
+    Asia/Shanghai the demo loads the night before, since the one just
+    ended is still in its last round's grace.  None when absent."""
+    for b in buckets.values():
+        for r in b.get("recs", ()):
+            if r["c"] == "handover" and r["id"] == "ho-night":
+                return r["f"].get("from_shift")
+    return None
 
 
 def _decode_raw_body(ctype, raw):

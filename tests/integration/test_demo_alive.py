@@ -40,11 +40,11 @@ def test_demo_alive_a_week_after_loading(ctx):
 
     # today first: the past night is there with its report
     srv.start()
-    shifts = _live_shifts(_records(srv))
-    nights = sorted(s for s in shifts if s.startswith("sh:guards:")
-                    and s.endswith(":1") and shifts[s]["ends"] < loaded)
-    assert nights, sorted(shifts)
-    night = nights[-1]
+    buckets = _records(srv)
+    shifts = _live_shifts(buckets)
+    night = demo_night(buckets)
+    assert night in shifts and shifts[night]["ends"] < loaded, \
+        (night, sorted(shifts))
     r = check(req(srv, "GET", "/v1/reports/shift/" + night,
                   token=srv.admin_token), 200)
     pt = r["patrol"]

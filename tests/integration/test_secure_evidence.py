@@ -362,16 +362,18 @@ def _demo(ctx, key):
     loaded = H.now_ms()
     srv.start()
     # the past night: the demo's shifts come from its rosters
-    # (server/svc/roster.c), the night's id sh:guards:YYYYMMDD:1
+    # (server/svc/roster.c), the night's id sh:guards:YYYYMMDD:1; the one
+    # loaded with scans is the one its handover is from
     b = H.check(H.sync(srv, srv.admin_token, pull={}, limit=10000), 200)
-    nights = sorted(r["id"] for r in b["buckets"]["site/harbour"]["recs"]
-                    if r["c"] == "shift" and r["id"].startswith("sh:guards:")
-                    and r["id"].endswith(":1") and r["f"]["ends"] < loaded)
-    assert nights, "no past night in the demo"
-    r = H.req(srv, "GET", "/v1/reports/shift/" + nights[-1], token=srv.admin_token,
+    night = H.demo_night(b["buckets"])
+    assert night and night.startswith("sh:guards:"), "no demo night: %r" % night
+    ends = [r["f"]["ends"] for r in b["buckets"]["site/harbour"]["recs"]
+            if r["c"] == "shift" and r["id"] == night]
+    assert ends and ends[0] < loaded, (night, ends)
+    r = H.req(srv, "GET", "/v1/reports/shift/" + night, token=srv.admin_token,
               headers={"Accept": "application/json"})
     assert r.status == 200, "the demo night's report: %r" % (r,)
-    return srv, nights[-1], r.body["patrol"]
+    return srv, night, r.body["patrol"]
 
 
 def test_demo_night_counts_by_verdict(ctx):
