@@ -30,9 +30,8 @@ char *policy_bucket_name(arena *a, const char *kind, const char *p, size_t n)
 	return s;
 }
 
-/* The bucket a record belongs to, NULL when its bucket field is unset. */
 /* The bucket of a record of `col` whose bucket field holds v (NULL:
- * unset). */
+ * unset), NULL when it is unset or not an id. */
 static char *bucket_for(arena *a, const scollection *col, const char *id,
                         const wval *v)
 {

@@ -15,12 +15,6 @@
 #include "server/model/policy.h"
 #include "server/store/store.h"
 
-/* Does nw, of (col, id), written with fields f, agree with its home site?
- * Its `site` is checked on every write; a field naming another record
- * (a shift, a staff member, a zone, ...) when the op writes it, or writes
- * `site` or the bucket field.  A named record that does not exist (yet)
- * is not held against the op.  FS_OK, FS_E_BAD_REQUEST with *msg, or a
- * store error (msg NULL). */
 /* The records an op of `col` writing fields f (name -> value) makes
  * sitecheck_record() read: the shift its bucket field names and each
  * record a field of f names; fn(ctx, collection, id, id length) for each,
@@ -30,6 +24,12 @@ void sitecheck_names(const scollection *col, const wval *f,
                                 size_t idn),
                      void *ctx);
 
+/* Does nw, of (col, id), written with fields f, agree with its home site?
+ * Its `site` is checked on every write; a field naming another record
+ * (a shift, a staff member, a zone, ...) when the op writes it, or writes
+ * `site` or the bucket field.  A named record that does not exist (yet)
+ * is not held against the op.  FS_OK, FS_E_BAD_REQUEST with *msg, or a
+ * store error (msg NULL). */
 int sitecheck_record(store_txn *t, const policy_writer *x,
                      const scollection *col, const record *nw,
                      const wval *f, const char **msg);

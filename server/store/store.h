@@ -271,8 +271,8 @@ int store_prefetch_keys(store_txn *t, enum store_table tb, const sv *keys,
 /* The same hint for scans: table tb will be scanned under each of
  * prefixes[0..n) (a device's sessions, its watches).  PostgreSQL loads
  * every entry under them in one query, and answers a later store_scan()
- * with exactly such a prefix, and a store_get() of a key under one, from
- * the transaction's cache (a prefix with too many entries is left to the
+ * whose prefix starts with one of them, and a store_get() of a key under
+ * one, from the transaction's cache (a prefix with too many entries is left to the
  * database); LMDB does nothing.  FS_OK or the txn's error. */
 int store_prefetch_prefixes(store_txn *t, enum store_table tb,
                             const sv *prefixes, unsigned n);
