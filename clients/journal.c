@@ -2,6 +2,7 @@
  * journal.c — see journal.h.
  */
 #include "clients/journal.h"
+#include "protocol/be64.h"
 #include "protocol/zbody.h"
 
 #include <errno.h>
@@ -13,20 +14,6 @@
 
 
 static const uint8_t magic[4] = {'F', 'S', 'J', '1'};
-
-static void be32_put(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t be32_get(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 int jr_open(const char *dir, int *fd)
 {

@@ -609,14 +609,6 @@ typedef struct {
 	uint32_t oid; /* the elements' type, set by the first */
 } tarr;
 
-static void put32(unsigned char *p, uint32_t x)
-{
-	p[0] = (unsigned char)(x >> 24);
-	p[1] = (unsigned char)(x >> 16);
-	p[2] = (unsigned char)(x >> 8);
-	p[3] = (unsigned char)x;
-}
-
 static void tarr_open(tarr *a, void *buf)
 {
 	a->p = buf;
@@ -628,13 +620,13 @@ static void tarr_open(tarr *a, void *buf)
 /* Ends the array (its header written); its length. */
 static size_t tarr_close(tarr *a)
 {
-	put32(a->p, a->n ? 1 : 0);
-	put32(a->p + 4, 0);
-	put32(a->p + 8, a->oid);
+	be32_put(a->p, a->n ? 1 : 0);
+	be32_put(a->p + 4, 0);
+	be32_put(a->p + 8, a->oid);
 	if (!a->n)
 		return 12; /* an empty array has no dimension */
-	put32(a->p + 12, a->n);
-	put32(a->p + 16, 1);
+	be32_put(a->p + 12, a->n);
+	be32_put(a->p + 16, 1);
 	return (size_t)(a->at - a->p);
 }
 
@@ -642,7 +634,7 @@ static void tarr_elem(tarr *a, uint32_t oid, const void *s, size_t n)
 {
 	a->oid = oid;
 	a->n++;
-	put32(a->at, (uint32_t)n);
+	be32_put(a->at, (uint32_t)n);
 	if (n)
 		memcpy(a->at + 4, s, n);
 	a->at += 4 + n;
@@ -694,9 +686,8 @@ static int send_arrays(pg_txn *t, int q, tarr *a, int n)
 	int i, rc;
 
 	p.n = 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		p_bytes(&p, a[i].p, tarr_close(&a[i]));
-	}
 	rc = q_send(t, q, &p);
 	for (i = 0; i < n; i++)
 		free(a[i].p);
