@@ -399,12 +399,15 @@ static void want_op(wants *w, const wval *op)
 /* Tell the store what the group will read: the records of its ops and
  * those they name, its batch acks (dedup), its devices' reports and
  * sessions, and what the hooks read (PostgreSQL loads each set in one
- * query instead of one a read; LMDB ignores it).  Only a hint: what it
- * cannot name is left for the reads themselves. */
+ * query instead of one a read; on LMDB, where the hints are no-ops,
+ * nothing is gathered: store_hints()).  Only a hint: what it cannot name
+ * is left for the reads themselves. */
 static int prefetch_ops(engine *e, store_txn *t, job *list, job *only,
                         uint32_t only_bi)
 {
 	wants w;
+	if (!store_hints(e->st))
+		return FS_OK; /* LMDB: nothing to gather for */
 	memset(&w, 0, sizeof(w));
 	if (!(w.a = arena_new(0)))
 		return FS_OK;

@@ -59,6 +59,11 @@ const char *store_backend(const store *s)
 	return s->ops->name;
 }
 
+int store_hints(const store *s)
+{
+	return s->ops->hints;
+}
+
 int store_begin(store *s, int write, store_txn **out)
 {
 	return s->ops->begin(s, write, out);

@@ -255,6 +255,11 @@ int store_clock_note(store_txn *t, uint64_t hlc);
 int store_watch(store *s, void (*fn)(void *ctx, char **buckets, unsigned n),
                 void *ctx);
 
+/* 1 when the backend acts on the hints below (PostgreSQL: one query for
+ * many reads), 0 when they are no-ops (LMDB, where a read costs no round
+ * trip): a caller can skip gathering them. */
+int store_hints(const store *s);
+
 /* A hint before a group of ops: the records (c[i], id[i]) will be read.
  * PostgreSQL loads them in one query into the transaction's cache; LMDB
  * does nothing.  FS_OK or the txn's error. */

@@ -17,6 +17,7 @@ typedef int (*store_binfo_cb)(void *ctx, const char *bucket, uint64_t head,
 
 struct store_ops {
 	const char *name; /* store_backend() */
+	int hints;        /* 1: the prefetch calls load something (store_hints()) */
 	void (*close)(store *s);
 	int (*begin)(store *s, int write, store_txn **out);
 	int (*commit)(store_txn *t);

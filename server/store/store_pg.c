@@ -2488,7 +2488,7 @@ static int pg_prefetch_prefixes(store_txn *tx, enum store_table tb,
 		return FS_E_INTERNAL;
 	for (i = 0; i < n; i++)
 		if (table_ok(tb, prefixes[i]) == FS_OK)
-			need += 2 * prefixes[i].n + 8;
+			need += prefixes[i].n + 4; /* a prefix, or its end */
 	if (!(lbuf = tmem(t, need)) || !(hbuf = tmem(t, need)) ||
 	    !(sent = tmem(t, n * sizeof *sent)) ||
 	    !(rows = tmem(t, n * sizeof *rows)))
@@ -2728,6 +2728,7 @@ static int pg_debug_clear(store_txn *tx)
 
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
+	.hints = 1,
 	.close = pg_close,
 	.begin = pg_begin,
 	.commit = pg_commit,
