@@ -596,8 +596,8 @@ static PGresult *q_read(pg_txn *t, int q, const qp *p)
  * length and lower bound of the one dimension, then each element as its
  * length and bytes), under construction in the caller's buffer, which
  * needs ARR_HEAD bytes and, an element, its bytes + 4 (an integer: 12).
- * Binary, not a text literal: PostgreSQL parsed the hex of the text form
- * at about a tenth of its CPU time in an ingest. */
+ * Binary, not a text literal: array_in and hex_decode alone took 8% of
+ * PostgreSQL's CPU samples (perf) in an ingest. */
 #define ARR_HEAD 20
 #define OID_INT8 20
 #define OID_INT2 21
